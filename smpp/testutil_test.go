@@ -1,0 +1,130 @@
+package smpp
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond until it holds or the deadline passes; tests never sleep blindly.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// testSMSC is a minimal in-process SMSC: it accepts any bind with password "secret" and
+// answers submit_sm with message ids "m1", "m2", …
+type testSMSC struct {
+	srv   *Server
+	addr  string
+	count atomic.Uint64
+	bound chan *Session
+}
+
+func startSMSC(t testing.TB, handler Handler, mod func(*ServerOptions)) *testSMSC {
+	t.Helper()
+	ts := &testSMSC{bound: make(chan *Session, 16)}
+	if handler == nil {
+		handler = HandlerFunc(func(ctx context.Context, r *Request) {
+			if _, ok := r.PDU.(*SubmitSM); ok {
+				n := ts.count.Add(1)
+				_ = r.Respond(ESME_ROK, &SubmitSMResp{MessageID: "m" + itoa(n)})
+				return
+			}
+			_ = r.Respond(ESME_ROK, nil)
+		})
+	}
+	opts := ServerOptions{
+		SystemID: "testsmsc",
+		Session:  Options{Handler: handler},
+		Authenticator: AuthenticatorFunc(func(ctx context.Context, s *Session, b *Bind) CommandStatus {
+			if b.Password != "secret" {
+				return ESME_RINVPASWD
+			}
+			return ESME_ROK
+		}),
+		OnBound: func(s *Session) {
+			select {
+			case ts.bound <- s:
+			default:
+			}
+		},
+	}
+	if mod != nil {
+		mod(&opts)
+	}
+	ts.srv = NewServer(opts)
+	ln, err := ts.srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.addr = ln.Addr().String()
+	go ts.srv.Serve(ln)
+	t.Cleanup(func() { ts.srv.Close() })
+	return ts
+}
+
+func itoa(n uint64) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+func dialTest(t testing.TB, addr string, mode BindMode, opts Options) *Session {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := Dial(ctx, addr, Bind{Mode: mode, SystemID: "esme", Password: "secret"}, opts)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { s.Abort() })
+	return s
+}
+
+// rawPeer is a TCP peer that speaks frames by hand, for asserting exact protocol behaviour.
+type rawPeer struct {
+	t    testing.TB
+	conn net.Conn
+	fr   *FrameReader
+}
+
+func (p *rawPeer) send(seq uint32, st CommandStatus, pdu PDU) {
+	p.t.Helper()
+	b, err := EncodePDU(seq, st, pdu)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if _, err := p.conn.Write(b); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *rawPeer) read() (Header, PDU) {
+	p.t.Helper()
+	_ = p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	f, err := p.fr.ReadFrame()
+	if err != nil {
+		p.t.Fatalf("read: %v", err)
+	}
+	h, pdu, err := DecodePDU(f)
+	if err != nil {
+		p.t.Fatalf("decode: %v", err)
+	}
+	return h, pdu
+}
