@@ -542,4 +542,3 @@ func (s *Session) signalDrainedLocked() {
 		}
 	}
 }
-
