@@ -164,11 +164,11 @@ func (srv *Server) accept(conn net.Conn) {
 	s.server = srv
 	srv.sessions[s] = struct{}{}
 	srv.mu.Unlock()
-	s.bindTimer = time.AfterFunc(s.opts.BindTimeout, func() {
+	s.bindTimer.Store(time.AfterFunc(s.opts.BindTimeout, func() {
 		if s.State() == StateOpen {
 			s.close(CloseBindTimeout, fmt.Errorf("%w: no bind within %s", ErrBindTimeout, s.opts.BindTimeout))
 		}
-	})
+	}))
 	s.start()
 }
 
@@ -185,8 +185,8 @@ func (srv *Server) bind(s *Session, h Header, b *Bind) {
 		s.close(CloseBindRejected, &StatusError{Cmd: h.ID.Response(), Status: st})
 		return
 	}
-	if s.bindTimer != nil {
-		s.bindTimer.Stop()
+	if t := s.bindTimer.Load(); t != nil {
+		t.Stop()
 	}
 	s.markBound(b.Mode, b.SystemID)
 	if srv.opts.OnBound != nil {

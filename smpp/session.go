@@ -71,7 +71,7 @@ type Session struct {
 	stats sessionStats
 
 	// bindWait is used by the server side: closed when the session binds.
-	bindTimer *time.Timer
+	bindTimer atomic.Pointer[time.Timer]
 	server    *Server
 }
 
@@ -458,8 +458,8 @@ func (s *Session) close(reason CloseReason, err error) {
 		s.closeReason.Store(int32(reason))
 		s.closeErr = err
 		s.state.Store(int32(StateClosed))
-		if s.bindTimer != nil {
-			s.bindTimer.Stop()
+		if t := s.bindTimer.Load(); t != nil {
+			t.Stop()
 		}
 		s.wmu.Lock()
 		close(s.closing)

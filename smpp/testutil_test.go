@@ -2,6 +2,13 @@ package smpp
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -127,4 +134,79 @@ func (p *rawPeer) read() (Header, PDU) {
 		p.t.Fatalf("decode: %v", err)
 	}
 	return h, pdu
+}
+
+// rawSMSC accepts one connection, answers its bind (unless answerBind is false) and hands
+// the raw peer to the test, which then plays the SMSC by hand.
+func rawSMSC(t testing.TB, answerBind bool) (addr string, peer <-chan *rawPeer) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	ch := make(chan *rawPeer, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		t.Cleanup(func() { conn.Close() })
+		p := &rawPeer{t: t, conn: conn, fr: NewFrameReader(conn, 0)}
+		if answerBind {
+			f, err := p.fr.ReadFrame()
+			if err != nil {
+				return
+			}
+			h, b, err := DecodePDU(f)
+			if err != nil {
+				return
+			}
+			resp, _ := EncodePDU(h.Sequence, ESME_ROK, &BindResp{Mode: b.(*Bind).Mode, SystemID: "raw"})
+			conn.Write(resp)
+		}
+		ch <- p
+	}()
+	return ln.Addr().String(), ch
+}
+
+// rawConn connects to a server without binding.
+func rawConn(t testing.TB, addr string) *rawPeer {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &rawPeer{t: t, conn: conn, fr: NewFrameReader(conn, 0)}
+}
+
+// rawESME connects to a server and binds by hand.
+func rawESME(t testing.TB, addr string, b Bind) (*rawPeer, CommandStatus) {
+	t.Helper()
+	p := rawConn(t, addr)
+	p.send(1, ESME_ROK, &b)
+	h, _ := p.read()
+	return p, h.Status
+}
+
+// selfSignedCert makes a throwaway certificate for 127.0.0.1.
+func selfSignedCert(t testing.TB) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "smpp test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
