@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+
+	"github.com/rs/zerolog"
 )
 
 // Dial connects to an SMSC at addr ("host:port"), over TLS when opts.TLSConfig is set, and
@@ -34,8 +36,8 @@ func Dial(ctx context.Context, addr string, b Bind, opts Options) (*Session, err
 		return nil, fmt.Errorf("smpp: dial %s: %w", addr, err)
 	}
 	s := newSession(conn, roleESME, opts)
+	s.withLogFields(func(c zerolog.Context) zerolog.Context { return c.Str("system_id", b.SystemID) }, *s.logger())
 	s.start()
-	s.log = s.log.With().Str("system_id", b.SystemID).Logger()
 
 	bctx, bcancel := context.WithTimeout(ctx, opts.BindTimeout)
 	defer bcancel()
@@ -57,7 +59,7 @@ func Dial(ctx context.Context, addr string, b Bind, opts Options) (*Session, err
 		return nil, &StatusError{Cmd: r.h.ID, Status: ESME_RBINDFAIL}
 	}
 	s.markBound(b.Mode, resp.SystemID)
-	s.log.Info().Msg("bound")
+	s.logger().Info().Msg("bound")
 	return s, nil
 }
 

@@ -181,7 +181,7 @@ func (srv *Server) bind(s *Session, h Header, b *Bind) {
 	resp := &BindResp{Mode: b.Mode, SystemID: srv.opts.SystemID}
 	if st != ESME_ROK {
 		_ = s.enqueue(h.Sequence, st, resp)
-		s.log.Info().Str("system_id", b.SystemID).Str("status", st.String()).Msg("bind refused")
+		s.logger().Info().Str("system_id", b.SystemID).Str("status", st.String()).Msg("bind refused")
 		s.close(CloseBindRejected, &StatusError{Cmd: h.ID.Response(), Status: st})
 		return
 	}
@@ -195,7 +195,7 @@ func (srv *Server) bind(s *Session, h Header, b *Bind) {
 	// The response goes out only after OnBound, so the simulator has registered the bind
 	// before the ESME can act on it.
 	_ = s.enqueue(h.Sequence, ESME_ROK, resp)
-	s.log.Info().Msg("bound")
+	s.logger().Info().Msg("bound")
 }
 
 func (srv *Server) forget(s *Session) {

@@ -35,7 +35,7 @@ type Session struct {
 	opts Options
 	role role
 	conn net.Conn
-	log  zerolog.Logger
+	log  atomic.Pointer[zerolog.Logger] // replaced (never mutated) when the bind adds fields
 
 	ctx    context.Context // cancelled when the session starts closing; handed to handlers
 	cancel context.CancelFunc
@@ -93,7 +93,9 @@ func newSession(conn net.Conn, r role, opts Options) *Session {
 		done:    make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.log = opts.Logger.With().Uint64("session", s.id).Str("remote", conn.RemoteAddr().String()).Logger()
+	s.withLogFields(func(c zerolog.Context) zerolog.Context {
+		return c.Uint64("session", s.id).Str("remote", conn.RemoteAddr().String())
+	}, opts.Logger)
 	return s
 }
 
@@ -101,6 +103,15 @@ func (s *Session) start() {
 	s.loops.Add(2)
 	go s.readLoop()
 	go s.writeLoop()
+}
+
+func (s *Session) logger() *zerolog.Logger { return s.log.Load() }
+
+// withLogFields replaces the session's logger by base with more fields. Loggers are swapped
+// whole, never mutated, because the loops read them concurrently.
+func (s *Session) withLogFields(add func(zerolog.Context) zerolog.Context, base zerolog.Logger) {
+	l := add(base.With()).Logger()
+	s.log.Store(&l)
 }
 
 // ID is a process-unique number for logs.
@@ -152,7 +163,9 @@ func (s *Session) markBound(mode BindMode, peer string) {
 	s.peerID.Store(&peer)
 	s.boundAt.Store(time.Now().UnixNano())
 	s.state.CompareAndSwap(int32(StateOpen), int32(StateBound))
-	s.log = s.log.With().Str("peer_system_id", peer).Str("mode", mode.String()).Logger()
+	s.withLogFields(func(c zerolog.Context) zerolog.Context {
+		return c.Str("peer_system_id", peer).Str("mode", mode.String())
+	}, *s.logger())
 	for range s.opts.InboundWorkers {
 		s.loops.Add(1)
 		go s.worker()
@@ -271,7 +284,7 @@ func (s *Session) readFailed(fr *FrameReader, err error) {
 	if errors.As(err, &fe) {
 		// The length cannot be trusted, so neither can anything after it: say why, then go.
 		s.stats.protocolErrors.Add(1)
-		s.log.Warn().Err(err).Msg("framing error; closing")
+		s.logger().Warn().Err(err).Msg("framing error; closing")
 		_ = s.enqueue(fr.LastHeader().Sequence, ESME_RINVCMDLEN, emptyGenericNack)
 		s.close(CloseProtocolError, err)
 		return
@@ -290,7 +303,7 @@ func (s *Session) readFailed(fr *FrameReader, err error) {
 // badPDU answers a frame whose header was sound but whose body was not.
 func (s *Session) badPDU(h Header, err error) {
 	s.stats.protocolErrors.Add(1)
-	s.log.Warn().Err(err).Str("command", h.ID.String()).Uint32("seq", h.Sequence).Msg("undecodable PDU")
+	s.logger().Warn().Err(err).Str("command", h.ID.String()).Uint32("seq", h.Sequence).Msg("undecodable PDU")
 	switch {
 	case h.ID.IsResponse():
 		// The peer answered one of our requests, but we cannot read how: the caller gets the
@@ -326,7 +339,7 @@ func (s *Session) routeResponse(h Header, p PDU, decodeErr error) {
 		return // an answer to keepalive; the frame itself already reset the budget
 	}
 	s.stats.lateResponses.Add(1)
-	s.log.Debug().Str("command", h.ID.String()).Uint32("seq", h.Sequence).Msg("late or unknown response dropped")
+	s.logger().Debug().Str("command", h.ID.String()).Uint32("seq", h.Sequence).Msg("late or unknown response dropped")
 }
 
 func (s *Session) handleRequest(h Header, p PDU) {
@@ -337,7 +350,7 @@ func (s *Session) handleRequest(h Header, p PDU) {
 		return
 	case UnbindID:
 		_ = s.enqueue(h.Sequence, ESME_ROK, emptyUnbindResp)
-		s.log.Info().Msg("peer unbound")
+		s.logger().Info().Msg("peer unbound")
 		s.close(ClosePeerUnbind, nil)
 		return
 	case BindTransmitterID, BindReceiverID, BindTransceiverID:
@@ -352,7 +365,7 @@ func (s *Session) handleRequest(h Header, p PDU) {
 		_ = s.enqueue(h.Sequence, st, &BindResp{Mode: p.(*Bind).Mode})
 		return
 	case OutbindID:
-		s.log.Info().Msg("outbind received; ignored (this session binds by itself)")
+		s.logger().Info().Msg("outbind received; ignored (this session binds by itself)")
 		return
 	}
 	if !s.accepts(h.ID) {
@@ -416,7 +429,7 @@ func (s *Session) serve(r *Request) {
 		st = ESME_RX_T_APPN
 	}
 	if s.opts.Handler != nil {
-		s.log.Warn().Str("command", r.Header.ID.String()).Msg("handler returned without answering; answered with a temporary error")
+		s.logger().Warn().Str("command", r.Header.ID.String()).Msg("handler returned without answering; answered with a temporary error")
 	}
 	_ = r.Respond(st, nil)
 }
@@ -440,7 +453,7 @@ func (s *Session) keepalive() {
 			continue
 		}
 		if int(s.elOut.Add(1)) > s.opts.MaxEnquireLinkOutstanding {
-			s.log.Warn().Int("unanswered", s.opts.MaxEnquireLinkOutstanding).Msg("enquire_link unanswered; closing")
+			s.logger().Warn().Int("unanswered", s.opts.MaxEnquireLinkOutstanding).Msg("enquire_link unanswered; closing")
 			s.close(CloseEnquireLinkTimeout, errors.New("smpp: peer silent beyond the enquire_link budget"))
 			return
 		}
@@ -474,9 +487,9 @@ func (s *Session) close(reason CloseReason, err error) {
 		for _, c := range calls {
 			c.done <- result{err: &ClosedError{Reason: reason, InFlight: true, Err: err}}
 		}
-		ev := s.log.Info()
+		ev := s.logger().Info()
 		if err != nil && reason != ClosePeerClosed {
-			ev = s.log.Warn().Err(err)
+			ev = s.logger().Warn().Err(err)
 		}
 		ev.Str("reason", reason.String()).Msg("session closed")
 		go func() {
@@ -527,7 +540,7 @@ func (s *Session) Close(ctx context.Context) error {
 	_, err := s.do(uctx, &Unbind{}, false)
 	cancel()
 	if err != nil && !errors.Is(err, ErrSessionClosed) {
-		s.log.Debug().Err(err).Msg("no unbind_resp; closing anyway")
+		s.logger().Debug().Err(err).Msg("no unbind_resp; closing anyway")
 	}
 	s.close(CloseLocalUnbind, nil)
 	<-s.done
