@@ -38,13 +38,21 @@ type PDU interface {
 // (short_message over 254 octets, an address too long, a NUL inside a C string …); dst is
 // then returned unchanged.
 func AppendPDU(dst []byte, seq uint32, status CommandStatus, p PDU) ([]byte, error) {
+	var e encoder
+	return e.appendPDU(dst, seq, status, p)
+}
+
+// appendPDU is AppendPDU with an encoder the caller keeps: PDU methods take the encoder by
+// pointer through an interface, so a fresh one escapes to the heap, and sessions reuse theirs.
+func (e *encoder) appendPDU(dst []byte, seq uint32, status CommandStatus, p PDU) ([]byte, error) {
 	start := len(dst)
-	e := encoder{b: dst, cmd: p.CommandID()}
+	*e = encoder{b: dst, cmd: p.CommandID()}
+	defer func() { e.b = nil }()                // do not pin the caller's buffer
 	e.b = binary.BigEndian.AppendUint32(e.b, 0) // command_length, patched below
 	e.b = binary.BigEndian.AppendUint32(e.b, uint32(p.CommandID()))
 	e.b = binary.BigEndian.AppendUint32(e.b, uint32(status))
 	e.b = binary.BigEndian.AppendUint32(e.b, seq)
-	p.appendBody(&e)
+	p.appendBody(e)
 	if e.err != nil {
 		return dst[:start], e.err
 	}
@@ -79,6 +87,12 @@ func DecodePDU(frame []byte) (Header, PDU, error) {
 // decodeOwned decodes a frame that nobody else will ever write to: the PDU's strings and byte
 // slices alias it instead of copying, which saves an allocation per field on the hot path.
 func decodeOwned(frame []byte) (Header, PDU, error) {
+	var d decoder
+	return d.decodeOwned(frame)
+}
+
+// decodeOwned is the package function with a decoder the caller keeps (see appendPDU).
+func (d *decoder) decodeOwned(frame []byte) (Header, PDU, error) {
 	h, err := DecodeHeader(frame)
 	if err != nil {
 		return h, nil, err
@@ -97,8 +111,9 @@ func decodeOwned(frame []byte) (Header, PDU, error) {
 	if len(body) == 0 && h.ID.IsResponse() && h.Status != ESME_ROK {
 		return h, p, nil
 	}
-	d := decoder{b: body, cmd: h.ID}
-	p.decodeBody(&d)
+	*d = decoder{b: body, cmd: h.ID}
+	defer func() { d.b = nil }()
+	p.decodeBody(d)
 	if d.err == nil && d.off != len(d.b) {
 		d.fail("body", fmt.Sprintf("%d unexpected octets after the last field", len(d.b)-d.off), ESME_RINVCMDLEN)
 	}
@@ -211,10 +226,20 @@ func (e *encoder) time(field, s string, st CommandStatus) {
 	e.cstring(field, s, 17, st)
 }
 
-func (e *encoder) address(prefix string, a Address, max int, st CommandStatus) {
+// addrNames are the spec names of an address triple's fields, precomputed so that naming a
+// field in an error costs nothing on the path where there is no error.
+type addrNames struct{ ton, npi, addr string }
+
+var (
+	sourceNames      = addrNames{"source_addr_ton", "source_addr_npi", "source_addr"}
+	destinationNames = addrNames{"dest_addr_ton", "dest_addr_npi", "destination_addr"}
+	esmeNames        = addrNames{"esme_addr_ton", "esme_addr_npi", "esme_addr"}
+)
+
+func (e *encoder) address(n *addrNames, a Address, max int, st CommandStatus) {
 	e.u8(a.TON)
 	e.u8(a.NPI)
-	e.cstring(prefix+"addr", a.Addr, max, st)
+	e.cstring(n.addr, a.Addr, max, st)
 }
 
 // shortMessage appends sm_length and short_message.
@@ -309,8 +334,8 @@ func (d *decoder) cstring(field string, max int, st CommandStatus) string {
 	return ""
 }
 
-func (d *decoder) address(prefix string, max int, st CommandStatus) Address {
-	return Address{TON: d.u8(prefix + "addr_ton"), NPI: d.u8(prefix + "addr_npi"), Addr: d.cstring(prefix+"addr", max, st)}
+func (d *decoder) address(n *addrNames, max int, st CommandStatus) Address {
+	return Address{TON: d.u8(n.ton), NPI: d.u8(n.npi), Addr: d.cstring(n.addr, max, st)}
 }
 
 // octets returns the next n octets without copying.

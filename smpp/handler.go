@@ -76,7 +76,7 @@ func (r *Request) Respond(status CommandStatus, resp PDU) error {
 	if resp == nil {
 		resp = emptyResponse(r.Header.ID)
 	}
-	return r.session.respond(r.Header.Sequence, status, resp)
+	return r.session.send(r.Header.Sequence, status, resp, r.session.lightLoad())
 }
 
 // emptyResponse returns the body-less (or empty-field) response to request id. Responses that

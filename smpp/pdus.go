@@ -221,8 +221,8 @@ func (p *DeliverSM) Payload() []byte { return (*SubmitSM)(p).Payload() }
 
 func appendSM(e *encoder, p *SubmitSM) {
 	e.cstring("service_type", p.ServiceType, maxServiceType, ESME_RINVSERTYP)
-	e.address("source_", p.Source, maxAddr, ESME_RINVSRCADR)
-	e.address("destination_", p.Dest, maxAddr, ESME_RINVDSTADR)
+	e.address(&sourceNames, p.Source, maxAddr, ESME_RINVSRCADR)
+	e.address(&destinationNames, p.Dest, maxAddr, ESME_RINVDSTADR)
 	e.u8(p.ESMClass)
 	e.u8(p.ProtocolID)
 	e.u8(p.PriorityFlag)
@@ -241,8 +241,8 @@ func appendSM(e *encoder, p *SubmitSM) {
 
 func decodeSM(d *decoder, p *SubmitSM) {
 	p.ServiceType = d.cstring("service_type", maxServiceType, ESME_RINVSERTYP)
-	p.Source = d.address("source_", maxAddr, ESME_RINVSRCADR)
-	p.Dest = d.address("destination_", maxAddr, ESME_RINVDSTADR)
+	p.Source = d.address(&sourceNames, maxAddr, ESME_RINVSRCADR)
+	p.Dest = d.address(&destinationNames, maxAddr, ESME_RINVDSTADR)
 	p.ESMClass = d.u8("esm_class")
 	p.ProtocolID = d.u8("protocol_id")
 	p.PriorityFlag = d.u8("priority_flag")
@@ -323,7 +323,7 @@ type SubmitMulti struct {
 func (p *SubmitMulti) CommandID() CommandID { return SubmitMultiID }
 func (p *SubmitMulti) appendBody(e *encoder) {
 	e.cstring("service_type", p.ServiceType, maxServiceType, ESME_RINVSERTYP)
-	e.address("source_", p.Source, maxAddr, ESME_RINVSRCADR)
+	e.address(&sourceNames, p.Source, maxAddr, ESME_RINVSRCADR)
 	if len(p.Dests) == 0 || len(p.Dests) > maxDests {
 		e.fail("number_of_dests", fmt.Sprintf("%d destinations; 1 to %d allowed", len(p.Dests), maxDests), ESME_RINVNUMDESTS)
 	}
@@ -334,7 +334,7 @@ func (p *SubmitMulti) appendBody(e *encoder) {
 			e.cstring("dl_name", dst.DLName, maxDLName, ESME_RINVDLNAME)
 		} else {
 			e.u8(1)
-			e.address("dest_", dst.Address, maxAddr, ESME_RINVDSTADR)
+			e.address(&destinationNames, dst.Address, maxAddr, ESME_RINVDSTADR)
 		}
 	}
 	e.u8(p.ESMClass)
@@ -351,7 +351,7 @@ func (p *SubmitMulti) appendBody(e *encoder) {
 }
 func (p *SubmitMulti) decodeBody(d *decoder) {
 	p.ServiceType = d.cstring("service_type", maxServiceType, ESME_RINVSERTYP)
-	p.Source = d.address("source_", maxAddr, ESME_RINVSRCADR)
+	p.Source = d.address(&sourceNames, maxAddr, ESME_RINVSRCADR)
 	n := int(d.u8("number_of_dests"))
 	if d.err == nil && (n == 0 || n > maxDests) {
 		d.fail("number_of_dests", fmt.Sprintf("%d destinations; 1 to %d allowed", n, maxDests), ESME_RINVNUMDESTS)
@@ -361,7 +361,7 @@ func (p *SubmitMulti) decodeBody(d *decoder) {
 		for i := range p.Dests {
 			switch flag := d.u8("dest_flag"); flag {
 			case 1:
-				p.Dests[i].Address = d.address("dest_", maxAddr, ESME_RINVDSTADR)
+				p.Dests[i].Address = d.address(&destinationNames, maxAddr, ESME_RINVDSTADR)
 			case 2:
 				p.Dests[i].DLName = d.cstring("dl_name", maxDLName, ESME_RINVDLNAME)
 			default:
@@ -398,7 +398,7 @@ func (p *SubmitMultiResp) appendBody(e *encoder) {
 	}
 	e.u8(uint8(len(p.Unsuccess)))
 	for _, u := range p.Unsuccess {
-		e.address("dest_", u.Address, maxAddr, ESME_RINVDSTADR)
+		e.address(&destinationNames, u.Address, maxAddr, ESME_RINVDSTADR)
 		e.u32(uint32(u.Status))
 	}
 }
@@ -408,7 +408,7 @@ func (p *SubmitMultiResp) decodeBody(d *decoder) {
 	if d.err == nil && n > 0 {
 		p.Unsuccess = make([]UnsuccessSME, n)
 		for i := range p.Unsuccess {
-			p.Unsuccess[i].Address = d.address("dest_", maxAddr, ESME_RINVDSTADR)
+			p.Unsuccess[i].Address = d.address(&destinationNames, maxAddr, ESME_RINVDSTADR)
 			p.Unsuccess[i].Status = CommandStatus(d.u32("error_status_code"))
 		}
 	}
@@ -428,8 +428,8 @@ type DataSM struct {
 func (p *DataSM) CommandID() CommandID { return DataSMID }
 func (p *DataSM) appendBody(e *encoder) {
 	e.cstring("service_type", p.ServiceType, maxServiceType, ESME_RINVSERTYP)
-	e.address("source_", p.Source, maxAddr65, ESME_RINVSRCADR)
-	e.address("dest_", p.Dest, maxAddr65, ESME_RINVDSTADR)
+	e.address(&sourceNames, p.Source, maxAddr65, ESME_RINVSRCADR)
+	e.address(&destinationNames, p.Dest, maxAddr65, ESME_RINVDSTADR)
 	e.u8(p.ESMClass)
 	e.u8(p.RegisteredDelivery)
 	e.u8(p.DataCoding)
@@ -437,8 +437,8 @@ func (p *DataSM) appendBody(e *encoder) {
 }
 func (p *DataSM) decodeBody(d *decoder) {
 	p.ServiceType = d.cstring("service_type", maxServiceType, ESME_RINVSERTYP)
-	p.Source = d.address("source_", maxAddr65, ESME_RINVSRCADR)
-	p.Dest = d.address("dest_", maxAddr65, ESME_RINVDSTADR)
+	p.Source = d.address(&sourceNames, maxAddr65, ESME_RINVSRCADR)
+	p.Dest = d.address(&destinationNames, maxAddr65, ESME_RINVDSTADR)
 	p.ESMClass = d.u8("esm_class")
 	p.RegisteredDelivery = d.u8("registered_delivery")
 	p.DataCoding = d.u8("data_coding")
@@ -470,11 +470,11 @@ type QuerySM struct {
 func (p *QuerySM) CommandID() CommandID { return QuerySMID }
 func (p *QuerySM) appendBody(e *encoder) {
 	e.cstring("message_id", p.MessageID, maxMessageID, ESME_RINVMSGID)
-	e.address("source_", p.Source, maxAddr, ESME_RINVSRCADR)
+	e.address(&sourceNames, p.Source, maxAddr, ESME_RINVSRCADR)
 }
 func (p *QuerySM) decodeBody(d *decoder) {
 	p.MessageID = d.cstring("message_id", maxMessageID, ESME_RINVMSGID)
-	p.Source = d.address("source_", maxAddr, ESME_RINVSRCADR)
+	p.Source = d.address(&sourceNames, maxAddr, ESME_RINVSRCADR)
 }
 
 // QuerySMResp answers query_sm.
@@ -511,14 +511,14 @@ func (p *CancelSM) CommandID() CommandID { return CancelSMID }
 func (p *CancelSM) appendBody(e *encoder) {
 	e.cstring("service_type", p.ServiceType, maxServiceType, ESME_RINVSERTYP)
 	e.cstring("message_id", p.MessageID, maxMessageID, ESME_RINVMSGID)
-	e.address("source_", p.Source, maxAddr, ESME_RINVSRCADR)
-	e.address("dest_", p.Dest, maxAddr, ESME_RINVDSTADR)
+	e.address(&sourceNames, p.Source, maxAddr, ESME_RINVSRCADR)
+	e.address(&destinationNames, p.Dest, maxAddr, ESME_RINVDSTADR)
 }
 func (p *CancelSM) decodeBody(d *decoder) {
 	p.ServiceType = d.cstring("service_type", maxServiceType, ESME_RINVSERTYP)
 	p.MessageID = d.cstring("message_id", maxMessageID, ESME_RINVMSGID)
-	p.Source = d.address("source_", maxAddr, ESME_RINVSRCADR)
-	p.Dest = d.address("dest_", maxAddr, ESME_RINVDSTADR)
+	p.Source = d.address(&sourceNames, maxAddr, ESME_RINVSRCADR)
+	p.Dest = d.address(&destinationNames, maxAddr, ESME_RINVDSTADR)
 }
 
 // ReplaceSM replaces a pending message (§4.10.1).
@@ -535,7 +535,7 @@ type ReplaceSM struct {
 func (p *ReplaceSM) CommandID() CommandID { return ReplaceSMID }
 func (p *ReplaceSM) appendBody(e *encoder) {
 	e.cstring("message_id", p.MessageID, maxMessageID, ESME_RINVMSGID)
-	e.address("source_", p.Source, maxAddr, ESME_RINVSRCADR)
+	e.address(&sourceNames, p.Source, maxAddr, ESME_RINVSRCADR)
 	e.time("schedule_delivery_time", p.ScheduleDeliveryTime, ESME_RINVSCHED)
 	e.time("validity_period", p.ValidityPeriod, ESME_RINVEXPIRY)
 	e.u8(p.RegisteredDelivery)
@@ -544,7 +544,7 @@ func (p *ReplaceSM) appendBody(e *encoder) {
 }
 func (p *ReplaceSM) decodeBody(d *decoder) {
 	p.MessageID = d.cstring("message_id", maxMessageID, ESME_RINVMSGID)
-	p.Source = d.address("source_", maxAddr, ESME_RINVSRCADR)
+	p.Source = d.address(&sourceNames, maxAddr, ESME_RINVSRCADR)
 	p.ScheduleDeliveryTime = d.cstring("schedule_delivery_time", 17, ESME_RINVSCHED)
 	p.ValidityPeriod = d.cstring("validity_period", 17, ESME_RINVEXPIRY)
 	p.RegisteredDelivery = d.u8("registered_delivery")
@@ -561,13 +561,13 @@ type AlertNotification struct {
 
 func (p *AlertNotification) CommandID() CommandID { return AlertNotificationID }
 func (p *AlertNotification) appendBody(e *encoder) {
-	e.address("source_", p.Source, maxAddr65, ESME_RINVSRCADR)
-	e.address("esme_", p.ESME, maxAddr65, ESME_RINVDSTADR)
+	e.address(&sourceNames, p.Source, maxAddr65, ESME_RINVSRCADR)
+	e.address(&esmeNames, p.ESME, maxAddr65, ESME_RINVDSTADR)
 	e.tlvs(p.TLVs)
 }
 func (p *AlertNotification) decodeBody(d *decoder) {
-	p.Source = d.address("source_", maxAddr65, ESME_RINVSRCADR)
-	p.ESME = d.address("esme_", maxAddr65, ESME_RINVDSTADR)
+	p.Source = d.address(&sourceNames, maxAddr65, ESME_RINVSRCADR)
+	p.ESME = d.address(&esmeNames, maxAddr65, ESME_RINVDSTADR)
 	p.TLVs = d.tlvs()
 }
 

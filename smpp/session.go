@@ -54,10 +54,12 @@ type Session struct {
 	pending map[uint32]*call
 	drained chan struct{} // signalled when pending empties during StateUnbinding
 
-	wmu     sync.Mutex
-	wbuf    []byte // frames waiting for the writer
-	wspare  []byte // the writer's buffer from the last flush, reused
-	wsignal chan struct{}
+	wmu      sync.Mutex
+	wbuf     []byte  // frames waiting to be written
+	wspare   []byte  // the buffer of the last flush, reused
+	flushing bool    // a goroutine is writing; others only append
+	enc      encoder // used under wmu
+	wsignal  chan struct{}
 
 	inbound chan *Request
 
@@ -178,31 +180,56 @@ func (s *Session) markBound(mode BindMode, peer string) {
 
 // ---- sending ----
 
-// enqueue encodes p into the write buffer and wakes the writer. Encoding straight into the
-// shared buffer saves a copy and an allocation per PDU.
+// enqueue encodes p into the write buffer and wakes the writer goroutine. Encoding straight
+// into the shared buffer saves a copy and an allocation per PDU. The read loop always uses
+// enqueue: it must never block on the socket, or two peers whose buffers are full would each
+// wait for the other to read.
 func (s *Session) enqueue(seq uint32, status CommandStatus, p PDU) error {
-	s.wmu.Lock()
-	select {
-	case <-s.closing:
-		s.wmu.Unlock()
-		return s.closedErr(false)
-	default:
-	}
-	var err error
-	s.wbuf, err = AppendPDU(s.wbuf, seq, status, p)
-	s.wmu.Unlock()
-	if err != nil {
+	if err := s.appendFrame(seq, status, p); err != nil {
 		return err
 	}
-	select {
-	case s.wsignal <- struct{}{}:
-	default:
+	s.wakeWriter()
+	return nil
+}
+
+// send is enqueue for goroutines that may block on the socket (callers of Send, handler
+// workers). When the link is quiet (light says so) and no flush is under way, it writes the
+// buffer itself: the hand-off to the writer goroutine is most of a round trip's latency at
+// low concurrency. Under load it leaves the writing to the writer goroutine, whose single
+// write then carries the frames of many producers.
+func (s *Session) send(seq uint32, status CommandStatus, p PDU, light bool) error {
+	if err := s.appendFrame(seq, status, p); err != nil {
+		return err
+	}
+	if light {
+		s.flushOnce(s.opts.WriteTimeout)
+	} else {
+		s.wakeWriter()
 	}
 	return nil
 }
 
-func (s *Session) respond(seq uint32, status CommandStatus, p PDU) error {
-	return s.enqueue(seq, status, p)
+// lightLoad reports whether so few requests are in flight that writing inline beats batching.
+func (s *Session) lightLoad() bool { return len(s.window) <= 2 && len(s.inbound) == 0 }
+
+func (s *Session) appendFrame(seq uint32, status CommandStatus, p PDU) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	select {
+	case <-s.closing:
+		return s.closedErr(false)
+	default:
+	}
+	var err error
+	s.wbuf, err = s.enc.appendPDU(s.wbuf, seq, status, p)
+	return err
+}
+
+func (s *Session) wakeWriter() {
+	select {
+	case s.wsignal <- struct{}{}:
+	default:
+	}
 }
 
 func (s *Session) writeLoop() {
@@ -210,41 +237,61 @@ func (s *Session) writeLoop() {
 	for {
 		select {
 		case <-s.wsignal:
+			s.flushOnce(s.opts.WriteTimeout)
 		case <-s.closing:
-			// Last flush so a final unbind_resp or generic_nack reaches the peer.
-			s.flush(min(s.opts.WriteTimeout, time.Second))
+			// Last flush so a final unbind_resp or generic_nack reaches the peer. A flush by
+			// another goroutine may still be under way: wait for it, briefly.
+			deadline := time.Now().Add(min(s.opts.WriteTimeout, time.Second))
+			for s.flushOnce(time.Until(deadline)) && time.Now().Before(deadline) {
+			}
 			_ = s.conn.Close()
 			return
-		}
-		if err := s.flush(s.opts.WriteTimeout); err != nil {
-			reason := CloseWriteError
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				reason = CloseWriteTimeout
-			}
-			s.close(reason, err)
 		}
 	}
 }
 
-func (s *Session) flush(timeout time.Duration) error {
+// flushOnce writes what is buffered, unless another goroutine is writing already (it will
+// see the new frames when it finishes). It reports whether frames remained for someone else
+// to write, and hands them to the writer goroutine. A failed write closes the session.
+func (s *Session) flushOnce(timeout time.Duration) (busy bool) {
 	s.wmu.Lock()
-	buf := s.wbuf
-	s.wbuf = s.wspare[:0]
-	s.wmu.Unlock()
-	if len(buf) == 0 {
-		s.wspare = buf
-		return nil
+	if s.flushing {
+		s.wmu.Unlock()
+		return true
 	}
+	if len(s.wbuf) == 0 {
+		s.wmu.Unlock()
+		return false
+	}
+	s.flushing = true
+	buf := s.wbuf
+	s.wbuf, s.wspare = s.wspare[:0], nil
+	s.wmu.Unlock()
+
 	_ = s.conn.SetWriteDeadline(time.Now().Add(timeout))
 	_, err := s.conn.Write(buf)
+
+	s.wmu.Lock()
+	s.flushing = false
 	// Keep the spare small enough that one burst does not pin memory for the session's life.
 	if cap(buf) <= 1<<20 {
 		s.wspare = buf[:0]
-	} else {
-		s.wspare = nil
 	}
-	return err
+	more := len(s.wbuf) > 0
+	s.wmu.Unlock()
+	if err != nil {
+		reason := CloseWriteError
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			reason = CloseWriteTimeout
+		}
+		s.close(reason, err)
+		return false
+	}
+	if more {
+		s.wakeWriter()
+	}
+	return false
 }
 
 // ---- reading ----
@@ -252,6 +299,7 @@ func (s *Session) flush(timeout time.Duration) error {
 func (s *Session) readLoop() {
 	defer s.loops.Done()
 	fr := NewFrameReader(bufio.NewReaderSize(s.conn, 32<<10), s.opts.MaxPDUSize)
+	var dec decoder
 	for {
 		frame, err := fr.ReadFrame()
 		if err != nil {
@@ -260,7 +308,7 @@ func (s *Session) readLoop() {
 		}
 		s.rxFrames.Add(1)
 		s.stats.rxFrames.Add(1)
-		h, p, err := decodeOwned(frame)
+		h, p, err := dec.decodeOwned(frame)
 		if err != nil {
 			s.badPDU(h, err)
 			continue

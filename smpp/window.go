@@ -126,7 +126,7 @@ func (s *Session) do(ctx context.Context, p PDU, useWindow bool) (result, error)
 	s.pending[seq] = c
 	s.mu.Unlock()
 
-	if err := s.enqueue(seq, ESME_ROK, p); err != nil {
+	if err := s.send(seq, ESME_ROK, p, s.lightLoad()); err != nil {
 		if s.forget(seq) {
 			callPool.Put(c)
 			return result{}, err
