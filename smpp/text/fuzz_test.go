@@ -115,10 +115,10 @@ func FuzzSplit(f *testing.F) {
 			t.Fatal(err)
 		}
 		opts := Options{
-			Concat:        Concat(method % 4),
-			Ref:           ref,
-			PackGSM7:      packed,
-			SARReserveUDH: method&4 != 0,
+			Concat:       Concat(method % 4),
+			Ref:          ref,
+			PackGSM7:     packed,
+			SARFullParts: method&4 != 0,
 		}
 		parts, err := Split(s, enc, opts)
 		if err != nil {

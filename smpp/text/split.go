@@ -66,13 +66,13 @@ type Options struct {
 	// Only enable it for SMSCs that expect packed data_coding 0. It is
 	// ignored for other encodings.
 	PackGSM7 bool
-	// SARReserveUDH makes ConcatSAR parts no larger than ConcatUDH8 parts
-	// (153 septets, 67 UTF-16 units, 134 octets) instead of a full single
-	// SMS. A GSM SMSC has to turn the SAR TLVs into a concatenation UDH
-	// inside the 140-octet TPDU, so full-size SAR parts only work with SMSCs
-	// that re-segment or use another bearer; set this unless the SMSC is
-	// known to accept them.
-	SARReserveUDH bool
+	// SARFullParts makes ConcatSAR parts as large as a single SMS (160
+	// septets, 70 UTF-16 units, 140 octets). By default SAR parts are no
+	// larger than ConcatUDH8 parts (153, 67, 134): a GSM SMSC has to turn the
+	// SAR TLVs into a concatenation UDH inside the 140-octet TPDU, so
+	// full-size parts only work with SMSCs that re-segment or use another
+	// bearer. Set it only for an SMSC known to accept them.
+	SARFullParts bool
 }
 
 // Part is one short message of a split text.
@@ -174,7 +174,7 @@ func newLayout(enc Encoding, opts Options) (layout, error) {
 	}
 	l.single = l.smsUnits(0)
 	l.perPart = l.smsUnits(l.udhLen)
-	if opts.Concat == ConcatSAR && opts.SARReserveUDH {
+	if opts.Concat == ConcatSAR && !opts.SARFullParts {
 		l.perPart = l.smsUnits(6) // room for the UDH the SMSC will add
 	}
 	if l.packed {

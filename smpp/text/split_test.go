@@ -24,7 +24,7 @@ func wantCapacity(enc Encoding, opts Options) (single, multi int) {
 	case ConcatUDH16:
 		return table[0], table[2]
 	case ConcatSAR:
-		if opts.SARReserveUDH {
+		if !opts.SARFullParts {
 			return table[0], table[1]
 		}
 		return table[0], table[3]
@@ -133,8 +133,8 @@ func allMethods(enc Encoding) []Options {
 	for _, o := range []Options{
 		{Concat: ConcatUDH8, Ref: 0x1234},
 		{Concat: ConcatUDH16, Ref: 0xBEEF},
-		{Concat: ConcatSAR, Ref: 0x0102},
-		{Concat: ConcatSAR, Ref: 7, SARReserveUDH: true},
+		{Concat: ConcatSAR, Ref: 0x0102, SARFullParts: true},
+		{Concat: ConcatSAR, Ref: 7},
 		{Concat: ConcatPayload},
 	} {
 		out = append(out, o)
@@ -177,7 +177,7 @@ func TestSplitBoundaries(t *testing.T) {
 					positions = append(positions, k)
 				}
 			}
-			name := fmt.Sprintf("%s/%v/packed=%v/reserve=%v", g.name, opts.Concat, opts.PackGSM7, opts.SARReserveUDH)
+			name := fmt.Sprintf("%s/%v/packed=%v/reserve=%v", g.name, opts.Concat, opts.PackGSM7, !opts.SARFullParts)
 			t.Run(name, func(t *testing.T) {
 				for _, k := range positions {
 					for _, tail := range []string{"", g.filler, strings.Repeat(g.filler, 7)} {
@@ -284,10 +284,10 @@ func TestCount(t *testing.T) {
 		{a(152) + "€" + a(152), GSM7, Options{}, 3}, // 306 septets, but € is not split
 		{a(304), GSM7, Options{Concat: ConcatUDH16}, 2},
 		{a(305), GSM7, Options{Concat: ConcatUDH16}, 3},
-		{a(320), GSM7, Options{Concat: ConcatSAR}, 2},
-		{a(321), GSM7, Options{Concat: ConcatSAR}, 3},
-		{a(306), GSM7, Options{Concat: ConcatSAR, SARReserveUDH: true}, 2},
-		{a(307), GSM7, Options{Concat: ConcatSAR, SARReserveUDH: true}, 3},
+		{a(320), GSM7, Options{Concat: ConcatSAR, SARFullParts: true}, 2},
+		{a(321), GSM7, Options{Concat: ConcatSAR, SARFullParts: true}, 3},
+		{a(306), GSM7, Options{Concat: ConcatSAR}, 2},
+		{a(307), GSM7, Options{Concat: ConcatSAR}, 3},
 		{a(5000), GSM7, Options{Concat: ConcatPayload}, 1},
 		{a(306), GSM7, Options{PackGSM7: true}, 2},
 		{a(307), GSM7, Options{PackGSM7: true}, 3},
@@ -300,8 +300,8 @@ func TestCount(t *testing.T) {
 		{strings.Repeat("😀", 67), UCS2, Options{}, 3}, // 134 units, but 66 per part
 		{hi(132), UCS2, Options{Concat: ConcatUDH16}, 2},
 		{hi(133), UCS2, Options{Concat: ConcatUDH16}, 3},
-		{hi(140), UCS2, Options{Concat: ConcatSAR}, 2},
-		{hi(141), UCS2, Options{Concat: ConcatSAR}, 3},
+		{hi(140), UCS2, Options{Concat: ConcatSAR, SARFullParts: true}, 2},
+		{hi(141), UCS2, Options{Concat: ConcatSAR, SARFullParts: true}, 3},
 		{a(140), Latin1, Options{}, 1},
 		{a(141), Latin1, Options{}, 2},
 		{a(268), Latin1, Options{}, 2},
