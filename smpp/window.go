@@ -175,3 +175,6 @@ func (s *Session) forget(seq uint32) bool {
 
 // WindowInUse returns how many of our requests await a response.
 func (s *Session) WindowInUse() int { return len(s.window) }
+
+// WindowSize returns the most requests that may await a response at once.
+func (s *Session) WindowSize() int { return cap(s.window) }

@@ -1,0 +1,476 @@
+// Package config reads smppd's one YAML file into each component's Options.
+//
+// The file is plain YAML. Any scalar may reference environment variables as ${NAME} or
+// ${NAME:-default}, so secrets (bind passwords, API keys, the Redis URL) stay out of the
+// file; a reference to an unset variable without a default is an error. Unknown keys are
+// errors (a misspelt key silently ignored is a misconfigured carrier). Every error names the
+// file, the line and the key path, e.g.
+//
+//	smppd.yaml:14: carriers[0].binds[0].window: 0 is not allowed: at least 1
+//
+// Defaults are documented on each field and in docs/config.md; a field left out takes the
+// default of the component it configures.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole file.
+type Config struct {
+	// LogLevel is debug, info, warn or error. Default: info.
+	LogLevel string `yaml:"log_level"`
+	// Instance names this smppd in the store's consumer groups; it must differ between
+	// instances sharing a Redis. Default: hostname, pid and a random suffix.
+	Instance string    `yaml:"instance"`
+	HTTP     HTTP      `yaml:"http"`
+	Store    Store     `yaml:"store"`
+	Dispatch Dispatch  `yaml:"dispatch"`
+	Carriers []Carrier `yaml:"carriers"`
+	Routes   []Route   `yaml:"routes"`
+	Accounts []Account `yaml:"accounts"`
+	DLT      DLTFiles  `yaml:"dlt"`
+	Receipts Receipts  `yaml:"receipts"`
+	Webhooks Webhooks  `yaml:"webhooks"`
+
+	path  string
+	lines map[string]int
+}
+
+// HTTP is where smppd listens.
+type HTTP struct {
+	// Listen is the API address. Default: 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// MetricsListen, when set, serves /metrics, /healthz and /readyz on a separate address
+	// (so the API port can face clients while metrics stay internal). Default: empty, which
+	// serves them on Listen.
+	MetricsListen string `yaml:"metrics_listen"`
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed for IP allow-lists.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Store selects the persistence.
+type Store struct {
+	// Type is "memory" (keeps nothing across restarts; demo and tests) or "redis". Default:
+	// memory.
+	Type string `yaml:"type"`
+	// RedisURL is redis://[user:password@]host:port/db (rediss:// for TLS). Default:
+	// redis://127.0.0.1:6379/0.
+	RedisURL string `yaml:"redis_url"`
+	// Prefix starts every Redis key, so several deployments can share one Redis. Default: smppd.
+	Prefix string `yaml:"prefix"`
+}
+
+// Dispatch tunes the sending pipeline; see dispatch.Options for the defaults.
+type Dispatch struct {
+	ClaimBatch   int           `yaml:"claim_batch"`
+	ClaimWait    time.Duration `yaml:"claim_wait"`
+	ReclaimAfter time.Duration `yaml:"reclaim_after"`
+	HoldLimit    time.Duration `yaml:"hold_limit"`
+	RetryMin     time.Duration `yaml:"retry_min"`
+	RetryMax     time.Duration `yaml:"retry_max"`
+	MaxAttempts  int           `yaml:"max_attempts"`
+	PauseMin     time.Duration `yaml:"pause_min"`
+	PauseMax     time.Duration `yaml:"pause_max"`
+	RecordTTL    time.Duration `yaml:"record_ttl"`
+	IndexTTL     time.Duration `yaml:"index_ttl"`
+}
+
+// Carrier is one operator or upstream aggregator.
+type Carrier struct {
+	Name string `yaml:"name"`
+	// MPS caps messages per second over all binds, counted per segment. 0: no cap.
+	MPS float64 `yaml:"mps"`
+	// NoResponse is what to do when a submit_sm gets no response: "resubmit" (default) or
+	// "unknown".
+	NoResponse string `yaml:"no_response"`
+	// FailoverAfter moves queued messages to the next carrier of their route when every
+	// bind has been down this long. 0 (default) disables it.
+	FailoverAfter time.Duration `yaml:"failover_after"`
+	// MessageIDFormat says how the carrier writes message ids, for matching receipts to
+	// submit responses: "as-is" (default), "hex", "decimal", "hex-upper", "hex-lower".
+	MessageIDFormat string      `yaml:"message_id_format"`
+	Text            CarrierText `yaml:"text"`
+	DLT             CarrierDLT  `yaml:"dlt"`
+	Binds           []Bind      `yaml:"binds"`
+}
+
+// CarrierText says how text goes out.
+type CarrierText struct {
+	// Long is how long text is split: "udh" (8-bit reference; default), "udh16", "sar" or
+	// "payload".
+	Long string `yaml:"long"`
+	// MaxParts caps the parts of one message. Default: 10.
+	MaxParts int `yaml:"max_parts"`
+	// PackGSM7 packs GSM-7 text 7 bits per character. Default: false (one septet per octet,
+	// what most SMSCs expect on data_coding 0).
+	PackGSM7 bool `yaml:"pack_gsm7"`
+	// SARFullParts lets SAR parts be full single-SMS size. Default: false.
+	SARFullParts bool `yaml:"sar_full_parts"`
+}
+
+// CarrierDLT says how the carrier wants the DLT data.
+type CarrierDLT struct {
+	// PETag, TemplateTag and ChainTag are TLV tag numbers (0x1400 style or decimal).
+	// Defaults: 0x1400, 0x1401, 0x1402.
+	PETag       string `yaml:"pe_tag"`
+	TemplateTag string `yaml:"template_tag"`
+	ChainTag    string `yaml:"chain_tag"`
+	// ChainMode is "sha256" (default), "raw" or "off".
+	ChainMode string `yaml:"chain_mode"`
+	// TMChain lists the telemarketer ids after the PE: TM-AF ids, then our TM-D id.
+	TMChain []string `yaml:"tm_chain"`
+}
+
+// Bind is a group of identical binds.
+type Bind struct {
+	// Addrs are host:port addresses, tried in turn.
+	Addrs []string `yaml:"addrs"`
+	// Mode is "trx" (default), "tx" or "rx".
+	Mode             string `yaml:"mode"`
+	Count            int    `yaml:"count"` // default 1
+	SystemID         string `yaml:"system_id"`
+	Password         string `yaml:"password"`
+	SystemType       string `yaml:"system_type"`
+	InterfaceVersion int    `yaml:"interface_version"` // default 0x34
+	AddrTON          int    `yaml:"addr_ton"`
+	AddrNPI          int    `yaml:"addr_npi"`
+	AddressRange     string `yaml:"address_range"`
+	// MPS caps this bind's messages per second. 0: no cap of its own.
+	MPS float64 `yaml:"mps"`
+	// Window is how many submit_sm may await a response on one bind. Default: 10.
+	Window int `yaml:"window"`
+	// ResponseTimeout bounds the wait for each response. Default: 10s.
+	ResponseTimeout time.Duration `yaml:"response_timeout"`
+	// EnquireLinkInterval; negative disables. Default: 30s.
+	EnquireLinkInterval time.Duration `yaml:"enquire_link_interval"`
+	// MaxEnquireLinkOutstanding is the keepalive budget. Default: 3.
+	MaxEnquireLinkOutstanding int           `yaml:"max_enquire_link_outstanding"`
+	BindTimeout               time.Duration `yaml:"bind_timeout"`      // default 10s
+	DialTimeout               time.Duration `yaml:"dial_timeout"`      // default 10s
+	WriteTimeout              time.Duration `yaml:"write_timeout"`     // default 10s
+	MaxPDUSize                int           `yaml:"max_pdu_size"`      // default 65536
+	ReconnectMin              time.Duration `yaml:"reconnect_min"`     // default 500ms
+	ReconnectMax              time.Duration `yaml:"reconnect_max"`     // default 30s
+	PermanentBackoff          time.Duration `yaml:"permanent_backoff"` // default 5m
+	TLS                       TLS           `yaml:"tls"`
+}
+
+// TLS configures a TLS bind.
+type TLS struct {
+	Enabled            bool   `yaml:"enabled"`
+	ServerName         string `yaml:"server_name"`
+	CAFile             string `yaml:"ca_file"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// Route sends numbers with a prefix to carriers in preference order.
+type Route struct {
+	Prefix   string   `yaml:"prefix"`
+	Carriers []string `yaml:"carriers"`
+}
+
+// Account is an enterprise client of the HTTP API.
+type Account struct {
+	Name    string   `yaml:"name"`
+	APIKeys []string `yaml:"api_keys"`
+	// IPAllow lists CIDRs (or single addresses) allowed to use the keys; empty allows all.
+	IPAllow []string `yaml:"ip_allow"`
+	// RateLimit is requests per second per key. Default: 200 (2Factor's documented limit).
+	RateLimit float64 `yaml:"rate_limit"`
+	// SenderIDs are the headers the account may send from; the first is the default.
+	SenderIDs []string `yaml:"sender_ids"`
+	// DLTEntity is the account's principal entity id (PE_ID).
+	DLTEntity string `yaml:"dlt_entity"`
+	// WebhookURL receives delivery reports unless a message names its own.
+	WebhookURL string `yaml:"webhook_url"`
+	// Credits available for transactional and promotional SMS, consumed per segment;
+	// negative means unlimited. Default: unlimited.
+	TransactionalCredits *int64 `yaml:"transactional_credits"`
+	PromotionalCredits   *int64 `yaml:"promotional_credits"`
+	// Sandbox accounts send nothing (2Factor's AUTOGEND/VERIFY2 behaviour).
+	Sandbox bool `yaml:"sandbox"`
+	// Disabled accounts are refused with a clear reply.
+	Disabled bool `yaml:"disabled"`
+	// ExpiresAt, when set, ends the account (RFC 3339).
+	ExpiresAt string `yaml:"expires_at"`
+	// OTP settings.
+	OTPTemplate string        `yaml:"otp_template"` // DLT template id used for OTP text
+	OTPExpiry   time.Duration `yaml:"otp_expiry"`   // default 10m
+}
+
+// DLTFiles load the DLT registry.
+type DLTFiles struct {
+	// Registry is a YAML registry file (entities, headers, templates, chain).
+	Registry string `yaml:"registry"`
+	// TemplatesCSV are portal exports, each with the entity they belong to.
+	TemplatesCSV []struct {
+		File   string `yaml:"file"`
+		Entity string `yaml:"entity"`
+	} `yaml:"templates_csv"`
+}
+
+// Receipts tunes receipt correlation.
+type Receipts struct {
+	// EarlyWindow is how long a receipt that arrives before its submit_sm_resp is parked.
+	// Default: 2m.
+	EarlyWindow time.Duration `yaml:"early_window"`
+}
+
+// Webhooks tunes webhook delivery.
+type Webhooks struct {
+	// Secret signs webhook bodies (HMAC-SHA256); set it from the environment.
+	Secret string `yaml:"secret"`
+	// RetryFor bounds how long a webhook is retried before it goes to the dead-letter list.
+	// Default: 24h.
+	RetryFor time.Duration `yaml:"retry_for"`
+	// AllowPrivate lets webhook URLs point at loopback and private addresses. Default: false.
+	AllowPrivate bool `yaml:"allow_private"`
+}
+
+// Error is a configuration error at a place in the file.
+type Error struct {
+	File string
+	Line int    // 0 when unknown
+	Key  string // key path, e.g. carriers[0].binds[1].window
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc += ":" + strconv.Itoa(e.Line)
+	}
+	if e.Key != "" {
+		return loc + ": " + e.Key + ": " + e.Msg
+	}
+	return loc + ": " + e.Msg
+}
+
+// Errors is every problem found in a file; validation reports them all at once.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// Parse reads a configuration from data; name is used in errors and lookup resolves ${VAR}.
+func Parse(name string, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Error{File: name, Line: yamlErrLine(err), Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	c := &Config{path: name, lines: map[string]int{}}
+	if len(root.Content) == 0 {
+		c.applyDefaults()
+		return c, c.validate()
+	}
+	doc := root.Content[0]
+	var errs Errors
+	expandEnv(doc, lookup, func(line int, msg string) { errs = append(errs, &Error{File: name, Line: line, Msg: msg}) })
+	recordLines(doc, "", c.lines)
+	errs = append(errs, unknownKeys(doc, reflect.TypeOf(Config{}), "", name)...)
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if err := doc.Decode(c); err != nil {
+		return nil, decodeError(name, err)
+	}
+	c.applyDefaults()
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// expandEnv replaces ${VAR} and ${VAR:-default} in every scalar.
+func expandEnv(n *yaml.Node, lookup func(string) (string, bool), fail func(int, string)) {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+			m := envRef.FindStringSubmatch(ref)
+			if v, ok := lookup(m[1]); ok && v != "" {
+				return v
+			}
+			if m[2] != "" {
+				return m[3]
+			}
+			fail(n.Line, fmt.Sprintf("environment variable %s is not set (write ${%s:-default} to give one)", m[1], m[1]))
+			return ""
+		})
+		// A plain scalar is re-resolved after expansion (so window: ${W} is an int); a quoted
+		// one stays a string. Either way the value is data, never parsed as YAML.
+		if n.Style == 0 {
+			n.Tag = ""
+		}
+	}
+	for _, c := range n.Content {
+		expandEnv(c, lookup, fail)
+	}
+}
+
+// recordLines maps key paths to the lines they start on.
+func recordLines(n *yaml.Node, path string, lines map[string]int) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			lines[p] = k.Line
+			recordLines(v, p, lines)
+		}
+	case yaml.SequenceNode:
+		for i, v := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			lines[p] = v.Line
+			recordLines(v, p, lines)
+		}
+	}
+}
+
+// unknownKeys reports mapping keys that no field of t names.
+func unknownKeys(n *yaml.Node, t reflect.Type, path, file string) Errors {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var errs Errors
+	switch {
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+		fields := map[string]reflect.Type{}
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if name != "" && name != "-" {
+				fields[name] = f.Type
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			ft, ok := fields[k.Value]
+			if !ok {
+				errs = append(errs, &Error{File: file, Line: k.Line, Key: p, Msg: "unknown key" + suggest(k.Value, fields)})
+				continue
+			}
+			errs = append(errs, unknownKeys(v, ft, p, file)...)
+		}
+	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+		for i, v := range n.Content {
+			errs = append(errs, unknownKeys(v, t.Elem(), fmt.Sprintf("%s[%d]", path, i), file)...)
+		}
+	}
+	return errs
+}
+
+func suggest(key string, fields map[string]reflect.Type) string {
+	var names []string
+	for n := range fields {
+		if strings.Contains(n, key) || strings.Contains(key, n) || editDistance(n, key) <= 2 {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	sort.Strings(names)
+	return " (did you mean " + strings.Join(names, " or ") + "?)"
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+var (
+	yamlLine    = regexp.MustCompile(`line (\d+)`)
+	typeErrLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+)
+
+func yamlErrLine(err error) int {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	return 0
+}
+
+// decodeError turns yaml.v3's type errors ("line 12: cannot unmarshal !!str `ten` into
+// int") into Errors that carry the line.
+func decodeError(file string, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return &Error{File: file, Line: yamlErrLine(err), Msg: err.Error()}
+	}
+	var errs Errors
+	for _, m := range te.Errors {
+		e := &Error{File: file, Msg: m}
+		if sm := typeErrLine.FindStringSubmatch(m); sm != nil {
+			e.Line, _ = strconv.Atoi(sm[1])
+			e.Msg = sm[2]
+		}
+		errs = append(errs, e)
+	}
+	return errs
+}
+
+// errAt builds an error for a key path, with its line when the file had the key.
+func (c *Config) errAt(key, format string, args ...any) *Error {
+	line := c.lines[key]
+	for k := key; line == 0 && k != ""; {
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+		line = c.lines[k]
+	}
+	return &Error{File: c.path, Line: line, Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Path is the file the configuration came from.
+func (c *Config) Path() string { return c.path }

@@ -1,0 +1,131 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/smpp"
+	"github.com/smppd/smppd/smpp/text"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestExampleConfigLoadsAndConverts(t *testing.T) {
+	data, err := os.ReadFile("../testdata/config/smppd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("smppd.yaml", data, env(map[string]string{"JIO_PASSWORD": "fromenv"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Carriers[0].Binds[0].Password != "fromenv" || c.Carriers[1].Binds[0].Password != "secret2" {
+		t.Fatalf("env expansion: %q %q", c.Carriers[0].Binds[0].Password, c.Carriers[1].Binds[0].Password)
+	}
+	if c.Store.RedisURL != "redis://127.0.0.1:6379/0" || c.Accounts[0].RateLimit != 200 {
+		t.Fatalf("defaults: %+v", c.Store)
+	}
+	o, err := c.DispatchOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jio, airtel := o.Carriers[0], o.Carriers[1]
+	if jio.Binds[0].Count != 4 || jio.Binds[0].Session.WindowSize != 50 || jio.Binds[0].Bind.Mode != smpp.BindTransceiver ||
+		jio.Binds[0].Session.ResponseTimeout != 10*time.Second || jio.DLT.PETag != 0x1400 || jio.NoResponse != dispatch.PolicyResubmit {
+		t.Fatalf("jio: %+v", jio)
+	}
+	if airtel.Text.Concat != text.ConcatSAR || airtel.Binds[0].Session.TLSConfig == nil || airtel.Binds[1].Bind.Mode != smpp.BindReceiver ||
+		airtel.NoResponse != dispatch.PolicyUnknown {
+		t.Fatalf("airtel: %+v", airtel)
+	}
+	if len(o.Routes) != 2 || o.Routes[0].Prefix != "9198" {
+		t.Fatalf("routes %+v", o.Routes)
+	}
+}
+
+const minimal = `
+carriers:
+  - name: sim
+    binds:
+      - addrs: ["127.0.0.1:2775"]
+        system_id: smppd
+        password: password
+`
+
+func TestMinimalConfigTakesDefaults(t *testing.T) {
+	c, err := Parse("m.yaml", []byte(minimal), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := c.Carriers[0].Binds[0]
+	if c.HTTP.Listen != "127.0.0.1:8080" || c.Store.Type != "memory" || b.Mode != "trx" || b.Window != 10 || b.Count != 1 {
+		t.Fatalf("%+v %+v", c, b)
+	}
+}
+
+func TestErrorsNameKeyAndLine(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		want       []string // substrings, each expected in the error text
+	}{
+		{"unknown key with suggestion", minimal + "log_levle: debug\n", []string{"m.yaml:8: log_levle: unknown key (did you mean log_level?)"}},
+		{"window zero", strings.Replace(minimal, "password: password", "password: password\n        window: -1", 1), []string{"m.yaml:8: carriers[0].binds[0].window: -1 is not allowed"}},
+		{"bad type", strings.Replace(minimal, "password: password", "password: password\n        count: ten", 1), []string{"m.yaml:8:", "cannot unmarshal !!str `ten`"}},
+		{"unset env", strings.Replace(minimal, "password: password", "password: ${NOPE}", 1), []string{"m.yaml:7: environment variable NOPE is not set"}},
+		{"long system id", strings.Replace(minimal, "system_id: smppd", "system_id: abcdefghijklmnopq", 1), []string{"m.yaml:6: carriers[0].binds[0].system_id: 17 characters; SMPP allows 15"}},
+		{"no carriers", "log_level: info\n", []string{"carriers: no carriers"}},
+		{"route to unknown carrier", minimal + "routes:\n  - prefix: \"91\"\n    carriers: [jio]\n", []string{"m.yaml:10: routes[0].carriers[0]: unknown carrier \"jio\""}},
+		{"bad tag", strings.Replace(minimal, "  - name: sim", "  - name: sim\n    dlt:\n      pe_tag: 0x1FFFF", 1), []string{"m.yaml:5: carriers[0].dlt.pe_tag:", "not a 16-bit tag"}},
+		{"short api key", minimal + "accounts:\n  - name: a\n    api_keys: [short]\n", []string{"m.yaml:10: accounts[0].api_keys[0]: 5 characters"}},
+		{"bad cidr", minimal + "accounts:\n  - name: a\n    api_keys: [0123456789abcdef0]\n    ip_allow: [10.0.0.0/33]\n", []string{"accounts[0].ip_allow[0]: \"10.0.0.0/33\" is not a CIDR"}},
+		{"several at once", minimal + "log_level: loud\nstore:\n  type: disk\n", []string{"log_level: \"loud\"", "store.type: \"disk\""}},
+		{"broken yaml", "carriers: [\n", []string{"m.yaml:"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("m.yaml", []byte(tc.yaml), env(nil))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\nwant it to contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestErrorsAreTyped(t *testing.T) {
+	_, err := Parse("m.yaml", []byte(minimal+"log_level: loud\n"), env(nil))
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 1 || errs[0].Key != "log_level" || errs[0].Line != 8 {
+		t.Fatalf("%#v", err)
+	}
+}
+
+func TestEnvExpansionKeepsTypes(t *testing.T) {
+	y := strings.Replace(minimal, "password: password", "password: password\n        window: ${W}", 1)
+	c, err := Parse("m.yaml", []byte(y), env(map[string]string{"W": "25"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Carriers[0].Binds[0].Window != 25 {
+		t.Fatalf("window %d", c.Carriers[0].Binds[0].Window)
+	}
+	// A secret with YAML-special characters stays one string.
+	y = strings.Replace(minimal, "password: password", "password: ${P}", 1)
+	c, err = Parse("m.yaml", []byte(y), env(map[string]string{"P": "a#b: c"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Carriers[0].Binds[0].Password != "a#b: c" {
+		t.Fatalf("password %q", c.Carriers[0].Binds[0].Password)
+	}
+}
