@@ -58,8 +58,7 @@ func Dial(ctx context.Context, addr string, b Bind, opts Options) (*Session, err
 		<-s.done
 		return nil, &StatusError{Cmd: r.h.ID, Status: ESME_RBINDFAIL}
 	}
-	s.markBound(b.Mode, resp.SystemID)
-	s.logger().Info().Msg("bound")
+	s.logger().Info().Msg("bound") // the read loop marked it bound on bind_resp
 	return s, nil
 }
 

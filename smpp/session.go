@@ -372,6 +372,11 @@ func (s *Session) routeResponse(h Header, p PDU, decodeErr error) {
 		s.signalDrainedLocked()
 		s.mu.Unlock()
 		s.stats.countStatus(h.Status)
+		if br, ok := p.(*BindResp); ok && h.Status == ESME_ROK && s.role == roleESME && s.State() == StateOpen {
+			// Bound from this frame on: an SMSC may deliver in the very next frame, which
+			// must not find the session still open (and be refused ESME_RINVBNDSTS).
+			s.markBound(br.Mode, br.SystemID)
+		}
 		var err error
 		switch {
 		case decodeErr != nil:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -538,4 +539,43 @@ func TestConcurrentSubmitsUnderRace(t *testing.T) {
 	if ok.Load() != 1600 || ts.count.Load() != 1600 {
 		t.Fatalf("ok %d, at SMSC %d", ok.Load(), ts.count.Load())
 	}
+}
+
+func TestDeliverRightAfterBindRespIsServed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer := make(chan *rawPeer, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		p := &rawPeer{t: t, conn: conn, fr: NewFrameReader(conn, 0)}
+		f, _ := p.fr.ReadFrame()
+		h, _, _ := DecodePDU(f)
+		// bind_resp and a receipt in one write, as a busy SMSC sends them.
+		b1, _ := EncodePDU(h.Sequence, ESME_ROK, &BindResp{Mode: BindReceiver, SystemID: "raw"})
+		b2, _ := EncodePDU(1, ESME_ROK, &DeliverSM{ESMClass: ESMClassDeliveryRcpt, ShortMessage: []byte("id:1 stat:DELIVRD")})
+		conn.Write(append(b1, b2...))
+		peer <- p
+	}()
+	got := make(chan struct{}, 1)
+	s, err := Dial(context.Background(), ln.Addr().String(), Bind{Mode: BindReceiver, SystemID: "esme", Password: "secret"},
+		Options{EnquireLinkInterval: -1, Handler: DeliverHandlerFunc(func(context.Context, *Session, *DeliverSM) CommandStatus {
+			got <- struct{}{}
+			return ESME_ROK
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Abort()
+	p := <-peer
+	defer p.conn.Close()
+	if h, _ := p.read(); h.ID != DeliverSMRespID || h.Status != ESME_ROK {
+		t.Fatalf("receipt right after bind_resp answered %+v", h)
+	}
+	<-got
 }
