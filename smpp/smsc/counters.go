@@ -1,0 +1,125 @@
+package smsc
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Counters is a snapshot of what the simulator has done, for one account or (from
+// Server.Counters) all of them.
+type Counters struct {
+	BindsAccepted uint64 `json:"binds_accepted"`
+	BindsRefused  uint64 `json:"binds_refused"`
+	BindsActive   int    `json:"binds_active"`
+
+	// Received counts submit_sm, data_sm and submit_multi requests; each ends up in exactly
+	// one of Accepted, Rejected (any error status, throttling and faults included) or
+	// NoResponse (never answered, or dropped with the connection).
+	Received   uint64 `json:"received"`
+	Accepted   uint64 `json:"accepted"`
+	Rejected   uint64 `json:"rejected"`
+	NoResponse uint64 `json:"no_response"`
+	// Throttled counts rejections by the messages-per-second caps (a subset of Rejected).
+	Throttled uint64 `json:"throttled"`
+	// Faults counts injected faults of any kind.
+	Faults      uint64 `json:"faults"`
+	Disconnects uint64 `json:"disconnects"`
+	DLTRejected uint64 `json:"dlt_rejected"`
+
+	Queries  uint64 `json:"queries"`
+	Cancels  uint64 `json:"cancels"`
+	Replaces uint64 `json:"replaces"`
+
+	ReceiptsScheduled uint64 `json:"receipts_scheduled"`
+	ReceiptsSent      uint64 `json:"receipts_sent"` // acknowledged with ESME_ROK
+	MOQueued          uint64 `json:"mo_queued"`
+	MOSent            uint64 `json:"mo_sent"`
+	// DeliveriesRetried counts deliver_sm sent again after an error, a timeout or a lost bind.
+	DeliveriesRetried uint64 `json:"deliveries_retried"`
+	// DeliveriesFailed counts deliveries given up: a permanent error, or MaxAttempts reached.
+	DeliveriesFailed uint64 `json:"deliveries_failed"`
+	// DeliveriesDropped counts deliveries that found the held queue full (HeldDeliveries).
+	DeliveriesDropped uint64 `json:"deliveries_dropped"`
+	// Held is how many deliveries wait for a bind (or for window) right now.
+	Held int `json:"held"`
+
+	// ByStatus counts responses to submits by command_status name.
+	ByStatus map[string]uint64 `json:"by_status"`
+}
+
+type counters struct {
+	bindsAccepted, bindsRefused                            atomic.Uint64
+	received, accepted, rejected, noResponse, throttled    atomic.Uint64
+	faults, disconnects, dltRejected                       atomic.Uint64
+	queries, cancels, replaces                             atomic.Uint64
+	receiptsScheduled, receiptsSent, moQueued, moSent      atomic.Uint64
+	deliveriesRetried, deliveriesFailed, deliveriesDropped atomic.Uint64
+	byStatus                                               [256]atomic.Uint64
+	otherMu                                                sync.Mutex
+	other                                                  map[uint32]uint64
+}
+
+func (c *counters) status(st uint32) {
+	if st < 256 {
+		c.byStatus[st].Add(1)
+		return
+	}
+	c.otherMu.Lock()
+	if c.other == nil {
+		c.other = map[uint32]uint64{}
+	}
+	c.other[st]++
+	c.otherMu.Unlock()
+}
+
+func (c *counters) reset() {
+	for _, a := range []*atomic.Uint64{&c.bindsAccepted, &c.bindsRefused, &c.received, &c.accepted, &c.rejected,
+		&c.noResponse, &c.throttled, &c.faults, &c.disconnects, &c.dltRejected, &c.queries, &c.cancels, &c.replaces,
+		&c.receiptsScheduled, &c.receiptsSent, &c.moQueued, &c.moSent, &c.deliveriesRetried, &c.deliveriesFailed,
+		&c.deliveriesDropped} {
+		a.Store(0)
+	}
+	for i := range c.byStatus {
+		c.byStatus[i].Store(0)
+	}
+	c.otherMu.Lock()
+	c.other = nil
+	c.otherMu.Unlock()
+}
+
+// addTo adds c's values to out.
+func (c *counters) addTo(out *Counters) {
+	out.BindsAccepted += c.bindsAccepted.Load()
+	out.BindsRefused += c.bindsRefused.Load()
+	out.Received += c.received.Load()
+	out.Accepted += c.accepted.Load()
+	out.Rejected += c.rejected.Load()
+	out.NoResponse += c.noResponse.Load()
+	out.Throttled += c.throttled.Load()
+	out.Faults += c.faults.Load()
+	out.Disconnects += c.disconnects.Load()
+	out.DLTRejected += c.dltRejected.Load()
+	out.Queries += c.queries.Load()
+	out.Cancels += c.cancels.Load()
+	out.Replaces += c.replaces.Load()
+	out.ReceiptsScheduled += c.receiptsScheduled.Load()
+	out.ReceiptsSent += c.receiptsSent.Load()
+	out.MOQueued += c.moQueued.Load()
+	out.MOSent += c.moSent.Load()
+	out.DeliveriesRetried += c.deliveriesRetried.Load()
+	out.DeliveriesFailed += c.deliveriesFailed.Load()
+	out.DeliveriesDropped += c.deliveriesDropped.Load()
+	if out.ByStatus == nil {
+		out.ByStatus = map[string]uint64{}
+	}
+	for i := range c.byStatus {
+		if n := c.byStatus[i].Load(); n > 0 {
+			out.ByStatus[statusName(uint32(i))] += n
+		}
+	}
+	c.otherMu.Lock()
+	for k, v := range c.other {
+		out.ByStatus[statusName(k)] += v
+	}
+	c.otherMu.Unlock()
+}

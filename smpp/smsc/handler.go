@@ -1,0 +1,377 @@
+package smsc
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/smppd/smppd/smpp"
+)
+
+// fault kinds, indexing account.faultN (the every-Nth counters).
+const (
+	faultMsgQFull = iota
+	faultSysErr
+	faultThrottled
+	faultGenericNack
+	faultNoResponse
+	faultSlow
+	nFaultKinds
+)
+
+func (acc *account) fires(kind int, f Fault) bool {
+	if !f.active() {
+		return false
+	}
+	if f.Every > 0 && acc.faultN[kind].Add(1)%uint64(f.Every) == 0 {
+		return true
+	}
+	return f.Probability > 0 && rand.Float64() < f.Probability
+}
+
+// msgIn is what submit_sm, data_sm and submit_multi have in common.
+type msgIn struct {
+	cmd         smpp.CommandID
+	serviceType string
+	src         smpp.Address
+	dest        smpp.Address
+	more        []smpp.Address
+	esm         uint8
+	regDel      uint8
+	dc          uint8
+	sm          []byte
+	tlvs        smpp.TLVs
+}
+
+func (srv *Server) serveSMPP(ctx context.Context, r *smpp.Request) {
+	b := srv.bindOf(r.Session())
+	if b == nil {
+		_ = r.Respond(smpp.ESME_RINVBNDSTS, nil)
+		return
+	}
+	acc := b.acc
+	cfg := acc.cfg.Load()
+	n := b.reqs.Add(1)
+	if da := cfg.a.Faults.DisconnectAfter; da > 0 && n >= uint64(da) {
+		r.Detach()
+		acc.c.faults.Add(1)
+		acc.c.disconnects.Add(1)
+		switch r.PDU.(type) {
+		case *smpp.SubmitSM, *smpp.DataSM, *smpp.SubmitMulti:
+			acc.c.received.Add(1)
+			acc.c.noResponse.Add(1)
+		}
+		go r.Session().Abort() // Abort waits for this worker; never call it inline
+		return
+	}
+	switch p := r.PDU.(type) {
+	case *smpp.SubmitSM:
+		m := msgIn{cmd: smpp.SubmitSMID, serviceType: p.ServiceType, src: p.Source, dest: p.Dest, esm: p.ESMClass,
+			regDel: p.RegisteredDelivery, dc: p.DataCoding, sm: p.Payload(), tlvs: p.TLVs}
+		srv.submit(b, cfg, r, &m)
+	case *smpp.DataSM:
+		payload, _ := p.TLVs.Get(smpp.TagMessagePayload)
+		m := msgIn{cmd: smpp.DataSMID, serviceType: p.ServiceType, src: p.Source, dest: p.Dest, esm: p.ESMClass,
+			regDel: p.RegisteredDelivery, dc: p.DataCoding, sm: payload.Value, tlvs: p.TLVs}
+		srv.submit(b, cfg, r, &m)
+	case *smpp.SubmitMulti:
+		m := msgIn{cmd: smpp.SubmitMultiID, serviceType: p.ServiceType, src: p.Source, esm: p.ESMClass,
+			regDel: p.RegisteredDelivery, dc: p.DataCoding, sm: p.ShortMessage, tlvs: p.TLVs}
+		if len(p.ShortMessage) == 0 {
+			if v, ok := p.TLVs.Get(smpp.TagMessagePayload); ok {
+				m.sm = v.Value
+			}
+		}
+		for i, d := range p.Dests {
+			a := d.Address
+			if d.DLName != "" {
+				a = smpp.Address{Addr: d.DLName}
+			}
+			if i == 0 {
+				m.dest = a
+			} else {
+				m.more = append(m.more, a)
+			}
+		}
+		srv.submit(b, cfg, r, &m)
+	case *smpp.QuerySM:
+		srv.query(b, r, p)
+	case *smpp.CancelSM:
+		srv.cancelSM(b, r, p)
+	case *smpp.ReplaceSM:
+		srv.replace(b, r, p)
+	default:
+		_ = r.Respond(smpp.ESME_RINVCMDID, nil)
+	}
+}
+
+// respJob answers a detached request later (latency, slow-response fault).
+type respJob struct {
+	b      *bind
+	r      *smpp.Request
+	status smpp.CommandStatus
+	resp   smpp.PDU
+}
+
+func (j *respJob) run() {
+	_ = j.r.Respond(j.status, j.resp)
+	j.b.outstanding.Add(-1)
+}
+
+// respond answers a submit after delay, and frees its place in the server-side window.
+func (srv *Server) respond(b *bind, r *smpp.Request, delay time.Duration, st smpp.CommandStatus, resp smpp.PDU) {
+	if delay <= 0 {
+		_ = r.Respond(st, resp)
+		b.outstanding.Add(-1)
+		return
+	}
+	r.Detach()
+	srv.sched.after(delay, &respJob{b: b, r: r, status: st, resp: resp})
+}
+
+func submitResp(cmd smpp.CommandID, id string, unsuccess []smpp.UnsuccessSME) smpp.PDU {
+	switch cmd {
+	case smpp.DataSMID:
+		return &smpp.DataSMResp{MessageID: id}
+	case smpp.SubmitMultiID:
+		return &smpp.SubmitMultiResp{MessageID: id, Unsuccess: unsuccess}
+	}
+	return &smpp.SubmitSMResp{MessageID: id}
+}
+
+// wantsReceipt reads registered_delivery's SMSC delivery receipt bits.
+func wantsReceipt(regDel uint8, o outcome) bool {
+	switch regDel & 0x03 {
+	case 0x01, 0x03:
+		return true
+	case 0x02:
+		return o.failed()
+	}
+	return false
+}
+
+func (srv *Server) submit(b *bind, cfg *acctConfig, r *smpp.Request, m *msgIn) {
+	acc := b.acc
+	acc.c.received.Add(1)
+	b.outstanding.Add(1)
+	now := srv.opts.Now()
+	rec := &record{
+		account: acc.id, bind: b.sess.ID(), cmd: m.cmd, serviceType: m.serviceType, src: m.src, dest: m.dest,
+		more: m.more, esm: m.esm, regDel: m.regDel, dc: m.dc, sm: m.sm, tlvs: m.tlvs, received: now,
+	}
+	reject := func(st smpp.CommandStatus, delay time.Duration) {
+		rec.status = st
+		rec.receipt = "none"
+		srv.store.add(rec)
+		acc.c.rejected.Add(1)
+		acc.c.status(uint32(st))
+		srv.respond(b, r, delay, st, submitResp(m.cmd, "", nil))
+	}
+	noResponse := func() {
+		r.Detach()
+		b.outstanding.Add(-1) // an unanswered request does not hold the window forever
+		rec.status = smpp.ESME_ROK
+		rec.stat = "NO_RESPONSE"
+		rec.receipt = "none"
+		srv.store.add(rec)
+		acc.c.noResponse.Add(1)
+	}
+
+	if limit := srv.opts.MaxOutstanding; limit > 0 && b.outstanding.Load() > int64(limit) {
+		acc.c.throttled.Add(1)
+		reject(smpp.ESME_RTHROTTLED, 0)
+		return
+	}
+	if !b.limiter.Allow() || !acc.limiter.Allow() {
+		acc.c.throttled.Add(1)
+		reject(smpp.ESME_RTHROTTLED, 0)
+		return
+	}
+	delay := between(cfg.a.Latency.Min, cfg.a.Latency.Max)
+	f := &cfg.a.Faults
+	switch {
+	case acc.fires(faultNoResponse, f.NoResponse):
+		acc.c.faults.Add(1)
+		noResponse()
+		return
+	case acc.fires(faultGenericNack, f.GenericNack):
+		acc.c.faults.Add(1)
+		rec.status = smpp.ESME_RSYSERR
+		rec.stat = "GENERIC_NACK"
+		rec.receipt = "none"
+		srv.store.add(rec)
+		acc.c.rejected.Add(1)
+		acc.c.status(uint32(smpp.ESME_RSYSERR))
+		srv.respond(b, r, delay, smpp.ESME_RSYSERR, &smpp.GenericNack{})
+		return
+	case acc.fires(faultMsgQFull, f.MsgQFull):
+		acc.c.faults.Add(1)
+		reject(smpp.ESME_RMSGQFUL, delay)
+		return
+	case acc.fires(faultSysErr, f.SysErr):
+		acc.c.faults.Add(1)
+		reject(smpp.ESME_RSYSERR, delay)
+		return
+	case acc.fires(faultThrottled, f.Throttled):
+		acc.c.faults.Add(1)
+		reject(smpp.ESME_RTHROTTLED, delay)
+		return
+	case acc.fires(faultSlow, f.Slow):
+		acc.c.faults.Add(1)
+		delay = max(delay, f.SlowDelay)
+	}
+	if m.dest.Addr == "" {
+		reject(smpp.ESME_RINVDSTADR, delay)
+		return
+	}
+
+	out := cfg.oc.decide(m.dest.Addr)
+	if out.noResponse {
+		noResponse()
+		return
+	}
+	if out.reject && m.cmd != smpp.SubmitMultiID {
+		reject(out.submitStatus, max(delay, out.respDelay))
+		return
+	}
+	delay = max(delay, out.respDelay)
+
+	if cfg.a.DLT.Enabled {
+		if code, reason := srv.dltCheck(acc.id, &cfg.a.DLT, m, now); code != 0 {
+			acc.c.dltRejected.Add(1)
+			rec.dltErr, rec.dltReason = code, reason
+			if cfg.a.DLT.RejectIn != "receipt" {
+				reject(smpp.CommandStatus(code), delay)
+				return
+			}
+			out = mkOutcome("REJECTD", &code)
+		}
+	}
+
+	// One outcome per destination; submit_multi destinations a rule rejects are reported
+	// as unsuccessful.
+	outs := []outcome{out}
+	dests := []smpp.Address{m.dest}
+	var unsuccess []smpp.UnsuccessSME
+	if m.cmd == smpp.SubmitMultiID {
+		outs, dests = outs[:0], dests[:0]
+		for _, d := range append([]smpp.Address{m.dest}, m.more...) {
+			o := cfg.oc.decide(d.Addr)
+			if rec.dltErr != 0 {
+				o = out
+			}
+			if o.reject {
+				unsuccess = append(unsuccess, smpp.UnsuccessSME{Address: d, Status: o.submitStatus})
+				continue
+			}
+			outs = append(outs, o)
+			dests = append(dests, d)
+		}
+	}
+
+	rec.id = cfg.ids.next()
+	rec.status = smpp.ESME_ROK
+	want := false
+	for _, o := range outs {
+		want = want || wantsReceipt(m.regDel, o) && !o.noReceipt
+	}
+	rec.receipt = "none"
+	if want {
+		rec.receipt = "scheduled"
+	}
+	if len(outs) == 0 {
+		rec.stat, rec.state = "REJECTD", smpp.StateRejected
+	}
+	srv.store.add(rec)
+	acc.c.accepted.Add(1)
+	acc.c.status(0)
+	srv.respond(b, r, delay, smpp.ESME_ROK, submitResp(m.cmd, rec.id, unsuccess))
+
+	rd := between(cfg.a.Receipts.DelayMin, cfg.a.Receipts.DelayMax)
+	for i, o := range outs {
+		send := wantsReceipt(m.regDel, o) && !o.noReceipt
+		if send {
+			acc.c.receiptsScheduled.Add(1)
+			if cfg.a.Receipts.Enroute {
+				srv.store.mu.RLock()
+				pdu := srv.receiptPDU(rec, dests[i], mkOutcome("ENROUTE", nil), now)
+				srv.store.mu.RUnlock()
+				acc.enqueue(&delivery{acc: acc, rec: rec, pdu: pdu})
+			}
+		}
+		d := rd
+		if o.receiptDelay >= 0 {
+			d = o.receiptDelay
+		}
+		srv.sched.after(d, &completion{srv: srv, acc: acc, rec: rec, out: o, dest: dests[i], send: send})
+	}
+}
+
+func (srv *Server) ownRecord(b *bind, id string) *record {
+	rec := srv.store.get(id)
+	if rec == nil || rec.account != b.acc.id {
+		return nil
+	}
+	return rec
+}
+
+// smppTime formats t as an SMPP absolute time (YYMMDDhhmmsstnnp) in UTC.
+func smppTime(t time.Time) string {
+	return t.UTC().Format("060102150405") + "000+"
+}
+
+func (srv *Server) query(b *bind, r *smpp.Request, p *smpp.QuerySM) {
+	b.acc.c.queries.Add(1)
+	rec := srv.ownRecord(b, p.MessageID)
+	if rec == nil {
+		_ = r.Respond(smpp.ESME_RQUERYFAIL, nil)
+		return
+	}
+	srv.store.mu.RLock()
+	resp := &smpp.QuerySMResp{MessageID: rec.id, MessageState: smpp.StateEnroute}
+	if rec.state != 0 {
+		resp.MessageState = rec.state
+		resp.ErrorCode = uint8(min(rec.errCode, 255))
+	}
+	if !rec.done.IsZero() {
+		resp.FinalDate = smppTime(rec.done)
+	}
+	srv.store.mu.RUnlock()
+	_ = r.Respond(smpp.ESME_ROK, resp)
+}
+
+func (srv *Server) cancelSM(b *bind, r *smpp.Request, p *smpp.CancelSM) {
+	b.acc.c.cancels.Add(1)
+	rec := srv.ownRecord(b, p.MessageID)
+	st := smpp.ESME_RCANCELFAIL
+	if rec != nil {
+		srv.store.mu.Lock()
+		if rec.state == 0 && !rec.cancelled && rec.status == smpp.ESME_ROK {
+			rec.cancelled = true
+			rec.stat, rec.state, rec.done = "DELETED", smpp.StateDeleted, srv.opts.Now()
+			rec.receipt = "none"
+			st = smpp.ESME_ROK
+		}
+		srv.store.mu.Unlock()
+	}
+	_ = r.Respond(st, nil)
+}
+
+func (srv *Server) replace(b *bind, r *smpp.Request, p *smpp.ReplaceSM) {
+	b.acc.c.replaces.Add(1)
+	rec := srv.ownRecord(b, p.MessageID)
+	st := smpp.ESME_RREPLACEFAIL
+	if rec != nil {
+		srv.store.mu.Lock()
+		if rec.state == 0 && !rec.cancelled && rec.status == smpp.ESME_ROK {
+			rec.sm = p.ShortMessage
+			rec.replaced = true
+			if p.RegisteredDelivery != 0 {
+				rec.regDel = p.RegisteredDelivery
+			}
+			st = smpp.ESME_ROK
+		}
+		srv.store.mu.Unlock()
+	}
+	_ = r.Respond(st, nil)
+}
