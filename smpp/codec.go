@@ -334,6 +334,18 @@ func (d *decoder) cstring(field string, max int, st CommandStatus) string {
 	return ""
 }
 
+// time reads an SMPP time with the rule encoder.time enforces: empty, or exactly 16
+// characters (§7.1.1, "Fixed 1 or 17" octets with the NUL). A decoder more lenient than the
+// encoder would hand callers PDUs that cannot be sent on (a proxied submit_sm) or re-encoded.
+func (d *decoder) time(field string, st CommandStatus) string {
+	s := d.cstring(field, 17, st)
+	if d.err == nil && s != "" && len(s) != 16 {
+		d.fail(field, fmt.Sprintf("%q is %d characters; an SMPP time is empty or 16 (YYMMDDhhmmsstnnp)", s, len(s)), st)
+		return ""
+	}
+	return s
+}
+
 func (d *decoder) address(n *addrNames, max int, st CommandStatus) Address {
 	return Address{TON: d.u8(n.ton), NPI: d.u8(n.npi), Addr: d.cstring(n.addr, max, st)}
 }

@@ -246,14 +246,19 @@ func decodeSM(d *decoder, p *SubmitSM) {
 	p.ESMClass = d.u8("esm_class")
 	p.ProtocolID = d.u8("protocol_id")
 	p.PriorityFlag = d.u8("priority_flag")
-	p.ScheduleDeliveryTime = d.cstring("schedule_delivery_time", 17, ESME_RINVSCHED)
-	p.ValidityPeriod = d.cstring("validity_period", 17, ESME_RINVEXPIRY)
+	p.ScheduleDeliveryTime = d.time("schedule_delivery_time", ESME_RINVSCHED)
+	p.ValidityPeriod = d.time("validity_period", ESME_RINVEXPIRY)
 	p.RegisteredDelivery = d.u8("registered_delivery")
 	p.ReplaceIfPresent = d.u8("replace_if_present_flag")
 	p.DataCoding = d.u8("data_coding")
 	p.SMDefaultMsgID = d.u8("sm_default_msg_id")
 	p.ShortMessage = d.shortMessage()
 	p.TLVs = d.tlvs()
+	// The encoder refuses this pair (appendSM); accepting it here would hand out PDUs that
+	// cannot be re-sent or re-encoded.
+	if d.err == nil && len(p.ShortMessage) > 0 && p.TLVs.Has(TagMessagePayload) {
+		d.fail("short_message", "set together with message_payload; the spec allows one or the other", ESME_RINVMSGLEN)
+	}
 }
 
 // SubmitSMResp answers submit_sm with the SMSC's message id. TLVs are an SMPP 5.0 addition
@@ -364,6 +369,11 @@ func (p *SubmitMulti) decodeBody(d *decoder) {
 				p.Dests[i].Address = d.address(&destinationNames, maxAddr, ESME_RINVDSTADR)
 			case 2:
 				p.Dests[i].DLName = d.cstring("dl_name", maxDLName, ESME_RINVDLNAME)
+				// An empty name names no list, and DestAddress cannot tell it from an SME
+				// address: the encoder would send it back as dest_flag 1.
+				if d.err == nil && p.Dests[i].DLName == "" {
+					d.fail("dl_name", "empty distribution list name", ESME_RINVDLNAME)
+				}
 			default:
 				if d.err == nil {
 					d.fail("dest_flag", fmt.Sprintf("%d; 1 (SME address) or 2 (distribution list) allowed", flag), ESME_RINVDESTFLAG)
@@ -374,8 +384,8 @@ func (p *SubmitMulti) decodeBody(d *decoder) {
 	p.ESMClass = d.u8("esm_class")
 	p.ProtocolID = d.u8("protocol_id")
 	p.PriorityFlag = d.u8("priority_flag")
-	p.ScheduleDeliveryTime = d.cstring("schedule_delivery_time", 17, ESME_RINVSCHED)
-	p.ValidityPeriod = d.cstring("validity_period", 17, ESME_RINVEXPIRY)
+	p.ScheduleDeliveryTime = d.time("schedule_delivery_time", ESME_RINVSCHED)
+	p.ValidityPeriod = d.time("validity_period", ESME_RINVEXPIRY)
 	p.RegisteredDelivery = d.u8("registered_delivery")
 	p.ReplaceIfPresent = d.u8("replace_if_present_flag")
 	p.DataCoding = d.u8("data_coding")
@@ -405,6 +415,9 @@ func (p *SubmitMultiResp) appendBody(e *encoder) {
 func (p *SubmitMultiResp) decodeBody(d *decoder) {
 	p.MessageID = d.cstring("message_id", maxMessageID, ESME_RINVMSGID)
 	n := int(d.u8("no_unsuccess"))
+	if d.err == nil && n > maxDests {
+		d.fail("no_unsuccess", fmt.Sprintf("%d entries, at most %d allowed", n, maxDests), ESME_RINVNUMDESTS)
+	}
 	if d.err == nil && n > 0 {
 		p.Unsuccess = make([]UnsuccessSME, n)
 		for i := range p.Unsuccess {
@@ -494,7 +507,7 @@ func (p *QuerySMResp) appendBody(e *encoder) {
 }
 func (p *QuerySMResp) decodeBody(d *decoder) {
 	p.MessageID = d.cstring("message_id", maxMessageID, ESME_RINVMSGID)
-	p.FinalDate = d.cstring("final_date", 17, ESME_RINVPARLEN)
+	p.FinalDate = d.time("final_date", ESME_RINVPARLEN)
 	p.MessageState = MessageState(d.u8("message_state"))
 	p.ErrorCode = d.u8("error_code")
 }
@@ -545,8 +558,8 @@ func (p *ReplaceSM) appendBody(e *encoder) {
 func (p *ReplaceSM) decodeBody(d *decoder) {
 	p.MessageID = d.cstring("message_id", maxMessageID, ESME_RINVMSGID)
 	p.Source = d.address(&sourceNames, maxAddr, ESME_RINVSRCADR)
-	p.ScheduleDeliveryTime = d.cstring("schedule_delivery_time", 17, ESME_RINVSCHED)
-	p.ValidityPeriod = d.cstring("validity_period", 17, ESME_RINVEXPIRY)
+	p.ScheduleDeliveryTime = d.time("schedule_delivery_time", ESME_RINVSCHED)
+	p.ValidityPeriod = d.time("validity_period", ESME_RINVEXPIRY)
 	p.RegisteredDelivery = d.u8("registered_delivery")
 	p.SMDefaultMsgID = d.u8("sm_default_msg_id")
 	p.ShortMessage = d.shortMessage()
