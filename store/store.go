@@ -1,0 +1,222 @@
+// Package store keeps what smppd must not lose: accepted messages waiting to be sent, their
+// status records, and the index from carrier message ids back to our messages. It has two
+// implementations behind the same small interfaces: Redis (production; many smppd instances
+// share it) and an in-process one (the demo and unit tests; it keeps nothing across
+// restarts). One conformance suite (storetest) runs against both.
+//
+// The durability rule of the product lives here: every method that accepts or changes
+// state returns only once the change is stored (for Redis: acknowledged by the server, which
+// the operator configures to persist with appendfsync; see the operations guide).
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a record or index entry does not exist (or has expired).
+var ErrNotFound = errors.New("store: not found")
+
+// ErrClosed is returned by every method of a store after its Close; a Claim that is waiting
+// when Close is called returns it too.
+var ErrClosed = errors.New("store: closed")
+
+// Default lifetimes, used by every implementation when PutRecord or IndexCarrierID is given a
+// ttl <= 0.
+const (
+	DefaultRecordTTL = 90 * 24 * time.Hour // 2160h
+	DefaultIndexTTL  = 72 * time.Hour
+)
+
+// Priority orders the send queues: every ready OTP message goes before any transactional
+// one, and those before promotional ones.
+type Priority uint8
+
+const (
+	PriorityOTP           Priority = 0
+	PriorityTransactional Priority = 1
+	PriorityPromotional   Priority = 2
+	numPriorities                  = 3
+)
+
+// Priorities lists every priority, highest first.
+func Priorities() []Priority {
+	return []Priority{PriorityOTP, PriorityTransactional, PriorityPromotional}
+}
+
+func (p Priority) String() string {
+	switch p {
+	case PriorityOTP:
+		return "otp"
+	case PriorityTransactional:
+		return "transactional"
+	case PriorityPromotional:
+		return "promotional"
+	}
+	return "unknown"
+}
+
+// Message is one accepted SMS to one destination, as the sending pipeline needs it. A long
+// text stays one message here; dispatch splits it into parts when it sends.
+type Message struct {
+	ID         string            `json:"id"`       // smppd's id (UUID v4): the 2Factor session id
+	Account    string            `json:"account"`  // the client account that sent it
+	Carrier    string            `json:"carrier"`  // the carrier routing chose; the queue it waits in
+	Priority   Priority          `json:"priority"` // which queue of the carrier
+	From       string            `json:"from"`     // sender id (DLT header)
+	To         string            `json:"to"`       // destination, international digits without '+', e.g. 919812345678
+	Text       string            `json:"text"`     // UTF-8; dispatch picks GSM-7 or UCS-2
+	PEID       string            `json:"pe_id,omitempty"`
+	TemplateID string            `json:"template_id,omitempty"`
+	SendAt     time.Time         `json:"send_at,omitzero"` // not before; zero means now
+	AcceptedAt time.Time         `json:"accepted_at"`
+	Attempts   int               `json:"attempts,omitempty"` // submit attempts made before this one was queued
+	Meta       map[string]string `json:"meta,omitempty"`     // callback values, campaign, webhook URL …
+}
+
+// Claim is a message taken from a send queue by one consumer. Until it is acked, deferred or
+// moved, the message stays in the store as pending for that consumer; if the consumer dies,
+// another one reclaims it after a while.
+type Claim struct {
+	Message *Message
+	// Token identifies the queue entry (for Redis: the priority and the stream entry id);
+	// opaque to callers. It is only meaningful for the carrier the claim came from.
+	Token string
+	// Deliveries is how many times this entry has been handed to a consumer, this time
+	// included. More than one means an earlier consumer took it and never finished: if that
+	// consumer had written the submit_sm, sending again may deliver it twice.
+	Deliveries int64
+}
+
+// Queue holds the messages waiting to be sent, one queue per carrier and priority, plus the
+// scheduled set (future sends and retries).
+type Queue interface {
+	// Enqueue stores messages durably: in the carrier's ready queue, or in the scheduled
+	// set when SendAt is in the future. It returns only once every message is stored.
+	// Every message needs an ID, a Carrier and a known Priority; if one is invalid, none is
+	// stored. The store keeps its own copy: changing a message afterwards changes nothing.
+	Enqueue(ctx context.Context, msgs ...*Message) error
+
+	// Claim hands consumer up to n ready messages of the carrier, highest priority first and
+	// in enqueue order within a priority. It waits up to wait for the first one; with none it
+	// returns an empty slice and no error. If ctx ends while it waits, it returns promptly
+	// with ctx's error (errors.Is(err, context.Canceled) or context.DeadlineExceeded).
+	// n <= 0 claims nothing.
+	Claim(ctx context.Context, carrier, consumer string, n int, wait time.Duration) ([]Claim, error)
+
+	// Ack finishes claims: the message was sent or failed for good. Acking an unknown or
+	// already acked claim is not an error.
+	Ack(ctx context.Context, carrier string, claims ...Claim) error
+
+	// Defer finishes a claim and schedules its message (as updated by the caller, e.g. with
+	// Attempts incremented) to be ready again at `at`, atomically: the message is never in
+	// neither place nor in both. The message goes back to c.Message.Carrier's queue (carrier
+	// when that is empty) with c.Message.Priority. If the claim is no longer pending (it was
+	// acked, deferred or moved already, by this or another consumer) Defer does nothing and
+	// returns nil, so a finished message is never scheduled again.
+	Defer(ctx context.Context, carrier string, c Claim, at time.Time) error
+
+	// Move finishes a claim and enqueues the (updated) message on another carrier's ready
+	// queue, atomically, at the tail of its priority (c.Message.Priority); the stored message's
+	// Carrier is set to `to`. Failover uses it. Like Defer, it does nothing and returns nil
+	// when the claim is no longer pending.
+	Move(ctx context.Context, from string, c Claim, to string) error
+
+	// Reclaim hands consumer up to n messages of the carrier that other consumers claimed
+	// more than minIdle ago and never finished (their instance died), highest priority
+	// first. Each returned claim has Deliveries incremented and its idle time restarted.
+	Reclaim(ctx context.Context, carrier, consumer string, minIdle time.Duration, n int) ([]Claim, error)
+
+	// PromoteDue moves up to n scheduled messages whose time is not after now into their
+	// carriers' ready queues, and returns how many it moved.
+	PromoteDue(ctx context.Context, now time.Time, n int) (int, error)
+
+	// Depth counts the carrier's messages: ready (not yet claimed), pending (claimed, not
+	// finished) and scheduled (for this carrier).
+	Depth(ctx context.Context, carrier string) (Depth, error)
+}
+
+// Depth is a queue's size, for metrics and readiness.
+type Depth struct {
+	Ready     int64
+	Pending   int64
+	Scheduled int64
+}
+
+// Status is where a message is in its life.
+type Status string
+
+const (
+	StatusAccepted    Status = "ACCEPTED"    // stored, waiting to be sent
+	StatusScheduled   Status = "SCHEDULED"   // stored, to be sent later
+	StatusSubmitted   Status = "SUBMITTED"   // the carrier answered submit_sm_resp OK
+	StatusDelivered   Status = "DELIVERED"   // final: handset received it
+	StatusUndelivered Status = "UNDELIVERED" // final
+	StatusExpired     Status = "EXPIRED"     // final: validity ran out
+	StatusRejected    Status = "REJECTED"    // final: the carrier (or DLT scrubbing) refused it
+	StatusFailed      Status = "FAILED"      // final: we could not send it (permanent error)
+	StatusUnknown     Status = "UNKNOWN"     // the carrier may or may not have it (no response)
+)
+
+// Final reports whether no further change is expected.
+func (s Status) Final() bool {
+	switch s {
+	case StatusDelivered, StatusUndelivered, StatusExpired, StatusRejected, StatusFailed:
+		return true
+	}
+	return false
+}
+
+// Record is a message's status as clients query it and webhooks report it.
+type Record struct {
+	ID         string            `json:"id"`
+	Account    string            `json:"account"`
+	Carrier    string            `json:"carrier,omitempty"`
+	From       string            `json:"from"`
+	To         string            `json:"to"`
+	Status     Status            `json:"status"`
+	Parts      int               `json:"parts,omitempty"`       // segments sent
+	CarrierIDs []string          `json:"carrier_ids,omitempty"` // submit_sm_resp message ids, one per part
+	Attempts   int               `json:"attempts,omitempty"`
+	Duplicates int               `json:"duplicates,omitempty"` // resends after an unknown outcome
+	ErrorCode  string            `json:"error_code,omitempty"` // carrier command_status or receipt err
+	Reason     string            `json:"reason,omitempty"`     // words a person can act on
+	AcceptedAt time.Time         `json:"accepted_at"`
+	SentAt     time.Time         `json:"sent_at,omitzero"`
+	StatusAt   time.Time         `json:"status_at,omitzero"`
+	Meta       map[string]string `json:"meta,omitempty"`
+}
+
+// Records stores status records and the carrier message id index.
+type Records interface {
+	// PutRecord stores r, replacing any record with its id, kept for ttl (ttl <= 0:
+	// DefaultRecordTTL).
+	PutRecord(ctx context.Context, r *Record, ttl time.Duration) error
+
+	// GetRecord returns the record, or ErrNotFound.
+	GetRecord(ctx context.Context, id string) (*Record, error)
+
+	// UpdateRecord applies fn to the stored record atomically (retrying fn if another writer
+	// got there first) and keeps the record's remaining time to live. ErrNotFound if absent;
+	// an error from fn aborts the update and is returned. fn gets a private copy and may run
+	// more than once, so it must only change the record; the record's ID cannot be changed.
+	UpdateRecord(ctx context.Context, id string, fn func(*Record) error) (*Record, error)
+
+	// IndexCarrierID maps (carrier, carrier message id) to our message id and part number,
+	// kept for ttl (ttl <= 0: DefaultIndexTTL). Receipts find their message through it.
+	IndexCarrierID(ctx context.Context, carrier, carrierMsgID, msgID string, part int, ttl time.Duration) error
+
+	// LookupCarrierID returns the message id and part for a carrier message id, or
+	// ErrNotFound.
+	LookupCarrierID(ctx context.Context, carrier, carrierMsgID string) (msgID string, part int, err error)
+}
+
+// Store is everything the daemon keeps.
+type Store interface {
+	Queue
+	Records
+	// Ping reports whether the store answers; readiness uses it.
+	Ping(ctx context.Context) error
+	Close() error
+}
