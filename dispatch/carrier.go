@@ -1,0 +1,578 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/smppd/smppd/smpp"
+	"github.com/smppd/smppd/store"
+)
+
+// held is a claimed message this instance has not finished.
+type held struct {
+	claim store.Claim
+	seq   uint64    // claim order, which sending keeps across throttling and reconnects
+	since time.Time // when claimed
+	// unknown marks a resend after an unknown outcome: the carrier may already have it.
+	unknown bool
+}
+
+// carrier runs one carrier's queue: claim, pace, send, settle.
+type carrier struct {
+	d    *Dispatcher
+	o    *CarrierOptions
+	pool *pool
+	log  zerolog.Logger
+
+	pace    *pacer  // adaptive, per segment
+	maxRate float64 // configured cap (+Inf when none)
+
+	inflight chan struct{} // a token per message being sent
+	freed    chan struct{} // signalled when a token is returned
+	senders  sync.WaitGroup
+
+	mu           sync.Mutex
+	front        []held // to send before anything newer, in seq order (throttled, interrupted)
+	buf          []held // claimed, not started, in seq order
+	seq          uint64
+	pauseUntil   time.Time
+	pauseDur     time.Duration
+	lastThrottle time.Time
+	ref          atomic.Uint32
+	started      time.Time
+
+	segments atomic.Uint64 // segments sent, for estimating the rate when throttled
+	observed atomic.Uint64 // segments per second over the last whole second
+	ceiling  atomic.Uint64 // float64 bits: the pace when the carrier last throttled
+	tickSeg  atomic.Uint64 // segments at the last pace tick
+	tickAt   atomic.Int64  // unix nanos of the last pace tick
+	stats    carrierStats
+}
+
+type carrierStats struct {
+	submitted, failed, unknown, deferred, moved, duplicates, throttlePauses, reclaimed atomic.Uint64
+}
+
+func newCarrier(d *Dispatcher, o *CarrierOptions) *carrier {
+	c := &carrier{d: d, o: o, log: d.o.Logger.With().Str("carrier", o.Name).Logger()}
+	c.pool = newPool(o, &d.o)
+	c.maxRate = math.Inf(1)
+	if o.MPS > 0 {
+		c.maxRate = o.MPS
+	}
+	c.pace = newPacer(c.maxRate)
+	c.inflight = make(chan struct{}, max(1, c.pool.capacity))
+	c.freed = make(chan struct{}, 1)
+	c.started = time.Now()
+	c.ref.Store(rand.Uint32())
+	return c
+}
+
+func (c *carrier) now() time.Time { return c.d.o.Now() }
+
+// run is the carrier's loop; it returns when ctx ends, leaving unfinished claims held for
+// shutdown to hand back.
+func (c *carrier) run(ctx context.Context) {
+	lastReclaim := time.Time{}
+	paceTick := time.NewTicker(time.Second)
+	defer paceTick.Stop()
+	lastSegments := c.segments.Load()
+	for ctx.Err() == nil {
+		now := c.now()
+		select {
+		case <-paceTick.C:
+			seg := c.segments.Load()
+			c.adaptRate(now, float64(seg-lastSegments))
+			lastSegments = seg
+		default:
+		}
+		if fa := c.o.FailoverAfter; fa > 0 && c.pool.downFor(now) >= fa {
+			if !c.failover(ctx) {
+				sleepOrWake(ctx, c.pool.wait(), time.Second)
+			}
+			continue
+		}
+		if !c.pool.up() {
+			if c.pool.downFor(now) >= c.d.o.HoldLimit {
+				c.release(ctx, "carrier down")
+			}
+			sleepOrWake(ctx, c.pool.wait(), c.d.o.HoldLimit/4)
+			continue
+		}
+		if wait := c.paused(now); wait > 0 {
+			if wait >= c.d.o.HoldLimit {
+				c.release(ctx, "carrier paused")
+			}
+			sleepOrWake(ctx, nil, wait)
+			continue
+		}
+		h, ok := c.next()
+		if !ok {
+			if now.Sub(lastReclaim) >= c.d.o.ReclaimAfter/4 {
+				lastReclaim = now
+				c.reclaim(ctx)
+			}
+			c.claim(ctx)
+			continue
+		}
+		select {
+		case c.inflight <- struct{}{}:
+		case <-ctx.Done():
+			c.pushFront(h)
+			return
+		}
+		c.start(ctx, h)
+	}
+}
+
+func sleepOrWake(ctx context.Context, wake <-chan struct{}, d time.Duration) {
+	t := time.NewTimer(max(d, time.Millisecond))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-wake:
+	case <-t.C:
+	}
+}
+
+// next takes the oldest held message: interrupted ones first, then the claimed ones.
+func (c *carrier) next() (held, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.front) > 0 {
+		h := c.front[0]
+		c.front = c.front[1:]
+		return h, true
+	}
+	if len(c.buf) > 0 {
+		h := c.buf[0]
+		c.buf = c.buf[1:]
+		return h, true
+	}
+	return held{}, false
+}
+
+// pushFront puts a message back before all newer ones.
+func (c *carrier) pushFront(h held) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := sort.Search(len(c.front), func(i int) bool { return c.front[i].seq > h.seq })
+	c.front = append(c.front, held{})
+	copy(c.front[i+1:], c.front[i:])
+	c.front[i] = h
+}
+
+func (c *carrier) hold(claims []store.Claim, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cl := range claims {
+		c.seq++
+		c.buf = append(c.buf, held{claim: cl, seq: c.seq, since: now})
+	}
+}
+
+// claim takes as many messages as the carrier can have in flight, no more: a claim held in
+// memory is a claim another instance cannot take.
+func (c *carrier) claim(ctx context.Context) {
+	n := min(c.d.o.ClaimBatch, cap(c.inflight)-len(c.inflight))
+	if n <= 0 {
+		sleepOrWake(ctx, c.freed, c.d.o.ClaimWait)
+		return
+	}
+	claims, err := c.d.o.Store.Claim(ctx, c.o.Name, c.d.o.Consumer, n, c.d.o.ClaimWait)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Error().Err(err).Msg("claim failed; retrying")
+			sleepOrWake(ctx, nil, time.Second)
+		}
+		return
+	}
+	c.hold(claims, c.now())
+}
+
+// reclaim takes over messages that a dead instance claimed and never finished.
+func (c *carrier) reclaim(ctx context.Context) {
+	claims, err := c.d.o.Store.Reclaim(ctx, c.o.Name, c.d.o.Consumer, c.d.o.ReclaimAfter, c.d.o.ClaimBatch)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.log.Error().Err(err).Msg("reclaim failed")
+		}
+		return
+	}
+	if len(claims) > 0 {
+		c.stats.reclaimed.Add(uint64(len(claims)))
+		c.log.Warn().Int("messages", len(claims)).Msg("took over messages another instance left unfinished")
+		c.hold(claims, c.now())
+	}
+}
+
+// release hands every held message that is not being sent back to the store, in order, so
+// that another instance (or this one, later) sends it.
+func (c *carrier) release(ctx context.Context, why string) {
+	c.mu.Lock()
+	hs := append(append([]held(nil), c.front...), c.buf...)
+	c.front, c.buf = nil, nil
+	c.mu.Unlock()
+	if len(hs) == 0 {
+		return
+	}
+	now := c.now()
+	for i, h := range hs {
+		// Distinct times keep the order through the scheduled set.
+		if err := c.d.o.Store.Defer(context.WithoutCancel(ctx), c.o.Name, h.claim, now.Add(time.Duration(i)*time.Microsecond)); err != nil {
+			c.log.Error().Err(err).Str("msg", h.claim.Message.ID).Msg("could not hand a message back; it will be reclaimed")
+		}
+	}
+	c.log.Info().Int("messages", len(hs)).Str("why", why).Msg("handed held messages back to the store")
+}
+
+// failover moves held and queued messages to the next carrier of their routes that is up.
+// It reports whether it moved anything.
+func (c *carrier) failover(ctx context.Context) bool {
+	moved := 0
+	move := func(h held) bool {
+		to := c.d.router.next(h.claim.Message.To, c.o.Name, c.d.carrierUp)
+		if to == "" {
+			return false
+		}
+		m := *h.claim.Message
+		m.Carrier = to
+		cl := h.claim
+		cl.Message = &m
+		if err := c.d.o.Store.Move(context.WithoutCancel(ctx), c.o.Name, cl, to); err != nil {
+			c.log.Error().Err(err).Msg("failover move failed")
+			return false
+		}
+		moved++
+		c.stats.moved.Add(1)
+		return true
+	}
+	for {
+		h, ok := c.next()
+		if !ok {
+			break
+		}
+		if !move(h) {
+			c.pushFront(h)
+			break
+		}
+	}
+	if moved == 0 && len(c.front) == 0 {
+		claims, err := c.d.o.Store.Claim(ctx, c.o.Name, c.d.o.Consumer, c.d.o.ClaimBatch, 0)
+		if err == nil {
+			c.hold(claims, c.now())
+			for {
+				h, ok := c.next()
+				if !ok {
+					break
+				}
+				if !move(h) {
+					c.pushFront(h)
+					break
+				}
+			}
+		}
+	}
+	if moved > 0 {
+		c.log.Warn().Int("messages", moved).Dur("down_for", c.pool.downFor(c.now())).Msg("failed over to the next carrier")
+	}
+	return moved > 0
+}
+
+// paused returns how long the carrier must still wait after throttling.
+func (c *carrier) paused(now time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pauseUntil.Sub(now)
+}
+
+// throttled pauses the whole carrier and lowers its pace: the carrier said it is receiving
+// faster than it can take, and every bind shares that capacity. Responses to the other
+// requests already in flight usually say the same; they extend nothing and lower the pace
+// only once per pause.
+func (c *carrier) throttled(now time.Time) {
+	c.mu.Lock()
+	if now.Before(c.pauseUntil) {
+		c.mu.Unlock()
+		return
+	}
+	if now.Sub(c.lastThrottle) < 2*c.pauseDur+time.Second {
+		c.pauseDur = min(2*c.pauseDur, c.d.o.PauseMax)
+	} else {
+		c.pauseDur = c.d.o.PauseMin
+	}
+	c.pauseUntil = now.Add(c.pauseDur)
+	c.lastThrottle = now
+	c.stats.throttlePauses.Add(1)
+	c.mu.Unlock()
+	cur := c.pace.rate()
+	observed := max(c.observedRate(now), 10)
+	if math.IsInf(cur, 1) {
+		cur = observed // unpaced so far: start from what actually went out
+	} else if observed < cur {
+		// The pace was not binding; what went out is the better measure, but one slow
+		// second must not collapse the pace.
+		cur = max(observed, cur/2)
+	}
+	c.ceiling.Store(math.Float64bits(cur))
+	c.pace.setRate(max(cur*0.7, 1))
+}
+
+// observedRate is the segments per second actually sent lately: since the last pace tick
+// when that is long enough to mean something, else over the last whole second.
+func (c *carrier) observedRate(now time.Time) float64 {
+	if at := c.tickAt.Load(); at != 0 {
+		if el := now.Sub(time.Unix(0, at)); el >= 200*time.Millisecond {
+			return float64(c.segments.Load()-c.tickSeg.Load()) / el.Seconds()
+		}
+	}
+	if o := c.observed.Load(); o > 0 {
+		return float64(o)
+	}
+	return float64(c.segments.Load()) / max(time.Since(c.started).Seconds(), 0.05)
+}
+
+// adaptRate raises the pace once the carrier has been quiet for a second: quickly back to
+// the rate it last complained at (a tenth of it per second), then slowly above it (5% per
+// second) to find out whether the carrier can take more now, up to the configured cap.
+func (c *carrier) adaptRate(now time.Time, lastSecondSegments float64) {
+	c.observed.Store(uint64(lastSecondSegments))
+	c.tickSeg.Store(c.segments.Load())
+	c.tickAt.Store(now.UnixNano())
+	c.mu.Lock()
+	quietFor := now.Sub(c.lastThrottle)
+	c.mu.Unlock()
+	cur := c.pace.rate()
+	if quietFor < time.Second || cur == c.maxRate {
+		return
+	}
+	ceiling := math.Float64frombits(c.ceiling.Load())
+	next := cur * 1.05
+	if cur < ceiling {
+		next = min(cur+ceiling/10, ceiling)
+	}
+	next = max(next, cur+1)
+	next = min(next, c.maxRate)
+	if math.IsInf(c.maxRate, 1) && quietFor > time.Minute && lastSecondSegments < cur/2 {
+		next = c.maxRate // no cap configured, long quiet and far below the pace: drop it
+	}
+	c.pace.setRate(next)
+}
+
+// start encodes a held message and hands it to a sender goroutine once the pace allows.
+// The caller holds an in-flight token.
+func (c *carrier) start(ctx context.Context, h held) {
+	m := h.claim.Message
+	parts, err := buildParts(m, c.o, uint16(c.ref.Add(1)))
+	if err != nil {
+		<-c.inflight
+		c.finish(h, store.StatusFailed, "", fmt.Sprintf("cannot encode the text: %v", err), nil)
+		return
+	}
+	if err := c.pace.wait(ctx, len(parts)); err != nil {
+		<-c.inflight
+		c.pushFront(h)
+		return
+	}
+	sess, l := c.pool.pick()
+	if sess == nil {
+		<-c.inflight
+		c.pushFront(h)
+		return
+	}
+	if err := l.pace.wait(ctx, len(parts)); err != nil {
+		<-c.inflight
+		c.pushFront(h)
+		return
+	}
+	c.senders.Add(1)
+	go func() {
+		defer c.senders.Done()
+		c.send(h, sess, parts)
+		<-c.inflight
+		select {
+		case c.freed <- struct{}{}:
+		default:
+		}
+	}()
+}
+
+// send submits every part of one message and settles the outcome. It runs to completion
+// even during shutdown: the session's response timeout bounds it.
+func (c *carrier) send(h held, sess *smpp.Session, parts []*smpp.SubmitSM) {
+	ctx := context.Background()
+	m := *h.claim.Message
+	dup := false
+	_, err := c.d.o.Store.UpdateRecord(ctx, m.ID, func(r *store.Record) error {
+		// The record counts attempts that reached the point of writing a submit_sm. More of
+		// them than the queued message knows means an earlier consumer was sending it when
+		// it died: this send may deliver a second copy.
+		if h.unknown || (h.claim.Deliveries > 1 && r.Attempts > m.Attempts) {
+			r.Duplicates++
+			dup = true
+		}
+		r.Attempts = max(r.Attempts, m.Attempts) + 1
+		r.Carrier = c.o.Name
+		return nil
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		c.log.Error().Err(err).Str("msg", m.ID).Msg("store unavailable before submit; will retry")
+		c.pushFront(h)
+		return
+	}
+	if dup {
+		c.stats.duplicates.Add(1)
+	}
+	m.Attempts++
+	h.claim.Message = &m
+	ids := make([]string, 0, len(parts))
+	for i, p := range parts {
+		start := time.Now()
+		resp, err := sess.Submit(ctx, p)
+		c.event(err, time.Since(start))
+		if err != nil {
+			c.failed(h, err, i)
+			return
+		}
+		c.segments.Add(1)
+		ids = append(ids, resp.MessageID)
+	}
+	c.finish(h, store.StatusSubmitted, "", "", ids)
+}
+
+func (c *carrier) event(err error, d time.Duration) {
+	if c.d.o.OnSubmit == nil {
+		return
+	}
+	st := smpp.ESME_ROK
+	var se *smpp.StatusError
+	if errors.As(err, &se) {
+		st = se.Status
+	}
+	c.d.o.OnSubmit(SubmitEvent{Carrier: c.o.Name, Status: st, Err: err, Latency: d})
+}
+
+// failed settles a message whose part `part` failed with err.
+func (c *carrier) failed(h held, err error, part int) {
+	m := h.claim.Message
+	now := c.now()
+	var se *smpp.StatusError
+	isStatus := errors.As(err, &se)
+	partNote := ""
+	if part > 0 {
+		partNote = fmt.Sprintf(" (after %d of its parts were accepted)", part)
+	}
+	switch {
+	case isStatus && se.Status.Throttling():
+		c.throttled(now)
+		c.pushFront(h)
+	case smpp.OutcomeUnknown(err):
+		if c.o.NoResponse == PolicyUnknown {
+			c.stats.unknown.Add(1)
+			c.finish(h, store.StatusUnknown, "", "no response from the carrier; it may or may not have the message"+partNote, nil)
+			return
+		}
+		h.unknown = true
+		c.pushFront(h)
+	case !isStatus && smpp.Retryable(err):
+		// The session went away before the request left, or was not bound: nothing was sent.
+		c.pushFront(h)
+	case smpp.Retryable(err) && m.Attempts < c.d.o.MaxAttempts:
+		c.deferRetry(h, now, err)
+	default:
+		code, reason := "", err.Error()
+		if isStatus {
+			code = fmt.Sprintf("%#x", uint32(se.Status))
+			reason = "carrier refused the message: " + se.Status.String() + partNote
+		}
+		if smpp.Retryable(err) {
+			reason = fmt.Sprintf("gave up after %d attempts: %s", m.Attempts, reason)
+		}
+		c.finish(h, store.StatusFailed, code, reason, nil)
+	}
+}
+
+// deferRetry schedules the message again with exponential backoff and jitter.
+func (c *carrier) deferRetry(h held, now time.Time, err error) {
+	m := h.claim.Message
+	d := c.d.o.RetryMin << min(m.Attempts-1, 20)
+	d = min(d, c.d.o.RetryMax)
+	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	if e := c.d.o.Store.Defer(context.Background(), c.o.Name, h.claim, now.Add(d)); e != nil {
+		c.log.Error().Err(e).Str("msg", m.ID).Msg("could not schedule a retry; it will be reclaimed")
+		return
+	}
+	c.stats.deferred.Add(1)
+	c.log.Info().Err(err).Str("msg", m.ID).Int("attempt", m.Attempts).Dur("retry_in", d).Msg("temporary failure; retrying later")
+}
+
+// finish records the outcome and acks the claim. A record that cannot be written is
+// retried: once acked, the message is never sent again, so its status must not be lost.
+func (c *carrier) finish(h held, st store.Status, code, reason string, ids []string) {
+	ctx := context.Background()
+	m := h.claim.Message
+	now := c.now()
+	for attempt := 0; ; attempt++ {
+		err := c.settle(ctx, m, st, code, reason, ids, now)
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if attempt == 5 {
+			c.log.Error().Err(err).Str("msg", m.ID).Str("status", string(st)).Msg("could not store the outcome; leaving the claim for reclaim")
+			return
+		}
+		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
+	}
+	if err := c.d.o.Store.Ack(ctx, c.o.Name, h.claim); err != nil {
+		c.log.Error().Err(err).Str("msg", m.ID).Msg("ack failed; the message may be reclaimed and resent")
+	}
+	switch st {
+	case store.StatusSubmitted:
+		c.stats.submitted.Add(1)
+	case store.StatusFailed:
+		c.stats.failed.Add(1)
+		c.log.Warn().Str("msg", m.ID).Str("to", maskPhone(m.To)).Str("code", code).Str("reason", reason).Msg("message failed")
+	}
+}
+
+func (c *carrier) settle(ctx context.Context, m *store.Message, st store.Status, code, reason string, ids []string, now time.Time) error {
+	for i, id := range ids {
+		if err := c.d.o.Store.IndexCarrierID(ctx, c.o.Name, id, m.ID, i, c.d.o.IndexTTL); err != nil {
+			return err
+		}
+	}
+	_, err := c.d.o.Store.UpdateRecord(ctx, m.ID, func(r *store.Record) error {
+		if st == store.StatusSubmitted {
+			r.CarrierIDs, r.Parts, r.SentAt = ids, len(ids), now
+			// A receipt may have completed the record already; never step it back.
+			if r.Status.Final() {
+				return nil
+			}
+		}
+		r.Status, r.StatusAt = st, now
+		r.ErrorCode, r.Reason = code, reason
+		return nil
+	})
+	return err
+}
+
+// maskPhone keeps the country code and last two digits: enough to correlate, not to call.
+func maskPhone(p string) string {
+	if len(p) <= 4 {
+		return "****"
+	}
+	b := []byte(p)
+	for i := 2; i < len(b)-2; i++ {
+		b[i] = '*'
+	}
+	return string(b)
+}

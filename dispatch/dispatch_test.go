@@ -1,0 +1,569 @@
+package dispatch
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/smpp"
+	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/memstore"
+	"github.com/smppd/smppd/store/redisstore"
+)
+
+const (
+	testPE  = "1101234567890123456"
+	testCT  = "1107161234567890123"
+	testTMD = "1702123456789012345"
+)
+
+// newStores lists the stores every pipeline test runs against.
+var newStores = map[string]func(t *testing.T) store.Store{
+	"memory": func(t *testing.T) store.Store {
+		s := memstore.New()
+		t.Cleanup(func() { s.Close() })
+		return s
+	},
+	"redis": func(t *testing.T) store.Store { return redisStore(t, randomPrefix(t)) },
+}
+
+func redisURL() string {
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+func randomPrefix(t *testing.T) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "smppdtest:" + strings.ReplaceAll(t.Name(), "/", "-") + ":" + hex.EncodeToString(b[:])
+}
+
+// redisStore opens the real Redis under prefix and deletes the prefix's keys afterwards.
+func redisStore(t *testing.T, prefix string) *redisstore.Store {
+	st, err := redisstore.Open(context.Background(), redisURL(), redisstore.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatalf("Redis at %s: %v", redisURL(), err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		c := st.Client()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		st.Close()
+	})
+	return st
+}
+
+func forEachStore(t *testing.T, f func(t *testing.T, st store.Store)) {
+	names := make([]string, 0, len(newStores))
+	for n := range newStores {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t.Run(n, func(t *testing.T) { f(t, newStores[n](t)) })
+	}
+}
+
+// sim starts a simulator with one account; mod adjusts the account.
+func sim(t *testing.T, mod func(*smsc.Account)) *smsc.Server {
+	a := smsc.Account{SystemID: "smppd", Password: "password"}
+	if mod != nil {
+		mod(&a)
+	}
+	return smsc.Start(t, smsc.Options{Accounts: []smsc.Account{a}, EnquireLinkInterval: -1})
+}
+
+func carrierFor(name string, s *smsc.Server, binds, window int) CarrierOptions {
+	return CarrierOptions{
+		Name: name,
+		Binds: []BindGroup{{
+			Addrs: []string{s.Addr()}, Count: binds,
+			Bind:         smpp.Bind{Mode: smpp.BindTransceiver, SystemID: "smppd", Password: "password"},
+			Session:      smpp.Options{WindowSize: window, ResponseTimeout: 2 * time.Second, EnquireLinkInterval: -1},
+			ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
+		}},
+		DLT: DLTOptions{TMChain: []string{testTMD}},
+	}
+}
+
+func start(t *testing.T, o Options) *Dispatcher {
+	t.Helper()
+	if o.ClaimWait == 0 {
+		o.ClaimWait = 50 * time.Millisecond
+	}
+	if o.PromoteEvery == 0 {
+		o.PromoteEvery = 20 * time.Millisecond
+	}
+	if o.PauseMin == 0 {
+		o.PauseMin = 20 * time.Millisecond
+		o.PauseMax = 200 * time.Millisecond
+	}
+	if o.RetryMin == 0 {
+		o.RetryMin, o.RetryMax = 20*time.Millisecond, 200*time.Millisecond
+	}
+	if o.ReclaimAfter == 0 {
+		o.ReclaimAfter = 2 * time.Minute
+	}
+	if o.DeliverHandler == nil {
+		// Receipts are the dlr package's business; here they are simply acknowledged so
+		// that the simulator does not resend them over the binds under test.
+		o.DeliverHandler = smpp.DeliverHandlerFunc(func(context.Context, *smpp.Session, *smpp.DeliverSM) smpp.CommandStatus {
+			return smpp.ESME_ROK
+		})
+	}
+	d, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = d.Shutdown(ctx)
+	})
+	return d
+}
+
+func msg(i int, to string, prio store.Priority) *store.Message {
+	return &store.Message{
+		Account: "acme", From: "ACMEIN", To: to, Priority: prio,
+		Text: fmt.Sprintf("Your OTP for login is %06d. Do not share it with anyone. - ACME", i),
+		PEID: testPE, TemplateID: testCT,
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !smsc.WaitFor(d, cond) {
+		t.Fatalf("timed out after %s waiting for %s", d, what)
+	}
+}
+
+func tlv(m smsc.Message, tag smpp.Tag) string {
+	v, _ := m.RawTLV.String(tag)
+	return v
+}
+
+func TestTenThousandMessagesExactlyOnceWithTLVsOnTheRightCarrier(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		jio, airtel := sim(t, nil), sim(t, nil)
+		d := start(t, Options{
+			Store:    st,
+			Carriers: []CarrierOptions{carrierFor("jio", jio, 2, 50), carrierFor("airtel", airtel, 2, 50)},
+			Routes:   []Route{{Prefix: "9170", Carriers: []string{"airtel"}}, {Prefix: "91", Carriers: []string{"jio"}}},
+		})
+		const n = 10000
+		want := map[string]string{} // destination → carrier
+		var batch []*store.Message
+		for i := range n {
+			to := fmt.Sprintf("9198%08d", i)
+			if i%3 == 0 {
+				to = fmt.Sprintf("9170%08d", i)
+			}
+			want[to] = map[bool]string{true: "airtel", false: "jio"}[strings.HasPrefix(to, "9170")]
+			batch = append(batch, msg(i, to, store.Priority(i%3)))
+			if len(batch) == 500 {
+				if err := d.Submit(context.Background(), batch...); err != nil {
+					t.Fatal(err)
+				}
+				batch = nil
+			}
+		}
+		waitFor(t, 60*time.Second, "all messages at the carriers", func() bool { return jio.Received()+airtel.Received() >= n })
+		chain := dlt.ChainHash(testPE, testTMD)
+		seen := map[string]int{}
+		for carrier, s := range map[string]*smsc.Server{"jio": jio, "airtel": airtel} {
+			for _, m := range s.Messages(smsc.Filter{}) {
+				seen[m.Dest.Addr]++
+				if want[m.Dest.Addr] != carrier {
+					t.Fatalf("%s went to %s, want %s", m.Dest.Addr, carrier, want[m.Dest.Addr])
+				}
+				if tlv(m, smpp.TagDLTPEID) != testPE || tlv(m, smpp.TagDLTTemplate) != testCT || tlv(m, smpp.TagDLTChainHash) != chain {
+					t.Fatalf("TLVs of %s: %+v", m.Dest.Addr, m.TLVs)
+				}
+				if m.Status != "ESME_ROK" {
+					t.Fatalf("status %s", m.Status)
+				}
+			}
+		}
+		if len(seen) != n {
+			t.Fatalf("%d distinct destinations, want %d", len(seen), n)
+		}
+		for to, c := range seen {
+			if c != 1 {
+				t.Fatalf("%s submitted %d times", to, c)
+			}
+		}
+		waitFor(t, 10*time.Second, "every record SUBMITTED", func() bool {
+			var sub uint64
+			for _, s := range d.Stats(context.Background()) {
+				sub += s.Submitted
+			}
+			return sub == n
+		})
+		for _, s := range d.Stats(context.Background()) {
+			if s.Duplicates != 0 || s.Failed != 0 || s.Depth.Ready+s.Depth.Pending+s.Depth.Scheduled != 0 {
+				t.Fatalf("stats %+v", s)
+			}
+		}
+	})
+}
+
+func TestRecordsCarryCarrierIDsAndIndex(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		s := sim(t, func(a *smsc.Account) { a.MessageID = &smsc.MessageIDFormat{Kind: "hex"} })
+		d := start(t, Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", s, 1, 10)}})
+		long := strings.Repeat("Long message part. ", 20) // 380 characters: 3 parts
+		m := msg(1, "919812345678", store.PriorityTransactional)
+		m.Text = long
+		if err := d.Submit(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		var rec *store.Record
+		waitFor(t, 10*time.Second, "SUBMITTED", func() bool {
+			rec, _ = st.GetRecord(context.Background(), m.ID)
+			return rec != nil && rec.Status == store.StatusSubmitted
+		})
+		if rec.Parts != 3 || len(rec.CarrierIDs) != 3 || rec.Carrier != "jio" || rec.Attempts != 1 {
+			t.Fatalf("record %+v", rec)
+		}
+		for i, id := range rec.CarrierIDs {
+			got, part, err := st.LookupCarrierID(context.Background(), "jio", id)
+			if err != nil || got != m.ID || part != i {
+				t.Fatalf("index %s: %s %d %v", id, got, part, err)
+			}
+		}
+		msgs := s.Messages(smsc.Filter{})
+		if len(msgs) != 3 || msgs[0].Concat == nil || msgs[0].Concat.Total != 3 {
+			t.Fatalf("parts at the SMSC: %+v", msgs)
+		}
+		var joined string
+		for _, p := range msgs {
+			joined += p.Text
+		}
+		if joined != long {
+			t.Fatalf("joined parts %q", joined)
+		}
+	})
+}
+
+func TestDisconnectsMidWindowLoseNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		s := sim(t, func(a *smsc.Account) { a.Faults.DisconnectAfter = 97 })
+		c := carrierFor("jio", s, 2, 20)
+		d := start(t, Options{Store: st, Carriers: []CarrierOptions{c}})
+		const n = 2000
+		var all []*store.Message
+		for i := range n {
+			all = append(all, msg(i, fmt.Sprintf("9198%08d", i), store.PriorityTransactional))
+		}
+		if err := d.Submit(context.Background(), all...); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 60*time.Second, "every message accepted once", func() bool {
+			return distinctAccepted(s) == n
+		})
+		stats := d.Stats(context.Background())[0]
+		if s.Counters().Disconnects < 10 {
+			t.Fatalf("only %d disconnects: the test did not exercise reconnects", s.Counters().Disconnects)
+		}
+		// A message the carrier accepted more than once was outstanding at a disconnect, and
+		// every such resend is counted.
+		extra := acceptedTotal(s) - n
+		if uint64(extra) > stats.Duplicates {
+			t.Fatalf("%d extra copies at the carrier but only %d counted duplicates", extra, stats.Duplicates)
+		}
+		waitFor(t, 10*time.Second, "queue empty", func() bool {
+			s := d.Stats(context.Background())[0]
+			return s.Submitted == n && s.Depth.Ready+s.Depth.Pending+s.Depth.Scheduled == 0
+		})
+	})
+}
+
+func distinctAccepted(s *smsc.Server) int {
+	seen := map[string]bool{}
+	for _, m := range s.Messages(smsc.Filter{}) {
+		if m.Status == "ESME_ROK" {
+			seen[m.Dest.Addr] = true
+		}
+	}
+	return len(seen)
+}
+
+func acceptedTotal(s *smsc.Server) int {
+	n := 0
+	for _, m := range s.Messages(smsc.Filter{}) {
+		if m.Status == "ESME_ROK" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestThrottlingAdaptsKeepsOrderLosesNothing(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		s := sim(t, func(a *smsc.Account) { a.Throttle = smsc.Throttle{PerAccount: 200, Burst: 10} })
+		c := carrierFor("jio", s, 1, 1) // one bind, window 1: the carrier sees our exact order
+		d := start(t, Options{Store: st, Carriers: []CarrierOptions{c}})
+		const n = 1000
+		var all []*store.Message
+		for i := range n {
+			all = append(all, msg(i, fmt.Sprintf("9198%08d", i), store.PriorityTransactional))
+		}
+		if err := d.Submit(context.Background(), all...); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 60*time.Second, "every message accepted", func() bool { return distinctAccepted(s) == n })
+		var order []string
+		for _, m := range s.Messages(smsc.Filter{}) {
+			if m.Status == "ESME_ROK" {
+				order = append(order, m.Dest.Addr)
+			}
+		}
+		for i, to := range order {
+			if want := fmt.Sprintf("9198%08d", i); to != want {
+				t.Fatalf("accepted #%d is %s, want %s: order not kept", i, to, want)
+			}
+		}
+		stats := d.Stats(context.Background())[0]
+		if s.Counters().Throttled == 0 || stats.ThrottlePauses == 0 {
+			t.Fatalf("never throttled: sim %d pauses %d", s.Counters().Throttled, stats.ThrottlePauses)
+		}
+		if stats.Rate > 300 {
+			t.Fatalf("pace %v did not adapt near the carrier's 200/s", stats.Rate)
+		}
+		if len(order) != n {
+			t.Fatalf("%d accepted, want %d (duplicates?)", len(order), n)
+		}
+	})
+}
+
+func TestPriorityOTPFirst(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		s := sim(t, nil)
+		c := carrierFor("jio", s, 1, 1)
+		// Queue everything before the carrier is reachable, so priority alone decides.
+		d, err := New(Options{Store: st, Carriers: []CarrierOptions{c}, ClaimWait: 20 * time.Millisecond, ClaimBatch: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []*store.Message
+		for i := range 30 {
+			all = append(all, msg(i, fmt.Sprintf("9198%08d", i), store.Priority(2-i/10))) // promo, trans, then OTP
+		}
+		if err := d.Submit(context.Background(), all...); err != nil {
+			t.Fatal(err)
+		}
+		d.Start()
+		defer d.Shutdown(context.Background())
+		waitFor(t, 20*time.Second, "all sent", func() bool { return distinctAccepted(s) == 30 })
+		msgs := s.Messages(smsc.Filter{})
+		// The first claim may race the bind; from the second on, OTP (20..29) leads.
+		otpSeen := 0
+		for _, m := range msgs[:12] {
+			var i int
+			fmt.Sscanf(m.Dest.Addr[4:], "%d", &i)
+			if i >= 20 {
+				otpSeen++
+			}
+		}
+		if otpSeen < 9 {
+			t.Fatalf("only %d OTP messages among the first 12 sent", otpSeen)
+		}
+	})
+}
+
+func TestPermanentErrorFailsAndTemporaryRetries(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		s := sim(t, func(a *smsc.Account) {
+			a.Receipts.Rules = []smsc.Rule{{Dest: "919800000001", SubmitStatus: "ESME_RINVDSTADR"}}
+			a.Faults.SysErr = smsc.Fault{Every: 3}
+		})
+		d := start(t, Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", s, 1, 5)}})
+		bad := msg(1, "919800000001", store.PriorityTransactional)
+		var good []*store.Message
+		for i := range 20 {
+			good = append(good, msg(i, fmt.Sprintf("9198100000%02d", i), store.PriorityTransactional))
+		}
+		if err := d.Submit(context.Background(), append(good, bad)...); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 20*time.Second, "the bad one failed", func() bool {
+			r, _ := st.GetRecord(context.Background(), bad.ID)
+			return r != nil && r.Status == store.StatusFailed
+		})
+		r, _ := st.GetRecord(context.Background(), bad.ID)
+		if r.ErrorCode != "0xb" || !strings.Contains(r.Reason, "ESME_RINVDSTADR") {
+			t.Fatalf("record %+v", r)
+		}
+		waitFor(t, 20*time.Second, "the good ones submitted despite ESME_RSYSERR", func() bool {
+			for _, m := range good {
+				r, _ := st.GetRecord(context.Background(), m.ID)
+				if r == nil || r.Status != store.StatusSubmitted {
+					return false
+				}
+			}
+			return true
+		})
+		if d.Stats(context.Background())[0].Deferred == 0 {
+			t.Fatal("no message was deferred for retry")
+		}
+	})
+}
+
+func TestNoResponsePolicyUnknown(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		s := sim(t, func(a *smsc.Account) { a.Receipts.Rules = []smsc.Rule{{Dest: "919800000002", NoResponse: true}} })
+		c := carrierFor("jio", s, 1, 5)
+		c.NoResponse = PolicyUnknown
+		c.Binds[0].Session.ResponseTimeout = 100 * time.Millisecond
+		d := start(t, Options{Store: st, Carriers: []CarrierOptions{c}})
+		m := msg(1, "919800000002", store.PriorityOTP)
+		if err := d.Submit(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "UNKNOWN", func() bool {
+			r, _ := st.GetRecord(context.Background(), m.ID)
+			return r != nil && r.Status == store.StatusUnknown
+		})
+		if s.Received() != 1 {
+			t.Fatalf("sent %d times under the unknown policy", s.Received())
+		}
+	})
+}
+
+func TestScheduledSendWaits(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		s := sim(t, nil)
+		d := start(t, Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", s, 1, 5)}})
+		m := msg(1, "919812345678", store.PriorityTransactional)
+		m.SendAt = time.Now().Add(300 * time.Millisecond)
+		if err := d.Submit(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		r, _ := st.GetRecord(context.Background(), m.ID)
+		if r.Status != store.StatusScheduled {
+			t.Fatalf("status %s", r.Status)
+		}
+		waitFor(t, 10*time.Second, "sent", func() bool { return s.Received() == 1 })
+		if got := s.Messages(smsc.Filter{})[0].ReceivedAt; got.Before(m.SendAt) {
+			t.Fatalf("sent at %s, before %s", got, m.SendAt)
+		}
+	})
+}
+
+func TestFailoverWhenCarrierDown(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		backup := sim(t, nil)
+		dead := carrierFor("jio", backup, 1, 5)
+		dead.Binds[0].Addrs = []string{"127.0.0.1:1"} // nothing listens there
+		dead.FailoverAfter = 100 * time.Millisecond
+		d := start(t, Options{Store: st, Carriers: []CarrierOptions{dead, carrierFor("airtel", backup, 1, 5)},
+			Routes: []Route{{Prefix: "91", Carriers: []string{"jio", "airtel"}}}})
+		var all []*store.Message
+		for i := range 50 {
+			m := msg(i, fmt.Sprintf("9198%08d", i), store.PriorityTransactional)
+			m.Carrier = "jio" // queued for the dead carrier on purpose
+			all = append(all, m)
+		}
+		if err := d.Submit(context.Background(), all...); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 20*time.Second, "all sent through the backup", func() bool { return distinctAccepted(backup) == 50 })
+		if d.Stats(context.Background())[0].Moved != 50 {
+			t.Fatalf("moved %d", d.Stats(context.Background())[0].Moved)
+		}
+	})
+}
+
+func TestShutdownLeavesUnsentInStore(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		s := sim(t, func(a *smsc.Account) { a.Throttle = smsc.Throttle{PerAccount: 50, Burst: 5} })
+		d, err := New(Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", s, 1, 5)}, ClaimWait: 20 * time.Millisecond,
+			PauseMin: 10 * time.Millisecond, PauseMax: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Start()
+		var all []*store.Message
+		for i := range 500 {
+			all = append(all, msg(i, fmt.Sprintf("9198%08d", i), store.PriorityTransactional))
+		}
+		if err := d.Submit(context.Background(), all...); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "some sent", func() bool { return distinctAccepted(s) > 20 })
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := d.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		sent := distinctAccepted(s)
+		dep, _ := st.Depth(context.Background(), "jio")
+		if dep.Pending != 0 {
+			t.Fatalf("claims left pending after shutdown: %+v", dep)
+		}
+		if int64(sent)+dep.Ready+dep.Scheduled != 500 {
+			t.Fatalf("sent %d + ready %d + scheduled %d != 500", sent, dep.Ready, dep.Scheduled)
+		}
+		// A new dispatcher on the same store finishes the job.
+		s.SetThrottle("smppd", smsc.Throttle{})
+		start(t, Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", s, 1, 5)}})
+		waitFor(t, 20*time.Second, "the rest sent", func() bool { return distinctAccepted(s) == 500 })
+		if acceptedTotal(s) != 500 {
+			t.Fatalf("%d accepted in all: something was sent twice", acceptedTotal(s))
+		}
+	})
+}
+
+func TestTwoInstancesShareOneRedisQueue(t *testing.T) {
+	prefix := randomPrefix(t)
+	s := sim(t, nil)
+	var ds []*Dispatcher
+	for i := range 2 {
+		st := redisStore(t, prefix)
+		ds = append(ds, start(t, Options{Store: st, Consumer: fmt.Sprintf("instance-%d", i),
+			Carriers: []CarrierOptions{carrierFor("jio", s, 2, 20)}}))
+	}
+	const n = 4000
+	var wg sync.WaitGroup
+	for i, d := range ds { // both instances accept half the traffic
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var batch []*store.Message
+			for j := i; j < n; j += 2 {
+				batch = append(batch, msg(j, fmt.Sprintf("9198%08d", j), store.PriorityTransactional))
+			}
+			if err := d.Submit(context.Background(), batch...); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, 60*time.Second, "every message at the carrier", func() bool { return distinctAccepted(s) == n })
+	if total := acceptedTotal(s); total != n {
+		t.Fatalf("%d submits accepted for %d messages: something was sent twice", total, n)
+	}
+	var byInstance []uint64
+	for _, d := range ds {
+		byInstance = append(byInstance, d.Stats(context.Background())[0].Submitted)
+	}
+	if byInstance[0]+byInstance[1] != n || byInstance[0] == 0 || byInstance[1] == 0 {
+		t.Fatalf("submitted per instance %v: both should share the queue", byInstance)
+	}
+}

@@ -1,0 +1,121 @@
+package dispatch
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/smpp"
+	"github.com/smppd/smppd/smpp/text"
+	"github.com/smppd/smppd/store"
+)
+
+// newID returns a random UUID v4: smppd's message ids are 2Factor session ids, which
+// clients store and parse as UUIDs.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}
+
+// sourceAddress infers TON/NPI from a sender id: alphanumeric headers are TON 5 (the DLT
+// headers of transactional and service traffic), numeric ones national or international.
+func sourceAddress(from string) smpp.Address {
+	digits := from != ""
+	for _, r := range from {
+		if r < '0' || r > '9' {
+			digits = false
+			break
+		}
+	}
+	switch {
+	case !digits:
+		return smpp.Address{TON: 5, NPI: 0, Addr: from}
+	case len(from) > 10:
+		return smpp.Address{TON: 1, NPI: 1, Addr: from}
+	default:
+		return smpp.Address{TON: 0, NPI: 1, Addr: from}
+	}
+}
+
+// dltTLVs returns the DLT parameters for a message on a carrier.
+func dltTLVs(m *store.Message, o DLTOptions) smpp.TLVs {
+	if m.PEID == "" && m.TemplateID == "" {
+		return nil
+	}
+	var t smpp.TLVs
+	if m.PEID != "" {
+		t = append(t, smpp.StringTLV(o.PETag, m.PEID))
+	}
+	if m.TemplateID != "" {
+		t = append(t, smpp.StringTLV(o.TemplateTag, m.TemplateID))
+	}
+	if m.PEID != "" {
+		switch o.ChainMode {
+		case "sha256":
+			t = append(t, smpp.StringTLV(o.ChainTag, dlt.ChainHash(m.PEID, o.TMChain...)))
+		case "raw":
+			t = append(t, smpp.StringTLV(o.ChainTag, strings.Join(append([]string{m.PEID}, o.TMChain...), ",")))
+		}
+	}
+	return t
+}
+
+// buildParts encodes and splits a message into the submit_sm PDUs for a carrier. ref is the
+// concatenation reference shared by the parts.
+func buildParts(m *store.Message, c *CarrierOptions, ref uint16) ([]*smpp.SubmitSM, error) {
+	enc, err := text.ChooseEncoding(m.Text)
+	if err != nil {
+		return nil, fmt.Errorf("text: %w", err)
+	}
+	parts, err := text.Split(m.Text, enc, text.Options{
+		Concat: c.Text.Concat, Ref: ref, MaxParts: c.Text.MaxParts,
+		PackGSM7: c.Text.PackGSM7, SARFullParts: c.Text.SARFullParts,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("text: %w", err)
+	}
+	tlvs := dltTLVs(m, c.DLT)
+	src := sourceAddress(m.From)
+	dst := smpp.Address{TON: 1, NPI: 1, Addr: m.To}
+	out := make([]*smpp.SubmitSM, len(parts))
+	for i, p := range parts {
+		sm := &smpp.SubmitSM{
+			Source: src, Dest: dst,
+			RegisteredDelivery: *c.RegisteredDelivery,
+			DataCoding:         uint8(enc.DataCoding()),
+			TLVs:               append(smpp.TLVs(nil), tlvs...),
+		}
+		switch {
+		case c.Text.Concat == text.ConcatPayload:
+			sm.TLVs = append(sm.TLVs, smpp.BytesTLV(smpp.TagMessagePayload, p.Data))
+		case p.Total > 1 && c.Text.Concat == text.ConcatSAR:
+			sm.ShortMessage = p.Data
+			sm.TLVs = append(sm.TLVs,
+				smpp.Uint16TLV(smpp.TagSARMsgRefNum, p.Ref),
+				smpp.Uint8TLV(smpp.TagSARTotalSegments, p.Total),
+				smpp.Uint8TLV(smpp.TagSARSegmentSeqnum, p.Seq))
+		default:
+			sm.ShortMessage = p.Data
+			if p.UDHLen > 0 {
+				sm.ESMClass |= smpp.ESMClassUDHI
+			}
+		}
+		out[i] = sm
+	}
+	return out, nil
+}

@@ -1,0 +1,302 @@
+package dispatch
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/smppd/smppd/smpp"
+	"github.com/smppd/smppd/smpp/text"
+	"github.com/smppd/smppd/store"
+)
+
+// NoResponsePolicy says what to do with a message whose submit_sm got no response (the
+// response timed out, or the connection dropped with it in flight): the carrier may or may
+// not have it.
+type NoResponsePolicy string
+
+const (
+	// PolicyResubmit sends it again once a bind is up. The handset may get it twice; every
+	// such resend is counted in the record's Duplicates and the duplicates metric.
+	PolicyResubmit NoResponsePolicy = "resubmit"
+	// PolicyUnknown stops: the record goes to UNKNOWN and a receipt, if the carrier had it
+	// after all, still completes it. Nothing is ever sent twice.
+	PolicyUnknown NoResponsePolicy = "unknown"
+)
+
+// BindGroup is a set of identical binds to one carrier.
+type BindGroup struct {
+	// Addrs are the SMSC's addresses, tried in turn on every connect.
+	Addrs []string
+	// Bind carries the credentials and mode (transmitter, receiver or transceiver).
+	Bind smpp.Bind
+	// Count is how many such binds to hold. Default: 1.
+	Count int
+	// MPS caps messages per second per bind, counted per segment; 0 means no cap of its own.
+	MPS float64
+	// Session tunes each bind's session (window, timeouts, TLS, keepalive).
+	Session smpp.Options
+	// ReconnectMin, ReconnectMax and PermanentBackoff tune the reconnect supervisor; see
+	// smpp.SupervisorOptions for the defaults.
+	ReconnectMin, ReconnectMax, PermanentBackoff time.Duration
+}
+
+// DLTOptions say how a carrier wants the DLT data on each submit_sm.
+type DLTOptions struct {
+	// PETag, TemplateTag and ChainTag are the TLV tags. Defaults: 0x1400, 0x1401, 0x1402.
+	PETag, TemplateTag, ChainTag smpp.Tag
+	// ChainMode is "sha256" (the lowercase hex SHA-256 of "PE,TM1,…,TMD"; the default),
+	// "raw" (the comma-separated ids, for an upstream aggregator) or "off".
+	ChainMode string
+	// TMChain lists our telemarketer ids after the PE: the TM-AF ids, then our TM-D id.
+	TMChain []string
+}
+
+// TextOptions say how text is encoded and split for a carrier.
+type TextOptions struct {
+	// Concat is how long text is split: UDH with an 8-bit reference (the default), UDH with
+	// a 16-bit reference, SAR TLVs, or one message_payload.
+	Concat text.Concat
+	// MaxParts caps the parts of one message. Default: 10.
+	MaxParts int
+	// PackGSM7 sends GSM-7 text 7-bit packed, for SMSCs that expect that on data_coding 0.
+	PackGSM7 bool
+	// SARFullParts lets SAR parts be full single-SMS size; see text.Options.
+	SARFullParts bool
+}
+
+// CarrierOptions configure one carrier (operator or upstream aggregator).
+type CarrierOptions struct {
+	Name  string
+	Binds []BindGroup
+	// MPS caps the carrier's messages per second over all binds, counted per segment; 0
+	// means no cap but the binds'. On ESME_RTHROTTLED the dispatcher lowers its own rate
+	// below it and climbs back when the carrier stops complaining.
+	MPS float64
+	// NoResponse is the policy for submits whose outcome is unknown. Default: PolicyResubmit.
+	NoResponse NoResponsePolicy
+	// Text options. DLT options.
+	Text TextOptions
+	DLT  DLTOptions
+	// RegisteredDelivery asks for receipts. Default: 1 (final receipt, success or failure).
+	RegisteredDelivery *uint8
+	// FailoverAfter is how long every bind must be down before this carrier's queue is moved
+	// to the next carrier of each message's route. 0 disables failover. Default: 0.
+	FailoverAfter time.Duration
+}
+
+// Route sends destinations starting with Prefix to the first carrier of Carriers that is
+// up; the others are the failover order. The longest matching prefix wins; "" matches all.
+type Route struct {
+	Prefix   string
+	Carriers []string
+}
+
+// Options configure a Dispatcher.
+type Options struct {
+	Store    store.Store
+	Carriers []CarrierOptions
+	Routes   []Route
+
+	// Consumer names this instance in the store's consumer groups. Default: hostname, pid
+	// and a random suffix, unique per process.
+	Consumer string
+
+	// ClaimBatch bounds how many messages one claim takes. Default: 100.
+	ClaimBatch int
+	// ClaimWait is how long a claim blocks when the queue is empty. Default: 1 second.
+	ClaimWait time.Duration
+	// ReclaimAfter is how long a message may stay claimed by a silent consumer before
+	// another instance takes it over (the first one died). It must exceed the longest a
+	// live instance holds a claim: HoldLimit plus the response timeouts of all parts.
+	// Default: 2 minutes.
+	ReclaimAfter time.Duration
+	// HoldLimit is how long claimed messages may wait in memory for a carrier that is down
+	// or paused before they are handed back to the store for anyone to take. Default: 20 s.
+	HoldLimit time.Duration
+	// PromoteEvery is how often scheduled and retry-later messages are checked. Default: 200 ms.
+	PromoteEvery time.Duration
+
+	// RetryMin and RetryMax bound the backoff of a message that failed temporarily.
+	// Defaults: 2 s and 5 minutes.
+	RetryMin, RetryMax time.Duration
+	// MaxAttempts is how many sends a message gets before it is FAILED. Default: 8.
+	MaxAttempts int
+	// PauseMin and PauseMax bound how long a carrier pauses after ESME_RTHROTTLED or
+	// ESME_RMSGQFUL; the pause doubles while the carrier keeps throttling. Defaults: 200 ms
+	// and 10 s.
+	PauseMin, PauseMax time.Duration
+
+	// RecordTTL is how long message records are kept. Default: 90 days (the privacy policy's
+	// retention of delivery data). IndexTTL is how long carrier message ids map back to our
+	// messages for receipt correlation. Default: 72 hours.
+	RecordTTL, IndexTTL time.Duration
+
+	// OnSubmit, if set, is called after every submit_sm with the carrier, the outcome and
+	// the time from write to response; binaries hang metrics on it.
+	OnSubmit func(SubmitEvent)
+	// OnLinkEvent, if set, receives every bind's state changes (see smpp.Event).
+	OnLinkEvent func(carrier string, e smpp.Event)
+	// DeliverHandler serves deliver_sm (receipts, MO) arriving on the carriers' receiver
+	// and transceiver binds. Nil answers them with a temporary error so carriers keep them.
+	DeliverHandler smpp.Handler
+
+	Logger zerolog.Logger
+	// Now is the clock; tests replace it. Default: time.Now.
+	Now func() time.Time
+}
+
+// SubmitEvent is one submit_sm's outcome.
+type SubmitEvent struct {
+	Carrier string
+	Status  smpp.CommandStatus // ESME_ROK, or the status the carrier answered
+	Err     error              // nil, a *smpp.StatusError, or a session error
+	Latency time.Duration
+}
+
+func (o *Options) setDefaults() {
+	if o.Consumer == "" {
+		host, _ := os.Hostname()
+		o.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), newID()[:8])
+	}
+	if o.ClaimBatch <= 0 {
+		o.ClaimBatch = 100
+	}
+	if o.ClaimWait <= 0 {
+		o.ClaimWait = time.Second
+	}
+	if o.ReclaimAfter <= 0 {
+		o.ReclaimAfter = 5 * time.Minute
+	}
+	if o.HoldLimit <= 0 {
+		o.HoldLimit = 20 * time.Second
+	}
+	if o.PromoteEvery <= 0 {
+		o.PromoteEvery = 200 * time.Millisecond
+	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = 2 * time.Second
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = 5 * time.Minute
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 8
+	}
+	if o.PauseMin <= 0 {
+		o.PauseMin = 200 * time.Millisecond
+	}
+	if o.PauseMax <= 0 {
+		o.PauseMax = 10 * time.Second
+	}
+	if o.RecordTTL <= 0 {
+		o.RecordTTL = 90 * 24 * time.Hour
+	}
+	if o.IndexTTL <= 0 {
+		o.IndexTTL = 72 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	for i := range o.Carriers {
+		c := &o.Carriers[i]
+		if c.NoResponse == "" {
+			c.NoResponse = PolicyResubmit
+		}
+		if c.Text.MaxParts <= 0 {
+			c.Text.MaxParts = 10
+		}
+		if c.DLT.PETag == 0 {
+			c.DLT.PETag = smpp.TagDLTPEID
+		}
+		if c.DLT.TemplateTag == 0 {
+			c.DLT.TemplateTag = smpp.TagDLTTemplate
+		}
+		if c.DLT.ChainTag == 0 {
+			c.DLT.ChainTag = smpp.TagDLTChainHash
+		}
+		if c.DLT.ChainMode == "" {
+			c.DLT.ChainMode = "sha256"
+		}
+		if c.RegisteredDelivery == nil {
+			one := smpp.RegisteredDeliveryAll
+			c.RegisteredDelivery = &one
+		}
+		for j := range c.Binds {
+			if c.Binds[j].Count <= 0 {
+				c.Binds[j].Count = 1
+			}
+		}
+	}
+}
+
+// validate checks what defaults cannot fix, naming the offending field.
+func (o *Options) validate() error {
+	if o.Store == nil {
+		return fmt.Errorf("dispatch: Options.Store is required")
+	}
+	if len(o.Carriers) == 0 {
+		return fmt.Errorf("dispatch: no carriers configured")
+	}
+	names := map[string]bool{}
+	for i, c := range o.Carriers {
+		if c.Name == "" {
+			return fmt.Errorf("dispatch: carriers[%d]: name is required", i)
+		}
+		if names[c.Name] {
+			return fmt.Errorf("dispatch: carriers[%d]: duplicate name %q", i, c.Name)
+		}
+		names[c.Name] = true
+		sends := false
+		for j, b := range c.Binds {
+			if len(b.Addrs) == 0 {
+				return fmt.Errorf("dispatch: carrier %s: binds[%d]: no address", c.Name, j)
+			}
+			if err := b.Session.Validate(); err != nil {
+				return fmt.Errorf("dispatch: carrier %s: binds[%d]: %w", c.Name, j, err)
+			}
+			mode := b.Bind.Mode
+			if mode == 0 || mode.CanSend() {
+				sends = true
+			}
+			// A live instance must finish a claim well before another may take it over.
+			rt := b.Session.ResponseTimeout
+			if rt <= 0 {
+				rt = 10 * time.Second
+			}
+			if hold := o.HoldLimit + time.Duration(c.Text.MaxParts)*rt; o.ReclaimAfter <= hold {
+				return fmt.Errorf("dispatch: ReclaimAfter %s must exceed HoldLimit plus %d parts × response timeout (%s) for carrier %s, or a slow send could be taken over and sent twice",
+					o.ReclaimAfter, c.Text.MaxParts, hold, c.Name)
+			}
+		}
+		if !sends {
+			return fmt.Errorf("dispatch: carrier %s: no transmitter or transceiver bind", c.Name)
+		}
+		switch c.NoResponse {
+		case PolicyResubmit, PolicyUnknown:
+		default:
+			return fmt.Errorf("dispatch: carrier %s: no_response %q: want resubmit or unknown", c.Name, c.NoResponse)
+		}
+		switch c.DLT.ChainMode {
+		case "sha256", "raw", "off":
+		default:
+			return fmt.Errorf("dispatch: carrier %s: dlt chain mode %q: want sha256, raw or off", c.Name, c.DLT.ChainMode)
+		}
+		if c.Text.MaxParts > text.MaxParts {
+			return fmt.Errorf("dispatch: carrier %s: max parts %d above %d", c.Name, c.Text.MaxParts, text.MaxParts)
+		}
+	}
+	for i, r := range o.Routes {
+		if len(r.Carriers) == 0 {
+			return fmt.Errorf("dispatch: routes[%d] (prefix %q): no carriers", i, r.Prefix)
+		}
+		for _, n := range r.Carriers {
+			if !names[n] {
+				return fmt.Errorf("dispatch: routes[%d] (prefix %q): unknown carrier %q", i, r.Prefix, n)
+			}
+		}
+	}
+	return nil
+}

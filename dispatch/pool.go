@@ -1,0 +1,175 @@
+package dispatch
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smppd/smppd/smpp"
+)
+
+// link is one supervised bind of a carrier.
+type link struct {
+	name  string
+	sv    *smpp.Supervisor
+	pace  *pacer // the bind's own cap (unlimited when it has none)
+	sends bool   // transmitter or transceiver
+}
+
+// pool holds a carrier's binds and picks the least loaded bound one for each submit.
+type pool struct {
+	links     []*link
+	capacity  int           // sum of the sending binds' windows: the carrier's most requests in flight
+	downSince atomic.Int64  // unix nanos since no sending bind is bound; 0 while one is
+	changed   chan struct{} // closed and replaced whenever a bind comes up, to wake waiters
+	mu        sync.Mutex
+}
+
+func newPool(c *CarrierOptions, o *Options) *pool {
+	p := &pool{changed: make(chan struct{})}
+	p.downSince.Store(o.Now().UnixNano())
+	for gi, g := range c.Binds {
+		sess := g.Session
+		if sess.Handler == nil {
+			sess.Handler = o.DeliverHandler
+		}
+		window := sess.WindowSize
+		if window <= 0 {
+			window = 10
+		}
+		for i := range g.Count {
+			l := &link{name: linkName(c.Name, g.Bind.Mode, gi, i), sends: g.Bind.Mode == 0 || g.Bind.Mode.CanSend(), pace: newPacer(g.MPS)}
+			if l.sends {
+				p.capacity += window
+			}
+			carrier := c.Name
+			log := o.Logger.With().Str("carrier", carrier).Str("link", l.name).Logger()
+			sess.Logger = log
+			l.sv = smpp.NewSupervisor(smpp.SupervisorOptions{
+				Name: l.name, Addrs: g.Addrs, Bind: g.Bind, Session: sess, Logger: log,
+				MinBackoff: g.ReconnectMin, MaxBackoff: g.ReconnectMax, PermanentBackoff: g.PermanentBackoff,
+				OnEvent: func(e smpp.Event) {
+					p.linkChanged(o.Now())
+					if o.OnLinkEvent != nil {
+						o.OnLinkEvent(carrier, e)
+					}
+				},
+			})
+			p.links = append(p.links, l)
+		}
+	}
+	return p
+}
+
+func linkName(carrier string, mode smpp.BindMode, group, i int) string {
+	m := "trx"
+	switch mode {
+	case smpp.BindTransmitter:
+		m = "tx"
+	case smpp.BindReceiver:
+		m = "rx"
+	}
+	return carrier + "-" + m + "-" + itoa(group) + "." + itoa(i)
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// run starts every supervisor; they stop when ctx ends, unbinding their sessions.
+func (p *pool) run(ctx context.Context, wg *sync.WaitGroup) {
+	for _, l := range p.links {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = l.sv.Run(ctx) }()
+	}
+}
+
+// linkChanged recomputes whether any sending bind is up and wakes waiters.
+func (p *pool) linkChanged(now time.Time) {
+	up := p.up()
+	if up {
+		p.downSince.Store(0)
+	} else {
+		p.downSince.CompareAndSwap(0, now.UnixNano())
+	}
+	p.mu.Lock()
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// wait returns a channel closed at the next bind state change.
+func (p *pool) wait() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
+}
+
+func (p *pool) up() bool {
+	for _, l := range p.links {
+		if l.sends && l.sv.Session() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// downFor says how long no sending bind has been up (0 when one is).
+func (p *pool) downFor(now time.Time) time.Duration {
+	ns := p.downSince.Load()
+	if ns == 0 {
+		return 0
+	}
+	return now.Sub(time.Unix(0, ns))
+}
+
+// pick returns the bound sending session with the most free window, preferring among equals
+// the one after the last picked so load spreads.
+func (p *pool) pick() (*smpp.Session, *link) {
+	var best *smpp.Session
+	var bestLink *link
+	bestFree := -1 << 30
+	for _, l := range p.links {
+		if !l.sends {
+			continue
+		}
+		s := l.sv.Session()
+		if s == nil {
+			continue
+		}
+		st := s.WindowInUse()
+		free := s.WindowSize() - st
+		if free > bestFree {
+			best, bestLink, bestFree = s, l, free
+		}
+	}
+	return best, bestLink
+}
+
+// BindStats describes one bind for metrics.
+type BindStats struct {
+	Name        string
+	Bound       bool
+	WindowInUse int
+	WindowSize  int
+	Reconnects  uint64
+	Session     *smpp.Stats
+}
+
+func (p *pool) stats() []BindStats {
+	out := make([]BindStats, 0, len(p.links))
+	for _, l := range p.links {
+		st := l.sv.Stats()
+		b := BindStats{Name: l.name, Bound: st.Bound, Reconnects: st.Reconnects}
+		if s := l.sv.Session(); s != nil {
+			ss := s.Stats()
+			b.WindowInUse, b.WindowSize, b.Session = ss.WindowInUse, ss.WindowSize, &ss
+		}
+		out = append(out, b)
+	}
+	return out
+}
