@@ -191,4 +191,3 @@ func (d *daemon) routes(mux *http.ServeMux) {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
 }
-
