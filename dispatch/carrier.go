@@ -532,6 +532,11 @@ func (c *carrier) finish(h held, st store.Status, code, reason string, ids []str
 		}
 		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
 	}
+	if st == store.StatusSubmitted && c.d.o.OnSubmitted != nil {
+		if err := c.d.o.OnSubmitted(ctx, c.o.Name, m, ids); err != nil {
+			c.log.Error().Err(err).Str("msg", m.ID).Msg("after-submit hook failed")
+		}
+	}
 	if err := c.d.o.Store.Ack(ctx, c.o.Name, h.claim); err != nil {
 		c.log.Error().Err(err).Str("msg", m.ID).Msg("ack failed; the message may be reclaimed and resent")
 	}

@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
@@ -137,6 +138,11 @@ type Options struct {
 	// OnSubmit, if set, is called after every submit_sm with the carrier, the outcome and
 	// the time from write to response; binaries hang metrics on it.
 	OnSubmit func(SubmitEvent)
+	// OnSubmitted, if set, is called once a message's parts were all accepted and their
+	// carrier message ids indexed, before its claim is acked. Receipt correlation uses it to
+	// settle receipts that arrived before the submit_sm_resp. An error is logged; the
+	// message stays submitted.
+	OnSubmitted func(ctx context.Context, carrier string, m *store.Message, carrierIDs []string) error
 	// OnLinkEvent, if set, receives every bind's state changes (see smpp.Event).
 	OnLinkEvent func(carrier string, e smpp.Event)
 	// DeliverHandler serves deliver_sm (receipts, MO) arriving on the carriers' receiver
