@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smpp/text"
 )
@@ -46,7 +47,7 @@ func carrierOptions(cr Carrier) (dispatch.CarrierOptions, error) {
 		Name: cr.Name, MPS: cr.MPS, NoResponse: dispatch.NoResponsePolicy(cr.NoResponse),
 		FailoverAfter: cr.FailoverAfter,
 		Text:          dispatch.TextOptions{MaxParts: cr.Text.MaxParts, PackGSM7: cr.Text.PackGSM7, SARFullParts: cr.Text.SARFullParts},
-		DLT:           dispatch.DLTOptions{ChainMode: cr.DLT.ChainMode, TMChain: cr.DLT.TMChain},
+		DLT:           dlt.CarrierSpec{ChainMode: cr.DLT.ChainMode, TMChain: cr.DLT.TMChain, StatusCodes: cr.DLT.StatusCodes, Codes: cr.DLT.Codes},
 	}
 	switch cr.Text.Long {
 	case "udh16":
@@ -60,14 +61,14 @@ func carrierOptions(cr Carrier) (dispatch.CarrierOptions, error) {
 	}
 	for _, t := range []struct {
 		s   string
-		dst *smpp.Tag
+		dst *uint16
 	}{{cr.DLT.PETag, &co.DLT.PETag}, {cr.DLT.TemplateTag, &co.DLT.TemplateTag}, {cr.DLT.ChainTag, &co.DLT.ChainTag}} {
 		if t.s != "" {
 			v, err := ParseTag(t.s)
 			if err != nil {
 				return co, err
 			}
-			*t.dst = smpp.Tag(v)
+			*t.dst = v
 		}
 	}
 	for _, b := range cr.Binds {

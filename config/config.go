@@ -128,8 +128,14 @@ type CarrierDLT struct {
 	ChainTag    string `yaml:"chain_tag"`
 	// ChainMode is "sha256" (default), "raw" or "off".
 	ChainMode string `yaml:"chain_mode"`
-	// TMChain lists the telemarketer ids after the PE: TM-AF ids, then our TM-D id.
+	// TMChain lists the telemarketer ids after the PE: TM-AF ids, then our TM-D id, for
+	// entities the DLT registry has no chain for.
 	TMChain []string `yaml:"tm_chain"`
+	// StatusCodes is how the carrier writes DLT codes in command_status: "decimal" (630 is
+	// 0x276; default) or "hex" (630 is 0x630).
+	StatusCodes string `yaml:"status_codes"`
+	// Codes renames DLT codes that mean something else on this carrier: {613: tm_not_in_chain}.
+	Codes map[int]string `yaml:"codes"`
 }
 
 // Bind is a group of identical binds.

@@ -37,7 +37,7 @@ func TestExampleConfigLoadsAndConverts(t *testing.T) {
 	}
 	jio, airtel := o.Carriers[0], o.Carriers[1]
 	if jio.Binds[0].Count != 4 || jio.Binds[0].Session.WindowSize != 50 || jio.Binds[0].Bind.Mode != smpp.BindTransceiver ||
-		jio.Binds[0].Session.ResponseTimeout != 10*time.Second || jio.DLT.PETag != 0x1400 || jio.NoResponse != dispatch.PolicyResubmit {
+		jio.Binds[0].Session.ResponseTimeout != 10*time.Second || jio.DLT.PETag != 0x1400 || jio.DLT.ChainMode != "sha256" || jio.NoResponse != dispatch.PolicyResubmit {
 		t.Fatalf("jio: %+v", jio)
 	}
 	if airtel.Text.Concat != text.ConcatSAR || airtel.Binds[0].Session.TLSConfig == nil || airtel.Binds[1].Bind.Mode != smpp.BindReceiver ||

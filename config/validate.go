@@ -145,6 +145,11 @@ func (c *Config) validate() error {
 		default:
 			add(k+".dlt.chain_mode", "%q: want sha256, raw or off", cr.DLT.ChainMode)
 		}
+		switch cr.DLT.StatusCodes {
+		case "", "decimal", "hex":
+		default:
+			add(k+".dlt.status_codes", "%q: want decimal or hex", cr.DLT.StatusCodes)
+		}
 		for j, id := range cr.DLT.TMChain {
 			if strings.Trim(id, "0123456789") != "" || id == "" {
 				add(fmt.Sprintf("%s.dlt.tm_chain[%d]", k, j), "%q: a DLT id is digits only", id)

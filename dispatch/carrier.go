@@ -372,7 +372,7 @@ func (c *carrier) adaptRate(now time.Time, lastSecondSegments float64) {
 // The caller holds an in-flight token.
 func (c *carrier) start(ctx context.Context, h held) {
 	m := h.claim.Message
-	parts, err := buildParts(m, c.o, uint16(c.ref.Add(1)))
+	parts, err := buildParts(m, c.o, uint16(c.ref.Add(1)), c.d.o.ChainFor)
 	if err != nil {
 		<-c.inflight
 		c.finish(h, store.StatusFailed, "", fmt.Sprintf("cannot encode the text: %v", err), nil)
@@ -488,16 +488,20 @@ func (c *carrier) failed(h held, err error, part int) {
 		c.pushFront(h)
 	case smpp.Retryable(err) && m.Attempts < c.d.o.MaxAttempts:
 		c.deferRetry(h, now, err)
-	default:
-		code, reason := "", err.Error()
-		if isStatus {
-			code = fmt.Sprintf("%#x", uint32(se.Status))
-			reason = "carrier refused the message: " + se.Status.String() + partNote
+	case isStatus:
+		if code, ok := c.o.DLT.StatusCode(uint32(se.Status)); ok {
+			// DLT scrubbing refused it: the content, header or chain is not registered as
+			// sent, and sending again will not help.
+			c.finish(h, store.StatusRejected, fmt.Sprint(int(code)), c.o.DLT.Reason(code)+partNote, nil)
+			return
 		}
+		reason := "carrier refused the message: " + se.Status.String() + partNote
 		if smpp.Retryable(err) {
 			reason = fmt.Sprintf("gave up after %d attempts: %s", m.Attempts, reason)
 		}
-		c.finish(h, store.StatusFailed, code, reason, nil)
+		c.finish(h, store.StatusFailed, fmt.Sprintf("%#x", uint32(se.Status)), reason, nil)
+	default:
+		c.finish(h, store.StatusFailed, "", err.Error(), nil)
 	}
 }
 
@@ -543,7 +547,7 @@ func (c *carrier) finish(h held, st store.Status, code, reason string, ids []str
 	switch st {
 	case store.StatusSubmitted:
 		c.stats.submitted.Add(1)
-	case store.StatusFailed:
+	case store.StatusFailed, store.StatusRejected:
 		c.stats.failed.Add(1)
 		c.log.Warn().Str("msg", m.ID).Str("to", maskPhone(m.To)).Str("code", code).Str("reason", reason).Msg("message failed")
 	}

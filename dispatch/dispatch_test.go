@@ -96,7 +96,7 @@ func carrierFor(name string, s *smsc.Server, binds, window int) CarrierOptions {
 			Session:      smpp.Options{WindowSize: window, ResponseTimeout: 2 * time.Second, EnquireLinkInterval: -1},
 			ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
 		}},
-		DLT: DLTOptions{TMChain: []string{testTMD}},
+		DLT: dlt.CarrierSpec{TMChain: []string{testTMD}},
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"strings"
 
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
@@ -53,31 +52,25 @@ func sourceAddress(from string) smpp.Address {
 }
 
 // dltTLVs returns the DLT parameters for a message on a carrier.
-func dltTLVs(m *store.Message, o DLTOptions) smpp.TLVs {
-	if m.PEID == "" && m.TemplateID == "" {
+func dltTLVs(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []string) smpp.TLVs {
+	var chain []string
+	if chainFor != nil && m.PEID != "" {
+		chain = chainFor(m.PEID)
+	}
+	params := spec.Params(m.PEID, m.TemplateID, chain)
+	if len(params) == 0 {
 		return nil
 	}
-	var t smpp.TLVs
-	if m.PEID != "" {
-		t = append(t, smpp.StringTLV(o.PETag, m.PEID))
-	}
-	if m.TemplateID != "" {
-		t = append(t, smpp.StringTLV(o.TemplateTag, m.TemplateID))
-	}
-	if m.PEID != "" {
-		switch o.ChainMode {
-		case "sha256":
-			t = append(t, smpp.StringTLV(o.ChainTag, dlt.ChainHash(m.PEID, o.TMChain...)))
-		case "raw":
-			t = append(t, smpp.StringTLV(o.ChainTag, strings.Join(append([]string{m.PEID}, o.TMChain...), ",")))
-		}
+	t := make(smpp.TLVs, len(params))
+	for i, p := range params {
+		t[i] = smpp.StringTLV(smpp.Tag(p.Tag), p.Value)
 	}
 	return t
 }
 
 // buildParts encodes and splits a message into the submit_sm PDUs for a carrier. ref is the
 // concatenation reference shared by the parts.
-func buildParts(m *store.Message, c *CarrierOptions, ref uint16) ([]*smpp.SubmitSM, error) {
+func buildParts(m *store.Message, c *CarrierOptions, ref uint16, chainFor func(string) []string) ([]*smpp.SubmitSM, error) {
 	enc, err := text.ChooseEncoding(m.Text)
 	if err != nil {
 		return nil, fmt.Errorf("text: %w", err)
@@ -89,7 +82,7 @@ func buildParts(m *store.Message, c *CarrierOptions, ref uint16) ([]*smpp.Submit
 	if err != nil {
 		return nil, fmt.Errorf("text: %w", err)
 	}
-	tlvs := dltTLVs(m, c.DLT)
+	tlvs := dltTLVs(m, c.DLT, chainFor)
 	src := sourceAddress(m.From)
 	dst := smpp.Address{TON: 1, NPI: 1, Addr: m.To}
 	out := make([]*smpp.SubmitSM, len(parts))

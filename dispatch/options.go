@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smpp/text"
 	"github.com/smppd/smppd/store"
@@ -44,17 +45,6 @@ type BindGroup struct {
 	ReconnectMin, ReconnectMax, PermanentBackoff time.Duration
 }
 
-// DLTOptions say how a carrier wants the DLT data on each submit_sm.
-type DLTOptions struct {
-	// PETag, TemplateTag and ChainTag are the TLV tags. Defaults: 0x1400, 0x1401, 0x1402.
-	PETag, TemplateTag, ChainTag smpp.Tag
-	// ChainMode is "sha256" (the lowercase hex SHA-256 of "PE,TM1,…,TMD"; the default),
-	// "raw" (the comma-separated ids, for an upstream aggregator) or "off".
-	ChainMode string
-	// TMChain lists our telemarketer ids after the PE: the TM-AF ids, then our TM-D id.
-	TMChain []string
-}
-
 // TextOptions say how text is encoded and split for a carrier.
 type TextOptions struct {
 	// Concat is how long text is split: UDH with an 8-bit reference (the default), UDH with
@@ -78,9 +68,10 @@ type CarrierOptions struct {
 	MPS float64
 	// NoResponse is the policy for submits whose outcome is unknown. Default: PolicyResubmit.
 	NoResponse NoResponsePolicy
-	// Text options. DLT options.
+	// Text says how text is encoded and split; DLT how the DLT data travels and how the
+	// carrier reports DLT rejections.
 	Text TextOptions
-	DLT  DLTOptions
+	DLT  dlt.CarrierSpec
 	// RegisteredDelivery asks for receipts. Default: 1 (final receipt, success or failure).
 	RegisteredDelivery *uint8
 	// FailoverAfter is how long every bind must be down before this carrier's queue is moved
@@ -138,6 +129,10 @@ type Options struct {
 	// OnSubmit, if set, is called after every submit_sm with the carrier, the outcome and
 	// the time from write to response; binaries hang metrics on it.
 	OnSubmit func(SubmitEvent)
+	// ChainFor, if set, returns the telemarketer chain (TM-AF ids, then the TM-D) registered
+	// for a principal entity; the DLT registry provides it. Nil, or an empty answer, uses the
+	// carrier's DLT.TMChain.
+	ChainFor func(peID string) []string
 	// OnSubmitted, if set, is called once a message's parts were all accepted and their
 	// carrier message ids indexed, before its claim is acked. Receipt correlation uses it to
 	// settle receipts that arrived before the submit_sm_resp. An error is logged; the
@@ -214,18 +209,6 @@ func (o *Options) setDefaults() {
 		if c.Text.MaxParts <= 0 {
 			c.Text.MaxParts = 10
 		}
-		if c.DLT.PETag == 0 {
-			c.DLT.PETag = smpp.TagDLTPEID
-		}
-		if c.DLT.TemplateTag == 0 {
-			c.DLT.TemplateTag = smpp.TagDLTTemplate
-		}
-		if c.DLT.ChainTag == 0 {
-			c.DLT.ChainTag = smpp.TagDLTChainHash
-		}
-		if c.DLT.ChainMode == "" {
-			c.DLT.ChainMode = "sha256"
-		}
 		if c.RegisteredDelivery == nil {
 			one := smpp.RegisteredDeliveryAll
 			c.RegisteredDelivery = &one
@@ -285,10 +268,8 @@ func (o *Options) validate() error {
 		default:
 			return fmt.Errorf("dispatch: carrier %s: no_response %q: want resubmit or unknown", c.Name, c.NoResponse)
 		}
-		switch c.DLT.ChainMode {
-		case "sha256", "raw", "off":
-		default:
-			return fmt.Errorf("dispatch: carrier %s: dlt chain mode %q: want sha256, raw or off", c.Name, c.DLT.ChainMode)
+		if err := c.DLT.Validate(); err != nil {
+			return fmt.Errorf("dispatch: carrier %s: %w", c.Name, err)
 		}
 		if c.Text.MaxParts > text.MaxParts {
 			return fmt.Errorf("dispatch: carrier %s: max parts %d above %d", c.Name, c.Text.MaxParts, text.MaxParts)
