@@ -316,10 +316,12 @@ func acceptedTotal(s *smsc.Server) int {
 
 func TestThrottlingAdaptsKeepsOrderLosesNothing(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st store.Store) {
-		s := sim(t, func(a *smsc.Account) { a.Throttle = smsc.Throttle{PerAccount: 200, Burst: 10} })
+		// The cap sits well below what one bind with window 1 sends even under the race
+		// detector with Redis, so the carrier does throttle.
+		s := sim(t, func(a *smsc.Account) { a.Throttle = smsc.Throttle{PerAccount: 40, Burst: 2} })
 		c := carrierFor("jio", s, 1, 1) // one bind, window 1: the carrier sees our exact order
 		d := start(t, Options{Store: st, Carriers: []CarrierOptions{c}})
-		const n = 1000
+		const n = 200
 		var all []*store.Message
 		for i := range n {
 			all = append(all, msg(i, fmt.Sprintf("9198%08d", i), store.PriorityTransactional))
@@ -343,8 +345,8 @@ func TestThrottlingAdaptsKeepsOrderLosesNothing(t *testing.T) {
 		if s.Counters().Throttled == 0 || stats.ThrottlePauses == 0 {
 			t.Fatalf("never throttled: sim %d pauses %d", s.Counters().Throttled, stats.ThrottlePauses)
 		}
-		if stats.Rate > 300 {
-			t.Fatalf("pace %v did not adapt near the carrier's 200/s", stats.Rate)
+		if stats.Rate > 80 {
+			t.Fatalf("pace %v did not adapt near the carrier's 40/s", stats.Rate)
 		}
 		if len(order) != n {
 			t.Fatalf("%d accepted, want %d (duplicates?)", len(order), n)

@@ -28,7 +28,7 @@ func TestDLTScrubbingAtTheCarrier(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st store.Store) {
 		sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1, DLTRegistryFile: registry, Accounts: []smsc.Account{{
 			SystemID: "smppd", Password: "password",
-			DLT:      smsc.DLT{Enabled: true, RequireChainHash: true},
+			DLT: smsc.DLT{Enabled: true, RequireChainHash: true},
 		}}})
 		c := carrierFor("jio", sim, 1, 10)
 		c.DLT = dlt.CarrierSpec{TMChain: []string{tmd}}
