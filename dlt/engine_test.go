@@ -1,0 +1,109 @@
+package dlt
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memRegistryStore is a RegistryStore in memory, standing in for Redis (whose
+// implementation is tested in store/redisstore against a real server).
+type memRegistryStore struct {
+	mu  sync.Mutex
+	doc []byte
+	v   int64
+}
+
+func (m *memRegistryStore) LoadRegistry(context.Context) ([]byte, int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.doc, m.v, nil
+}
+
+func (m *memRegistryStore) RegistryVersion(context.Context) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.v, nil
+}
+
+func (m *memRegistryStore) SaveRegistry(_ context.Context, doc []byte) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.doc, m.v = doc, m.v+1
+	return m.v, nil
+}
+
+func TestEngineSharesAndReloadsTheRegistry(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile("../testdata/dlt/registry.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "registry.yaml")
+	if err := os.WriteFile(file, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	shared := &memRegistryStore{}
+	ctx := context.Background()
+	// The first instance seeds the store from its file.
+	a, err := NewEngine(ctx, EngineOptions{Store: shared, File: file, Poll: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Version() != 1 {
+		t.Fatalf("version %d", a.Version())
+	}
+	// A second instance without files reads the same registry from the store.
+	b, err := NewEngine(ctx, EngineOptions{Store: shared, Poll: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.Registry().Template("1107161234567890001"); !ok {
+		t.Fatal("second instance lacks the templates")
+	}
+	if got := b.ChainFor("1101557290000055412"); len(got) != 1 || got[0] != "1702157571346669272" {
+		t.Fatalf("chain %v", got)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go b.Run(runCtx)
+
+	// An operator adds a template and imports on instance a: b follows without a restart.
+	added := strings.Replace(string(src), "templates:\n", `templates:
+  - id: "1107161234567899999"
+    entity_id: "1101557290000055412"
+    category: transactional
+    headers: [ACMEIN]
+    text: "Your refund of Rs.{#numeric#} is on its way. - ACME"
+`, 1)
+	if err := os.WriteFile(file, []byte(added), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ImportFiles(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := b.Registry().Template("1107161234567899999"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("instance b never saw the new template")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A broken file changes nothing anywhere.
+	if err := os.WriteFile(file, []byte("templates: [{id: x}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.ImportFiles(ctx); err == nil {
+		t.Fatal("a broken registry was imported")
+	}
+	if a.Version() != 2 || shared.v != 2 {
+		t.Fatalf("versions %d %d", a.Version(), shared.v)
+	}
+}
