@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
@@ -24,6 +25,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/smppd/smppd/dlt"
 )
 
 // Config is the whole file.
@@ -217,9 +220,12 @@ type Account struct {
 
 // DLTFiles load the DLT registry.
 type DLTFiles struct {
-	// Registry is a YAML registry file (entities, headers, templates, chain).
+	// Registry is a YAML registry file (entities, headers, templates, chains; see
+	// dlt.LoadYAML). Relative paths are relative to this file's directory.
 	Registry string `yaml:"registry"`
-	// TemplatesCSV are portal exports, each with the entity they belong to.
+	// TemplatesCSV are portal exports, each with the entity they belong to. With a Redis
+	// store the first instance publishes these files to every instance; `smppd -dlt-import`
+	// or SIGHUP publishes them again after an edit.
 	TemplatesCSV []struct {
 		File   string `yaml:"file"`
 		Entity string `yaml:"entity"`
@@ -480,3 +486,24 @@ func (c *Config) errAt(key, format string, args ...any) *Error {
 
 // Path is the file the configuration came from.
 func (c *Config) Path() string { return c.path }
+
+// resolve makes a path from the file relative to the file's directory.
+func (c *Config) resolve(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.path), p)
+}
+
+// DLTRegistryFile is the DLT registry YAML, resolved against the configuration file's
+// directory ("" when none is configured).
+func (c *Config) DLTRegistryFile() string { return c.resolve(c.DLT.Registry) }
+
+// DLTTemplateCSVs are the portal template exports, resolved like DLTRegistryFile.
+func (c *Config) DLTTemplateCSVs() []dlt.CSVFile {
+	var out []dlt.CSVFile
+	for _, f := range c.DLT.TemplatesCSV {
+		out = append(out, dlt.CSVFile{Path: c.resolve(f.File), Entity: f.Entity})
+	}
+	return out
+}

@@ -84,6 +84,20 @@ func NewEngine(ctx context.Context, o EngineOptions) (*Engine, error) {
 	return e, nil
 }
 
+// Import loads the files and publishes them to the store as the registry of every instance,
+// once. It is what `smppd -dlt-import` runs.
+func Import(ctx context.Context, o EngineOptions) (*Engine, error) {
+	if o.Store == nil {
+		return nil, errors.New("dlt: import needs a shared store (store.type redis); an in-memory store reads the files at start")
+	}
+	e := &Engine{o: o}
+	reg, err := e.loadFiles()
+	if err != nil {
+		return nil, err
+	}
+	return e, e.publish(ctx, reg)
+}
+
 // Registry returns the current registry. Callers take it per use, never keep it: a reload
 // replaces it.
 func (e *Engine) Registry() *Registry { return e.reg.Load() }

@@ -25,10 +25,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/smppd/smppd/config"
 	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/memstore"
 	"github.com/smppd/smppd/store/redisstore"
@@ -64,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	cfgPath := fs.String("config", "", "configuration file (YAML; see docs/config.md); without it smppd runs its demo")
 	httpAddr := fs.String("http", "", "override http.listen (e.g. 127.0.0.1:0)")
 	check := fs.Bool("check", false, "validate the configuration and exit")
+	dltImport := fs.Bool("dlt-import", false, "import the configured DLT registry files into the store (every instance reloads them) and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,7 +81,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			return err
 		}
 		if *check {
-			fmt.Fprintf(stdout, "%s: OK (%d carriers, %d accounts)\n", *cfgPath, len(cfg.Carriers), len(cfg.Accounts))
+			e, err := dlt.NewEngine(ctx, dlt.EngineOptions{File: cfg.DLTRegistryFile(), CSV: cfg.DLTTemplateCSVs()})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s: OK (%d carriers, %d accounts, DLT registry with %d entities)\n",
+				*cfgPath, len(cfg.Carriers), len(cfg.Accounts), len(e.Registry().Entities()))
 			return nil
 		}
 	}
@@ -105,6 +113,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	defer d.store.Close()
 
+	eopts := dlt.EngineOptions{
+		Store: registryStore(d.store), File: cfg.DLTRegistryFile(), CSV: cfg.DLTTemplateCSVs(),
+		Logger: log.With().Str("component", "dlt").Logger(),
+	}
+	if *dltImport {
+		e, err := dlt.Import(ctx, eopts)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "DLT registry imported: version %d, %d entities\n", e.Version(), len(e.Registry().Entities()))
+		return nil
+	}
+	engine, err := dlt.NewEngine(ctx, eopts)
+	if err != nil {
+		return err
+	}
+	go engine.Run(ctx)
+	go reloadOnHUP(ctx, engine, log)
+
 	m := newMetrics(d.reg)
 	dopts, err := cfg.DispatchOptions()
 	if err != nil {
@@ -114,6 +141,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	dopts.Logger = log
 	dopts.OnSubmit = m.observeSubmit
 	dopts.OnLinkEvent = m.observeLink
+	dopts.ChainFor = engine.ChainFor
 	// No DeliverHandler yet: receipts are answered with a temporary error, so carriers keep
 	// them until receipt correlation (the dlr package) can store them first.
 	if d.disp, err = dispatch.New(dopts); err != nil {
@@ -161,6 +189,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 func openStore(ctx context.Context, cfg *config.Config, log zerolog.Logger) (store.Store, error) {
 	switch cfg.Store.Type {
 	case "redis":
+		redis.SetLogger(redisLogger{log.With().Str("component", "redis").Logger()})
 		s, err := redisstore.Open(ctx, cfg.Store.RedisURL, redisstore.Options{Prefix: cfg.Store.Prefix})
 		if err != nil {
 			return nil, fmt.Errorf("store: %w", err)
@@ -170,6 +199,39 @@ func openStore(ctx context.Context, cfg *config.Config, log zerolog.Logger) (sto
 		log.Warn().Msg("in-memory store: nothing is kept across restarts; use store.type redis in production")
 		return memstore.New(), nil
 	}
+}
+
+// registryStore returns the store as a dlt.RegistryStore when it can share the registry
+// between instances (Redis), else nil: an in-memory store serves one process only.
+func registryStore(s store.Store) dlt.RegistryStore {
+	if rs, ok := s.(dlt.RegistryStore); ok {
+		return rs
+	}
+	return nil
+}
+
+// reloadOnHUP re-imports the DLT registry files on SIGHUP.
+func reloadOnHUP(ctx context.Context, e *dlt.Engine, log zerolog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := e.ImportFiles(ctx); err != nil {
+				log.Error().Err(err).Msg("SIGHUP: DLT registry not reloaded; the current one stays")
+			}
+		}
+	}
+}
+
+// redisLogger sends go-redis's own messages (connection retries) to our log.
+type redisLogger struct{ log zerolog.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn().Msgf(format, v...)
 }
 
 // routes mounts health, readiness and metrics.
