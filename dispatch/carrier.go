@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store"
 )
@@ -59,7 +60,7 @@ type carrier struct {
 }
 
 type carrierStats struct {
-	submitted, failed, unknown, deferred, moved, duplicates, throttlePauses, reclaimed atomic.Uint64
+	submitted, failed, unknown, deferred, moved, duplicates, throttlePauses, reclaimed, windowDeferred atomic.Uint64
 }
 
 func newCarrier(d *Dispatcher, o *CarrierOptions) *carrier {
@@ -372,6 +373,17 @@ func (c *carrier) adaptRate(now time.Time, lastSecondSegments float64) {
 // The caller holds an in-flight token.
 func (c *carrier) start(ctx context.Context, h held) {
 	m := h.claim.Message
+	if now := c.now(); m.Windowed && !dlt.InSendWindow(dlt.Promotional, now) {
+		// TRAI allows promotional traffic only 10:00–21:00 IST: wait for the next window.
+		<-c.inflight
+		at := dlt.NextSendTime(dlt.Promotional, now)
+		if err := c.d.o.Store.Defer(context.Background(), c.o.Name, h.claim, at); err != nil {
+			c.log.Error().Err(err).Str("msg", m.ID).Msg("could not defer to the promotional window; it will be reclaimed")
+			return
+		}
+		c.stats.windowDeferred.Add(1)
+		return
+	}
 	parts, err := buildParts(m, c.o, uint16(c.ref.Add(1)), c.d.o.ChainFor)
 	if err != nil {
 		<-c.inflight

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/store"
 )
 
@@ -165,6 +166,9 @@ func (d *Dispatcher) Submit(ctx context.Context, msgs ...*store.Message) error {
 	}
 	for _, m := range msgs {
 		st := store.StatusAccepted
+		if m.Windowed && m.SendAt.Before(now) && !dlt.InSendWindow(dlt.Promotional, now) {
+			m.SendAt = dlt.NextSendTime(dlt.Promotional, now)
+		}
 		if m.SendAt.After(now) {
 			st = store.StatusScheduled
 		}
@@ -232,6 +236,7 @@ type Stats struct {
 	Duplicates     uint64 // resends that may have delivered a second copy
 	ThrottlePauses uint64
 	Reclaimed      uint64
+	WindowDeferred uint64 // promotional messages held for the next 10:00–21:00 IST window
 }
 
 // Stats returns every carrier's stats, in configuration order.
@@ -243,6 +248,7 @@ func (d *Dispatcher) Stats(ctx context.Context) []Stats {
 			Submitted: c.stats.submitted.Load(), Failed: c.stats.failed.Load(), Unknown: c.stats.unknown.Load(),
 			Deferred: c.stats.deferred.Load(), Moved: c.stats.moved.Load(), Duplicates: c.stats.duplicates.Load(),
 			ThrottlePauses: c.stats.throttlePauses.Load(), Reclaimed: c.stats.reclaimed.Load(),
+			WindowDeferred: c.stats.windowDeferred.Load(),
 		}
 		s.Depth, s.DepthErr = d.o.Store.Depth(ctx, c.o.Name)
 		out = append(out, s)

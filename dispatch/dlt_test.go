@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,5 +73,34 @@ func TestDLTScrubbingAtTheCarrier(t *testing.T) {
 		if n := sim.Counters().DLTRejected; n != 3 {
 			t.Fatalf("simulator rejected %d for DLT, want 3", n)
 		}
+	})
+}
+
+// Promotional traffic waits for 10:00–21:00 IST, whether it is accepted outside the window or
+// comes up for sending outside it.
+func TestPromotionalWaitsForTheWindow(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1})
+		var clock atomic.Int64
+		night := time.Date(2026, 11, 22, 21, 30, 0, 0, dlt.IST)
+		clock.Store(night.UnixNano())
+		now := func() time.Time { return time.Unix(0, clock.Load()) }
+		d := start(t, Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", sim, 1, 10)}, Now: now})
+		promo := msg(1, "919812345678", store.PriorityPromotional)
+		promo.Windowed = true
+		trans := msg(2, "919812345679", store.PriorityTransactional)
+		if err := d.Submit(context.Background(), promo, trans); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the transactional one sent", func() bool { return sim.Received() == 1 })
+		r, _ := st.GetRecord(context.Background(), promo.ID)
+		if r.Status != store.StatusScheduled || sim.Received() != 1 {
+			t.Fatalf("promotional at 21:30 IST: status %s, sent %d", r.Status, sim.Received())
+		}
+		if want := time.Date(2026, 11, 23, 10, 0, 0, 0, dlt.IST); !promo.SendAt.Equal(want) {
+			t.Fatalf("send at %s, want %s", promo.SendAt, want)
+		}
+		clock.Store(time.Date(2026, 11, 23, 10, 0, 1, 0, dlt.IST).UnixNano())
+		waitFor(t, 10*time.Second, "the promotional one sent in the window", func() bool { return sim.Received() == 2 })
 	})
 }

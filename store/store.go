@@ -60,16 +60,20 @@ func (p Priority) String() string {
 // Message is one accepted SMS to one destination, as the sending pipeline needs it. A long
 // text stays one message here; dispatch splits it into parts when it sends.
 type Message struct {
-	ID         string            `json:"id"`       // smppd's id (UUID v4): the 2Factor session id
-	Account    string            `json:"account"`  // the client account that sent it
-	Carrier    string            `json:"carrier"`  // the carrier routing chose; the queue it waits in
-	Priority   Priority          `json:"priority"` // which queue of the carrier
-	From       string            `json:"from"`     // sender id (DLT header)
-	To         string            `json:"to"`       // destination, international digits without '+', e.g. 919812345678
-	Text       string            `json:"text"`     // UTF-8; dispatch picks GSM-7 or UCS-2
-	PEID       string            `json:"pe_id,omitempty"`
-	TemplateID string            `json:"template_id,omitempty"`
-	SendAt     time.Time         `json:"send_at,omitzero"` // not before; zero means now
+	ID         string    `json:"id"`       // smppd's id (UUID v4): the 2Factor session id
+	Account    string    `json:"account"`  // the client account that sent it
+	Carrier    string    `json:"carrier"`  // the carrier routing chose; the queue it waits in
+	Priority   Priority  `json:"priority"` // which queue of the carrier
+	From       string    `json:"from"`     // sender id (DLT header)
+	To         string    `json:"to"`       // destination, international digits without '+', e.g. 919812345678
+	Text       string    `json:"text"`     // UTF-8; dispatch picks GSM-7 or UCS-2
+	PEID       string    `json:"pe_id,omitempty"`
+	TemplateID string    `json:"template_id,omitempty"`
+	SendAt     time.Time `json:"send_at,omitzero"` // not before; zero means now
+	// Windowed messages (promotional and service-explicit DLT categories) may only go out
+	// 10:00–21:00 IST; one that comes up for sending outside the window, a retry say, waits
+	// for the next window.
+	Windowed   bool              `json:"windowed,omitempty"`
 	AcceptedAt time.Time         `json:"accepted_at"`
 	Attempts   int               `json:"attempts,omitempty"` // submit attempts made before this one was queued
 	Meta       map[string]string `json:"meta,omitempty"`     // callback values, campaign, webhook URL …
