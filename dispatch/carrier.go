@@ -162,6 +162,12 @@ func (c *carrier) next() (held, bool) {
 	return held{}, false
 }
 
+func (c *carrier) frontLen() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.front)
+}
+
 // pushFront puts a message back before all newer ones.
 func (c *carrier) pushFront(h held) {
 	c.mu.Lock()
@@ -257,30 +263,24 @@ func (c *carrier) failover(ctx context.Context) bool {
 		c.stats.moved.Add(1)
 		return true
 	}
-	for {
-		h, ok := c.next()
-		if !ok {
-			break
-		}
-		if !move(h) {
-			c.pushFront(h)
-			break
+	// moveHeld moves held messages until one has nowhere to go.
+	moveHeld := func() {
+		for {
+			h, ok := c.next()
+			if !ok {
+				return
+			}
+			if !move(h) {
+				c.pushFront(h)
+				return
+			}
 		}
 	}
-	if moved == 0 && len(c.front) == 0 {
-		claims, err := c.d.o.Store.Claim(ctx, c.o.Name, c.d.o.Consumer, c.d.o.ClaimBatch, 0)
-		if err == nil {
+	moveHeld()
+	if moved == 0 && c.frontLen() == 0 {
+		if claims, err := c.d.o.Store.Claim(ctx, c.o.Name, c.d.o.Consumer, c.d.o.ClaimBatch, 0); err == nil {
 			c.hold(claims, c.now())
-			for {
-				h, ok := c.next()
-				if !ok {
-					break
-				}
-				if !move(h) {
-					c.pushFront(h)
-					break
-				}
-			}
+			moveHeld()
 		}
 	}
 	if moved > 0 {

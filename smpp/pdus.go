@@ -261,6 +261,18 @@ func decodeSM(d *decoder, p *SubmitSM) {
 	}
 }
 
+// appendIDResp and decodeIDResp are the body of every response that carries a message id
+// and optional parameters: submit_sm_resp, deliver_sm_resp and data_sm_resp.
+func appendIDResp(e *encoder, id string, t TLVs) {
+	e.cstring("message_id", id, maxMessageID, ESME_RINVMSGID)
+	e.tlvs(t)
+}
+
+func decodeIDResp(d *decoder) (string, TLVs) {
+	id := d.cstring("message_id", maxMessageID, ESME_RINVMSGID)
+	return id, d.tlvs()
+}
+
 // SubmitSMResp answers submit_sm with the SMSC's message id. TLVs are an SMPP 5.0 addition
 // some carriers already send (additional_status_info_text); they are kept, not rejected.
 type SubmitSMResp struct {
@@ -268,15 +280,9 @@ type SubmitSMResp struct {
 	TLVs      TLVs
 }
 
-func (p *SubmitSMResp) CommandID() CommandID { return SubmitSMRespID }
-func (p *SubmitSMResp) appendBody(e *encoder) {
-	e.cstring("message_id", p.MessageID, maxMessageID, ESME_RINVMSGID)
-	e.tlvs(p.TLVs)
-}
-func (p *SubmitSMResp) decodeBody(d *decoder) {
-	p.MessageID = d.cstring("message_id", maxMessageID, ESME_RINVMSGID)
-	p.TLVs = d.tlvs()
-}
+func (p *SubmitSMResp) CommandID() CommandID  { return SubmitSMRespID }
+func (p *SubmitSMResp) appendBody(e *encoder) { appendIDResp(e, p.MessageID, p.TLVs) }
+func (p *SubmitSMResp) decodeBody(d *decoder) { p.MessageID, p.TLVs = decodeIDResp(d) }
 
 // DeliverSMResp answers deliver_sm; message_id is unused in SMPP 3.4 and normally empty.
 type DeliverSMResp struct {
@@ -284,15 +290,9 @@ type DeliverSMResp struct {
 	TLVs      TLVs
 }
 
-func (p *DeliverSMResp) CommandID() CommandID { return DeliverSMRespID }
-func (p *DeliverSMResp) appendBody(e *encoder) {
-	e.cstring("message_id", p.MessageID, maxMessageID, ESME_RINVMSGID)
-	e.tlvs(p.TLVs)
-}
-func (p *DeliverSMResp) decodeBody(d *decoder) {
-	p.MessageID = d.cstring("message_id", maxMessageID, ESME_RINVMSGID)
-	p.TLVs = d.tlvs()
-}
+func (p *DeliverSMResp) CommandID() CommandID  { return DeliverSMRespID }
+func (p *DeliverSMResp) appendBody(e *encoder) { appendIDResp(e, p.MessageID, p.TLVs) }
+func (p *DeliverSMResp) decodeBody(d *decoder) { p.MessageID, p.TLVs = decodeIDResp(d) }
 
 // DestAddress is one destination of submit_multi: an SME address, or (when DLName is set) the
 // name of a distribution list held by the SMSC.
@@ -464,15 +464,9 @@ type DataSMResp struct {
 	TLVs      TLVs
 }
 
-func (p *DataSMResp) CommandID() CommandID { return DataSMRespID }
-func (p *DataSMResp) appendBody(e *encoder) {
-	e.cstring("message_id", p.MessageID, maxMessageID, ESME_RINVMSGID)
-	e.tlvs(p.TLVs)
-}
-func (p *DataSMResp) decodeBody(d *decoder) {
-	p.MessageID = d.cstring("message_id", maxMessageID, ESME_RINVMSGID)
-	p.TLVs = d.tlvs()
-}
+func (p *DataSMResp) CommandID() CommandID  { return DataSMRespID }
+func (p *DataSMResp) appendBody(e *encoder) { appendIDResp(e, p.MessageID, p.TLVs) }
+func (p *DataSMResp) decodeBody(d *decoder) { p.MessageID, p.TLVs = decodeIDResp(d) }
 
 // QuerySM asks for the state of a previously submitted message (§4.8.1).
 type QuerySM struct {
