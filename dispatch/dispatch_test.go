@@ -2,10 +2,7 @@ package dispatch
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -17,7 +14,7 @@ import (
 	"github.com/smppd/smppd/smpp/smsc"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/memstore"
-	"github.com/smppd/smppd/store/redisstore"
+	"github.com/smppd/smppd/store/storetest"
 )
 
 const (
@@ -33,38 +30,7 @@ var newStores = map[string]func(t *testing.T) store.Store{
 		t.Cleanup(func() { s.Close() })
 		return s
 	},
-	"redis": func(t *testing.T) store.Store { return redisStore(t, randomPrefix(t)) },
-}
-
-func redisURL() string {
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-func randomPrefix(t *testing.T) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "smppdtest:" + strings.ReplaceAll(t.Name(), "/", "-") + ":" + hex.EncodeToString(b[:])
-}
-
-// redisStore opens the real Redis under prefix and deletes the prefix's keys afterwards.
-func redisStore(t *testing.T, prefix string) *redisstore.Store {
-	st, err := redisstore.Open(context.Background(), redisURL(), redisstore.Options{Prefix: prefix})
-	if err != nil {
-		t.Fatalf("Redis at %s: %v", redisURL(), err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		c := st.Client()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		st.Close()
-	})
-	return st
+	"redis": func(t *testing.T) store.Store { return storetest.OpenRedis(t, storetest.UniquePrefix(t)) },
 }
 
 func forEachStore(t *testing.T, f func(t *testing.T, st store.Store)) {
@@ -533,11 +499,11 @@ func TestShutdownLeavesUnsentInStore(t *testing.T) {
 }
 
 func TestTwoInstancesShareOneRedisQueue(t *testing.T) {
-	prefix := randomPrefix(t)
+	prefix := storetest.UniquePrefix(t)
 	s := sim(t, nil)
 	var ds []*Dispatcher
 	for i := range 2 {
-		st := redisStore(t, prefix)
+		st := storetest.OpenRedis(t, prefix)
 		ds = append(ds, start(t, Options{Store: st, Consumer: fmt.Sprintf("instance-%d", i),
 			Carriers: []CarrierOptions{carrierFor("jio", s, 2, 20)}}))
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/store/storetest"
 )
 
 func TestCheckValidatesConfigAndRegistry(t *testing.T) {
@@ -29,8 +30,8 @@ func TestCheckValidatesConfigAndRegistry(t *testing.T) {
 
 func TestDLTImportPublishesToEveryInstance(t *testing.T) {
 	sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1})
-	prefix := randomPrefix(t)
-	st := openRedis(t, prefix)
+	prefix := storetest.UniquePrefix(t)
+	st := storetest.OpenRedis(t, prefix)
 	cfgPath, _ := killScenario(t, sim, prefix)
 	reg, _ := os.ReadFile("../../testdata/dlt/registry.yaml")
 	regPath := filepath.Join(filepath.Dir(cfgPath), "registry.yaml")

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,7 +15,7 @@ import (
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/smpp/smsc"
 	"github.com/smppd/smppd/store"
-	"github.com/smppd/smppd/store/redisstore"
+	"github.com/smppd/smppd/store/storetest"
 )
 
 // These tests run the real smppd binary against the simulator and a real Redis
@@ -50,19 +48,6 @@ func smppdBinary(t *testing.T) string {
 	return binPath
 }
 
-func redisURL() string {
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
-
-func randomPrefix(t *testing.T) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return "smppdtest-" + t.Name() + "-" + hex.EncodeToString(b[:])
-}
-
 // killScenario writes a config for one carrier at sim, on Redis under prefix.
 func killScenario(t *testing.T, sim *smsc.Server, prefix string) (string, *config.Config) {
 	yaml := fmt.Sprintf(`
@@ -92,7 +77,7 @@ carriers:
         window: 20
         response_timeout: 1s
         reconnect_min: 20ms
-`, redisURL(), prefix, sim.Addr())
+`, storetest.RedisURL(), prefix, sim.Addr())
 	path := filepath.Join(t.TempDir(), "smppd.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -154,23 +139,6 @@ func countAccepted(sim *smsc.Server) (distinct, total int) {
 	return len(seen), total
 }
 
-func openRedis(t *testing.T, prefix string) *redisstore.Store {
-	st, err := redisstore.Open(context.Background(), redisURL(), redisstore.Options{Prefix: prefix})
-	if err != nil {
-		t.Fatalf("Redis at %s: %v", redisURL(), err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		c := st.Client()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		st.Close()
-	})
-	return st
-}
-
 func TestSIGKILLWithMessagesInFlightLosesNothing(t *testing.T) {
 	// Latency keeps submits in flight at the moment of the kill; no receipts, so only the
 	// submits are in play.
@@ -179,8 +147,8 @@ func TestSIGKILLWithMessagesInFlightLosesNothing(t *testing.T) {
 		Latency:  smsc.Latency{Min: 2 * time.Millisecond, Max: 8 * time.Millisecond},
 		Receipts: smsc.Receipts{Rules: []smsc.Rule{{Prefix: "91", NoReceipt: true}}},
 	}}})
-	prefix := randomPrefix(t)
-	st := openRedis(t, prefix)
+	prefix := storetest.UniquePrefix(t)
+	st := storetest.OpenRedis(t, prefix)
 	cfgPath, cfg := killScenario(t, sim, prefix)
 	const n = 3000
 	ids := enqueue(t, cfg, st, n)
@@ -230,8 +198,8 @@ func TestSIGTERMDrainsAndExitsCleanly(t *testing.T) {
 		Throttle: smsc.Throttle{PerAccount: 300},
 		Receipts: smsc.Receipts{Rules: []smsc.Rule{{Prefix: "91", NoReceipt: true}}},
 	}}})
-	prefix := randomPrefix(t)
-	st := openRedis(t, prefix)
+	prefix := storetest.UniquePrefix(t)
+	st := storetest.OpenRedis(t, prefix)
 	cfgPath, cfg := killScenario(t, sim, prefix)
 	const n = 2000
 	enqueue(t, cfg, st, n)
