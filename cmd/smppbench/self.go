@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smppd/smppd/smpp/smsc"
+)
+
+//go:embed bench_registry.yaml
+var benchRegistry []byte
+
+// simSource reports what reached the operator: new submit_sm since the last poll and the
+// receipts sent so far.
+type simSource interface {
+	poll() (msgs []simMsg, receipts uint64, err error)
+}
+
+type simMsg struct {
+	seq  uint64
+	dest string
+	at   time.Time
+}
+
+// inProcessSim reads the simulator the benchmark started itself.
+type inProcessSim struct {
+	srv  *smsc.Server
+	last uint64
+}
+
+func (s *inProcessSim) poll() ([]simMsg, uint64, error) {
+	var out []simMsg
+	for _, m := range s.srv.Messages(smsc.Filter{After: s.last}) {
+		out = append(out, simMsg{m.Seq, m.Dest.Addr, m.ReceivedAt})
+		s.last = max(s.last, m.Seq)
+	}
+	return out, s.srv.Counters().ReceiptsSent, nil
+}
+
+// httpSim reads a running smscsim through its inspection API.
+type httpSim struct {
+	base string
+	last uint64
+	c    *http.Client
+}
+
+func (s *httpSim) poll() ([]simMsg, uint64, error) {
+	var msgs []struct {
+		Seq  uint64 `json:"seq"`
+		Dest struct {
+			Addr string `json:"addr"`
+		} `json:"dest"`
+		ReceivedAt time.Time `json:"received_at"`
+	}
+	if err := s.get("/api/messages?limit=0&after="+strconv.FormatUint(s.last, 10), &msgs); err != nil {
+		return nil, 0, err
+	}
+	var out []simMsg
+	for _, m := range msgs {
+		out = append(out, simMsg{m.Seq, m.Dest.Addr, m.ReceivedAt})
+		s.last = max(s.last, m.Seq)
+	}
+	var c struct {
+		ReceiptsSent uint64 `json:"receipts_sent"`
+	}
+	if err := s.get("/api/counters", &c); err != nil {
+		return nil, 0, err
+	}
+	return out, c.ReceiptsSent, nil
+}
+
+func (s *httpSim) get(path string, v any) error {
+	resp, err := s.c.Get(s.base + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: HTTP %d", path, resp.StatusCode)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// selfRun is the simulator and smppd the benchmark started itself.
+type selfRun struct {
+	sim     *smsc.Server
+	cmd     *exec.Cmd
+	target  string
+	key     string
+	prefix  string
+	redis   string
+	dir     string
+	lastPS  procStats
+	stopped bool
+}
+
+type selfOptions struct {
+	smppdBin string
+	redisURL string
+	binds    int
+	window   int
+	hookURL  string
+	logOut   io.Writer
+}
+
+// startSelf starts the simulator in this process and smppd as a child (so its CPU and
+// memory are its own), on Redis under a fresh key prefix.
+func startSelf(ctx context.Context, o selfOptions) (*selfRun, error) {
+	sim, err := smsc.NewServer(smsc.Options{EnquireLinkInterval: -1, StoreSize: 2_000_000, Window: 256,
+		Accounts: []smsc.Account{{SystemID: "smppd", Password: "password"}}})
+	if err != nil {
+		return nil, err
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	s := &selfRun{sim: sim, key: "bench" + hex.EncodeToString(b[:]), prefix: "smppdbench-" + hex.EncodeToString(b[:4]), redis: o.redisURL}
+	if s.dir, err = os.MkdirTemp("", "smppbench"); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, "registry.yaml"), benchRegistry, 0o600); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	httpAddr := ln.Addr().String()
+	ln.Close()
+	cfg := fmt.Sprintf(`
+log_level: warn
+http:
+  listen: %s
+store:
+  type: redis
+  redis_url: %s
+  prefix: %s
+dlt:
+  registry: registry.yaml
+carriers:
+  - name: sim
+    binds:
+      - addrs: [%q]
+        system_id: smppd
+        password: password
+        count: %d
+        window: %d
+accounts:
+  - name: bench
+    api_keys: [%q]
+    rate_limit: 100000
+    sender_ids: [ACMEIN]
+    dlt_entity: "1101557290000055412"
+    otp_template: "1107161234567890001"
+    webhook_url: %q
+webhooks:
+  allow_private: true
+`, httpAddr, o.redisURL, s.prefix, sim.Addr(), o.binds, o.window, s.key, o.hookURL)
+	cfgPath := filepath.Join(s.dir, "smppd.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	s.cmd = exec.Command(o.smppdBin, "-config", cfgPath)
+	s.cmd.Stdout, s.cmd.Stderr = o.logOut, o.logOut
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", o.smppdBin, err)
+	}
+	s.target = "http://" + httpAddr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.target + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			s.stop()
+			return nil, errors.New("smppd did not become ready within 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// sample reads smppd's CPU and peak RSS while it runs.
+func (s *selfRun) sample() procStats {
+	if ps, ok := readProc(s.cmd.Process.Pid); ok {
+		s.lastPS = ps
+	}
+	return s.lastPS
+}
+
+// stop ends smppd gracefully, the simulator, and deletes the run's Redis keys.
+func (s *selfRun) stop() {
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	s.sample()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _, _ = s.cmd.Process.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+	}
+	_ = s.sim.Close()
+	if opt, err := redis.ParseURL(s.redis); err == nil {
+		c := redis.NewClient(opt)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		iter := c.Scan(ctx, 0, s.prefix+":*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		cancel()
+		_ = c.Close()
+	}
+	_ = os.RemoveAll(s.dir)
+}
+
+// findSmppd returns the smppd binary: the flag, next to this executable, on PATH, or built
+// from this module with go build.
+func findSmppd(flagPath string, logOut io.Writer) (string, error) {
+	if flagPath != "" {
+		return flagPath, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(exe), "smppd"); isExec(p) {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("smppd"); err == nil {
+		return p, nil
+	}
+	dir, err := os.MkdirTemp("", "smppd-bin")
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(dir, "smppd")
+	fmt.Fprintln(logOut, "building smppd …")
+	if out, err := exec.Command("go", "build", "-o", p, "github.com/smppd/smppd/cmd/smppd").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build smppd: %v\n%s", err, out)
+	}
+	return p, nil
+}
+
+func isExec(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
