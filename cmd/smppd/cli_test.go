@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smppd/smppd/smpp/smsc"
 	"github.com/smppd/smppd/store/storetest"
@@ -49,5 +54,61 @@ func TestDLTImportPublishesToEveryInstance(t *testing.T) {
 	doc, v, err := st.LoadRegistry(context.Background())
 	if err != nil || v != 1 || !strings.Contains(string(doc), "1107161234567890001") {
 		t.Fatalf("stored registry v%d: %v", v, err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1})
+	ops := freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "smppd.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+log_level: error
+http:
+  listen: 127.0.0.1:0
+  metrics_listen: %s
+carriers:
+  - name: sim
+    binds:
+      - addrs: [%q]
+        system_id: smppd
+        password: password
+`, ops, sim.Addr())), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	apiAddr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-config", cfg}, io.Discard, io.Discard, func(a string) { apiAddr <- a }) }()
+	api := <-apiAddr
+	waitFor(t, 10*time.Second, "ready on the ops listener", func() bool {
+		resp, err := http.Get("http://" + ops + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	resp, err := http.Get("http://" + ops + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `smppd_bind_up{bind="trx-0.0",carrier="sim"} 1`) {
+		t.Fatalf("metrics:\n%s", body)
+	}
+	if resp, err := http.Get("http://" + api + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("metrics on the API listener: %v %v", resp.StatusCode, err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

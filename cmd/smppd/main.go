@@ -151,34 +151,51 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	d.reg.MustRegister(&dispatchCollector{d: d.disp})
 	d.disp.Start()
 
-	mux := http.NewServeMux()
-	d.routes(mux)
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-	if err != nil {
-		return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+	// The API (mounted by the api package) and the operator's endpoints share one listener
+	// unless http.metrics_listen gives the latter their own, so they can stay internal.
+	apiMux, opsMux := http.NewServeMux(), http.NewServeMux()
+	d.routes(opsMux)
+	servers := []*http.Server{}
+	serve := func(addr string, h http.Handler) (net.Addr, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		srv := newHTTPServer(h)
+		servers = append(servers, srv)
+		go func() { _ = srv.Serve(ln) }()
+		return ln.Addr(), nil
 	}
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+	var apiAddr, opsAddr net.Addr
+	if cfg.HTTP.MetricsListen == "" {
+		apiMux.Handle("/", opsMux)
+		if apiAddr, err = serve(cfg.HTTP.Listen, apiMux); err != nil {
+			return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+		}
+		opsAddr = apiAddr
+	} else {
+		if apiAddr, err = serve(cfg.HTTP.Listen, apiMux); err != nil {
+			return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+		}
+		if opsAddr, err = serve(cfg.HTTP.MetricsListen, opsMux); err != nil {
+			return fmt.Errorf("http.metrics_listen %s: %w", cfg.HTTP.MetricsListen, err)
+		}
 	}
-	go func() { _ = srv.Serve(ln) }()
-	log.Info().Str("http", ln.Addr().String()).Strs("carriers", d.disp.Carriers()).Str("store", cfg.Store.Type).Msg("smppd started")
+	log.Info().Str("http", apiAddr.String()).Str("metrics", opsAddr.String()).Strs("carriers", d.disp.Carriers()).Str("store", cfg.Store.Type).Msg("smppd started")
 	if d.demo != nil {
-		d.demo.announce(stdout, ln.Addr().String())
+		d.demo.announce(stdout, apiAddr.String())
 	}
 	if ready != nil {
-		ready(ln.Addr().String())
+		ready(apiAddr.String())
 	}
 
 	<-ctx.Done()
 	log.Info().Msg("shutting down: no new requests, draining windows")
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(sctx)
+	for _, srv := range servers {
+		_ = srv.Shutdown(sctx)
+	}
 	if err := d.disp.Shutdown(sctx); err != nil {
 		log.Warn().Err(err).Msg("shutdown incomplete; what was not sent stays in the store")
 	}
@@ -198,6 +215,19 @@ func openStore(ctx context.Context, cfg *config.Config, log zerolog.Logger) (sto
 	default:
 		log.Warn().Msg("in-memory store: nothing is kept across restarts; use store.type redis in production")
 		return memstore.New(), nil
+	}
+}
+
+// newHTTPServer bounds every phase of a request: slow or idle clients cannot hold
+// connections and goroutines forever.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
 	}
 }
 
