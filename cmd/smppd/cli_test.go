@@ -85,7 +85,9 @@ carriers:
 	ctx, cancel := context.WithCancel(context.Background())
 	apiAddr := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-config", cfg}, io.Discard, io.Discard, func(a string) { apiAddr <- a }) }()
+	go func() {
+		done <- run(ctx, []string{"-config", cfg}, io.Discard, io.Discard, func(a string) { apiAddr <- a })
+	}()
 	api := <-apiAddr
 	waitFor(t, 10*time.Second, "ready on the ops listener", func() bool {
 		resp, err := http.Get("http://" + ops + "/readyz")
