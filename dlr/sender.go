@@ -1,0 +1,533 @@
+package dlr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/smppd/smppd/store"
+)
+
+// SenderOptions configure a Sender. Zero values give the documented defaults.
+type SenderOptions struct {
+	Store store.Webhooks
+	// Client sends the requests. Default: NewHTTPClient(Timeout, PerHostConcurrency,
+	// AllowPrivate), which checks every connection's address. A Client of your own gets the
+	// check before each request (resolution of the URL's host) but not at dial time.
+	Client *http.Client
+	// Timeout bounds one request, connection included. Default: 10s.
+	Timeout time.Duration
+	// Secret signs every body (SignatureHeader). Empty: requests are not signed.
+	Secret string
+	// RetryFor is how long a job is retried, from when it was queued (or replayed), before
+	// it goes to the dead-letter list. Default: 24h.
+	RetryFor time.Duration
+	// MinBackoff and MaxBackoff bound the wait after a failed attempt: MinBackoff doubled
+	// per attempt up to MaxBackoff, then a random half of it added ("equal jitter": the
+	// wait is in [d/2, d)). A Retry-After of a 429 or 503 is honoured up to MaxBackoff.
+	// Defaults: 5s and 30m.
+	MinBackoff, MaxBackoff time.Duration
+	// PerHostConcurrency caps requests in flight to one host (host:port), so a slow or
+	// dead receiver ties up at most this many; the others go on at full speed. Up to
+	// max(4×PerHostConcurrency, MaxInFlight/8) more jobs of a host wait in memory; beyond
+	// that they are pushed back in the store by HostBusyDelay. Default: 4.
+	PerHostConcurrency int
+	// MaxInFlight caps the jobs this sender holds at once, in flight or waiting for their
+	// host. Default: 256.
+	MaxInFlight int
+	// Lease is how long a claimed job is reserved for this sender; if the sender dies, the
+	// job is sent by another after it. It must exceed the time a job can wait for its
+	// host plus Timeout. Default: 2m.
+	Lease time.Duration
+	// PollEvery is how often the queue is checked when it was empty. Default: 250ms.
+	PollEvery time.Duration
+	// HostBusyDelay is how far a claimed job is pushed back when its host already has
+	// enough waiting (no attempt is counted). Default: 1s.
+	HostBusyDelay time.Duration
+	// DoneTTL is how long delivered job ids are remembered against re-queueing. Default: 7 days.
+	DoneTTL time.Duration
+	// AllowPrivate lets webhooks reach loopback, private and link-local addresses (tests,
+	// or receivers on the operator's own network). Default: refused.
+	AllowPrivate bool
+	// UserAgent is sent with every request. Default: "smppd-webhook/1".
+	UserAgent string
+	// OnWebhook, if set, is called after every attempt (metrics).
+	OnWebhook func(WebhookEvent)
+	Logger    zerolog.Logger
+	// Now is the clock for scheduling. Default: time.Now.
+	Now func() time.Time
+}
+
+func (o *SenderOptions) setDefaults() {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.RetryFor <= 0 {
+		o.RetryFor = 24 * time.Hour
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 5 * time.Second
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Minute
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = o.MinBackoff
+	}
+	if o.PerHostConcurrency <= 0 {
+		o.PerHostConcurrency = 4
+	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = 256
+	}
+	if o.Lease <= 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.PollEvery <= 0 {
+		o.PollEvery = 250 * time.Millisecond
+	}
+	if o.HostBusyDelay <= 0 {
+		o.HostBusyDelay = time.Second
+	}
+	if o.DoneTTL <= 0 {
+		o.DoneTTL = store.DefaultWebhookDoneTTL
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "smppd-webhook/1"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Client == nil {
+		o.Client = NewHTTPClient(o.Timeout, o.PerHostConcurrency, o.AllowPrivate)
+	}
+}
+
+// WebhookEvent describes one attempt (or a job pushed back because its host was busy).
+type WebhookEvent struct {
+	JobID, MessageID, Host, Kind string
+	Attempt                      int
+	// StatusCode is the receiver's HTTP status; 0 when no response came.
+	StatusCode int
+	Err        error
+	Latency    time.Duration
+	// Outcome is "delivered", "retry", "dead" or "host_busy".
+	Outcome string
+}
+
+// Webhook outcomes.
+const (
+	WebhookDelivered = "delivered"
+	WebhookRetry     = "retry"
+	WebhookDead      = "dead"
+	WebhookHostBusy  = "host_busy"
+)
+
+// SenderStats are a sender's counters since it was made.
+type SenderStats struct {
+	// Attempts counts requests; Delivered those answered 2xx; Failed the others (no
+	// answer, or not 2xx); Retried the failures scheduled again; Dead the jobs given up on
+	// (RetryFor ran out, or the URL is refused); Refused those refused for their address;
+	// HostBusy jobs pushed back because their host had enough waiting.
+	Attempts, Delivered, Failed, Retried, Dead, Refused, HostBusy uint64
+	// StoreErrors counts store calls that failed (the job is sent again after its lease).
+	StoreErrors uint64
+	// InFlight is the jobs held now.
+	InFlight int64
+}
+
+// Sender delivers queued webhook jobs. Any number of senders, in any number of instances,
+// may share a store: each job is leased to one at a time.
+type Sender struct {
+	o     SenderOptions
+	log   zerolog.Logger
+	sec   []byte
+	res   *net.Resolver
+	stats struct {
+		attempts, delivered, failed, retried, dead, refused, hostBusy, storeErrors atomic.Uint64
+	}
+	held atomic.Int64
+
+	mu    sync.Mutex
+	hosts map[string]*hostQ
+
+	runMu   sync.Mutex
+	started bool
+	stop    chan struct{} // closed by Shutdown: no more claims
+	abort   context.CancelFunc
+	reqCtx  context.Context // cancelled when Shutdown's ctx ends: in-flight requests stop
+	freed   chan struct{}
+	loop    sync.WaitGroup
+	workers sync.WaitGroup
+}
+
+type hostQ struct {
+	name    string
+	ch      chan *store.WebhookJob
+	workers int
+}
+
+// NewSender returns a sender; Start starts it.
+func NewSender(o SenderOptions) (*Sender, error) {
+	if o.Store == nil {
+		return nil, errors.New("dlr: SenderOptions.Store is required")
+	}
+	o.setDefaults()
+	s := &Sender{o: o, log: o.Logger.With().Str("component", "webhooks").Logger(), sec: []byte(o.Secret),
+		res: net.DefaultResolver, hosts: map[string]*hostQ{}, stop: make(chan struct{}), freed: make(chan struct{}, 1)}
+	s.reqCtx, s.abort = context.WithCancel(context.Background())
+	if o.Secret == "" {
+		s.log.Warn().Msg("webhook secret not set: requests are not signed")
+	}
+	return s, nil
+}
+
+// Start starts claiming and sending jobs.
+func (s *Sender) Start() {
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	if s.started {
+		return
+	}
+	s.started = true
+	s.loop.Add(1)
+	go s.claimLoop()
+}
+
+// Shutdown stops claiming, hands back the jobs still waiting for their host (due at once,
+// for any sender), and waits for the requests in flight until ctx ends; then it cancels
+// them (their jobs are sent again later, with the same idempotency key).
+func (s *Sender) Shutdown(ctx context.Context) error {
+	s.runMu.Lock()
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.runMu.Unlock()
+	s.loop.Wait()
+	s.releaseWaiting()
+	done := make(chan struct{})
+	go func() { s.workers.Wait(); close(done) }()
+	select {
+	case <-done:
+		s.abort()
+		return nil
+	case <-ctx.Done():
+		s.abort()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// releaseWaiting hands back jobs that were claimed but not started.
+func (s *Sender) releaseWaiting() {
+	s.mu.Lock()
+	var jobs []*store.WebhookJob
+	for _, h := range s.hosts {
+		for {
+			select {
+			case j := <-h.ch:
+				jobs = append(jobs, j)
+				continue
+			default:
+			}
+			break
+		}
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, j := range jobs {
+		if err := s.o.Store.RetryWebhook(ctx, j, s.o.Now()); err != nil {
+			s.stats.storeErrors.Add(1)
+		}
+		s.held.Add(-1)
+	}
+}
+
+func (s *Sender) claimLoop() {
+	defer s.loop.Done()
+	limit := 100 // claim size: shrinks while hosts are saturated, so jobs are not churned
+	for {
+		free := int64(s.o.MaxInFlight) - s.held.Load()
+		if free <= 0 {
+			select {
+			case <-s.stop:
+				return
+			case <-s.freed:
+			}
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		jobs, err := s.o.Store.ClaimWebhooks(ctx, s.o.Now(), s.o.Lease, int(min(free, int64(limit))))
+		cancel()
+		if err != nil {
+			s.stats.storeErrors.Add(1)
+			s.log.Warn().Err(err).Msg("claiming webhooks failed; retrying")
+		}
+		accepted := 0
+		for _, j := range jobs {
+			s.held.Add(1)
+			if s.route(j) {
+				accepted++
+			}
+		}
+		var wait <-chan struct{}
+		switch {
+		case err != nil || len(jobs) == 0:
+			limit = 100
+		case accepted < len(jobs):
+			// Some host is saturated: claim no more than got through, once a job finishes.
+			limit = max(accepted, 1)
+			wait = s.freed
+		default:
+			limit = min(2*limit, 100)
+			continue
+		}
+		t := time.NewTimer(s.o.PollEvery)
+		select {
+		case <-s.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		case <-wait:
+			t.Stop()
+		}
+	}
+}
+
+func hostKey(raw string) string {
+	u, err := checkURL(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
+}
+
+// route hands j to its host's queue, starting a worker if the host has fewer than
+// PerHostConcurrency, or pushes it back (false) when the host already has enough waiting.
+func (s *Sender) route(j *store.WebhookJob) bool {
+	key := hostKey(j.URL)
+	s.mu.Lock()
+	h := s.hosts[key]
+	if h == nil {
+		h = &hostQ{name: key, ch: make(chan *store.WebhookJob, max(4*s.o.PerHostConcurrency, s.o.MaxInFlight/8))}
+		s.hosts[key] = h
+	}
+	select {
+	case h.ch <- j:
+		if h.workers < s.o.PerHostConcurrency {
+			h.workers++
+			s.workers.Add(1)
+			go s.hostWorker(h)
+		}
+		s.mu.Unlock()
+		return true
+	default:
+	}
+	s.mu.Unlock()
+	s.stats.hostBusy.Add(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.o.Store.RetryWebhook(ctx, j, s.o.Now().Add(s.o.HostBusyDelay)); err != nil {
+		s.stats.storeErrors.Add(1)
+	}
+	s.event(j, key, 0, nil, 0, WebhookHostBusy)
+	s.finished()
+	return false
+}
+
+func (s *Sender) finished() {
+	s.held.Add(-1)
+	select {
+	case s.freed <- struct{}{}:
+	default:
+	}
+}
+
+// hostWorker sends one host's jobs one at a time; it ends when the host's queue stays empty
+// for a while, or at shutdown.
+func (s *Sender) hostWorker(h *hostQ) {
+	defer s.workers.Done()
+	idle := time.NewTimer(5 * time.Second)
+	defer idle.Stop()
+	for {
+		select {
+		case <-s.stop:
+			s.mu.Lock()
+			h.workers--
+			s.mu.Unlock()
+			return
+		case j := <-h.ch:
+			s.deliver(h.name, j)
+			if !idle.Stop() {
+				select {
+				case <-idle.C:
+				default:
+				}
+			}
+			idle.Reset(5 * time.Second)
+		case <-idle.C:
+			s.mu.Lock()
+			if len(h.ch) == 0 {
+				h.workers--
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+			idle.Reset(5 * time.Second)
+		}
+	}
+}
+
+// deliver makes one attempt and settles the job: acked, rescheduled or dead.
+func (s *Sender) deliver(host string, j *store.WebhookJob) {
+	defer s.finished()
+	j.Attempts++
+	s.stats.attempts.Add(1)
+	start := time.Now()
+	code, retryAfter, err := s.post(j)
+	lat := time.Since(start)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err == nil {
+		s.stats.delivered.Add(1)
+		if aerr := s.o.Store.AckWebhook(ctx, j.ID, s.o.DoneTTL); aerr != nil {
+			s.stats.storeErrors.Add(1)
+			s.log.Warn().Err(aerr).Str("job", j.ID).Msg("delivered webhook not acknowledged in the store; it will be sent again")
+		}
+		s.event(j, host, code, nil, lat, WebhookDelivered)
+		return
+	}
+	if s.reqCtx.Err() != nil {
+		// Shutdown cancelled it: not the receiver's fault, try again soon (maybe elsewhere).
+		j.Attempts--
+		if rerr := s.o.Store.RetryWebhook(ctx, j, s.o.Now()); rerr != nil {
+			s.stats.storeErrors.Add(1)
+		}
+		return
+	}
+	s.stats.failed.Add(1)
+	j.LastError, j.LastStatus = err.Error(), code
+	now := s.o.Now()
+	permanent := errors.Is(err, ErrForbiddenAddress) || errors.Is(err, ErrBadURL)
+	if errors.Is(err, ErrForbiddenAddress) {
+		s.stats.refused.Add(1)
+	}
+	delay := s.backoff(j.Attempts, retryAfter)
+	if permanent || now.Add(delay).After(j.Since.Add(s.o.RetryFor)) {
+		j.DeadAt = now
+		if derr := s.o.Store.DeadWebhook(ctx, j); derr != nil {
+			s.stats.storeErrors.Add(1)
+			s.log.Error().Err(derr).Str("job", j.ID).Msg("could not move a webhook to the dead-letter list; it will be tried again")
+			return
+		}
+		s.stats.dead.Add(1)
+		s.log.Warn().Err(err).Str("job", j.ID).Str("host", host).Int("attempts", j.Attempts).Msg("webhook given up: dead letter")
+		s.event(j, host, code, err, lat, WebhookDead)
+		return
+	}
+	if rerr := s.o.Store.RetryWebhook(ctx, j, now.Add(delay)); rerr != nil {
+		s.stats.storeErrors.Add(1)
+		s.log.Warn().Err(rerr).Str("job", j.ID).Msg("could not reschedule a webhook; it is retried after its lease")
+	}
+	s.stats.retried.Add(1)
+	s.log.Debug().Err(err).Str("job", j.ID).Str("host", host).Int("attempt", j.Attempts).Dur("retry_in", delay).Msg("webhook failed; retrying")
+	s.event(j, host, code, err, lat, WebhookRetry)
+}
+
+// backoff is the wait after the n-th failed attempt.
+func (s *Sender) backoff(n int, retryAfter time.Duration) time.Duration {
+	d := s.o.MinBackoff << min(n-1, 30)
+	if d <= 0 || d > s.o.MaxBackoff {
+		d = s.o.MaxBackoff
+	}
+	d = d/2 + rand.N(d/2+1)
+	if retryAfter > d {
+		d = min(retryAfter, s.o.MaxBackoff)
+	}
+	return d
+}
+
+func (s *Sender) event(j *store.WebhookJob, host string, code int, err error, lat time.Duration, outcome string) {
+	if s.o.OnWebhook == nil {
+		return
+	}
+	s.o.OnWebhook(WebhookEvent{JobID: j.ID, MessageID: j.MessageID, Host: host, Kind: j.Kind, Attempt: j.Attempts,
+		StatusCode: code, Err: err, Latency: lat, Outcome: outcome})
+}
+
+// post makes the request; nil error means a 2xx answer.
+func (s *Sender) post(j *store.WebhookJob) (int, time.Duration, error) {
+	u, err := checkURL(j.URL)
+	if err != nil {
+		return 0, 0, err
+	}
+	ctx, cancel := context.WithTimeout(s.reqCtx, s.o.Timeout)
+	defer cancel()
+	if !s.o.AllowPrivate {
+		if err := checkHost(ctx, s.res, u.Hostname()); err != nil {
+			return 0, 0, err
+		}
+	}
+	body := []byte(j.Body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(j.Body))
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %v", ErrBadURL, err)
+	}
+	req.Header.Set("Content-Type", j.ContentType)
+	req.Header.Set("User-Agent", s.o.UserAgent)
+	req.Header.Set(IdempotencyHeader, j.ID)
+	req.Header.Set(AttemptHeader, strconv.Itoa(j.Attempts))
+	if len(s.sec) > 0 {
+		req.Header.Set(SignatureHeader, Sign(s.sec, time.Now(), body))
+	}
+	resp, err := s.o.Client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp.StatusCode, 0, nil
+	}
+	var ra time.Duration
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		if sec, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && sec > 0 {
+			ra = time.Duration(sec) * time.Second
+		}
+	}
+	return resp.StatusCode, ra, fmt.Errorf("dlr: webhook answered HTTP %d", resp.StatusCode)
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Sender) Stats() SenderStats {
+	return SenderStats{
+		Attempts: s.stats.attempts.Load(), Delivered: s.stats.delivered.Load(), Failed: s.stats.failed.Load(),
+		Retried: s.stats.retried.Load(), Dead: s.stats.dead.Load(), Refused: s.stats.refused.Load(),
+		HostBusy: s.stats.hostBusy.Load(), StoreErrors: s.stats.storeErrors.Load(), InFlight: s.held.Load(),
+	}
+}
+
+// DeadLetters returns up to n dead letters, oldest first.
+func (s *Sender) DeadLetters(ctx context.Context, n int) ([]*store.WebhookJob, error) {
+	return s.o.Store.DeadWebhooks(ctx, n)
+}
+
+// Replay queues the dead letters with the given ids (all when none is given) again, due now,
+// with a fresh RetryFor window. It returns how many it queued.
+func (s *Sender) Replay(ctx context.Context, ids ...string) (int, error) {
+	return s.o.Store.ReplayWebhooks(ctx, s.o.Now(), ids...)
+}

@@ -1,0 +1,69 @@
+package dlr
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/smppd/smppd/store"
+)
+
+// CorrelatorStats are the correlator's counters since it was made.
+type CorrelatorStats struct {
+	// Receipts counts readable receipts by carrier and by what they said (DELIVERED, …;
+	// SUBMITTED for intermediate ones).
+	Receipts map[string]map[store.Status]uint64
+	// Matched receipts changed a message; Duplicates matched one they had already changed
+	// (carrier retransmissions); Early were parked to wait for their submit_sm_resp, and
+	// EarlyMatched of those found it; Unmatched matched nothing (correlation misses) and
+	// were kept for inspection; Malformed could not be read.
+	Matched, Duplicates, Early, EarlyMatched, Unmatched, Malformed uint64
+	// MO counts deliver_sm that were not receipts.
+	MO uint64
+	// StoreErrors counts receipts refused with ESME_RX_T_APPN because the store failed.
+	StoreErrors uint64
+	// WebhooksQueued counts new webhook jobs; NoWebhook final messages with no URL to call.
+	WebhooksQueued, NoWebhook uint64
+}
+
+type corrStats struct {
+	matched, duplicates, early, earlyMatched, unmatched, malformed atomic.Uint64
+	mo, storeErrors, webhooksQueued, noWebhook                     atomic.Uint64
+
+	mu       sync.Mutex
+	receipts map[string]map[store.Status]uint64
+}
+
+func (s *corrStats) count(carrier string, st store.Status) {
+	s.mu.Lock()
+	if s.receipts == nil {
+		s.receipts = map[string]map[store.Status]uint64{}
+	}
+	m := s.receipts[carrier]
+	if m == nil {
+		m = map[store.Status]uint64{}
+		s.receipts[carrier] = m
+	}
+	m[st]++
+	s.mu.Unlock()
+}
+
+// Stats returns a snapshot of the counters.
+func (c *Correlator) Stats() CorrelatorStats {
+	s := &c.stats
+	out := CorrelatorStats{
+		Matched: s.matched.Load(), Duplicates: s.duplicates.Load(), Early: s.early.Load(),
+		EarlyMatched: s.earlyMatched.Load(), Unmatched: s.unmatched.Load(), Malformed: s.malformed.Load(),
+		MO: s.mo.Load(), StoreErrors: s.storeErrors.Load(), WebhooksQueued: s.webhooksQueued.Load(),
+		NoWebhook: s.noWebhook.Load(), Receipts: map[string]map[store.Status]uint64{},
+	}
+	s.mu.Lock()
+	for c, m := range s.receipts {
+		cm := make(map[store.Status]uint64, len(m))
+		for k, v := range m {
+			cm[k] = v
+		}
+		out.Receipts[c] = cm
+	}
+	s.mu.Unlock()
+	return out
+}
