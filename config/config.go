@@ -101,7 +101,9 @@ type Carrier struct {
 	// bind has been down this long. 0 (default) disables it.
 	FailoverAfter time.Duration `yaml:"failover_after"`
 	// MessageIDFormat says how the carrier writes message ids, for matching receipts to
-	// submit responses: "as-is" (default), "hex", "decimal", "hex-upper", "hex-lower".
+	// submit responses: "as-is" (default: exact), "hex", "hex-upper", "hex-lower" (hex
+	// numbers, case and leading zeros ignored), "decimal" (leading zeros ignored),
+	// "hex-decimal" (hex in submit_sm_resp, decimal in receipts) or "decimal-hex".
 	MessageIDFormat string      `yaml:"message_id_format"`
 	Text            CarrierText `yaml:"text"`
 	DLT             CarrierDLT  `yaml:"dlt"`

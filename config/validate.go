@@ -121,9 +121,9 @@ func (c *Config) validate() error {
 			add(k+".no_response", "%q: want resubmit or unknown", cr.NoResponse)
 		}
 		switch cr.MessageIDFormat {
-		case "as-is", "hex", "decimal", "hex-upper", "hex-lower":
+		case "as-is", "hex", "decimal", "hex-upper", "hex-lower", "hex-decimal", "decimal-hex":
 		default:
-			add(k+".message_id_format", "%q: want as-is, hex, decimal, hex-upper or hex-lower", cr.MessageIDFormat)
+			add(k+".message_id_format", "%q: want as-is, hex, decimal, hex-upper, hex-lower, hex-decimal or decimal-hex", cr.MessageIDFormat)
 		}
 		switch cr.Text.Long {
 		case "udh", "udh16", "sar", "payload":

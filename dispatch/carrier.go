@@ -556,6 +556,11 @@ func (c *carrier) finish(h held, st store.Status, code, reason string, ids []str
 	if err := c.d.o.Store.Ack(ctx, c.o.Name, h.claim); err != nil {
 		c.log.Error().Err(err).Str("msg", m.ID).Msg("ack failed; the message may be reclaimed and resent")
 	}
+	if st.Final() && c.d.o.OnFinal != nil {
+		if err := c.d.o.OnFinal(ctx, m, st); err != nil {
+			c.log.Error().Err(err).Str("msg", m.ID).Msg("after-final hook failed")
+		}
+	}
 	switch st {
 	case store.StatusSubmitted:
 		c.stats.submitted.Add(1)

@@ -138,6 +138,9 @@ type Options struct {
 	// settle receipts that arrived before the submit_sm_resp. An error is logged; the
 	// message stays submitted.
 	OnSubmitted func(ctx context.Context, carrier string, m *store.Message, carrierIDs []string) error
+	// OnFinal, if set, is called after dispatch itself settled a message for good (FAILED,
+	// REJECTED by the carrier) and acked it: the client's webhook reports it.
+	OnFinal func(ctx context.Context, m *store.Message, st store.Status) error
 	// OnLinkEvent, if set, receives every bind's state changes (see smpp.Event).
 	OnLinkEvent func(carrier string, e smpp.Event)
 	// DeliverHandler serves deliver_sm (receipts, MO) arriving on the carriers' receiver

@@ -30,6 +30,7 @@ import (
 
 	"github.com/smppd/smppd/config"
 	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/memstore"
@@ -50,12 +51,14 @@ func main() {
 
 // daemon is a running smppd.
 type daemon struct {
-	cfg   *config.Config
-	log   zerolog.Logger
-	store store.Store
-	disp  *dispatch.Dispatcher
-	reg   *prometheus.Registry
-	demo  *demo
+	cfg    *config.Config
+	log    zerolog.Logger
+	store  store.Store
+	disp   *dispatch.Dispatcher
+	corr   *dlr.Correlator
+	sender *dlr.Sender
+	reg    *prometheus.Registry
+	demo   *demo
 }
 
 // run starts smppd and serves until ctx ends, then drains. ready, if set, learns the HTTP
@@ -142,13 +145,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	dopts.OnSubmit = m.observeSubmit
 	dopts.OnLinkEvent = m.observeLink
 	dopts.ChainFor = engine.ChainFor
-	// No DeliverHandler yet: receipts are answered with a temporary error, so carriers keep
-	// them until receipt correlation (the dlr package) can store them first.
+	if d.corr, d.sender, err = startReceipts(cfg, d.store, &dopts, m, log); err != nil {
+		return err
+	}
 	if d.disp, err = dispatch.New(dopts); err != nil {
 		return err
 	}
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	d.reg.MustRegister(&dispatchCollector{d: d.disp})
+	d.reg.MustRegister(&dispatchCollector{d: d.disp}, &dlrCollector{c: d.corr, s: d.sender, st: d.store})
 	d.disp.Start()
 
 	// The API (mounted by the api package) and the operator's endpoints share one listener
@@ -199,6 +203,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if err := d.disp.Shutdown(sctx); err != nil {
 		log.Warn().Err(err).Msg("shutdown incomplete; what was not sent stays in the store")
 	}
+	// Receipts stopped with the binds; webhooks still queued stay in the store for the
+	// next start.
+	_ = d.sender.Shutdown(sctx)
+	_ = d.corr.Shutdown(sctx)
 	log.Info().Msg("stopped")
 	return nil
 }

@@ -8,7 +8,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/smpp"
+	"github.com/smppd/smppd/store"
 )
 
 // metrics are the counters and histograms fed by dispatch hooks; gauges are read from
@@ -18,6 +20,11 @@ type metrics struct {
 	submitLatency *prometheus.HistogramVec
 	linkEvents    *prometheus.CounterVec
 	sessionClosed *prometheus.CounterVec
+
+	receipts       *prometheus.CounterVec
+	receiptLatency prometheus.Histogram
+	webhooks       *prometheus.CounterVec
+	webhookLatency prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -40,8 +47,83 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "SMPP sessions closed, by carrier and close reason (the same names as the log field reason).",
 		}, []string{"carrier", "reason"}),
 	}
-	reg.MustRegister(m.submits, m.submitLatency, m.linkEvents, m.sessionClosed)
+	m.receipts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "smppd", Name: "receipts_total",
+		Help: "Delivery receipts by carrier, what they said (DELIVERED, UNDELIVERED …) and outcome (matched, duplicate, early, unmatched, malformed, error).",
+	}, []string{"carrier", "status", "outcome"})
+	m.receiptLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "smppd", Name: "receipt_handling_seconds",
+		Help:    "Time from a deliver_sm receipt to its deliver_sm_resp (the store writes in between).",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+	})
+	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "smppd", Name: "webhook_attempts_total",
+		Help: "Webhook attempts by outcome: delivered, retry, dead (dead-lettered), host_busy (pushed back).",
+	}, []string{"outcome"})
+	m.webhookLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "smppd", Name: "webhook_latency_seconds",
+		Help:    "Duration of webhook requests that got an answer.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	})
+	reg.MustRegister(m.submits, m.submitLatency, m.linkEvents, m.sessionClosed, m.receipts, m.receiptLatency, m.webhooks, m.webhookLatency)
 	return m
+}
+
+func (m *metrics) observeReceipt(e dlr.ReceiptEvent) {
+	status := string(e.Status)
+	if status == "" {
+		status = "none"
+	}
+	m.receipts.WithLabelValues(e.Carrier, status, e.Outcome).Inc()
+	m.receiptLatency.Observe(e.Latency.Seconds())
+}
+
+func (m *metrics) observeWebhook(e dlr.WebhookEvent) {
+	m.webhooks.WithLabelValues(e.Outcome).Inc()
+	if e.StatusCode != 0 {
+		m.webhookLatency.Observe(e.Latency.Seconds())
+	}
+}
+
+// dlrCollector reads receipt and webhook counters and the sizes of their stores at scrape
+// time.
+type dlrCollector struct {
+	c  *dlr.Correlator
+	s  *dlr.Sender
+	st store.Store
+}
+
+var (
+	descParked     = prometheus.NewDesc("smppd_receipts_parked", "Receipts waiting for their submit_sm_resp (early receipts).", nil, nil)
+	descUnmatched  = prometheus.NewDesc("smppd_receipts_unmatched", "Receipts that matched no message, kept for inspection.", nil, nil)
+	descHookQueue  = prometheus.NewDesc("smppd_webhooks_queued", "Webhook jobs waiting (due, retrying or in flight).", nil, nil)
+	descHookDead   = prometheus.NewDesc("smppd_webhooks_dead", "Webhook jobs in the dead-letter list.", nil, nil)
+	descEarly      = prometheus.NewDesc("smppd_receipts_early_total", "Receipts that arrived before their submit_sm_resp and were parked.", nil, nil)
+	descMisses     = prometheus.NewDesc("smppd_receipt_correlation_misses_total", "Receipts that matched no message after the early window.", nil, nil)
+	descHookInFlgt = prometheus.NewDesc("smppd_webhooks_in_flight", "Webhook jobs held by this instance's sender.", nil, nil)
+)
+
+func (c *dlrCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+
+func (c *dlrCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	cs, ss := c.c.Stats(), c.s.Stats()
+	ch <- prometheus.MustNewConstMetric(descEarly, prometheus.CounterValue, float64(cs.Early))
+	ch <- prometheus.MustNewConstMetric(descMisses, prometheus.CounterValue, float64(cs.Unmatched))
+	ch <- prometheus.MustNewConstMetric(descHookInFlgt, prometheus.GaugeValue, float64(ss.InFlight))
+	if rs, ok := c.st.(store.Receipts); ok {
+		if n, err := rs.ReceiptCounts(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(descParked, prometheus.GaugeValue, float64(n.Parked))
+			ch <- prometheus.MustNewConstMetric(descUnmatched, prometheus.GaugeValue, float64(n.Unmatched))
+		}
+	}
+	if ws, ok := c.st.(store.Webhooks); ok {
+		if n, err := ws.WebhookCounts(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(descHookQueue, prometheus.GaugeValue, float64(n.Queued))
+			ch <- prometheus.MustNewConstMetric(descHookDead, prometheus.GaugeValue, float64(n.Dead))
+		}
+	}
 }
 
 func (m *metrics) observeSubmit(e dispatch.SubmitEvent) {
