@@ -250,6 +250,14 @@ type Webhooks struct {
 	RetryFor time.Duration `yaml:"retry_for"`
 	// AllowPrivate lets webhook URLs point at loopback and private addresses. Default: false.
 	AllowPrivate bool `yaml:"allow_private"`
+	// Timeout bounds one webhook request. Default: 10s.
+	Timeout time.Duration `yaml:"timeout"`
+	// Lease is how long a webhook job taken by an instance is reserved for it; if the
+	// instance dies, another sends the job after this. Must exceed timeout. Default: 2m.
+	Lease time.Duration `yaml:"lease"`
+	// PerHostConcurrency bounds requests in flight to one host, so one slow client never
+	// delays the others. Default: 4.
+	PerHostConcurrency int `yaml:"per_host_concurrency"`
 }
 
 // Error is a configuration error at a place in the file.

@@ -274,11 +274,22 @@ func (c *Config) validate() error {
 			}
 		}
 	}
+	timeout := c.Webhooks.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second // the sender's default
+	}
+	if c.Webhooks.Lease > 0 && c.Webhooks.Lease <= timeout {
+		add("webhooks.lease", "%s must exceed the webhook timeout (%s), or a slow request is sent twice", c.Webhooks.Lease, timeout)
+	}
+	if c.Webhooks.PerHostConcurrency < 0 || c.Webhooks.Timeout < 0 || c.Webhooks.RetryFor < 0 {
+		add("webhooks", "timeout, lease, retry_for and per_host_concurrency must not be negative")
+	}
 	if len(errs) > 0 {
 		return errs
 	}
 	return nil
 }
+
 
 func checkHostPort(add func(string, string, ...any), key, v string) {
 	host, port, err := net.SplitHostPort(v)

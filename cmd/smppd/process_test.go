@@ -89,17 +89,26 @@ carriers:
 	return path, cfg
 }
 
-// enqueue accepts n messages into the store the daemon will read, as the API would.
+// submitVia accepts messages into the store a daemon will read, as the API would: through a
+// dispatcher that is never started.
+func submitVia(t *testing.T, o dispatch.Options, msgs []*store.Message) {
+	t.Helper()
+	d, err := dispatch.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Submit(context.Background(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// enqueue accepts n messages into the store the daemon will read.
 func enqueue(t *testing.T, cfg *config.Config, st store.Store, n int) []string {
 	o, err := cfg.DispatchOptions()
 	if err != nil {
 		t.Fatal(err)
 	}
 	o.Store = st
-	d, err := dispatch.New(o) // never started: only its Submit is used
-	if err != nil {
-		t.Fatal(err)
-	}
 	ids := make([]string, 0, n)
 	for i := 0; i < n; i += 500 {
 		var batch []*store.Message
@@ -108,9 +117,7 @@ func enqueue(t *testing.T, cfg *config.Config, st store.Store, n int) []string {
 				Priority: store.PriorityTransactional, Text: fmt.Sprintf("Your OTP is %06d", j),
 				PEID: "1101234567890123456", TemplateID: "1107161234567890123"})
 		}
-		if err := d.Submit(context.Background(), batch...); err != nil {
-			t.Fatal(err)
-		}
+		submitVia(t, o, batch)
 		for _, m := range batch {
 			ids = append(ids, m.ID)
 		}

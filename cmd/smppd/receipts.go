@@ -47,6 +47,7 @@ func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, 
 	dopts.OnFinal = func(ctx context.Context, msg *store.Message, _ store.Status) error { return corr.Settled(ctx, msg.ID) }
 	sender, err := dlr.NewSender(dlr.SenderOptions{
 		Store: ds, Secret: cfg.Webhooks.Secret, RetryFor: cfg.Webhooks.RetryFor, AllowPrivate: cfg.Webhooks.AllowPrivate,
+		Timeout: cfg.Webhooks.Timeout, Lease: cfg.Webhooks.Lease, PerHostConcurrency: cfg.Webhooks.PerHostConcurrency,
 		OnWebhook: m.observeWebhook,
 		Logger:    log.With().Str("component", "webhooks").Logger(),
 	})
