@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build test vet fmt-check fuzz bench clean
+.PHONY: all build test vet fmt-check fuzz bench microbench reliability clean
 
 all: build
 
@@ -28,9 +28,27 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzFrameReader -fuzztime=$(FUZZTIME) ./smpp/
 	$(GO) test -run='^$$' -fuzz=FuzzParseReceiptText -fuzztime=$(FUZZTIME) ./smpp/
 
-# Micro and loopback benchmarks (codec, session round trips beside go-smpp).
+# The standard end-to-end scenario on this machine (Redis store): smppbench starts the
+# simulator and smppd and drives OTP, R1 single and Bulk load; it prints a table per run and
+# writes bench-*.json.
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem ./smpp/ ./smpp/text/
+	$(GO) build -o bin/smppd ./cmd/smppd
+	$(GO) build -o bin/smppbench ./cmd/smppbench
+	bin/smppbench -self -scenario otp -c 64 -rate 2000 -d 10s -json bench-otp.json
+	bin/smppbench -self -scenario r1 -c 64 -d 10s -json bench-r1.json
+	bin/smppbench -self -scenario bulk -c 4 -bulk 100 -d 10s -json bench-bulk.json
+
+# Micro and loopback benchmarks (codec, session round trips beside go-smpp, simulator).
+microbench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./smpp/ ./smpp/text/ ./dlt/
+	$(GO) test -run='^$$' -bench=SubmitWithReceipts -benchtime=200000x ./smpp/smsc/
 
 clean:
 	$(GO) clean -testcache
+
+# The reliability suite (not in `make test`): SIGKILL of smppd under load, carrier
+# disconnect storms, a webhook receiver outage and a Redis restart, each counting accepted,
+# submitted, receipted, webhooked, lost and duplicated messages. Needs redis-server.
+reliability:
+	$(GO) build -o bin/smppd ./cmd/smppd
+	SMPPD_BIN=$(CURDIR)/bin/smppd $(GO) test -tags reliability -count=1 -timeout 20m -v -run Reliability ./cmd/smppbench/

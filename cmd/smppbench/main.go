@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	tr := newTracker()
-	hookURL, stopHooks, err := webhookReceiver(tr)
+	hookURL, stopHooks, err := webhookReceiver(tr, nil)
 	if err != nil {
 		return err
 	}

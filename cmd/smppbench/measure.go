@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -119,13 +120,36 @@ func (t *tracker) webhookCount() int {
 	return t.webhooks
 }
 
-// webhookReceiver accepts delivery webhooks (JSON or the legacy form) and records them.
-func webhookReceiver(t *tracker) (url string, stop func(), err error) {
+// Webhook receiver modes: healthy, failing every request with 503, or dropping every
+// connection (as if down). The reliability suite switches them during a run.
+const (
+	hookUp int32 = iota
+	hookFailing
+	hookDown
+)
+
+// webhookReceiver accepts delivery webhooks (JSON or the legacy form) and records them. mode,
+// when set, decides how it answers.
+func webhookReceiver(t *tracker, mode *atomic.Int32) (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err
 	}
 	srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if mode != nil {
+			switch mode.Load() {
+			case hookFailing:
+				http.Error(w, "receiver failing", http.StatusServiceUnavailable)
+				return
+			case hookDown:
+				if hj, ok := w.(http.Hijacker); ok {
+					if c, _, err := hj.Hijack(); err == nil {
+						_ = c.Close()
+						return
+					}
+				}
+			}
+		}
 		now := time.Now()
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
 		var to string

@@ -101,6 +101,9 @@ func (s *httpSim) get(path string, v any) error {
 type selfRun struct {
 	sim     *smsc.Server
 	cmd     *exec.Cmd
+	bin     string
+	cfgPath string
+	logOut  io.Writer
 	target  string
 	key     string
 	prefix  string
@@ -117,13 +120,22 @@ type selfOptions struct {
 	window   int
 	hookURL  string
 	logOut   io.Writer
+	// account adjusts the simulated operator's account (faults, receipts) for a scenario.
+	account func(*smsc.Account)
+	// dispatch and webhooks are extra lines (indented two spaces) of those sections of the
+	// generated smppd configuration.
+	dispatch, webhooks string
 }
 
 // startSelf starts the simulator in this process and smppd as a child (so its CPU and
 // memory are its own), on Redis under a fresh key prefix.
 func startSelf(ctx context.Context, o selfOptions) (*selfRun, error) {
+	acct := smsc.Account{SystemID: "smppd", Password: "password"}
+	if o.account != nil {
+		o.account(&acct)
+	}
 	sim, err := smsc.NewServer(smsc.Options{EnquireLinkInterval: -1, StoreSize: 2_000_000, Window: 256,
-		Accounts: []smsc.Account{{SystemID: "smppd", Password: "password"}}})
+		Accounts: []smsc.Account{acct}})
 	if err != nil {
 		return nil, err
 	}
@@ -170,36 +182,59 @@ accounts:
     webhook_url: %q
 webhooks:
   allow_private: true
-`, httpAddr, o.redisURL, s.prefix, sim.Addr(), o.binds, o.window, s.key, o.hookURL)
-	cfgPath := filepath.Join(s.dir, "smppd.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+%sdispatch:
+  claim_wait: 200ms
+%s`, httpAddr, o.redisURL, s.prefix, sim.Addr(), o.binds, o.window, s.key, o.hookURL, o.webhooks, o.dispatch)
+	s.cfgPath = filepath.Join(s.dir, "smppd.yaml")
+	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(o.smppdBin, "-config", cfgPath)
-	s.cmd.Stdout, s.cmd.Stderr = o.logOut, o.logOut
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", o.smppdBin, err)
-	}
+	s.bin, s.logOut = o.smppdBin, o.logOut
 	s.target = "http://" + httpAddr
+	if err := s.startSmppd(ctx); err != nil {
+		_ = sim.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// startSmppd starts the smppd child and waits until it is ready.
+func (s *selfRun) startSmppd(ctx context.Context) error {
+	s.cmd = exec.Command(s.bin, "-config", s.cfgPath)
+	s.cmd.Stdout, s.cmd.Stderr = s.logOut, s.logOut
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", s.bin, err)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(s.target + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s, nil
+				return nil
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			s.stop()
-			return nil, errors.New("smppd did not become ready within 30s")
+			_ = s.cmd.Process.Kill()
+			_, _ = s.cmd.Process.Wait()
+			return errors.New("smppd did not become ready within 30s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
+// kill stops the smppd child with SIGKILL, as a crash would.
+func (s *selfRun) kill() {
+	s.sample()
+	_ = s.cmd.Process.Kill()
+	_, _ = s.cmd.Process.Wait()
+}
+
 // sample reads smppd's CPU and peak RSS while it runs.
 func (s *selfRun) sample() procStats {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return s.lastPS
+	}
 	if ps, ok := readProc(s.cmd.Process.Pid); ok {
 		s.lastPS = ps
 	}
@@ -213,13 +248,20 @@ func (s *selfRun) stop() {
 	}
 	s.stopped = true
 	s.sample()
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _, _ = s.cmd.Process.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
+	if s.cmd.ProcessState != nil { // already gone (killed by a scenario)
+		s.cmd = nil
+	}
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	if s.cmd != nil {
+		done := make(chan struct{})
+		go func() { _, _ = s.cmd.Process.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			_ = s.cmd.Process.Kill()
+		}
 	}
 	_ = s.sim.Close()
 	if opt, err := redis.ParseURL(s.redis); err == nil {
