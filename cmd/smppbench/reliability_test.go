@@ -224,4 +224,3 @@ func (w testLog) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
