@@ -290,7 +290,6 @@ func (c *Config) validate() error {
 	return nil
 }
 
-
 func checkHostPort(add func(string, string, ...any), key, v string) {
 	host, port, err := net.SplitHostPort(v)
 	if err != nil {
