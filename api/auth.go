@@ -1,0 +1,125 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// authenticate finds the account of key and checks, in order: the key (compared in
+// constant time), the client address against the account's allow-list, the account's
+// state, and the key's rate.
+func (s *Server) authenticate(r *http.Request, key string) (*account, *apiError) {
+	k := s.keys[sha256.Sum256([]byte(key))]
+	if k == nil || subtle.ConstantTimeCompare(k.key, []byte(key)) != 1 {
+		return nil, errorf(http.StatusBadRequest, msgInvalidKey)
+	}
+	a := k.acct
+	if len(a.allow) > 0 {
+		ip := s.clientIP(r)
+		ok := false
+		for _, n := range a.allow {
+			if ip != nil && n.Contains(ip) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return nil, errorf(http.StatusForbidden, msgIPNotAllowed)
+		}
+	}
+	if a.Disabled {
+		return nil, errorf(http.StatusForbidden, msgDisabled)
+	}
+	if !a.ExpiresAt.IsZero() && !s.o.Now().Before(a.ExpiresAt) {
+		return nil, errorf(http.StatusForbidden, msgExpired)
+	}
+	if k.lim != nil && !k.lim.Allow() {
+		return nil, errorf(http.StatusTooManyRequests, msgRateLimited)
+	}
+	return a, nil
+}
+
+// clientIP is the peer address, or, when the peer is a trusted proxy, the right-most
+// X-Forwarded-For address that is not itself a trusted proxy.
+func (s *Server) clientIP(r *http.Request) net.IP {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip := parseIP(host)
+	if ip == nil || !s.trusted(ip) {
+		return ip
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(h, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := parseIP(strings.TrimSpace(hops[i]))
+		if hop == nil {
+			return ip // a malformed hop: believe no further
+		}
+		ip = hop
+		if !s.trusted(hop) {
+			return hop
+		}
+	}
+	return ip
+}
+
+func parseIP(s string) net.IP {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return nil
+	}
+	return net.IP(a.Unmap().AsSlice())
+}
+
+func (s *Server) trusted(ip net.IP) bool {
+	for _, n := range s.proxies {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// normalisePhone turns the forms real clients send (10 digits, 91…, +91…, 0…, with spaces
+// or dashes) into 91 followed by 10 digits of an Indian mobile number.
+func normalisePhone(s string) (string, *apiError) {
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '(', ')', '.', '\t':
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.TrimPrefix(s, "+")
+	if s == "" || strings.Trim(s, "0123456789") != "" {
+		return "", errorf(http.StatusBadRequest, msgPhoneLength)
+	}
+	switch {
+	case len(s) == 12 && strings.HasPrefix(s, "91"):
+		s = s[2:]
+	case len(s) == 11 && s[0] == '0':
+		s = s[1:]
+	case len(s) != 10:
+		return "", errorf(http.StatusBadRequest, msgPhoneLength)
+	}
+	if s[0] < '6' {
+		return "", errorf(http.StatusBadRequest, msgNotIndian)
+	}
+	return "91" + s, nil
+}
+
+// maskPhone keeps the last 4 digits, for logs.
+func maskPhone(p string) string {
+	if len(p) <= 4 {
+		return "****"
+	}
+	return strings.Repeat("*", len(p)-4) + p[len(p)-4:]
+}

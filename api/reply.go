@@ -1,0 +1,88 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// reply is the 2Factor envelope. Every value is a string: clients parse it with strict
+// struct decoders and with Python's ast.literal_eval. OTP is only set on AUTOGEN2; the
+// delivery fields only on TRANS_SMS_DLR.
+type reply struct {
+	Status         string `json:"Status"`
+	Details        string `json:"Details"`
+	OTP            string `json:"OTP,omitempty"`
+	DeliveryStatus string `json:"DeliveryStatus,omitempty"`
+	SentAt         string `json:"SentAt,omitempty"`
+	DeliveredAt    string `json:"DeliveredAt,omitempty"`
+}
+
+func success(details string) reply { return reply{Status: "Success", Details: details} }
+
+// apiError is an error reply: the HTTP status and the Details text.
+type apiError struct {
+	code    int
+	details string
+}
+
+func (e *apiError) Error() string { return e.details }
+
+func errorf(code int, details string) *apiError { return &apiError{code: code, details: details} }
+
+func marshalReply(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimRight(b.Bytes(), "\n")
+}
+
+func writeReply(w http.ResponseWriter, code int, v any) {
+	writeRaw(w, code, "application/json; charset=utf-8", marshalReply(v))
+}
+
+func writeRaw(w http.ResponseWriter, code int, ctype string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	writeReply(w, e.code, reply{Status: "Error", Details: e.details})
+}
+
+// Reply texts. The first group is what real 2Factor clients match on (twofactor-api.md §2);
+// the others are smppd's, chosen to read like them.
+const (
+	msgOTPMatched       = "OTP Matched"
+	msgOTPMismatch      = "OTP Mismatch"
+	msgOTPExpired       = "OTP Expired"
+	msgNoSession        = "Invalid API / SessionId Combination - No Entry Exists"
+	msgNoPhoneSession   = "Invalid API / Phone Number Combination - No Entry Exists"
+	msgPhoneLength      = "Invalid Phone Number - Length Mismatch(Expected: 10)"
+	msgInvalidKey       = "Invalid API Key - No Account Exists"
+	msgDisabled         = "Access Denied - Account Disabled"
+	msgExpired          = "Access Denied - Account Expired"
+	msgLowBalance       = "Access Denied - Balance is too low"
+	msgInvalidTemplate  = "Invalid Template"
+	msgMissingModule    = "Missing module name"
+	msgOTPLocked        = "OTP Expired - Too Many Attempts"
+	msgIPNotAllowed     = "Access Denied - IP Address Not Allowed"
+	msgRateLimited      = "Rate limit exceeded"
+	msgNotIndian        = "Invalid Phone Number - Not An Indian Mobile Number"
+	msgInvalidOTPValue  = "Invalid OTP Value - Expected 4 to 6 Digits"
+	msgSendLimit        = "Too Many OTPs Sent To This Phone Number - Try Again Later"
+	msgNotSandbox       = "Sandbox Mode Is Not Enabled For This Account"
+	msgInternal         = "Internal Error - Please Retry"
+	msgBodyTooLarge     = "Request Body Too Large"
+	msgInvalidService   = "Invalid Service Name"
+	msgOTPUnavailable   = "OTP Service Is Not Configured"
+	msgNoRecords        = "No records found for the specified filters"
+	msgOneRecord        = "1 record found for the specified filters"
+	msgMethodNotAllowed = "HTTP GET is not supported on this endpoint"
+)
