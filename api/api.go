@@ -22,6 +22,7 @@ package api
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -150,6 +151,15 @@ func AccountsFromConfig(cs []config.Account) ([]Account, error) {
 			SenderIDs: c.SenderIDs, DLTEntity: c.DLTEntity, WebhookURL: c.WebhookURL,
 			TransactionalCredits: c.TransactionalCredits, PromotionalCredits: c.PromotionalCredits,
 			Sandbox: c.Sandbox, Disabled: c.Disabled, OTPTemplate: c.OTPTemplate, OTPExpiry: c.OTPExpiry,
+			OTPTemplates: c.OTPTemplates, OTPText: c.OTPText, DeferPromotional: c.DeferPromotional,
+			LegacyExpiredSuccess: c.LegacyExpiredSuccess,
+		}
+		if c.EncKey != "" {
+			k, err := base64.StdEncoding.DecodeString(c.EncKey)
+			if err != nil || len(k) != 32 {
+				return nil, fmt.Errorf("api: accounts[%d].enc_key: want the base64 of 32 bytes", i)
+			}
+			a.EncKey = k
 		}
 		if c.ExpiresAt != "" {
 			t, err := time.Parse(time.RFC3339, c.ExpiresAt)

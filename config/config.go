@@ -42,6 +42,7 @@ type Config struct {
 	Carriers []Carrier `yaml:"carriers"`
 	Routes   []Route   `yaml:"routes"`
 	Accounts []Account `yaml:"accounts"`
+	OTP      OTP       `yaml:"otp"`
 	DLT      DLTFiles  `yaml:"dlt"`
 	Receipts Receipts  `yaml:"receipts"`
 	Webhooks Webhooks  `yaml:"webhooks"`
@@ -215,9 +216,37 @@ type Account struct {
 	Disabled bool `yaml:"disabled"`
 	// ExpiresAt, when set, ends the account (RFC 3339).
 	ExpiresAt string `yaml:"expires_at"`
-	// OTP settings.
-	OTPTemplate string        `yaml:"otp_template"` // DLT template id used for OTP text
-	OTPExpiry   time.Duration `yaml:"otp_expiry"`   // default 10m
+	// OTPTemplate is the CT ID of the account's DLT-registered OTP template; OTPTemplates
+	// maps the template names clients put in the path (AUTOGEN/OTP1) to CT IDs.
+	OTPTemplate  string            `yaml:"otp_template"`
+	OTPTemplates map[string]string `yaml:"otp_templates"`
+	// OTPText is the OTP text when no DLT registry is configured, with {#numeric#} for the
+	// code. Default: "Your OTP is {#numeric#}".
+	OTPText string `yaml:"otp_text"`
+	// OTPExpiry is how long an OTP may be verified. Default: 10m.
+	OTPExpiry time.Duration `yaml:"otp_expiry"`
+	// DeferPromotional holds promotional messages accepted outside 10:00–21:00 IST until
+	// the window opens; by default they are refused.
+	DeferPromotional bool `yaml:"defer_promotional"`
+	// LegacyExpiredSuccess answers an expired OTP with 2Factor's legacy 200 Success form.
+	// Unsafe with clients that treat any Success as verified. Default: false.
+	LegacyExpiredSuccess bool `yaml:"legacy_expired_success"`
+	// EncKey is the base64 of the 32-byte AES-256 key of the encrypted module (module=ENC);
+	// empty disables ENC for the account.
+	EncKey string `yaml:"enc_key"`
+}
+
+// OTP configures OTP sessions for every account.
+type OTP struct {
+	// Key is the secret that OTP codes are hashed with (HMAC-SHA256): at least 32
+	// characters, the same on every instance, from the environment. Required when any
+	// account exists. Changing it invalidates every live OTP.
+	Key string `yaml:"key"`
+	// MaxAttempts is how many wrong codes a session takes. Default: 5.
+	MaxAttempts int `yaml:"max_attempts"`
+	// SendLimit OTPs per phone per SendWindow. Defaults: 10 per 1h; negative disables.
+	SendLimit  int           `yaml:"send_limit"`
+	SendWindow time.Duration `yaml:"send_window"`
 }
 
 // DLTFiles load the DLT registry.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/url"
@@ -268,11 +269,19 @@ func (c *Config) validate() error {
 				add(k+".webhook_url", "%q is not an http(s) URL", a.WebhookURL)
 			}
 		}
+		if a.EncKey != "" {
+			if key, err := base64.StdEncoding.DecodeString(a.EncKey); err != nil || len(key) != 32 {
+				add(k+".enc_key", "want the base64 of 32 random bytes (openssl rand -base64 32)")
+			}
+		}
 		if a.ExpiresAt != "" {
 			if _, err := time.Parse(time.RFC3339, a.ExpiresAt); err != nil {
 				add(k+".expires_at", "%q: want RFC 3339, e.g. 2027-03-31T23:59:59+05:30", a.ExpiresAt)
 			}
 		}
+	}
+	if len(c.Accounts) > 0 && len(c.OTP.Key) < 32 {
+		add("otp.key", "%d characters; OTP codes are hashed with it: at least 32 random characters, the same on every instance (openssl rand -hex 32)", len(c.OTP.Key))
 	}
 	timeout := c.Webhooks.Timeout
 	if timeout == 0 {

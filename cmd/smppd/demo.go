@@ -2,9 +2,12 @@ package main
 
 import (
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/rs/zerolog"
 
@@ -12,12 +15,19 @@ import (
 	"github.com/smppd/smppd/smpp/smsc"
 )
 
+// demoRegistry is the DLT registry of the demo: the ACME entity with its headers and
+// templates (the same as testdata/dlt/registry.yaml).
+//
+//go:embed demo_registry.yaml
+var demoRegistry []byte
+
 // demo is smppd's self-contained mode: a simulated operator in the same process as the
 // only carrier, the in-memory store, and one account with a fresh API key.
 type demo struct {
 	sim    *smsc.Server
 	cfg    *config.Config
 	apiKey string
+	dir    string
 }
 
 func startDemo(log zerolog.Logger) (*demo, error) {
@@ -34,15 +44,23 @@ func startDemo(log zerolog.Logger) (*demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo operator: %w", err)
 	}
-	var key [16]byte
-	_, _ = rand.Read(key[:])
-	d := &demo{sim: sim, apiKey: hex.EncodeToString(key[:])}
+	d := &demo{sim: sim, apiKey: randomHex(16)}
+	if d.dir, err = os.MkdirTemp("", "smppd-demo"); err != nil {
+		sim.Close()
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(d.dir, "registry.yaml"), demoRegistry, 0o600); err != nil {
+		d.close()
+		return nil, err
+	}
 	yaml := fmt.Sprintf(`
 log_level: info
 http:
   listen: 127.0.0.1:8080
 store:
   type: memory
+dlt:
+  registry: registry.yaml
 carriers:
   - name: demo
     binds:
@@ -54,25 +72,52 @@ carriers:
 accounts:
   - name: demo
     api_keys: [%q]
-    sender_ids: [SMPPDM]
-    dlt_entity: "1101234567890123456"
-    otp_template: "1107161234567890123"
-`, sim.Addr(), d.apiKey)
-	if d.cfg, err = config.Parse("demo", []byte(yaml), func(string) (string, bool) { return "", false }); err != nil {
-		sim.Close()
+    sender_ids: [ACMEIN]
+    dlt_entity: "1101557290000055412"
+    otp_template: "1107161234567890001"
+    otp_templates: {OTP1: "1107161234567890001"}
+otp:
+  key: %q
+`, sim.Addr(), d.apiKey, randomHex(32))
+	if d.cfg, err = config.Parse(filepath.Join(d.dir, "demo.yaml"), []byte(yaml), func(string) (string, bool) { return "", false }); err != nil {
+		d.close()
 		return nil, err
 	}
 	return d, nil
 }
 
-func (d *demo) announce(w io.Writer, httpAddr string) {
-	fmt.Fprintf(w, `smppd demo is running.
-  HTTP:            http://%s  (health /healthz, readiness /readyz, metrics /metrics)
-  demo API key:    %s
-  operator (sim):  SMPP %s, account smppd/password
-  store:           in memory: nothing survives a restart
-Stop with Ctrl-C.
-`, httpAddr, d.apiKey, d.sim.Addr())
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
-func (d *demo) close() { _ = d.sim.Close() }
+func (d *demo) announce(w io.Writer, httpAddr string) {
+	base := "http://" + httpAddr
+	fmt.Fprintf(w, `smppd demo is running.
+  HTTP:            %[1]s  (health /healthz, readiness /readyz, metrics /metrics)
+  demo API key:    %[2]s
+  operator (sim):  SMPP %[3]s, account smppd/password, receipts after 0.5–2 s
+  DLT:             entity 1101557290000055412, header ACMEIN, templates of testdata/dlt/registry.yaml
+  store:           in memory: nothing survives a restart
+
+Try it:
+  # an OTP (AUTOGEN2 also returns the code, so you can verify it)
+  curl '%[1]s/API/V1/%[2]s/SMS/+919812345678/AUTOGEN2/OTP1'
+  curl '%[1]s/API/V1/%[2]s/SMS/VERIFY/<session id>/<otp>'
+  # a transactional message, then its status
+  curl -d module=TRANS_SMS -d apikey=%[2]s -d to=919812345678 -d from=ACMEIN \
+       -d 'msg=Rs.500 received for order A123. Thank you for shopping with ACME.' %[1]s/API/R1/
+  curl -d module=TRANS_SMS_DLR -d apikey=%[2]s -d sessionid=<session id> %[1]s/API/R1/
+  # a message off its template is refused before sending, with the reason
+  curl -d module=TRANS_SMS -d apikey=%[2]s -d to=919812345678 -d from=ACMEIN -d 'msg=Hello' %[1]s/API/R1/
+Stop with Ctrl-C.
+`, base, d.apiKey, d.sim.Addr())
+}
+
+func (d *demo) close() {
+	_ = d.sim.Close()
+	if d.dir != "" {
+		_ = os.RemoveAll(d.dir)
+	}
+}

@@ -28,10 +28,12 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/smppd/smppd/api"
 	"github.com/smppd/smppd/config"
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/otp"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/memstore"
 	"github.com/smppd/smppd/store/redisstore"
@@ -159,13 +161,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	// unless http.metrics_listen gives the latter their own, so they can stay internal.
 	apiMux, opsMux := http.NewServeMux(), http.NewServeMux()
 	d.routes(opsMux)
+	if len(cfg.Accounts) > 0 {
+		h, err := d.apiHandler(engine)
+		if err != nil {
+			return err
+		}
+		apiMux.Handle("/API/", h)
+	}
 	servers := []*http.Server{}
 	serve := func(addr string, h http.Handler) (net.Addr, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, err
 		}
-		srv := newHTTPServer(h)
+		srv := api.NewHTTPServer(addr, h)
 		servers = append(servers, srv)
 		go func() { _ = srv.Serve(ln) }()
 		return ln.Addr(), nil
@@ -226,17 +235,32 @@ func openStore(ctx context.Context, cfg *config.Config, log zerolog.Logger) (sto
 	}
 }
 
-// newHTTPServer bounds every phase of a request: slow or idle clients cannot hold
-// connections and goroutines forever.
-func newHTTPServer(h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+// apiHandler builds the 2Factor-compatible API over the dispatcher, the OTP service, the
+// store's credits and records, and the current DLT registry.
+func (d *daemon) apiHandler(engine *dlt.Engine) (http.Handler, error) {
+	otpStore, ok1 := d.store.(otp.Store)
+	credits, ok2 := d.store.(store.Credits)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("store %T keeps no OTP sessions or credits", d.store)
 	}
+	svc, err := otp.New(otp.Options{Store: otpStore, Key: []byte(d.cfg.OTP.Key), MaxAttempts: d.cfg.OTP.MaxAttempts,
+		SendLimit: d.cfg.OTP.SendLimit, SendWindow: d.cfg.OTP.SendWindow})
+	if err != nil {
+		return nil, err
+	}
+	accounts, err := api.AccountsFromConfig(d.cfg.Accounts)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := api.New(api.Options{
+		Accounts: accounts, Sender: d.disp, OTP: svc, Credits: credits, Records: d.store,
+		Registry: engine.Registry, TrustedProxies: d.cfg.HTTP.TrustedProxies,
+		Logger: d.log.With().Str("component", "api").Logger(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return srv.Handler(), nil
 }
 
 // registryStore returns the store as a dlt.RegistryStore when it can share the registry
