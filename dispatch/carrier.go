@@ -25,6 +25,10 @@ type held struct {
 	since time.Time // when claimed
 	// unknown marks a resend after an unknown outcome: the carrier may already have it.
 	unknown bool
+	// attempt is the store's count of attempts, this one included; duplicate says this
+	// send may deliver a second copy. Both reach the record when the message settles.
+	attempt   int
+	duplicate bool
 }
 
 // carrier runs one carrier's queue: claim, pace, send, settle.
@@ -423,27 +427,17 @@ func (c *carrier) start(ctx context.Context, h held) {
 func (c *carrier) send(h held, sess *smpp.Session, parts []*smpp.SubmitSM) {
 	ctx := context.Background()
 	m := *h.claim.Message
-	dup := false
-	_, err := c.d.o.Store.UpdateRecord(ctx, m.ID, func(r *store.Record) error {
-		// The record counts attempts that reached the point of writing a submit_sm. More of
-		// them than the queued message knows means an earlier consumer was sending it when
-		// it died: this send may deliver a second copy.
-		if h.unknown || (h.claim.Deliveries > 1 && r.Attempts > m.Attempts) {
-			r.Duplicates++
-			dup = true
-		}
-		r.Attempts = max(r.Attempts, m.Attempts) + 1
-		r.Carrier = c.o.Name
-		return nil
-	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	// Count the attempt before the submit_sm is written. More attempts than the queued
+	// message knows means an earlier consumer was writing it when it died: this send may
+	// deliver a second copy.
+	n, err := c.d.o.Store.MarkAttempt(ctx, m.ID, c.d.o.RecordTTL)
+	if err != nil {
 		c.log.Error().Err(err).Str("msg", m.ID).Msg("store unavailable before submit; will retry")
 		c.pushFront(h)
 		return
 	}
-	if dup {
-		c.stats.duplicates.Add(1)
-	}
+	h.attempt = n
+	h.duplicate = h.unknown || (h.claim.Deliveries > 1 && n > m.Attempts+1)
 	m.Attempts++
 	h.claim.Message = &m
 	ids := make([]string, 0, len(parts))
@@ -538,7 +532,7 @@ func (c *carrier) finish(h held, st store.Status, code, reason string, ids []str
 	m := h.claim.Message
 	now := c.now()
 	for attempt := 0; ; attempt++ {
-		err := c.settle(ctx, m, st, code, reason, ids, now)
+		err := c.settle(ctx, h, st, code, reason, ids, now)
 		if err == nil || errors.Is(err, store.ErrNotFound) {
 			break
 		}
@@ -561,6 +555,9 @@ func (c *carrier) finish(h held, st store.Status, code, reason string, ids []str
 			c.log.Error().Err(err).Str("msg", m.ID).Msg("after-final hook failed")
 		}
 	}
+	if h.duplicate {
+		c.stats.duplicates.Add(1)
+	}
 	switch st {
 	case store.StatusSubmitted:
 		c.stats.submitted.Add(1)
@@ -570,13 +567,19 @@ func (c *carrier) finish(h held, st store.Status, code, reason string, ids []str
 	}
 }
 
-func (c *carrier) settle(ctx context.Context, m *store.Message, st store.Status, code, reason string, ids []string, now time.Time) error {
+func (c *carrier) settle(ctx context.Context, h held, st store.Status, code, reason string, ids []string, now time.Time) error {
+	m := h.claim.Message
 	for i, id := range ids {
 		if err := c.d.o.Store.IndexCarrierID(ctx, c.o.Name, id, m.ID, i, c.d.o.IndexTTL); err != nil {
 			return err
 		}
 	}
 	_, err := c.d.o.Store.UpdateRecord(ctx, m.ID, func(r *store.Record) error {
+		r.Carrier = c.o.Name
+		r.Attempts = max(r.Attempts, h.attempt)
+		if h.duplicate {
+			r.Duplicates++
+		}
 		if st == store.StatusSubmitted {
 			r.CarrierIDs, r.Parts, r.SentAt = ids, len(ids), now
 			// A receipt may have completed the record already; never step it back.

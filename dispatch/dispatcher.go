@@ -164,7 +164,8 @@ func (d *Dispatcher) Submit(ctx context.Context, msgs ...*store.Message) error {
 			return err
 		}
 	}
-	for _, m := range msgs {
+	recs := make([]*store.Record, len(msgs))
+	for i, m := range msgs {
 		st := store.StatusAccepted
 		if m.Windowed && m.SendAt.Before(now) && !dlt.InSendWindow(dlt.Promotional, now) {
 			m.SendAt = dlt.NextSendTime(dlt.Promotional, now)
@@ -172,8 +173,17 @@ func (d *Dispatcher) Submit(ctx context.Context, msgs ...*store.Message) error {
 		if m.SendAt.After(now) {
 			st = store.StatusScheduled
 		}
-		r := &store.Record{ID: m.ID, Account: m.Account, Carrier: m.Carrier, From: m.From, To: m.To,
+		recs[i] = &store.Record{ID: m.ID, Account: m.Account, Carrier: m.Carrier, From: m.From, To: m.To,
 			Status: st, AcceptedAt: m.AcceptedAt, StatusAt: now, Meta: m.Meta}
+	}
+	if a, ok := d.o.Store.(store.Accepter); ok {
+		// Records and queue entries in one step: one round trip, and never one without the other.
+		if err := a.Accept(ctx, recs, d.o.RecordTTL, msgs...); err != nil {
+			return fmt.Errorf("dispatch: accept: %w", err)
+		}
+		return nil
+	}
+	for _, r := range recs {
 		if err := d.o.Store.PutRecord(ctx, r, d.o.RecordTTL); err != nil {
 			return fmt.Errorf("dispatch: store record: %w", err)
 		}

@@ -214,6 +214,19 @@ type Records interface {
 	// LookupCarrierID returns the message id and part for a carrier message id, or
 	// ErrNotFound.
 	LookupCarrierID(ctx context.Context, carrier, carrierMsgID string) (msgID string, part int, err error)
+
+	// MarkAttempt counts one more attempt to send message id, before its submit_sm is
+	// written, and returns the count so far (this one included). It is one cheap atomic
+	// increment, kept as long as records are: a count above the attempts the queued
+	// message knows means an earlier consumer was writing it when it died.
+	MarkAttempt(ctx context.Context, id string, ttl time.Duration) (int, error)
+}
+
+// Accepter is implemented by stores that can store new messages' records and queue entries
+// in one step (Redis: one MULTI). Acceptance then costs one round trip, and a message is
+// never queued without its record or recorded without being queued.
+type Accepter interface {
+	Accept(ctx context.Context, recs []*Record, ttl time.Duration, msgs ...*Message) error
 }
 
 // Store is everything the daemon keeps.

@@ -44,11 +44,12 @@ type Store struct {
 	closed   bool
 	done     chan struct{} // closed by Close
 
-	rmu     sync.Mutex
-	rver    uint64 // last record version
-	records map[string]*recEntry
-	cids    map[cidKey]*cidEntry
-	exp     expHeap
+	rmu      sync.Mutex
+	rver     uint64 // last record version
+	records  map[string]*recEntry
+	attempts map[string]int // MarkAttempt counts; they go with their records
+	cids     map[cidKey]*cidEntry
+	exp      expHeap
 
 	now func() time.Time
 }

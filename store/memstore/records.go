@@ -245,3 +245,37 @@ func (s *Store) Counts() Counts {
 	defer s.rmu.Unlock()
 	return Counts{Records: len(s.records), Index: len(s.cids)}
 }
+
+// MarkAttempt implements store.Records. Counts live until Close, like the queues: the
+// in-memory store keeps nothing across restarts anyway.
+func (s *Store) MarkAttempt(ctx context.Context, id string, _ time.Duration) (int, error) {
+	if err := begin(ctx, "mark attempt"); err != nil {
+		return 0, err
+	}
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.records == nil {
+		return 0, fmt.Errorf("store: mark attempt %s: %w", id, ErrClosed)
+	}
+	if s.attempts == nil {
+		s.attempts = map[string]int{}
+	}
+	s.attempts[id]++
+	return s.attempts[id], nil
+}
+
+// Accept implements store.Accepter: the records, then the queue entries, once every message
+// has been checked (a bad one refuses the whole call, as in Redis).
+func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Duration, msgs ...*store.Message) error {
+	for _, m := range msgs {
+		if err := valid.Message(m); err != nil {
+			return fmt.Errorf("store: accept: %w", err)
+		}
+	}
+	for _, r := range recs {
+		if err := s.PutRecord(ctx, r, ttl); err != nil {
+			return err
+		}
+	}
+	return s.Enqueue(ctx, msgs...)
+}

@@ -154,7 +154,10 @@ type stashed struct {
 // a consumer that stopped claiming never gets claims that someone else may have finished.
 const stashMaxAge = 5 * time.Second
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.Accepter = (*Store)(nil)
+)
 
 // New returns a store on client, which the caller keeps and closes after the store. It
 // does not talk to Redis; Ping does.
@@ -290,33 +293,105 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...*store.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	bodies := make([]string, len(msgs))
-	for i, m := range msgs {
-		if err := valid.Message(m); err != nil {
-			return fmt.Errorf("store: enqueue: %w", err)
-		}
-		b, err := marshalMsg(m)
-		if err != nil {
-			return fmt.Errorf("store: enqueue: %w", err)
-		}
-		bodies[i] = b
+	bodies, err := marshalMsgs(msgs)
+	if err != nil {
+		return fmt.Errorf("store: enqueue: %w", err)
 	}
-	now := time.Now()
-	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for i, m := range msgs {
-			if m.SendAt.After(now) {
-				p.ZAdd(ctx, s.schedKey(m.Carrier), redis.Z{Score: float64(m.SendAt.UnixMilli()), Member: bodies[i]})
-				p.SAdd(ctx, s.schedSetKey(), m.Carrier)
-			} else {
-				p.XAdd(ctx, &redis.XAddArgs{Stream: s.streamKey(m.Carrier, m.Priority), Values: []any{"m", bodies[i]}})
-			}
-		}
+	_, err = s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		s.enqueueOps(ctx, p, msgs, bodies)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("store: enqueue: %w", err)
 	}
 	return nil
+}
+
+// marshalMsgs checks and encodes messages for the queue.
+func marshalMsgs(msgs []*store.Message) ([]string, error) {
+	bodies := make([]string, len(msgs))
+	for i, m := range msgs {
+		if err := valid.Message(m); err != nil {
+			return nil, err
+		}
+		b, err := marshalMsg(m)
+		if err != nil {
+			return nil, err
+		}
+		bodies[i] = b
+	}
+	return bodies, nil
+}
+
+// enqueueOps queues msgs (encoded as bodies) on p: the ready stream, or the scheduled set.
+func (s *Store) enqueueOps(ctx context.Context, p redis.Pipeliner, msgs []*store.Message, bodies []string) {
+	now := time.Now()
+	for i, m := range msgs {
+		if m.SendAt.After(now) {
+			p.ZAdd(ctx, s.schedKey(m.Carrier), redis.Z{Score: float64(m.SendAt.UnixMilli()), Member: bodies[i]})
+			p.SAdd(ctx, s.schedSetKey(), m.Carrier)
+		} else {
+			p.XAdd(ctx, &redis.XAddArgs{Stream: s.streamKey(m.Carrier, m.Priority), Values: []any{"m", bodies[i]}})
+		}
+	}
+}
+
+// Accept implements store.Accepter: the records and the queue entries in one MULTI, one
+// round trip.
+func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Duration, msgs ...*store.Message) error {
+	if err := s.check(ctx, "accept"); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		ttl = s.opts.RecordTTL
+	}
+	recBodies := make([][]byte, len(recs))
+	for i, r := range recs {
+		if r == nil || r.ID == "" {
+			return errors.New("store: accept: record without id")
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("store: accept: record %s: %w", r.ID, err)
+		}
+		recBodies[i] = b
+	}
+	bodies, err := marshalMsgs(msgs)
+	if err != nil {
+		return fmt.Errorf("store: accept: %w", err)
+	}
+	_, err = s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for i, r := range recs {
+			p.Set(ctx, s.recKey(r.ID), recBodies[i], time.Duration(ms(ttl))*time.Millisecond)
+		}
+		s.enqueueOps(ctx, p, msgs, bodies)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: accept: %w", err)
+	}
+	return nil
+}
+
+// MarkAttempt implements store.Records with one INCR (and its expiry) on P:att:{id}.
+func (s *Store) MarkAttempt(ctx context.Context, id string, ttl time.Duration) (int, error) {
+	if err := s.check(ctx, "mark attempt"); err != nil {
+		return 0, err
+	}
+	if ttl <= 0 {
+		ttl = s.opts.RecordTTL
+	}
+	key := s.opts.Prefix + ":att:" + id
+	var incr *redis.IntCmd
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		incr = p.Incr(ctx, key)
+		p.Expire(ctx, key, ttl)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: mark attempt %s: %w", id, err)
+	}
+	return int(incr.Val()), nil
 }
 
 // claimScript reads up to ARGV[3] new entries for consumer ARGV[2] of group ARGV[1] from the

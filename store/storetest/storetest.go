@@ -58,6 +58,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RecordTTL", testRecordTTL},
 		{"CarrierIndex", testCarrierIndex},
 		{"CarrierIndexTTL", testCarrierIndexTTL},
+		{"MarkAttempt", testMarkAttempt},
+		{"Accept", testAccept},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -977,5 +979,60 @@ func testCarrierIndexTTL(t *testing.T, s store.Store) {
 	}
 	if _, _, err := s.LookupCarrierID(ctx, "jio", "long"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func testMarkAttempt(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for want := 1; want <= 3; want++ {
+		n, err := s.MarkAttempt(ctx, "att-1", time.Hour)
+		if err != nil || n != want {
+			t.Fatalf("attempt %d: got %d, %v", want, n, err)
+		}
+	}
+	if n, err := s.MarkAttempt(ctx, "att-2", time.Hour); err != nil || n != 1 {
+		t.Fatalf("another message: %d %v", n, err)
+	}
+}
+
+func testAccept(t *testing.T, s store.Store) {
+	a, ok := s.(store.Accepter)
+	if !ok {
+		t.Skip("this store has no Accept; dispatch falls back to PutRecord and Enqueue")
+	}
+	ctx := context.Background()
+	now := time.Now()
+	msgs := []*store.Message{
+		{ID: "acc-1", Carrier: "acc", Priority: store.PriorityOTP, From: "ACMEIN", To: "919800000001", Text: "a", AcceptedAt: now},
+		{ID: "acc-2", Carrier: "acc", Priority: store.PriorityOTP, From: "ACMEIN", To: "919800000002", Text: "b", AcceptedAt: now, SendAt: now.Add(time.Hour)},
+	}
+	recs := []*store.Record{
+		{ID: "acc-1", Status: store.StatusAccepted, To: "919800000001", AcceptedAt: now},
+		{ID: "acc-2", Status: store.StatusScheduled, To: "919800000002", AcceptedAt: now},
+	}
+	if err := a.Accept(ctx, recs, time.Hour, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		got, err := s.GetRecord(ctx, r.ID)
+		if err != nil || got.Status != r.Status {
+			t.Fatalf("record %s: %+v %v", r.ID, got, err)
+		}
+	}
+	d, err := s.Depth(ctx, "acc")
+	if err != nil || d.Ready != 1 || d.Scheduled != 1 {
+		t.Fatalf("depth %+v %v", d, err)
+	}
+	cl, err := s.Claim(ctx, "acc", "c1", 10, 0)
+	if err != nil || len(cl) != 1 || cl[0].Message.ID != "acc-1" {
+		t.Fatalf("claim %+v %v", cl, err)
+	}
+	// A bad message refuses the whole call.
+	bad := &store.Message{ID: "", Carrier: "acc", To: "91", Text: "x"}
+	if err := a.Accept(ctx, []*store.Record{{ID: "acc-3"}}, time.Hour, bad); err == nil {
+		t.Fatal("a message without id was accepted")
+	}
+	if _, err := s.GetRecord(ctx, "acc-3"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("record of a refused call stored: %v", err)
 	}
 }
