@@ -208,6 +208,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res.WebhookRate = float64(res.Webhooks) / total
 	res.Reply = l.reply.percentiles()
 	res.ToSubmit = tr.acceptToSubmit.percentiles()
+	tr.finish()
 	res.ToWebhook = tr.submitToHook.percentiles()
 	res.Errors = l.firstErrors
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"net"
@@ -68,10 +69,11 @@ type tracker struct {
 	webhooks       int
 	duplicateHooks int
 	seenHooks      map[string]bool
+	hookAt         map[string]time.Time // destination → first webhook
 }
 
 func newTracker() *tracker {
-	return &tracker{accepted: map[string]time.Time{}, sent: map[string]time.Time{}, seenHooks: map[string]bool{}}
+	return &tracker{accepted: map[string]time.Time{}, sent: map[string]time.Time{}, seenHooks: map[string]bool{}, hookAt: map[string]time.Time{}}
 }
 
 func (t *tracker) accept(dests []string, at time.Time) {
@@ -103,8 +105,20 @@ func (t *tracker) webhook(dest, key string, at time.Time) {
 	}
 	t.seenHooks[key] = true
 	t.webhooks++
-	if sent, ok := t.sent[dest]; ok {
-		t.submitToHook.add(at.Sub(sent))
+	if _, ok := t.hookAt[dest]; !ok {
+		t.hookAt[dest] = at
+	}
+}
+
+// finish computes submit_sm → webhook once every submit has been seen: a webhook often
+// arrives before the simulator is polled for its submit_sm.
+func (t *tracker) finish() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for dest, at := range t.hookAt {
+		if sent, ok := t.sent[dest]; ok {
+			t.submitToHook.add(at.Sub(sent))
+		}
 	}
 }
 
@@ -153,14 +167,19 @@ func webhookReceiver(t *tracker, mode *atomic.Int32) (url string, stop func(), e
 		now := time.Now()
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
 		var to string
+		// Delivery reports carry SmsTo; OTP delivery callbacks (mode=SMS_OTP) carry To.
 		var p struct {
 			SmsTo     string `json:"SmsTo"`
+			To        string `json:"To"`
 			SessionID string `json:"SessionId"`
 		}
-		if json.Unmarshal(body, &p) == nil && p.SmsTo != "" {
-			to = p.SmsTo
-		} else if r.ParseForm() == nil {
-			to = r.Form.Get("SmsTo")
+		if json.Unmarshal(body, &p) == nil && (p.SmsTo != "" || p.To != "") {
+			to = p.SmsTo + p.To
+		} else {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if r.ParseForm() == nil {
+				to = r.Form.Get("SmsTo") + r.Form.Get("To")
+			}
 		}
 		key := r.Header.Get("Idempotency-Key")
 		if key == "" {

@@ -103,6 +103,7 @@ type selfRun struct {
 	cmd     *exec.Cmd
 	bin     string
 	cfgPath string
+	exited  chan struct{} // closed when the smppd child has exited
 	logOut  io.Writer
 	target  string
 	key     string
@@ -180,11 +181,14 @@ accounts:
     dlt_entity: "1101557290000055412"
     otp_template: "1107161234567890001"
     webhook_url: %q
+otp:
+  key: %s
+  send_limit: -1
 webhooks:
   allow_private: true
 %sdispatch:
   claim_wait: 200ms
-%s`, httpAddr, o.redisURL, s.prefix, sim.Addr(), o.binds, o.window, s.key, o.hookURL, o.webhooks, o.dispatch)
+%s`, httpAddr, o.redisURL, s.prefix, sim.Addr(), o.binds, o.window, s.key, o.hookURL, hex.EncodeToString(append(b[:], b[:]...))+hex.EncodeToString(b[:]), o.webhooks, o.dispatch)
 	s.cfgPath = filepath.Join(s.dir, "smppd.yaml")
 	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -205,6 +209,9 @@ func (s *selfRun) startSmppd(ctx context.Context) error {
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(exited) }()
+	s.exited = exited
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(s.target + "/readyz")
@@ -214,9 +221,14 @@ func (s *selfRun) startSmppd(ctx context.Context) error {
 				return nil
 			}
 		}
+		select {
+		case <-exited:
+			return fmt.Errorf("smppd exited before it was ready: %v", s.cmd.ProcessState)
+		default:
+		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			_ = s.cmd.Process.Kill()
-			_, _ = s.cmd.Process.Wait()
+			<-exited
 			return errors.New("smppd did not become ready within 30s")
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -227,7 +239,7 @@ func (s *selfRun) startSmppd(ctx context.Context) error {
 func (s *selfRun) kill() {
 	s.sample()
 	_ = s.cmd.Process.Kill()
-	_, _ = s.cmd.Process.Wait()
+	<-s.exited
 }
 
 // sample reads smppd's CPU and peak RSS while it runs.
@@ -248,19 +260,13 @@ func (s *selfRun) stop() {
 	}
 	s.stopped = true
 	s.sample()
-	if s.cmd.ProcessState != nil { // already gone (killed by a scenario)
-		s.cmd = nil
-	}
-	if s.cmd != nil {
+	if s.cmd != nil && s.exited != nil {
 		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	}
-	if s.cmd != nil {
-		done := make(chan struct{})
-		go func() { _, _ = s.cmd.Process.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-s.exited:
 		case <-time.After(30 * time.Second):
 			_ = s.cmd.Process.Kill()
+			<-s.exited
 		}
 	}
 	_ = s.sim.Close()

@@ -171,6 +171,9 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	return &Store{c: client, opts: opts, stash: make(map[stashKey]stashed)}, nil
 }
 
+// DefaultPoolSize is the connection pool of stores made by Open when the URL says nothing.
+const DefaultPoolSize = 256
+
 // Open connects to the Redis at url (redis://[user:password@]host:port/db or rediss://…,
 // with go-redis's query options such as dial_timeout, read_timeout, pool_size), pings it,
 // and returns a store that owns the client: Close closes it.
@@ -182,6 +185,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	o, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: redis url %s: %w", shown, err)
+	}
+	if o.PoolSize == 0 {
+		// go-redis's default (10 per CPU) is too small here: every in-flight submit, receipt
+		// and webhook makes a round trip and each waiting Claim holds a connection, so a
+		// small pool turns into queueing inside the client. ?pool_size= in the URL overrides.
+		o.PoolSize = DefaultPoolSize
 	}
 	c := redis.NewClient(o)
 	if err := c.Ping(ctx).Err(); err != nil {
