@@ -109,6 +109,26 @@ carriers:
 	if resp, err := http.Get("http://" + api + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("metrics on the API listener: %v %v", resp.StatusCode, err)
 	}
+	// The admin endpoints live on the internal listener only.
+	for _, u := range []string{"http://" + ops + "/admin/webhooks/dead", "http://" + ops + "/admin/receipts/unmatched"} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(b)) != "[]" && strings.TrimSpace(string(b)) != "null" {
+			t.Fatalf("%s: %d %s", u, resp.StatusCode, b)
+		}
+	}
+	resp, err = http.Post("http://"+ops+"/admin/webhooks/replay", "application/x-www-form-urlencoded", nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("replay: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	if resp, err := http.Get("http://" + api + "/admin/webhooks/dead"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("admin on the API listener: %v %v", resp.StatusCode, err)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

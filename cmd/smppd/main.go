@@ -188,6 +188,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		}
 		opsAddr = apiAddr
 	} else {
+		d.adminRoutes(opsMux)
 		if apiAddr, err = serve(cfg.HTTP.Listen, apiMux); err != nil {
 			return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
 		}
