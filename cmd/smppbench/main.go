@@ -178,7 +178,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// receiver sees them) or the settle time runs out.
 	settleStart := time.Now()
 	for time.Since(settleStart) < *settle && ctx.Err() == nil {
-		if uint64(tr.webhookCount()) >= l.messages.Load() {
+		if tr.unhooked() == 0 {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

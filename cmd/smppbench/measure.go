@@ -122,6 +122,19 @@ func (t *tracker) finish() {
 	}
 }
 
+// unhooked counts accepted messages without a webhook yet.
+func (t *tracker) unhooked() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for d := range t.accepted {
+		if _, ok := t.hookAt[d]; !ok {
+			n++
+		}
+	}
+	return n
+}
+
 func (t *tracker) sentCount() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -126,6 +126,10 @@ type selfOptions struct {
 	// dispatch and webhooks are extra lines (indented two spaces) of those sections of the
 	// generated smppd configuration.
 	dispatch, webhooks string
+	// responseTimeout and maxParts tune the carrier (defaults 10s and 10): a short
+	// dispatch.reclaim_after needs both small.
+	responseTimeout time.Duration
+	maxParts        int
 }
 
 // startSelf starts the simulator in this process and smppd as a child (so its CPU and
@@ -139,6 +143,12 @@ func startSelf(ctx context.Context, o selfOptions) (*selfRun, error) {
 		Accounts: []smsc.Account{acct}})
 	if err != nil {
 		return nil, err
+	}
+	if o.responseTimeout <= 0 {
+		o.responseTimeout = 10 * time.Second
+	}
+	if o.maxParts <= 0 {
+		o.maxParts = 10
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
@@ -167,12 +177,15 @@ dlt:
   registry: registry.yaml
 carriers:
   - name: sim
+    text:
+      max_parts: %d
     binds:
       - addrs: [%q]
         system_id: smppd
         password: password
         count: %d
         window: %d
+        response_timeout: %s
 accounts:
   - name: bench
     api_keys: [%q]
@@ -186,9 +199,10 @@ otp:
   send_limit: -1
 webhooks:
   allow_private: true
+  per_host_concurrency: 32   # every webhook of the run goes to the one receiver
 %sdispatch:
   claim_wait: 200ms
-%s`, httpAddr, o.redisURL, s.prefix, sim.Addr(), o.binds, o.window, s.key, o.hookURL, hex.EncodeToString(append(b[:], b[:]...))+hex.EncodeToString(b[:]), o.webhooks, o.dispatch)
+%s`, httpAddr, o.redisURL, s.prefix, o.maxParts, sim.Addr(), o.binds, o.window, o.responseTimeout, s.key, o.hookURL, hex.EncodeToString(append(b[:], b[:]...))+hex.EncodeToString(b[:]), o.webhooks, o.dispatch)
 	s.cfgPath = filepath.Join(s.dir, "smppd.yaml")
 	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
