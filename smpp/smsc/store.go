@@ -124,7 +124,9 @@ func (st *store) list(f Filter) []Message {
 	if st.next > n {
 		first = st.next - n + 1
 	}
-	for seq := st.next; seq >= first && seq > 0; seq-- {
+	// Newest first; everything at or below After is older still, so the walk stops there
+	// (pollers that ask for what is new pay for what is new, not for the whole ring).
+	for seq := st.next; seq >= first && seq > f.After; seq-- {
 		r := st.ring[seq%n]
 		if r == nil || r.seq != seq || !f.match(r) {
 			continue
