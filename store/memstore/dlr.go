@@ -6,27 +6,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
-	"weak"
 
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/internal/valid"
 )
 
 // Receipt parking, unmatched receipts and the webhook queue (store.Receipts and
-// store.Webhooks). Their state lives beside the Store, in a table keyed by a weak pointer to
-// it, so that this file adds methods without touching the Store type; the entry goes when the
-// Store is garbage collected.
+// store.Webhooks), kept in the Store's dlrSt.
 
 var (
 	_ store.Receipts = (*Store)(nil)
 	_ store.Webhooks = (*Store)(nil)
 )
-
-var dlrStates sync.Map // weak.Pointer[Store] → *dlrState
 
 type dlrState struct {
 	mu        sync.Mutex
@@ -59,23 +53,16 @@ type jobEntry struct {
 	ver uint64
 }
 
-func (s *Store) dlr() *dlrState {
-	wp := weak.Make(s)
-	if v, ok := dlrStates.Load(wp); ok {
-		return v.(*dlrState)
-	}
-	st := &dlrState{
+func (s *Store) dlr() *dlrState { return s.dlrSt }
+
+func newDLRState() *dlrState {
+	return &dlrState{
 		parked:    make(map[parkKey]map[string]*parkedEntry),
 		unmatched: make(map[string]*unmatchedEntry),
 		jobs:      make(map[string]*jobEntry),
 		dead:      make(map[string]*store.WebhookJob),
 		done:      make(map[string]int64),
 	}
-	v, loaded := dlrStates.LoadOrStore(wp, st)
-	if !loaded {
-		runtime.AddCleanup(s, func(wp weak.Pointer[Store]) { dlrStates.Delete(wp) }, wp)
-	}
-	return v.(*dlrState)
 }
 
 // open checks ctx and that the store is not closed.

@@ -51,6 +51,9 @@ type Store struct {
 	cids     map[cidKey]*cidEntry
 	exp      expHeap
 
+	dlrSt *dlrState // parked receipts and webhook jobs (dlr.go)
+	otpSt *otpState // OTP sessions and credits (otp.go)
+
 	now func() time.Time
 }
 
@@ -63,6 +66,8 @@ func New() *Store {
 		done:     make(chan struct{}),
 		records:  make(map[string]*recEntry),
 		cids:     make(map[cidKey]*cidEntry),
+		dlrSt:    newDLRState(),
+		otpSt:    newOTPState(),
 		now:      time.Now,
 	}
 }

@@ -3,24 +3,19 @@ package memstore
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync"
 	"time"
-	"weak"
 
 	"github.com/smppd/smppd/store"
 )
 
-// OTP sessions, per-phone send counters and credits (store.OTPs and store.Credits). Like the
-// receipt state, they live in a side table keyed by a weak pointer to the Store, so this file
-// adds methods without touching the Store type.
+// OTP sessions, per-phone send counters and credits (store.OTPs and store.Credits), kept in
+// the Store's otpSt.
 
 var (
 	_ store.OTPs    = (*Store)(nil)
 	_ store.Credits = (*Store)(nil)
 )
-
-var otpStates sync.Map // weak.Pointer[Store] → *otpState
 
 type otpState struct {
 	mu       sync.Mutex
@@ -46,36 +41,15 @@ type otpWindow struct {
 	until time.Time
 }
 
-func (s *Store) otpData() *otpState {
-	wp := weak.Make(s)
-	if v, ok := otpStates.Load(wp); ok {
-		return v.(*otpState)
-	}
-	st := &otpState{
+func (s *Store) otpData() *otpState { return s.otpSt }
+
+func newOTPState() *otpState {
+	return &otpState{
 		sessions: make(map[string]*otpEntry),
 		latest:   make(map[string]*otpLatest),
 		sends:    make(map[string]*otpWindow),
 		credits:  make(map[string]int64),
 	}
-	v, loaded := otpStates.LoadOrStore(wp, st)
-	if !loaded {
-		runtime.AddCleanup(s, func(wp weak.Pointer[Store]) { otpStates.Delete(wp) }, wp)
-	}
-	return v.(*otpState)
-}
-
-// otpOpen checks ctx and that the store is not closed.
-func (s *Store) otpOpen(ctx context.Context, op string) error {
-	if err := begin(ctx, op); err != nil {
-		return err
-	}
-	s.qmu.Lock()
-	closed := s.closed
-	s.qmu.Unlock()
-	if closed {
-		return fmt.Errorf("store: %s: %w", op, ErrClosed)
-	}
-	return nil
 }
 
 func otpKey(a, b string) string { return a + "\x00" + b }
@@ -106,7 +80,7 @@ func (d *otpState) sweepLocked(now time.Time) {
 
 // CreateOTP implements store.OTPs.
 func (s *Store) CreateOTP(ctx context.Context, sess *store.OTPSession, ttl time.Duration, limit int, window time.Duration) error {
-	if err := s.otpOpen(ctx, "create otp"); err != nil {
+	if err := s.open(ctx, "create otp"); err != nil {
 		return err
 	}
 	if sess == nil || sess.ID == "" || sess.Account == "" || sess.Phone == "" {
@@ -140,7 +114,7 @@ func (s *Store) CreateOTP(ctx context.Context, sess *store.OTPSession, ttl time.
 
 // GetOTP implements store.OTPs.
 func (s *Store) GetOTP(ctx context.Context, account, id string) (*store.OTPSession, error) {
-	if err := s.otpOpen(ctx, "get otp"); err != nil {
+	if err := s.open(ctx, "get otp"); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -157,7 +131,7 @@ func (s *Store) GetOTP(ctx context.Context, account, id string) (*store.OTPSessi
 
 // LatestOTP implements store.OTPs.
 func (s *Store) LatestOTP(ctx context.Context, account, phone string) (string, error) {
-	if err := s.otpOpen(ctx, "latest otp"); err != nil {
+	if err := s.open(ctx, "latest otp"); err != nil {
 		return "", err
 	}
 	now := s.now()
@@ -173,7 +147,7 @@ func (s *Store) LatestOTP(ctx context.Context, account, phone string) (string, e
 
 // VerifyOTP implements store.OTPs.
 func (s *Store) VerifyOTP(ctx context.Context, account, id string, now time.Time, match func(hash string) bool) (store.OTPOutcome, error) {
-	if err := s.otpOpen(ctx, "verify otp"); err != nil {
+	if err := s.open(ctx, "verify otp"); err != nil {
 		return store.OTPNotFound, err
 	}
 	d := s.otpData()
@@ -206,7 +180,7 @@ func (s *Store) VerifyOTP(ctx context.Context, account, id string, now time.Time
 
 // DeleteOTP implements store.OTPs.
 func (s *Store) DeleteOTP(ctx context.Context, account, id string) error {
-	if err := s.otpOpen(ctx, "delete otp"); err != nil {
+	if err := s.open(ctx, "delete otp"); err != nil {
 		return err
 	}
 	d := s.otpData()
@@ -225,7 +199,7 @@ func (s *Store) DeleteOTP(ctx context.Context, account, id string) error {
 
 // InitCredits implements store.Credits.
 func (s *Store) InitCredits(ctx context.Context, account string, cat store.CreditCategory, n int64) error {
-	if err := s.otpOpen(ctx, "init credits"); err != nil {
+	if err := s.open(ctx, "init credits"); err != nil {
 		return err
 	}
 	d := s.otpData()
@@ -244,7 +218,7 @@ func (s *Store) InitCredits(ctx context.Context, account string, cat store.Credi
 
 // SetCredits implements store.Credits.
 func (s *Store) SetCredits(ctx context.Context, account string, cat store.CreditCategory, n int64) error {
-	if err := s.otpOpen(ctx, "set credits"); err != nil {
+	if err := s.open(ctx, "set credits"); err != nil {
 		return err
 	}
 	d := s.otpData()
@@ -261,7 +235,7 @@ func (s *Store) SetCredits(ctx context.Context, account string, cat store.Credit
 
 // GetCredits implements store.Credits.
 func (s *Store) GetCredits(ctx context.Context, account string, cat store.CreditCategory) (int64, bool, error) {
-	if err := s.otpOpen(ctx, "get credits"); err != nil {
+	if err := s.open(ctx, "get credits"); err != nil {
 		return 0, false, err
 	}
 	d := s.otpData()
@@ -276,7 +250,7 @@ func (s *Store) GetCredits(ctx context.Context, account string, cat store.Credit
 
 // TakeCredits implements store.Credits.
 func (s *Store) TakeCredits(ctx context.Context, account string, cat store.CreditCategory, n int64) (int64, error) {
-	if err := s.otpOpen(ctx, "take credits"); err != nil {
+	if err := s.open(ctx, "take credits"); err != nil {
 		return 0, err
 	}
 	if n <= 0 {
@@ -299,7 +273,7 @@ func (s *Store) TakeCredits(ctx context.Context, account string, cat store.Credi
 
 // RefundCredits implements store.Credits.
 func (s *Store) RefundCredits(ctx context.Context, account string, cat store.CreditCategory, n int64) error {
-	if err := s.otpOpen(ctx, "refund credits"); err != nil {
+	if err := s.open(ctx, "refund credits"); err != nil {
 		return err
 	}
 	if n <= 0 {
