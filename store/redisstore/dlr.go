@@ -89,16 +89,17 @@ func (s *Store) Park(ctx context.Context, r *store.Receipt, until time.Time) err
 	return nil
 }
 
-func decodeReceipts(vals []any) []*store.Receipt {
-	out := make([]*store.Receipt, 0, len(vals))
+// decodeJSON decodes a script's list of JSON strings, skipping what does not decode.
+func decodeJSON[T any](vals []any) []*T {
+	out := make([]*T, 0, len(vals))
 	for _, v := range vals {
 		sv, ok := v.(string)
 		if !ok {
 			continue
 		}
-		r := new(store.Receipt)
-		if json.Unmarshal([]byte(sv), r) == nil {
-			out = append(out, r)
+		x := new(T)
+		if json.Unmarshal([]byte(sv), x) == nil {
+			out = append(out, x)
 		}
 	}
 	return out
@@ -118,7 +119,7 @@ func (s *Store) ParkedReceipts(ctx context.Context, carrier, key string) ([]*sto
 	for _, v := range m {
 		vals = append(vals, v)
 	}
-	out := decodeReceipts(vals)
+	out := decodeJSON[store.Receipt](vals)
 	sortReceipts(out)
 	return out, nil
 }
@@ -183,7 +184,7 @@ func (s *Store) DueParked(ctx context.Context, now time.Time, n int) ([]*store.R
 	if len(stale) > 0 { // index entries without data (should not happen): drop them
 		s.c.ZRem(ctx, s.parkedKey(), stale...)
 	}
-	return decodeReceipts(vals), nil
+	return decodeJSON[store.Receipt](vals), nil
 }
 
 // unparkScript: KEYS[1] the (carrier, key) hash, KEYS[2] the parked zset; ARGV[1] the member
@@ -277,7 +278,7 @@ func (s *Store) Unmatched(ctx context.Context, n int) ([]*store.Receipt, error) 
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
-	return decodeReceipts(vals), nil
+	return decodeJSON[store.Receipt](vals), nil
 }
 
 // ReceiptCounts implements store.Receipts.
@@ -364,20 +365,6 @@ end
 return out
 `)
 
-func decodeJobs(vals []any) []*store.WebhookJob {
-	out := make([]*store.WebhookJob, 0, len(vals))
-	for _, v := range vals {
-		sv, ok := v.(string)
-		if !ok {
-			continue
-		}
-		j := new(store.WebhookJob)
-		if json.Unmarshal([]byte(sv), j) == nil {
-			out = append(out, j)
-		}
-	}
-	return out
-}
 
 // ClaimWebhooks implements store.Webhooks.
 func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*store.WebhookJob, error) {
@@ -393,7 +380,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
-	return decodeJobs(vals), nil
+	return decodeJSON[store.WebhookJob](vals), nil
 }
 
 // ackJobScript: KEYS jobs, due, done key; ARGV id, keep ms.
@@ -496,7 +483,7 @@ func (s *Store) DeadWebhooks(ctx context.Context, n int) ([]*store.WebhookJob, e
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
-	return decodeJobs(vals), nil
+	return decodeJSON[store.WebhookJob](vals), nil
 }
 
 // replayJobScript: KEYS dead, deadidx, jobs, due; ARGV id, JSON, due ms. Only while dead.
