@@ -365,7 +365,6 @@ end
 return out
 `)
 
-
 // ClaimWebhooks implements store.Webhooks.
 func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*store.WebhookJob, error) {
 	op := "claim webhooks"
