@@ -268,17 +268,24 @@ func (s *Store) Unmatched(ctx context.Context, n int) ([]*store.Receipt, error) 
 	}
 	ids, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.unmatchedKey(), Start: "+inf",
 		Stop: strconv.FormatInt(time.Now().UnixMilli(), 10), ByScore: true, Rev: true, Count: int64(n)}).Result()
+	return hashValues[store.Receipt](ctx, s, op, s.unmatchedDataKey(), ids, err)
+}
+
+// hashValues reads the JSON values of ids (found by an index query that returned err) from
+// the hash at key, in the ids' order: the lists of unmatched receipts and dead letters are a
+// sorted-set index beside a hash of their data.
+func hashValues[T any](ctx context.Context, s *Store, op, key string, ids []string, err error) ([]*T, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	vals, err := s.c.HMGet(ctx, s.unmatchedDataKey(), ids...).Result()
+	vals, err := s.c.HMGet(ctx, key, ids...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
-	return decodeJSON[store.Receipt](vals), nil
+	return decodeJSON[T](vals), nil
 }
 
 // ReceiptCounts implements store.Receipts.
@@ -472,17 +479,7 @@ func (s *Store) DeadWebhooks(ctx context.Context, n int) ([]*store.WebhookJob, e
 		return nil, nil
 	}
 	ids, err := s.c.ZRange(ctx, s.deadIdxKey(), 0, int64(n-1)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	vals, err := s.c.HMGet(ctx, s.deadKey(), ids...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	return decodeJSON[store.WebhookJob](vals), nil
+	return hashValues[store.WebhookJob](ctx, s, op, s.deadKey(), ids, err)
 }
 
 // replayJobScript: KEYS dead, deadidx, jobs, due; ARGV id, JSON, due ms. Only while dead.
