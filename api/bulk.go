@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/smppd/smppd/otp"
+	"github.com/smppd/smppd/store"
 )
 
 // Bulk replies: their own shape, per the document (success is a JSON boolean).
@@ -66,7 +66,7 @@ func writeBulkError(w http.ResponseWriter, code int, reqID, errText, errType str
 // bulk serves POST /API/R1/Bulk/.
 func (s *Server) bulk(w http.ResponseWriter, r *http.Request, _ vars) {
 	start := time.Now()
-	reqID := otp.NewID()
+	reqID := store.NewID()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.MaxBulkBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError

@@ -65,7 +65,7 @@ func (s *Server) r1Module(r *http.Request, a *account, module string, p params) 
 			return reply{}, msgErr(e.details)
 		}
 		if a.Sandbox {
-			return success(otp.NewID()), nil
+			return success(store.NewID()), nil
 		}
 		code := p.get("otpvalue")
 		if code != "" && !otp.ValidCode(code) {
@@ -134,7 +134,7 @@ func (s *Server) sendMany(r *http.Request, a *account, k kind, p params, f sendF
 		}
 		tos[i] = to
 	}
-	batch := otp.NewID()
+	batch := store.NewID()
 	bs := make([]*built, 0, len(nums))
 	for i, to := range tos {
 		sp.to = to

@@ -50,7 +50,7 @@ func (s *Server) v1SendOTP(mode string) func(http.ResponseWriter, *http.Request,
 		}
 		if a.Sandbox {
 			// 2Factor sandbox: a random session id (and OTP) and nothing sent.
-			rep := success(otp.NewID())
+			rep := success(store.NewID())
 			if withOTP {
 				rep.OTP, _ = otp.NewCode(6)
 			}

@@ -207,7 +207,7 @@ func (d *Dispatcher) prepare(i int, m *store.Message, now time.Time) error {
 		return &SubmitError{i, "from", "empty sender id"}
 	}
 	if m.ID == "" {
-		m.ID = newID()
+		m.ID = store.NewID()
 	}
 	if m.AcceptedAt.IsZero() {
 		m.AcceptedAt = now

@@ -1,8 +1,6 @@
 package dispatch
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/smppd/smppd/dlt"
@@ -10,26 +8,6 @@ import (
 	"github.com/smppd/smppd/smpp/text"
 	"github.com/smppd/smppd/store"
 )
-
-// newID returns a random UUID v4: smppd's message ids are 2Factor session ids, which
-// clients store and parse as UUIDs.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
-}
 
 // sourceAddress infers TON/NPI from a sender id: alphanumeric headers are TON 5 (the DLT
 // headers of transactional and service traffic), numeric ones national or international.

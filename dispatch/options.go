@@ -163,7 +163,7 @@ type SubmitEvent struct {
 func (o *Options) setDefaults() {
 	if o.Consumer == "" {
 		host, _ := os.Hostname()
-		o.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), newID()[:8])
+		o.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), store.NewID()[:8])
 	}
 	if o.ClaimBatch <= 0 {
 		o.ClaimBatch = 100

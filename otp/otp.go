@@ -145,16 +145,6 @@ func ValidCode(code string) bool {
 	return true
 }
 
-// NewID returns a random UUID v4, the form 2Factor clients expect of session ids.
-func NewID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
 func (s *Service) hash(id, code string) string {
 	m := hmac.New(sha256.New, s.o.Key)
 	m.Write([]byte(id))
@@ -208,7 +198,7 @@ func (s *Service) Generate(ctx context.Context, r Request) (*Session, string, er
 		exp = r.Expiry
 	}
 	now := s.o.Now()
-	id := NewID()
+	id := store.NewID()
 	sess := &store.OTPSession{ID: id, Account: r.Account, Phone: r.Phone, Hash: s.hash(id, code),
 		MaxAttempts: s.o.MaxAttempts, CreatedAt: now, ExpiresAt: now.Add(exp)}
 	retention := max(s.o.Retention, exp)

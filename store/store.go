@@ -11,9 +11,22 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"time"
 )
+
+// NewID returns a random UUID v4. smppd's message ids and OTP session ids take this form
+// because 2Factor clients store and parse their session ids as UUIDs.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
 
 // ErrNotFound is returned when a record or index entry does not exist (or has expired).
 var ErrNotFound = errors.New("store: not found")
