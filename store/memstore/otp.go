@@ -197,9 +197,20 @@ func (s *Store) DeleteOTP(ctx context.Context, account, id string) error {
 	return nil
 }
 
-// InitCredits implements store.Credits.
+// InitCredits implements store.Credits: a balance already kept stays.
 func (s *Store) InitCredits(ctx context.Context, account string, cat store.CreditCategory, n int64) error {
-	if err := s.open(ctx, "init credits"); err != nil {
+	return s.putCredits(ctx, "init credits", account, cat, n, false)
+}
+
+// SetCredits implements store.Credits.
+func (s *Store) SetCredits(ctx context.Context, account string, cat store.CreditCategory, n int64) error {
+	return s.putCredits(ctx, "set credits", account, cat, n, true)
+}
+
+// putCredits stores a balance (negative: unlimited, no balance kept); without overwrite an
+// existing balance wins.
+func (s *Store) putCredits(ctx context.Context, op, account string, cat store.CreditCategory, n int64, overwrite bool) error {
+	if err := s.open(ctx, op); err != nil {
 		return err
 	}
 	d := s.otpData()
@@ -210,24 +221,7 @@ func (s *Store) InitCredits(ctx context.Context, account string, cat store.Credi
 		delete(d.credits, k)
 		return nil
 	}
-	if _, ok := d.credits[k]; !ok {
-		d.credits[k] = n
-	}
-	return nil
-}
-
-// SetCredits implements store.Credits.
-func (s *Store) SetCredits(ctx context.Context, account string, cat store.CreditCategory, n int64) error {
-	if err := s.open(ctx, "set credits"); err != nil {
-		return err
-	}
-	d := s.otpData()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	k := otpKey(account, string(cat))
-	if n < 0 {
-		delete(d.credits, k)
-	} else {
+	if _, ok := d.credits[k]; overwrite || !ok {
 		d.credits[k] = n
 	}
 	return nil
