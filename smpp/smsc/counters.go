@@ -40,6 +40,21 @@ type Counters struct {
 	DeliveriesFailed uint64 `json:"deliveries_failed"`
 	// DeliveriesDropped counts deliveries that found the held queue full (HeldDeliveries).
 	DeliveriesDropped uint64 `json:"deliveries_dropped"`
+
+	// The receipt counters below count receipt deliver_sm only (final and ENROUTE; MO is not a receipt), each attempt on its own: they show how an
+	// ESME treats receipts, which DeliveriesRetried and DeliveriesFailed (receipts and MO,
+	// and requeues after a lost bind) do not tell apart.
+
+	// ReceiptsRefused counts receipts answered with a non-zero command_status, each time.
+	ReceiptsRefused uint64 `json:"receipts_refused"`
+	// ReceiptTimeouts counts receipts not answered within the response timeout, each time.
+	ReceiptTimeouts uint64 `json:"receipt_timeouts"`
+	// ReceiptRetries counts receipts sent again after a refusal or a timeout.
+	ReceiptRetries uint64 `json:"receipt_retries"`
+	// ReceiptsGivenUp counts receipts dropped for good: refused after the last retry (or a
+	// permanent error under the default policy). A subset of DeliveriesFailed.
+	ReceiptsGivenUp uint64 `json:"receipts_given_up"`
+
 	// Held is how many deliveries wait for a bind (or for window) right now.
 	Held int `json:"held"`
 
@@ -54,6 +69,8 @@ type counters struct {
 	queries, cancels, replaces                             atomic.Uint64
 	receiptsScheduled, receiptsSent, moQueued, moSent      atomic.Uint64
 	deliveriesRetried, deliveriesFailed, deliveriesDropped atomic.Uint64
+	receiptsRefused, receiptTimeouts                       atomic.Uint64
+	receiptRetries, receiptsGivenUp                        atomic.Uint64
 	byStatus                                               [256]atomic.Uint64
 	otherMu                                                sync.Mutex
 	other                                                  map[uint32]uint64
@@ -76,7 +93,7 @@ func (c *counters) reset() {
 	for _, a := range []*atomic.Uint64{&c.bindsAccepted, &c.bindsRefused, &c.received, &c.accepted, &c.rejected,
 		&c.noResponse, &c.throttled, &c.faults, &c.disconnects, &c.dltRejected, &c.queries, &c.cancels, &c.replaces,
 		&c.receiptsScheduled, &c.receiptsSent, &c.moQueued, &c.moSent, &c.deliveriesRetried, &c.deliveriesFailed,
-		&c.deliveriesDropped} {
+		&c.deliveriesDropped, &c.receiptsRefused, &c.receiptTimeouts, &c.receiptRetries, &c.receiptsGivenUp} {
 		a.Store(0)
 	}
 	for i := range c.byStatus {
@@ -109,6 +126,10 @@ func (c *counters) addTo(out *Counters) {
 	out.DeliveriesRetried += c.deliveriesRetried.Load()
 	out.DeliveriesFailed += c.deliveriesFailed.Load()
 	out.DeliveriesDropped += c.deliveriesDropped.Load()
+	out.ReceiptsRefused += c.receiptsRefused.Load()
+	out.ReceiptTimeouts += c.receiptTimeouts.Load()
+	out.ReceiptRetries += c.receiptRetries.Load()
+	out.ReceiptsGivenUp += c.receiptsGivenUp.Load()
 	if out.ByStatus == nil {
 		out.ByStatus = map[string]uint64{}
 	}

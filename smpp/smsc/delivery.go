@@ -1,8 +1,8 @@
 package smsc
 
 import (
+	"context"
 	"errors"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -14,23 +14,22 @@ type delivery struct {
 	acc      *account
 	pdu      *smpp.DeliverSM
 	rec      *record
-	attempts int
+	attempts int // sends answered with an error or not at all
 }
 
 // run is the retry job: back into the account's queue.
 func (d *delivery) run() { d.acc.enqueue(d) }
 
 // enqueue hands d to whichever bind of the account takes it first; it waits there while
-// none is bound. A full queue drops it (counted), so memory stays bounded.
-func (acc *account) enqueue(d *delivery) {
+// none is bound. A full queue drops it (counted, and false), so memory stays bounded.
+func (acc *account) enqueue(d *delivery) bool {
 	select {
 	case acc.queue <- d:
-		if d.rec == nil && d.attempts == 0 {
-			acc.c.moQueued.Add(1)
-		}
+		return true
 	default:
 		acc.c.deliveriesDropped.Add(1)
 		acc.srv.markReceipt(d.rec, "dropped")
+		return false
 	}
 }
 
@@ -143,42 +142,42 @@ func snippet(dc uint8, b []byte) string {
 }
 
 // deliverLoop runs while an RX/TRX bind is up: it takes due deliveries from the account
-// queue and hands each to one of Options.Window sender goroutines, so the ESME's window is
-// used. A bind whose senders are all busy stops taking; the others carry on. Binds that
-// wait take turns (Go channel receivers are served in order), so receipts are spread
-// round-robin over the account's binds.
+// queue while the bind has window left (Receipts.Window, or Options.Window) and sends each
+// on a goroutine of its own, so the window is used and, under NoWindow, nothing waits for
+// earlier answers. A bind whose window is full stops taking; the others carry on. Binds
+// that wait take turns (Go channel receivers are served in order), so deliveries are
+// spread round-robin over the account's binds.
 func (b *bind) deliverLoop() {
 	srv := b.acc.srv
-	work := make(chan *delivery)
-	var wg sync.WaitGroup
-	for range srv.opts.Window {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for d := range work {
-				b.deliver(d)
-			}
-		}()
-	}
-	defer func() {
-		close(work)
-		wg.Wait()
-	}()
 	done := b.sess.Done()
 	for {
-		select {
-		case d := <-b.acc.queue:
+		if b.inflight.Load() >= b.acc.cfg.Load().dp.window {
 			select {
-			case work <- d:
+			case <-b.freed: // a delivery finished, or the window changed
+				continue
 			case <-done:
-				b.acc.requeue(d)
+				return
+			case <-srv.ctx.Done():
 				return
 			}
+		}
+		select {
+		case d := <-b.acc.queue:
+			b.inflight.Add(1)
+			go b.deliver(d)
 		case <-done:
 			return
 		case <-srv.ctx.Done():
 			return
 		}
+	}
+}
+
+// poke wakes the bind's deliverLoop if it waits for window.
+func (b *bind) poke() {
+	select {
+	case b.freed <- struct{}{}:
+	default:
 	}
 }
 
@@ -188,18 +187,32 @@ func (acc *account) requeue(d *delivery) {
 	acc.enqueue(d)
 }
 
+// deliver sends one deliver_sm and applies the account's delivery policy to the answer:
+// counted, retried after the retry delay, or given up.
 func (b *bind) deliver(d *delivery) {
-	srv := b.acc.srv
-	_, err := b.sess.Deliver(srv.ctx, d.pdu)
+	defer func() {
+		b.inflight.Add(-1)
+		b.poke()
+	}()
+	acc := b.acc
+	srv := acc.srv
+	dp := &acc.cfg.Load().dp
+	ctx := srv.ctx
+	if dp.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, dp.timeout)
+		defer cancel()
+	}
+	_, err := b.sess.Deliver(ctx, d.pdu)
+	receipt := d.rec != nil
 	if err == nil {
 		b.rxOK.Add(1)
-		if d.rec != nil {
-			if d.pdu.ESMClass&smpp.ESMClassIntermediate == 0 {
-				b.acc.c.receiptsSent.Add(1)
-				srv.markReceipt(d.rec, "sent")
-			}
-		} else {
-			b.acc.c.moSent.Add(1)
+		switch {
+		case !receipt:
+			acc.c.moSent.Add(1)
+		case d.pdu.ESMClass&smpp.ESMClassIntermediate == 0:
+			acc.c.receiptsSent.Add(1)
+			srv.markReceipt(d.rec, "sent")
 		}
 		return
 	}
@@ -207,25 +220,69 @@ func (b *bind) deliver(d *delivery) {
 		return
 	}
 	if errors.Is(err, smpp.ErrSessionClosed) || errors.Is(err, smpp.ErrNotBound) {
-		b.acc.requeue(d) // another bind takes it, or it waits for the next bind
+		acc.requeue(d) // another bind takes it, or it waits for the next bind
 		return
 	}
 	d.attempts++
 	var se *smpp.StatusError
 	isStatus := errors.As(err, &se)
-	if isStatus && se.Status == smpp.ESME_RINVBNDSTS && d.attempts < srv.opts.MaxAttempts {
-		// The ESME got the deliver_sm before it had taken in its own bind_resp (a client
-		// race; real SMSCs deliver at once after binding, too): soon again.
-		b.acc.c.deliveriesRetried.Add(1)
-		srv.sched.after(min(srv.opts.RetryDelay, 20*time.Millisecond), d)
+	if receipt {
+		switch {
+		case isStatus:
+			acc.c.receiptsRefused.Add(1)
+		case errors.Is(err, smpp.ErrResponseTimeout) || errors.Is(err, context.DeadlineExceeded):
+			acc.c.receiptTimeouts.Add(1)
+		}
+	}
+	// ESME_RINVBNDSTS: the ESME got the deliver_sm before it had taken in its own bind_resp
+	// (a client race; real SMSCs deliver at once after binding, too): soon again.
+	bindRace := isStatus && se.Status == smpp.ESME_RINVBNDSTS
+	if d.attempts >= dp.attempts || isStatus && !bindRace && !dp.anyStatus && !se.Status.Temporary() {
+		acc.c.deliveriesFailed.Add(1)
+		if receipt {
+			acc.c.receiptsGivenUp.Add(1)
+			srv.markReceipt(d.rec, "failed")
+		}
+		srv.log.Debug().Err(err).Str("system_id", acc.id).Int("attempts", d.attempts).Msg("delivery given up")
 		return
 	}
-	if isStatus && !se.Status.Temporary() || d.attempts >= srv.opts.MaxAttempts {
-		b.acc.c.deliveriesFailed.Add(1)
-		srv.markReceipt(d.rec, "failed")
-		srv.log.Debug().Err(err).Str("system_id", b.acc.id).Msg("delivery given up")
-		return
+	delay := dp.retryDelay
+	if bindRace {
+		delay = min(delay, 20*time.Millisecond)
 	}
-	b.acc.c.deliveriesRetried.Add(1)
-	srv.sched.after(srv.opts.RetryDelay, d)
+	acc.c.deliveriesRetried.Add(1)
+	if receipt {
+		acc.c.receiptRetries.Add(1)
+	}
+	srv.sched.after(delay, d)
+}
+
+// deliveryPolicy is an account's Receipts delivery settings with the simulator-wide
+// defaults applied (Account.Receipts, Options).
+type deliveryPolicy struct {
+	window     int64         // deliver_sm outstanding per bind
+	attempts   int           // sends of one deliver_sm in all
+	anyStatus  bool          // retry every refusal (Retries set), not only temporary errors
+	retryDelay time.Duration //
+	timeout    time.Duration // shorter than the session's response timeout; 0: the session's
+}
+
+func (o *Options) deliveryPolicy(r Receipts) deliveryPolicy {
+	dp := deliveryPolicy{window: int64(o.Window), attempts: o.MaxAttempts, retryDelay: o.RetryDelay}
+	switch {
+	case r.Window == NoWindow:
+		dp.window = MaxWindow
+	case r.Window > 0:
+		dp.window = int64(r.Window)
+	}
+	if r.Retries != nil {
+		dp.attempts, dp.anyStatus = 1+*r.Retries, true
+	}
+	if r.RetryDelay > 0 {
+		dp.retryDelay = r.RetryDelay
+	}
+	if r.ResponseTimeout > 0 && r.ResponseTimeout < o.ResponseTimeout {
+		dp.timeout = r.ResponseTimeout
+	}
+	return dp
 }

@@ -31,9 +31,15 @@ func TestScenarioFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(opts.Accounts) != 2 || opts.Accounts[0].Receipts.DelayMax != 2*time.Second || len(opts.Accounts[0].Receipts.Rules) != 8 ||
+	if len(opts.Accounts) != 3 || opts.Accounts[0].Receipts.DelayMax != 2*time.Second || len(opts.Accounts[0].Receipts.Rules) != 8 ||
 		opts.Accounts[0].MessageID.Kind != "hex" || opts.Accounts[1].DLT.RejectIn != "receipt" || opts.MaxOutstanding != 100 {
 		t.Fatalf("scenario decoded as %+v", opts)
+	}
+	if r := opts.Accounts[0].Receipts; r.Window != 0 || r.Retries != nil {
+		t.Errorf("the first account keeps the default delivery policy, got %+v", r)
+	}
+	if r := opts.Accounts[2].Receipts; r.Window != smsc.NoWindow || r.Retries == nil || *r.Retries != 2 || r.RetryDelay != time.Second || r.ResponseTimeout != 5*time.Second {
+		t.Errorf("the rough carrier decoded as %+v", r)
 	}
 	srv := smsc.Start(t, opts)
 	s := bind(t, srv, nil)

@@ -60,22 +60,27 @@ func (r Receipts) MarshalJSON() ([]byte, error) {
 	type plain Receipts
 	return json.Marshal(struct {
 		plain
-		DelayMin jdur `json:"delay_min"`
-		DelayMax jdur `json:"delay_max"`
-	}{plain(r), jdur(r.DelayMin), jdur(r.DelayMax)})
+		DelayMin        jdur `json:"delay_min"`
+		DelayMax        jdur `json:"delay_max"`
+		RetryDelay      jdur `json:"retry_delay,omitempty"`
+		ResponseTimeout jdur `json:"response_timeout,omitempty"`
+	}{plain(r), jdur(r.DelayMin), jdur(r.DelayMax), jdur(r.RetryDelay), jdur(r.ResponseTimeout)})
 }
 
 func (r *Receipts) UnmarshalJSON(b []byte) error {
 	type plain Receipts
 	aux := struct {
 		*plain
-		DelayMin jdur `json:"delay_min"`
-		DelayMax jdur `json:"delay_max"`
-	}{(*plain)(r), jdur(r.DelayMin), jdur(r.DelayMax)}
+		DelayMin        jdur `json:"delay_min"`
+		DelayMax        jdur `json:"delay_max"`
+		RetryDelay      jdur `json:"retry_delay,omitempty"`
+		ResponseTimeout jdur `json:"response_timeout,omitempty"`
+	}{(*plain)(r), jdur(r.DelayMin), jdur(r.DelayMax), jdur(r.RetryDelay), jdur(r.ResponseTimeout)}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
 	r.DelayMin, r.DelayMax = time.Duration(aux.DelayMin), time.Duration(aux.DelayMax)
+	r.RetryDelay, r.ResponseTimeout = time.Duration(aux.RetryDelay), time.Duration(aux.ResponseTimeout)
 	return nil
 }
 

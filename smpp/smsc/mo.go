@@ -130,7 +130,9 @@ func (srv *Server) InjectMO(mo MO) (int, error) {
 					smpp.Uint8TLV(smpp.TagSARSegmentSeqnum, p.Seq))
 			}
 		}
-		acc.enqueue(&delivery{acc: acc, pdu: pdu})
+		if acc.enqueue(&delivery{acc: acc, pdu: pdu}) {
+			acc.c.moQueued.Add(1)
+		}
 	}
 	return len(parts), nil
 }

@@ -36,7 +36,7 @@ type Options struct {
 	Accounts []Account `yaml:"accounts"`
 
 	// Window is how many deliver_sm (receipts and MO) may await deliver_sm_resp on each
-	// RX/TRX bind; that many sender goroutines serve each bind. Default: 64.
+	// RX/TRX bind, for accounts whose Receipts.Window is 0. Default: 64; at most MaxWindow.
 	Window int `yaml:"window"`
 
 	// InboundWindow is the server-side window: how many requests from one bind may wait for
@@ -56,7 +56,7 @@ type Options struct {
 	EnquireLinkInterval time.Duration `yaml:"enquire_link_interval"`
 
 	// ResponseTimeout bounds the wait for deliver_sm_resp; a delivery that times out is
-	// retried. Default: 10s.
+	// retried. Receipts.ResponseTimeout may shorten it per account. Default: 10s.
 	ResponseTimeout time.Duration `yaml:"response_timeout"`
 
 	// MessageID is the format of message ids in submit responses, for accounts that do not
@@ -74,11 +74,13 @@ type Options struct {
 	HeldDeliveries int `yaml:"held_deliveries"`
 
 	// RetryDelay is the wait before a delivery answered with an error, or timed out, is
-	// sent again. Default: 1s.
+	// sent again, for accounts whose Receipts.RetryDelay is 0. Default: 1s.
 	RetryDelay time.Duration `yaml:"retry_delay"`
 
-	// MaxAttempts bounds the deliveries of one receipt or MO message; after that it is
-	// dropped and counted (Counters.DeliveriesFailed). Default: 10.
+	// MaxAttempts bounds the deliveries of one receipt or MO message, for accounts whose
+	// Receipts.Retries is unset; after that it is dropped and counted
+	// (Counters.DeliveriesFailed). Only temporary errors and timeouts are retried under
+	// this policy; a permanent error gives up at once. Default: 10.
 	MaxAttempts int `yaml:"max_attempts"`
 
 	// DLTRegistryFile is a DLT registry YAML (see package dlt) used by accounts with
@@ -170,7 +172,44 @@ type Receipts struct {
 
 	// Enroute sends an intermediate ENROUTE receipt at once, before the final one.
 	Enroute bool `yaml:"enroute" json:"enroute,omitempty"`
+
+	// The fields below are the account's delivery policy: how its receipts (and MO
+	// messages, which travel the same way) reach the ESME. Their zero values keep the
+	// simulator-wide settings (Options.Window, MaxAttempts, RetryDelay, ResponseTimeout),
+	// so accounts that do not set them behave as before. Real carriers differ here, and an
+	// ESME's receipt handling is only proven against the rough ones.
+
+	// Window is how many deliver_sm may be outstanding (sent, unanswered) per bind of the
+	// account. 0: Options.Window (default 64). NoWindow (-1): no window at all, as many
+	// carriers do it: every due receipt is sent at once, without waiting for the answers
+	// to earlier ones (up to MaxWindow outstanding per bind, the protocol package's cap).
+	Window int `yaml:"window" json:"window,omitempty"`
+
+	// Retries is how many times a refused deliver_sm is sent again: refused means answered
+	// with any non-zero command_status, or not answered within ResponseTimeout. After the
+	// last retry it is given up (Counters.ReceiptsGivenUp). 0 drops it at the first
+	// refusal. Unset (nil): the simulator-wide policy, Options.MaxAttempts attempts in all,
+	// retrying only temporary errors and timeouts. Carriers do not tell temporary from
+	// permanent errors, so once set every refusal is retried alike.
+	Retries *int `yaml:"retries" json:"retries,omitempty"`
+
+	// RetryDelay is the wait before a refused deliver_sm is sent again. 0:
+	// Options.RetryDelay (default 1s).
+	RetryDelay time.Duration `yaml:"retry_delay" json:"retry_delay,omitempty"`
+
+	// ResponseTimeout, when positive and shorter than Options.ResponseTimeout (default
+	// 10s), is how long a deliver_sm of this account waits for its deliver_sm_resp before
+	// it counts as refused (Counters.ReceiptTimeouts). 0: Options.ResponseTimeout.
+	ResponseTimeout time.Duration `yaml:"response_timeout" json:"response_timeout,omitempty"`
 }
+
+// NoWindow as Receipts.Window sends every due deliver_sm at once, without waiting for the
+// responses to earlier ones.
+const NoWindow = -1
+
+// MaxWindow is the most deliver_sm one bind may have outstanding (Options.Window,
+// Receipts.Window, and the cap under NoWindow): the protocol package's largest window.
+const MaxWindow = 100000
 
 // Weighted is one entry of an outcome mix.
 type Weighted struct {
@@ -304,6 +343,9 @@ func (o *Options) setDefaults() {
 // validate checks the options after defaults, naming the offending field.
 func (o *Options) validate() error {
 	seen := map[string]bool{}
+	if o.Window > MaxWindow {
+		return fmt.Errorf("smsc: window %d: at most %d", o.Window, MaxWindow)
+	}
 	if err := o.MessageID.validate("message_id"); err != nil {
 		return err
 	}
@@ -390,6 +432,15 @@ func (l Latency) validate(where string) error {
 func (r Receipts) validate(where string) error {
 	if r.DelayMin < 0 || r.DelayMax < 0 {
 		return fmt.Errorf("smsc: %s: negative delay", where)
+	}
+	if r.Window < NoWindow || r.Window > MaxWindow {
+		return fmt.Errorf("smsc: %s.window %d: want 1..%d, 0 (the simulator's window) or %d (no window)", where, r.Window, MaxWindow, NoWindow)
+	}
+	if r.Retries != nil && *r.Retries < 0 {
+		return fmt.Errorf("smsc: %s.retries %d is negative (0 drops a refused receipt at once)", where, *r.Retries)
+	}
+	if r.RetryDelay < 0 || r.ResponseTimeout < 0 {
+		return fmt.Errorf("smsc: %s: negative retry_delay or response_timeout", where)
 	}
 	total := 0.0
 	for i, w := range r.Mix {

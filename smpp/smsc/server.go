@@ -77,7 +77,7 @@ func NewServer(opts Options) (*Server, error) {
 		SystemID: opts.SystemID,
 		Session: smpp.Options{
 			Handler:             smpp.HandlerFunc(srv.serveSMPP),
-			WindowSize:          opts.Window,
+			WindowSize:          MaxWindow, // only the ceiling: deliverLoop keeps each account's window
 			InboundWindow:       opts.InboundWindow,
 			InboundWorkers:      opts.InboundWorkers,
 			EnquireLinkInterval: opts.EnquireLinkInterval,
@@ -158,6 +158,7 @@ type acctConfig struct {
 	a         Account
 	oc        outcomes
 	ids       *idGen
+	dp        deliveryPolicy
 	refuse    smpp.CommandStatus // 0: accept binds
 	maxStatus smpp.CommandStatus
 }
@@ -175,7 +176,7 @@ func newAccount(srv *Server, a Account) *account {
 
 func (acc *account) store(a Account) {
 	a.DLT.setDefaults()
-	c := &acctConfig{a: a, oc: compileOutcomes(a.Receipts), maxStatus: smpp.ESME_RALYBND}
+	c := &acctConfig{a: a, oc: compileOutcomes(a.Receipts), dp: acc.srv.opts.deliveryPolicy(a.Receipts), maxStatus: smpp.ESME_RALYBND}
 	f := acc.srv.opts.MessageID
 	if a.MessageID != nil {
 		f = *a.MessageID
@@ -205,6 +206,7 @@ func (acc *account) update(fn func(a *Account)) error {
 	for b := range acc.binds {
 		b.limiter.SetLimit(limitOf(a.Throttle.PerBind))
 		b.limiter.SetBurst(burstOf(a.Throttle.PerBind, a.Throttle.Burst))
+		b.poke() // a wider window applies at once
 	}
 	return nil
 }
@@ -339,8 +341,12 @@ type bind struct {
 	rxOK    atomic.Uint64 // deliveries acknowledged
 	// outstanding counts submits received and not yet answered (Options.MaxOutstanding).
 	outstanding atomic.Int64
-	conn        *filterConn
-	timer       *time.Timer
+	// inflight counts deliver_sm taken from the account queue and not yet settled (the
+	// delivery window); freed wakes deliverLoop when one settles.
+	inflight atomic.Int64
+	freed    chan struct{}
+	conn     *filterConn
+	timer    *time.Timer
 }
 
 // BindInfo describes one bound session.
@@ -412,7 +418,7 @@ func (srv *Server) authenticate(ctx context.Context, s *smpp.Session, b *smpp.Bi
 		return cfg.maxStatus
 	}
 	acc.nbinds++
-	nb := &bind{acc: acc, sess: s, mode: b.Mode}
+	nb := &bind{acc: acc, sess: s, mode: b.Mode, freed: make(chan struct{}, 1)}
 	p := cfg.a.Throttle.PerBind
 	nb.limiter = rate.NewLimiter(limitOf(p), burstOf(p, cfg.a.Throttle.Burst))
 	if v, ok := srv.conns.Load(s.RemoteAddr().String()); ok {

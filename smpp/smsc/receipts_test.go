@@ -1,0 +1,281 @@
+package smsc_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smppd/smppd/smpp"
+	"github.com/smppd/smppd/smpp/smsc"
+)
+
+// holder is an ESME that answers no deliver_sm until the test releases them: the slowest
+// ESME there is, so what the simulator sends while waiting shows its window exactly.
+type holder struct {
+	mu   sync.Mutex
+	held []*smpp.Request
+}
+
+func (h *holder) handler() smpp.Handler {
+	return smpp.HandlerFunc(func(ctx context.Context, r *smpp.Request) {
+		r.Detach()
+		h.mu.Lock()
+		h.held = append(h.held, r)
+		h.mu.Unlock()
+	})
+}
+
+func (h *holder) outstanding() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.held)
+}
+
+// release answers every held deliver_sm with ESME_ROK.
+func (h *holder) release() {
+	h.mu.Lock()
+	held := h.held
+	h.held = nil
+	h.mu.Unlock()
+	for _, r := range held {
+		_ = r.Respond(smpp.ESME_ROK, nil)
+	}
+}
+
+// submitN submits n messages asking for a receipt (or not) and returns their ids in order.
+func submitN(t testing.TB, s *smpp.Session, n int, receipt bool) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range n {
+		p := sm(fmt.Sprint(919800100000+i), fmt.Sprintf("message %d", i))
+		if !receipt {
+			p.RegisteredDelivery = 0
+		}
+		ids[i] = submit(t, s, p)
+	}
+	return ids
+}
+
+func receiptsOpts(r smsc.Receipts) smsc.Options {
+	return acct(func(a *smsc.Account) { a.Receipts = r })
+}
+
+func TestReceiptWindow(t *testing.T) {
+	const n = 150
+	for _, tc := range []struct {
+		name   string
+		window int
+		want   int // outstanding at once
+	}{
+		{name: "default (Options.Window)", window: 0, want: 64},
+		{name: "small", window: 5, want: 5},
+		{name: "no window", window: smsc.NoWindow, want: n},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := smsc.Start(t, receiptsOpts(smsc.Receipts{Window: tc.window}))
+			esme := &holder{}
+			bind(t, srv, nil, withMode(smpp.BindReceiver), withOpts(func(o *smpp.Options) {
+				o.Handler, o.InboundWindow = esme.handler(), 1000
+			}))
+			tx := bind(t, srv, nil, withMode(smpp.BindTransmitter))
+			submitN(t, tx, n, true)
+			// Every receipt is due at once; the window decides how many go out unanswered,
+			// and the rest wait in the account's queue.
+			waitFor(t, fmt.Sprintf("%d outstanding, %d held", tc.want, n-tc.want), func() bool {
+				return esme.outstanding() == tc.want && srv.Counters().Held == n-tc.want
+			})
+			for _, b := range srv.Binds() {
+				if b.Mode == smpp.BindReceiver.String() && b.WindowUsed != tc.want {
+					t.Errorf("bind window_used %d, want %d", b.WindowUsed, tc.want)
+				}
+			}
+			waitFor(t, "every receipt answered", func() bool {
+				esme.release()
+				return srv.Counters().ReceiptsSent == n
+			})
+			if c := srv.Counters(); c.ReceiptRetries != 0 || c.ReceiptsRefused != 0 || c.Held != 0 {
+				t.Errorf("counters %+v", c)
+			}
+		})
+	}
+}
+
+func TestReceiptWindowChangedAtRunTime(t *testing.T) {
+	const n = 40
+	srv := smsc.Start(t, receiptsOpts(smsc.Receipts{Window: 3}))
+	esme := &holder{}
+	bind(t, srv, nil, withMode(smpp.BindReceiver), withOpts(func(o *smpp.Options) { o.Handler = esme.handler() }))
+	submitN(t, bind(t, srv, nil, withMode(smpp.BindTransmitter)), n, true)
+	waitFor(t, "window of 3 full", func() bool { return esme.outstanding() == 3 && srv.Counters().Held == n-3 })
+	// Lifting the window lets the waiting bind send the rest without any answer coming.
+	if err := srv.SetOutcomes("", smsc.Receipts{Window: smsc.NoWindow}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "all outstanding", func() bool { return esme.outstanding() == n && srv.Counters().Held == 0 })
+	esme.release()
+}
+
+// attempts is an ESME that refuses (or ignores) every receipt and records when each
+// receipted message id was sent to it.
+type attempts struct {
+	mu     sync.Mutex
+	at     map[string][]time.Time
+	status smpp.CommandStatus // 0: never answer
+}
+
+func (a *attempts) handler() smpp.Handler {
+	return smpp.HandlerFunc(func(ctx context.Context, r *smpp.Request) {
+		p, ok := r.PDU.(*smpp.DeliverSM)
+		if !ok {
+			_ = r.Respond(smpp.ESME_RINVCMDID, nil)
+			return
+		}
+		id, _ := p.TLVs.CStringLenient(smpp.TagReceiptedMessageID)
+		a.mu.Lock()
+		a.at[id] = append(a.at[id], time.Now())
+		a.mu.Unlock()
+		if a.status == smpp.ESME_ROK {
+			r.Detach() // and never answer
+			return
+		}
+		_ = r.Respond(a.status, nil)
+	})
+}
+
+func TestRefusedReceiptRetries(t *testing.T) {
+	const n = 5
+	const delay = 30 * time.Millisecond
+	two, zero := 2, 0
+	for _, tc := range []struct {
+		name        string
+		retries     *int
+		maxAttempts int                // Options.MaxAttempts; 0: default
+		status      smpp.CommandStatus // the ESME's answer; 0: none (times out)
+		want        int                // attempts per receipt
+	}{
+		{name: "retries=2, permanent error", retries: &two, status: smpp.ESME_RX_P_APPN, want: 3},
+		{name: "retries=2, temporary error", retries: &two, status: smpp.ESME_RX_T_APPN, want: 3},
+		{name: "retries=2, throttled", retries: &two, status: smpp.ESME_RTHROTTLED, want: 3},
+		{name: "retries=0 drops at once", retries: &zero, status: smpp.ESME_RX_T_APPN, want: 1},
+		{name: "retries=2, no answer", retries: &two, want: 3},
+		{name: "default policy, permanent error", status: smpp.ESME_RX_P_APPN, want: 1},
+		{name: "default policy, temporary error", maxAttempts: 4, status: smpp.ESME_RX_T_APPN, want: 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := receiptsOpts(smsc.Receipts{Retries: tc.retries, RetryDelay: delay, ResponseTimeout: 100 * time.Millisecond})
+			opts.MaxAttempts = tc.maxAttempts
+			srv := smsc.Start(t, opts)
+			esme := &attempts{at: map[string][]time.Time{}, status: tc.status}
+			bind(t, srv, nil, withMode(smpp.BindReceiver), withOpts(func(o *smpp.Options) { o.Handler = esme.handler() }))
+			ids := submitN(t, bind(t, srv, nil, withMode(smpp.BindTransmitter)), n, true)
+			waitFor(t, "every receipt given up", func() bool { return srv.Counters().ReceiptsGivenUp == n })
+
+			c := srv.Counters()
+			refused, timeouts := uint64(n*tc.want), uint64(0)
+			if tc.status == smpp.ESME_ROK {
+				refused, timeouts = 0, refused
+			}
+			if c.ReceiptsRefused != refused || c.ReceiptTimeouts != timeouts || c.ReceiptRetries != uint64(n*(tc.want-1)) ||
+				c.DeliveriesFailed != n || c.ReceiptsSent != 0 {
+				t.Errorf("counters refused %d timeouts %d retries %d failed %d sent %d; want %d, %d, %d, %d, 0",
+					c.ReceiptsRefused, c.ReceiptTimeouts, c.ReceiptRetries, c.DeliveriesFailed, c.ReceiptsSent,
+					refused, timeouts, n*(tc.want-1), n)
+			}
+			esme.mu.Lock()
+			defer esme.mu.Unlock()
+			if len(esme.at) != n {
+				t.Errorf("receipts for %d messages, want %d", len(esme.at), n)
+			}
+			for _, id := range ids {
+				at := esme.at[id]
+				if len(at) != tc.want {
+					t.Errorf("message %s: %d attempts, want %d", id, len(at), tc.want)
+				}
+				for i := 1; i < len(at); i++ {
+					if gap := at[i].Sub(at[i-1]); gap < delay {
+						t.Errorf("message %s: attempt %d came %s after the last, want at least the retry delay %s", id, i+1, gap, delay)
+					}
+				}
+				if m, _ := srv.Message(id); m.Receipt != "failed" {
+					t.Errorf("message %s receipt state %q, want failed", id, m.Receipt)
+				}
+			}
+		})
+	}
+}
+
+func TestDeliveryPolicySettings(t *testing.T) {
+	srv := smsc.Start(t, smsc.Options{})
+	ts := httptest.NewServer(srv.HTTPHandler())
+	defer ts.Close()
+	a := api{t, ts}
+	var acc smsc.Account
+	a.do("PUT", "/api/accounts/smppd/outcomes", `{"window":-1,"retries":0,"retry_delay":"250ms","response_timeout":"2s"}`, 200, &acc)
+	r := acc.Receipts
+	if r.Window != smsc.NoWindow || r.Retries == nil || *r.Retries != 0 || r.RetryDelay != 250*time.Millisecond || r.ResponseTimeout != 2*time.Second {
+		t.Errorf("receipts now %+v", r)
+	}
+	for _, bad := range []struct{ body, want string }{
+		{`{"window":-2}`, "receipts.window -2"},
+		{`{"window":100001}`, "receipts.window 100001"},
+		{`{"retries":-1}`, "receipts.retries -1"},
+		{`{"retry_delay":"-1s"}`, "negative retry_delay"},
+	} {
+		req, _ := http.NewRequest("PUT", ts.URL+"/api/accounts/smppd/outcomes", strings.NewReader(bad.body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(body), bad.want) {
+			t.Errorf("PUT outcomes %s: %d %s, want 400 naming %q", bad.body, resp.StatusCode, body, bad.want)
+		}
+	}
+	if _, err := smsc.ParseScenario([]byte("accounts:\n  - system_id: a\n    receipts: {window: -1, retries: 0, retry_delay: 1s}\n")); err != nil {
+		t.Errorf("scenario with the delivery policy: %v", err)
+	}
+	if _, err := smsc.ParseScenario([]byte("accounts:\n  - system_id: a\n    receipts: {retries: -3}\n")); err == nil ||
+		!strings.Contains(err.Error(), "accounts[0].receipts.retries") {
+		t.Errorf("negative retries in a scenario: %v", err)
+	}
+	if _, err := smsc.NewServer(smsc.Options{Window: smsc.MaxWindow + 1}); err == nil {
+		t.Error("a window beyond MaxWindow was accepted")
+	}
+
+	// The counters and metrics carry the new names.
+	in := newInbox()
+	in.answer = func(*smpp.DeliverSM, int) smpp.CommandStatus { return smpp.ESME_RX_T_APPN }
+	s := bind(t, srv, in)
+	submit(t, s, sm("919800000001", "x"))
+	waitFor(t, "given up", func() bool { return srv.Counters().ReceiptsGivenUp == 1 })
+	resp, err := http.Get(ts.URL + "/api/counters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`"receipts_refused": 1`, `"receipt_retries": 0`, `"receipts_given_up": 1`, `"receipt_timeouts": 0`, `"deliveries_failed": 1`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/api/counters lacks %s: %s", want, body)
+		}
+	}
+	resp, err = http.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`smscsim_receipts_refused_total{system_id="smppd"} 1`, `smscsim_receipts_given_up_total{system_id="smppd"} 1`,
+		`smscsim_receipt_retries_total{system_id="smppd"} 0`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
