@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,5 +113,66 @@ func TestRunBadFlags(t *testing.T) {
 		if err := run(context.Background(), args, &syncBuf{}, nil); err == nil {
 			t.Errorf("run %v: no error", args)
 		}
+	}
+}
+
+func TestRunFlood(t *testing.T) {
+	smppAddr, httpAddr, _ := start(t, "-log-level", "warn")
+	ctx := context.Background()
+	var receipts atomic.Int64
+	s, err := smpp.Dial(ctx, smppAddr, smpp.Bind{SystemID: "smppd", Password: "password"}, smpp.Options{
+		Handler: smpp.DeliverHandlerFunc(func(ctx context.Context, s *smpp.Session, p *smpp.DeliverSM) smpp.CommandStatus {
+			receipts.Add(1)
+			return smpp.ESME_ROK
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Abort()
+	post := func(body string) (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Post("http://"+httpAddr+"/api/flood", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	if code, out := post(`{"rate":100,"duration":"100ms"}`); code != http.StatusConflict || out["error"] == nil {
+		t.Errorf("flood before any message: %d %v, want 409 with an error", code, out)
+	}
+	for range 3 {
+		if _, err := s.Submit(ctx, &smpp.SubmitSM{Dest: smpp.Address{Addr: "919800000001"}, ShortMessage: []byte("hi")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, out := post(`{"system_id":"smppd","rate":0,"duration":"1s"}`); code != http.StatusBadRequest || out["error"] == nil {
+		t.Errorf("rate 0: %d %v, want 400 with an error", code, out)
+	}
+	if code, out := post(`{"system_id":"smppd","rate":100,"duration":"100ms"}`); code != http.StatusAccepted || out["receipts"] != 10.0 {
+		t.Fatalf("flood: %d %v", code, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for receipts.Load() < 10 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := receipts.Load(); n != 10 {
+		t.Fatalf("%d flood receipts, want 10", n)
+	}
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `smscsim_flood_sent_total{system_id="smppd"} 10`; !strings.Contains(string(body), want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+	// A storm still running when the simulator is told to stop does not hold it up.
+	if code, _ := post(`{"rate":10,"duration":"1h"}`); code != http.StatusAccepted {
+		t.Fatalf("long flood: %d", code)
 	}
 }

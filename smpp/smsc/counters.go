@@ -41,7 +41,8 @@ type Counters struct {
 	// DeliveriesDropped counts deliveries that found the held queue full (HeldDeliveries).
 	DeliveriesDropped uint64 `json:"deliveries_dropped"`
 
-	// The receipt counters below count receipt deliver_sm only (final and ENROUTE; MO is not a receipt), each attempt on its own: they show how an
+	// The receipt counters below count receipt deliver_sm only (final and ENROUTE, flood
+	// receipts included; MO is not a receipt), each attempt on its own: they show how an
 	// ESME treats receipts, which DeliveriesRetried and DeliveriesFailed (receipts and MO,
 	// and requeues after a lost bind) do not tell apart.
 
@@ -54,6 +55,11 @@ type Counters struct {
 	// ReceiptsGivenUp counts receipts dropped for good: refused after the last retry (or a
 	// permanent error under the default policy). A subset of DeliveriesFailed.
 	ReceiptsGivenUp uint64 `json:"receipts_given_up"`
+
+	// FloodQueued counts receipts a Flood generated; FloodSent those the ESME acknowledged
+	// with ESME_ROK (they count in ReceiptsSent too).
+	FloodQueued uint64 `json:"flood_queued"`
+	FloodSent   uint64 `json:"flood_sent"`
 
 	// Held is how many deliveries wait for a bind (or for window) right now.
 	Held int `json:"held"`
@@ -71,6 +77,7 @@ type counters struct {
 	deliveriesRetried, deliveriesFailed, deliveriesDropped atomic.Uint64
 	receiptsRefused, receiptTimeouts                       atomic.Uint64
 	receiptRetries, receiptsGivenUp                        atomic.Uint64
+	floodQueued, floodSent                                 atomic.Uint64
 	byStatus                                               [256]atomic.Uint64
 	otherMu                                                sync.Mutex
 	other                                                  map[uint32]uint64
@@ -93,7 +100,8 @@ func (c *counters) reset() {
 	for _, a := range []*atomic.Uint64{&c.bindsAccepted, &c.bindsRefused, &c.received, &c.accepted, &c.rejected,
 		&c.noResponse, &c.throttled, &c.faults, &c.disconnects, &c.dltRejected, &c.queries, &c.cancels, &c.replaces,
 		&c.receiptsScheduled, &c.receiptsSent, &c.moQueued, &c.moSent, &c.deliveriesRetried, &c.deliveriesFailed,
-		&c.deliveriesDropped, &c.receiptsRefused, &c.receiptTimeouts, &c.receiptRetries, &c.receiptsGivenUp} {
+		&c.deliveriesDropped, &c.receiptsRefused, &c.receiptTimeouts, &c.receiptRetries, &c.receiptsGivenUp,
+		&c.floodQueued, &c.floodSent} {
 		a.Store(0)
 	}
 	for i := range c.byStatus {
@@ -130,6 +138,8 @@ func (c *counters) addTo(out *Counters) {
 	out.ReceiptTimeouts += c.receiptTimeouts.Load()
 	out.ReceiptRetries += c.receiptRetries.Load()
 	out.ReceiptsGivenUp += c.receiptsGivenUp.Load()
+	out.FloodQueued += c.floodQueued.Load()
+	out.FloodSent += c.floodSent.Load()
 	if out.ByStatus == nil {
 		out.ByStatus = map[string]uint64{}
 	}

@@ -14,7 +14,8 @@ type delivery struct {
 	acc      *account
 	pdu      *smpp.DeliverSM
 	rec      *record
-	attempts int // sends answered with an error or not at all
+	attempts int  // sends answered with an error or not at all
+	flood    bool // a Flood replay: rec is an old message whose own receipt state stays
 }
 
 // run is the retry job: back into the account's queue.
@@ -28,7 +29,9 @@ func (acc *account) enqueue(d *delivery) bool {
 		return true
 	default:
 		acc.c.deliveriesDropped.Add(1)
-		acc.srv.markReceipt(d.rec, "dropped")
+		if !d.flood {
+			acc.srv.markReceipt(d.rec, "dropped")
+		}
 		return false
 	}
 }
@@ -212,7 +215,11 @@ func (b *bind) deliver(d *delivery) {
 			acc.c.moSent.Add(1)
 		case d.pdu.ESMClass&smpp.ESMClassIntermediate == 0:
 			acc.c.receiptsSent.Add(1)
-			srv.markReceipt(d.rec, "sent")
+			if d.flood {
+				acc.c.floodSent.Add(1)
+			} else {
+				srv.markReceipt(d.rec, "sent")
+			}
 		}
 		return
 	}
@@ -241,7 +248,9 @@ func (b *bind) deliver(d *delivery) {
 		acc.c.deliveriesFailed.Add(1)
 		if receipt {
 			acc.c.receiptsGivenUp.Add(1)
-			srv.markReceipt(d.rec, "failed")
+			if !d.flood {
+				srv.markReceipt(d.rec, "failed")
+			}
 		}
 		srv.log.Debug().Err(err).Str("system_id", acc.id).Int("attempts", d.attempts).Msg("delivery given up")
 		return

@@ -169,6 +169,41 @@ func (srv *Server) newHTTPHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusAccepted, map[string]int{"parts": n})
 	})
+	mux.HandleFunc("POST /api/flood", func(w http.ResponseWriter, r *http.Request) {
+		var o FloodOptions
+		body, err := readBody(r)
+		if err == nil {
+			err = json.Unmarshal(body, &o)
+		}
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, err)
+			return
+		}
+		f, err := srv.Flood(o)
+		switch {
+		case errors.Is(err, ErrUnknownAccount):
+			writeErr(w, http.StatusNotFound, err)
+		case errors.Is(err, ErrNoMessages):
+			writeErr(w, http.StatusConflict, err)
+		case err != nil:
+			writeErr(w, http.StatusBadRequest, err)
+		default:
+			writeJSON(w, http.StatusAccepted, f.Status())
+		}
+	})
+	mux.HandleFunc("GET /api/flood", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, srv.Floods())
+	})
+	mux.HandleFunc("DELETE /api/flood", func(w http.ResponseWriter, r *http.Request) {
+		id := r.URL.Query().Get("system_id")
+		if id != "" {
+			if _, err := srv.account(id); err != nil {
+				writeErr(w, http.StatusNotFound, err)
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"stopped": srv.StopFloods(id)})
+	})
 	return mux
 }
 

@@ -84,6 +84,27 @@ func (r *Receipts) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+func (f FloodOptions) MarshalJSON() ([]byte, error) {
+	type plain FloodOptions
+	return json.Marshal(struct {
+		plain
+		Duration jdur `json:"duration"`
+	}{plain(f), jdur(f.Duration)})
+}
+
+func (f *FloodOptions) UnmarshalJSON(b []byte) error {
+	type plain FloodOptions
+	aux := struct {
+		*plain
+		Duration jdur `json:"duration"`
+	}{(*plain)(f), jdur(f.Duration)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	f.Duration = time.Duration(aux.Duration)
+	return nil
+}
+
 func (ru Rule) MarshalJSON() ([]byte, error) {
 	type plain Rule
 	return json.Marshal(struct {

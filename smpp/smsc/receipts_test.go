@@ -2,6 +2,8 @@ package smsc_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -210,6 +212,176 @@ func TestRefusedReceiptRetries(t *testing.T) {
 	}
 }
 
+func TestFlood(t *testing.T) {
+	srv := smsc.Start(t, smsc.Options{})
+	a, b := newInbox(), newInbox()
+	bind(t, srv, a, withMode(smpp.BindReceiver))
+	bind(t, srv, b, withMode(smpp.BindReceiver))
+	const k = 20
+	ids := submitN(t, bind(t, srv, nil, withMode(smpp.BindTransmitter)), k, false) // no receipts of their own
+	known := map[string]bool{}
+	for _, id := range ids {
+		known[id] = true
+	}
+
+	start := time.Now()
+	run, err := srv.Flood(smsc.FloodOptions{Rate: 2000, Duration: 250 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const total = 500 // 2000/s × 250ms
+	if st := run.Status(); st.Receipts != total || st.Messages != k || st.SystemID != smsc.DefaultSystemID || st.Stat != "DELIVRD" {
+		t.Errorf("status %+v", st)
+	}
+	select {
+	case <-run.Done():
+	case <-time.After(waitLong):
+		t.Fatal("flood never finished")
+	}
+	if el := time.Since(start); el < 240*time.Millisecond {
+		t.Errorf("flood of 250ms done after %s: not paced", el)
+	}
+	waitFor(t, "every flood receipt acknowledged", func() bool { return srv.Counters().FloodSent == total })
+	c := srv.Counters()
+	if c.FloodQueued != total || c.ReceiptsSent != total || c.ReceiptsScheduled != 0 {
+		t.Errorf("counters %+v", c)
+	}
+	if st := run.Status(); st.Queued != total || st.Running {
+		t.Errorf("status after the flood %+v", st)
+	}
+	if a.len()+b.len() != total || a.len() < total/4 || b.len() < total/4 {
+		t.Errorf("receipts split %d/%d over two receivers, want %d spread over both", a.len(), b.len(), total)
+	}
+	perID := map[string]int{}
+	for _, in := range []*inbox{a, b} {
+		for _, p := range in.list() {
+			r, err := smpp.ParseReceipt(p, nil)
+			if err != nil || !known[r.MessageID] || r.Stat != "DELIVRD" || r.State != smpp.StateDelivered {
+				t.Fatalf("flood receipt %+v (%v) for an id the simulator never gave", r, err)
+			}
+			perID[r.MessageID]++
+		}
+	}
+	for _, id := range ids {
+		if perID[id] != total/k {
+			t.Errorf("message %s got %d receipts, want %d (the flood cycles over every id)", id, perID[id], total/k)
+		}
+	}
+	if m, _ := srv.Message(ids[0]); m.Receipt != "none" {
+		t.Errorf("a replay changed the stored message's receipt state to %q", m.Receipt)
+	}
+
+	// Fewer receipts than messages: the most recent ones, with the stat asked for.
+	seen := a.len() + b.len()
+	run, err = srv.Flood(smsc.FloodOptions{Rate: 40, Duration: 250 * time.Millisecond, Stat: "undeliv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-run.Done()
+	waitFor(t, "ten more", func() bool { return a.len()+b.len() == seen+10 })
+	got := map[string]bool{}
+	for _, p := range append(a.list(), b.list()...) {
+		if r, _ := smpp.ParseReceipt(p, nil); r.Stat == "UNDELIV" && r.ErrCode == smsc.DefaultErr {
+			got[r.MessageID] = true
+		}
+	}
+	for i, id := range ids {
+		if recent := i >= k-10; got[id] != recent {
+			t.Errorf("message %d (%s): replayed %v, want %v (the 10 most recent)", i, id, got[id], recent)
+		}
+	}
+}
+
+func TestFloodHonoursRetries(t *testing.T) {
+	one := 1
+	srv := smsc.Start(t, receiptsOpts(smsc.Receipts{Retries: &one, RetryDelay: 5 * time.Millisecond}))
+	in := newInbox()
+	in.answer = func(*smpp.DeliverSM, int) smpp.CommandStatus { return smpp.ESME_RX_P_APPN }
+	s := bind(t, srv, in)
+	submitN(t, s, 3, false)
+	if _, err := srv.Flood(smsc.FloodOptions{Rate: 1000, Duration: 20 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "given up", func() bool { return srv.Counters().ReceiptsGivenUp == 20 })
+	if c := srv.Counters(); c.ReceiptsRefused != 40 || c.ReceiptRetries != 20 || c.FloodQueued != 20 || c.FloodSent != 0 {
+		t.Errorf("counters %+v", c)
+	}
+}
+
+func TestFloodErrors(t *testing.T) {
+	srv := smsc.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: "acme"}, {SystemID: "idle"}}})
+	ts := httptest.NewServer(srv.HTTPHandler())
+	defer ts.Close()
+	a := api{t, ts}
+	submitN(t, bind(t, srv, nil, withCreds("acme", "")), 2, false)
+
+	for _, tc := range []struct {
+		name string
+		o    smsc.FloodOptions
+		body string
+		code int
+		want string // in the error
+		is   error
+	}{
+		{name: "unknown account", o: smsc.FloodOptions{SystemID: "ghost", Rate: 10, Duration: time.Second},
+			body: `{"system_id":"ghost","rate":10,"duration":"1s"}`, code: 404, want: `unknown account: "ghost"`, is: smsc.ErrUnknownAccount},
+		{name: "no account named, several configured", o: smsc.FloodOptions{Rate: 10, Duration: time.Second},
+			body: `{"rate":10,"duration":"1s"}`, code: 404, want: "unknown account", is: smsc.ErrUnknownAccount},
+		{name: "rate 0", o: smsc.FloodOptions{SystemID: "acme", Duration: time.Second},
+			body: `{"system_id":"acme","duration":"1s"}`, code: 400, want: "flood rate 0"},
+		{name: "negative rate", o: smsc.FloodOptions{SystemID: "acme", Rate: -5, Duration: time.Second},
+			body: `{"system_id":"acme","rate":-5,"duration":"1s"}`, code: 400, want: "flood rate -5"},
+		{name: "no duration", o: smsc.FloodOptions{SystemID: "acme", Rate: 10},
+			body: `{"system_id":"acme","rate":10}`, code: 400, want: "flood duration"},
+		{name: "bad stat", o: smsc.FloodOptions{SystemID: "acme", Rate: 10, Duration: time.Second, Stat: "LOST"},
+			body: `{"system_id":"acme","rate":10,"duration":"1s","stat":"LOST"}`, code: 400, want: `flood stat "LOST"`},
+		{name: "nothing accepted yet", o: smsc.FloodOptions{SystemID: "idle", Rate: 10, Duration: time.Second},
+			body: `{"system_id":"idle","rate":10,"duration":"1s"}`, code: 409, want: "no accepted messages", is: smsc.ErrNoMessages},
+		{name: "bad duration", body: `{"system_id":"acme","rate":10,"duration":"soon"}`, code: 400, want: "duration"},
+		{name: "not JSON", body: `rate=10`, code: 400, want: "invalid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.o != (smsc.FloodOptions{}) {
+				_, err := srv.Flood(tc.o)
+				if err == nil || !strings.Contains(err.Error(), tc.want) || tc.is != nil && !errors.Is(err, tc.is) {
+					t.Errorf("Flood: %v, want an error with %q", err, tc.want)
+				}
+			}
+			resp, err := http.Post(ts.URL+"/api/flood", "application/json", strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var e struct {
+				Error string `json:"error"`
+			}
+			if resp.StatusCode != tc.code || json.Unmarshal(body, &e) != nil || !strings.Contains(e.Error, tc.want) ||
+				resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("POST /api/flood %s: %d %s, want %d with a JSON error naming %q", tc.body, resp.StatusCode, body, tc.code, tc.want)
+			}
+		})
+	}
+
+	// A good one runs until stopped.
+	var st smsc.FloodStatus
+	a.do("POST", "/api/flood", `{"system_id":"acme","rate":1,"duration":"1h","stat":"expired"}`, 202, &st)
+	if st.SystemID != "acme" || st.Receipts != 3600 || st.Messages != 2 || st.Duration != "1h0m0s" || st.Stat != "EXPIRED" || !st.Running {
+		t.Errorf("flood status %+v", st)
+	}
+	var running []smsc.FloodStatus
+	a.do("GET", "/api/flood", "", 200, &running)
+	if len(running) != 1 || running[0].SystemID != "acme" {
+		t.Errorf("running floods %+v", running)
+	}
+	a.do("DELETE", "/api/flood?system_id=ghost", "", 404, nil)
+	var stopped map[string]int
+	a.do("DELETE", "/api/flood?system_id=acme", "", 200, &stopped)
+	if stopped["stopped"] != 1 || len(srv.Floods()) != 0 {
+		t.Errorf("stopped %v, still running %+v", stopped, srv.Floods())
+	}
+}
+
 func TestDeliveryPolicySettings(t *testing.T) {
 	srv := smsc.Start(t, smsc.Options{})
 	ts := httptest.NewServer(srv.HTTPHandler())
@@ -261,7 +433,7 @@ func TestDeliveryPolicySettings(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`"receipts_refused": 1`, `"receipt_retries": 0`, `"receipts_given_up": 1`, `"receipt_timeouts": 0`, `"deliveries_failed": 1`} {
+	for _, want := range []string{`"receipts_refused": 1`, `"receipt_retries": 0`, `"receipts_given_up": 1`, `"receipt_timeouts": 0`, `"flood_queued": 0`, `"flood_sent": 0`, `"deliveries_failed": 1`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/api/counters lacks %s: %s", want, body)
 		}
@@ -273,7 +445,7 @@ func TestDeliveryPolicySettings(t *testing.T) {
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{`smscsim_receipts_refused_total{system_id="smppd"} 1`, `smscsim_receipts_given_up_total{system_id="smppd"} 1`,
-		`smscsim_receipt_retries_total{system_id="smppd"} 0`} {
+		`smscsim_receipt_retries_total{system_id="smppd"} 0`, `smscsim_flood_sent_total{system_id="smppd"} 0`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -46,6 +46,9 @@ type Server struct {
 	serveErr  chan error
 	closeOnce sync.Once
 	http      http.Handler
+
+	floodMu sync.Mutex
+	floods  map[*FloodRun]struct{} // running
 }
 
 // NewServer validates opts, starts listening on opts.SMPPAddr and serves in the background.
@@ -61,6 +64,7 @@ func NewServer(opts Options) (*Server, error) {
 		sched:    newScheduler(),
 		ids:      newCounter(),
 		accounts: map[string]*account{},
+		floods:   map[*FloodRun]struct{}{},
 		serveErr: make(chan error, 1),
 	}
 	srv.ctx, srv.cancel = context.WithCancel(context.Background())
@@ -554,8 +558,10 @@ func (acc *account) addCounters(out *Counters) {
 	}
 }
 
-// Reset forgets stored messages, counters and scheduled receipts; binds and settings stay.
+// Reset forgets stored messages, counters and scheduled receipts, and stops running floods;
+// binds and settings stay.
 func (srv *Server) Reset() {
+	srv.stopFloods()
 	srv.sched.clear()
 	srv.store.reset()
 	srv.store.mu.Lock()
