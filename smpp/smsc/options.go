@@ -189,8 +189,8 @@ type Receipts struct {
 	// with any non-zero command_status, or not answered within ResponseTimeout. After the
 	// last retry it is given up (Counters.ReceiptsGivenUp). 0 drops it at the first
 	// refusal. Unset (nil): the simulator-wide policy, Options.MaxAttempts attempts in all,
-	// retrying only temporary errors and timeouts. Carriers do not tell temporary from
-	// permanent errors, so once set every refusal is retried alike.
+	// retrying only temporary errors and timeouts. Once set, every refusal is retried
+	// alike, temporary or permanent, as many carriers do.
 	Retries *int `yaml:"retries" json:"retries,omitempty"`
 
 	// RetryDelay is the wait before a refused deliver_sm is sent again. 0:
