@@ -214,11 +214,12 @@ func (b *bind) deliver(d *delivery) {
 		case !receipt:
 			acc.c.moSent.Add(1)
 		case d.pdu.ESMClass&smpp.ESMClassIntermediate == 0:
+			if !d.flood {
+				srv.markReceipt(d.rec, "sent")
+			}
 			acc.c.receiptsSent.Add(1)
 			if d.flood {
 				acc.c.floodSent.Add(1)
-			} else {
-				srv.markReceipt(d.rec, "sent")
 			}
 		}
 		return
@@ -245,12 +246,12 @@ func (b *bind) deliver(d *delivery) {
 	// (a client race; real SMSCs deliver at once after binding, too): soon again.
 	bindRace := isStatus && se.Status == smpp.ESME_RINVBNDSTS
 	if d.attempts >= dp.attempts || isStatus && !bindRace && !dp.anyStatus && !se.Status.Temporary() {
+		if receipt && !d.flood {
+			srv.markReceipt(d.rec, "failed") // before the counters, which tests wait on
+		}
 		acc.c.deliveriesFailed.Add(1)
 		if receipt {
 			acc.c.receiptsGivenUp.Add(1)
-			if !d.flood {
-				srv.markReceipt(d.rec, "failed")
-			}
 		}
 		srv.log.Debug().Err(err).Str("system_id", acc.id).Int("attempts", d.attempts).Msg("delivery given up")
 		return
