@@ -273,7 +273,7 @@ type deliveryPolicy struct {
 	window     int64         // deliver_sm outstanding per bind
 	attempts   int           // sends of one deliver_sm in all
 	anyStatus  bool          // retry every refusal (Retries set), not only temporary errors
-	retryDelay time.Duration //
+	retryDelay time.Duration // before a refused deliver_sm goes again
 	timeout    time.Duration // shorter than the session's response timeout; 0: the session's
 }
 
