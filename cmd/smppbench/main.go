@@ -5,9 +5,27 @@
 //
 //	smppbench -self                                  # start the simulator and smppd (Redis store) itself
 //	smppbench -target http://127.0.0.1:8080 -key KEY -sim http://127.0.0.1:8025
+//	smppbench -self -runs 3 -scenario r1             # three runs, a summary line per run
+//	smppbench -self -scenario flood -flood-rate 20000 -flood-duration 60s
 //
-// With -self smppd runs as a child process, so its CPU time and peak RSS are reported. The
-// stages of a message are matched by destination number: every message of a run has its own.
+// With -self smppd runs as a child process, so its CPU time and peak RSS are reported, and
+// its CPU per end-to-end message (a message that got its webhook). The stages of a message
+// are matched by destination number: every message of a run has its own.
+//
+// Redis cost per message: with -self (or an explicit -redis) INFO commandstats and INFO cpu
+// are read just before the load and again after it has settled, over one connection whose
+// own INFO commands are left out; the table shows commands per message, the top commands
+// and Redis's CPU per message. Redis counts every client's commands, so it must be
+// otherwise idle (no tests, no other smppd, on any key prefix): the command rate measured
+// for a second before the load is shown, and a warning when it would be more than 5% of
+// the run's. Commands run by Lua scripts count under their own names as well as EVALSHA.
+//
+// The flood scenario first sends R1 single messages through smppd (-c, -d), so the
+// simulator knows their message ids, then has the simulator replay receipts for them at
+// -flood-rate for -flood-duration, and reports the receipts sent, acknowledged, refused
+// and given up (lost), with smppd's CPU and RSS during the flood. -receipt-delay,
+// -receipt-window and -receipt-retries set how the simulator delivers receipts, as real
+// carriers do.
 package main
 
 import (
@@ -20,6 +38,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -37,93 +56,236 @@ func main() {
 	}
 }
 
-// Result is what a run measured; -json writes it.
+// Result is what a run measured; -json writes it (an array of them with -runs above 1).
 type Result struct {
-	Scenario     string      `json:"scenario"`
-	Concurrency  int         `json:"concurrency"`
-	TargetRate   float64     `json:"target_rate"`
-	Duration     float64     `json:"duration_seconds"`
-	Requests     uint64      `json:"requests"`
-	Failed       uint64      `json:"failed"`
-	Accepted     uint64      `json:"accepted_messages"`
-	AcceptedRate float64     `json:"accepted_per_second"`
-	Submitted    int         `json:"submit_sm"`
-	SubmitRate   float64     `json:"submit_sm_per_second"`
-	Receipts     uint64      `json:"receipts"`
-	ReceiptRate  float64     `json:"receipts_per_second"`
-	Webhooks     int         `json:"webhooks"`
-	WebhookRate  float64     `json:"webhooks_per_second"`
-	DupWebhooks  int         `json:"duplicate_webhooks"`
+	Scenario     string  `json:"scenario"`
+	Run          int     `json:"run"`
+	Concurrency  int     `json:"concurrency"`
+	TargetRate   float64 `json:"target_rate"`
+	Duration     float64 `json:"duration_seconds"`
+	Requests     uint64  `json:"requests"`
+	Failed       uint64  `json:"failed"`
+	Accepted     uint64  `json:"accepted_messages"`
+	AcceptedRate float64 `json:"accepted_per_second"`
+	Submitted    int     `json:"submit_sm"`
+	SubmitRate   float64 `json:"submit_sm_per_second"`
+	Receipts     uint64  `json:"receipts"`
+	ReceiptRate  float64 `json:"receipts_per_second"`
+	Webhooks     int     `json:"webhooks"`
+	WebhookRate  float64 `json:"webhooks_per_second"`
+	DupWebhooks  int     `json:"duplicate_webhooks"`
+	// EndToEnd counts the messages that got their webhook (with those smppd accepted while
+	// the load generator had given up on the reply): the divisor of every per-message figure.
+	EndToEnd     int         `json:"end_to_end_messages"`
+	EndToEndRate float64     `json:"end_to_end_per_second"`
 	Reply        Percentiles `json:"http_reply"`
 	ToSubmit     Percentiles `json:"accept_to_submit_sm"`
 	ToWebhook    Percentiles `json:"submit_sm_to_webhook"`
 	Smppd        *procStats  `json:"smppd,omitempty"`
-	Errors       []string    `json:"first_errors,omitempty"`
-	Settle       float64     `json:"settle_seconds"`
-	Started      time.Time   `json:"started"`
+	// SmppdRunCPU is smppd's CPU time from just before the load to the end of settling (its
+	// start-up excluded); SmppdCPUPerMsg divides it by EndToEnd, in µs.
+	SmppdRunCPU    float64      `json:"smppd_cpu_seconds_run,omitempty"`
+	SmppdCPUPerMsg float64      `json:"smppd_cpu_us_per_message,omitempty"`
+	Redis          *RedisStats  `json:"redis,omitempty"`
+	Simulator      *SimReceipts `json:"simulator,omitempty"`
+	Flood          *FloodResult `json:"flood,omitempty"`
+	SimSettings    *SimSettings `json:"simulator_settings,omitempty"`
+	Errors         []string     `json:"first_errors,omitempty"`
+	Settle         float64      `json:"settle_seconds"`
+	Started        time.Time    `json:"started"`
+}
+
+// SimSettings are the receipt behaviour of the simulator -self started: ReceiptWindow -1
+// is no window; ReceiptRetries -1 the simulator's default policy.
+type SimSettings struct {
+	ReceiptDelayMS float64 `json:"receipt_delay_ms"`
+	ReceiptWindow  int     `json:"receipt_window"`
+	ReceiptRetries int     `json:"receipt_retries"`
+}
+
+// config is the parsed command line.
+type config struct {
+	self                bool
+	target, key, simURL string
+	scenario            string
+	concurrency         int
+	rate                float64
+	duration, settle    time.Duration
+	bulkSize            int
+	jsonOut, smppdBin   string
+	redisURL            string
+	redisStats          bool // read INFO of redisURL around each run
+	binds, window       int
+	runs                int
+	receiptDelay        time.Duration
+	receiptWindow       int
+	receiptRetries      int
+	floodRate           int
+	floodDuration       time.Duration
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("smppbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	self := fs.Bool("self", false, "start the simulator and smppd (Redis store) and measure them")
-	target := fs.String("target", "http://127.0.0.1:8080", "smppd's HTTP address (without -self)")
-	key := fs.String("key", "", "API key (without -self)")
-	simURL := fs.String("sim", "", "smscsim HTTP API, to measure submit_sm and receipts (without -self)")
-	scenario := fs.String("scenario", "otp", "otp (V1 AUTOGEN), r1 (TRANS_SMS single) or bulk (R1 Bulk)")
-	concurrency := fs.Int("c", 50, "concurrent requests")
-	rate := fs.Float64("rate", 0, "requests per second (0: as fast as -c allows)")
-	duration := fs.Duration("d", 10*time.Second, "how long to send")
-	settle := fs.Duration("settle", 30*time.Second, "how long to wait after sending for submit_sm, receipts and webhooks to catch up")
-	bulkSize := fs.Int("bulk", 100, "messages per Bulk request")
-	jsonOut := fs.String("json", "", "write the result as JSON to this file")
-	smppdBin := fs.String("smppd", "", "smppd binary for -self (default: next to smppbench, on PATH, or go build)")
-	redisURL := fs.String("redis", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for -self")
-	binds := fs.Int("binds", 4, "binds to the simulator (-self)")
-	window := fs.Int("window", 100, "window per bind (-self)")
+	var c config
+	fs.BoolVar(&c.self, "self", false, "start the simulator and smppd (Redis store) and measure them")
+	fs.StringVar(&c.target, "target", "http://127.0.0.1:8080", "smppd's HTTP address (without -self)")
+	fs.StringVar(&c.key, "key", "", "API key (without -self)")
+	fs.StringVar(&c.simURL, "sim", "", "smscsim HTTP API, to measure submit_sm and receipts (without -self)")
+	fs.StringVar(&c.scenario, "scenario", "otp", "otp (V1 AUTOGEN), r1 (TRANS_SMS single), bulk (R1 Bulk) or flood (R1 single, then receipts replayed at -flood-rate; -self only)")
+	fs.IntVar(&c.concurrency, "c", 50, "concurrent requests")
+	fs.Float64Var(&c.rate, "rate", 0, "requests per second (0: as fast as -c allows)")
+	fs.DurationVar(&c.duration, "d", 10*time.Second, "how long to send (flood: how long to send R1 before the flood)")
+	fs.DurationVar(&c.settle, "settle", 30*time.Second, "how long to wait after sending for submit_sm, receipts and webhooks to catch up")
+	fs.IntVar(&c.bulkSize, "bulk", 100, "messages per Bulk request")
+	fs.StringVar(&c.jsonOut, "json", "", "write the result as JSON to this file (an array of results with -runs above 1)")
+	fs.StringVar(&c.smppdBin, "smppd", "", "smppd binary for -self (default: next to smppbench, on PATH, or go build)")
+	fs.StringVar(&c.redisURL, "redis", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for -self; without -self, giving it reports Redis commands and CPU per message of the Redis smppd uses. It must be otherwise idle")
+	fs.IntVar(&c.binds, "binds", 4, "binds to the simulator (-self)")
+	fs.IntVar(&c.window, "window", 100, "window per bind (-self)")
+	fs.IntVar(&c.runs, "runs", 1, "run the scenario this many times (each with a fresh smppd and simulator with -self) and print a summary line per run")
+	fs.DurationVar(&c.receiptDelay, "receipt-delay", 100*time.Millisecond, "simulator (-self): delay of each receipt after the submit_sm_resp")
+	fs.IntVar(&c.receiptWindow, "receipt-window", 256, "simulator (-self): receipts (deliver_sm) outstanding per bind awaiting deliver_sm_resp; 0 or -1: no window, every due receipt is sent at once")
+	fs.IntVar(&c.receiptRetries, "receipt-retries", -1, "simulator (-self): times a refused receipt (any error status, or no answer in time) is sent again, 1s apart, before it is given up; 0: never; -1: the simulator's default (10 attempts, temporary errors only)")
+	fs.IntVar(&c.floodRate, "flood-rate", 20000, "flood: receipts per second the simulator replays")
+	fs.DurationVar(&c.floodDuration, "flood-duration", 60*time.Second, "flood: how long the simulator replays receipts")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	switch *scenario {
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "redis" {
+			c.redisStats = true
+		}
+	})
+	if c.self {
+		c.redisStats = true
+	}
+	switch c.scenario {
 	case "otp", "r1", "bulk":
+	case "flood":
+		if !c.self {
+			return errors.New("-scenario flood needs -self (it drives the simulator's Flood API)")
+		}
 	default:
-		return fmt.Errorf("-scenario %q: want otp, r1 or bulk", *scenario)
+		return fmt.Errorf("-scenario %q: want otp, r1, bulk or flood", c.scenario)
+	}
+	if c.scenario == "flood" && (c.floodRate < 1 || c.floodDuration <= 0) {
+		return fmt.Errorf("-flood-rate %d, -flood-duration %s: want at least 1/s and more than 0", c.floodRate, c.floodDuration)
+	}
+	if _, err := receiptWindow(c.receiptWindow); err != nil {
+		return err
+	}
+	if c.runs < 1 {
+		return fmt.Errorf("-runs %d: want at least 1", c.runs)
+	}
+	if c.self && c.smppdBin == "" {
+		bin, err := findSmppd("", stderr)
+		if err != nil {
+			return err
+		}
+		c.smppdBin = bin
 	}
 
+	var results []Result
+	for i := range c.runs {
+		res, err := runOnce(ctx, c, i, stderr)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		printTable(stdout, res)
+		results = append(results, res)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	fmt.Fprintln(stdout)
+	for _, r := range results {
+		fmt.Fprintln(stdout, summaryLine(r, c.runs))
+	}
+	if c.jsonOut != "" {
+		var v any = results
+		if c.runs == 1 {
+			v = results[0]
+		}
+		b, _ := json.MarshalIndent(v, "", "  ")
+		if err := os.WriteFile(c.jsonOut, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runOnce runs the scenario once: with -self, on a simulator and smppd of its own.
+func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Result, error) {
 	tr := newTracker()
 	hookURL, stopHooks, err := webhookReceiver(tr, nil)
 	if err != nil {
-		return err
+		return Result{}, err
 	}
 	defer stopHooks()
 
 	var sim simSource
 	var sr *selfRun
-	if *self {
-		bin, err := findSmppd(*smppdBin, stderr)
-		if err != nil {
-			return err
+	target, key := c.target, c.key
+	res := Result{Scenario: c.scenario, Run: runIndex + 1, Concurrency: c.concurrency, TargetRate: c.rate}
+	if c.self {
+		so := selfOptions{smppdBin: c.smppdBin, redisURL: c.redisURL, binds: c.binds, window: c.window, hookURL: hookURL, logOut: stderr}
+		if res.SimSettings, err = applyReceiptFlags(&so, c); err != nil {
+			return res, err
 		}
-		if sr, err = startSelf(ctx, selfOptions{smppdBin: bin, redisURL: *redisURL, binds: *binds, window: *window, hookURL: hookURL, logOut: stderr}); err != nil {
-			return err
+		if sr, err = startSelf(ctx, so); err != nil {
+			return res, err
 		}
 		defer sr.stop()
-		*target, *key = sr.target, sr.key
+		target, key = sr.target, sr.key
 		sim = &inProcessSim{srv: sr.sim}
 	} else {
-		if *key == "" {
-			return errors.New("-key is required without -self")
+		if key == "" {
+			return res, errors.New("-key is required without -self")
 		}
-		if *simURL != "" {
-			sim = &httpSim{base: *simURL, c: &http.Client{Timeout: 10 * time.Second}}
+		if c.simURL != "" {
+			sim = &httpSim{base: c.simURL, c: &http.Client{Timeout: 10 * time.Second}}
 		}
 	}
 
-	l := &load{
-		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency * 2, MaxConnsPerHost: *concurrency * 2}},
-		target: *target, key: *key, scenario: *scenario, bulkSize: *bulkSize, track: tr,
+	// Redis: connect, then one idle second before the load to see what else runs on it.
+	var probe *redisProbe
+	var before redisSnapshot
+	idle := 0.0
+	if c.redisStats {
+		if probe, err = newRedisProbe(ctx, c.redisURL); err != nil {
+			return res, err
+		}
+		defer probe.close()
+		a, err := probe.snapshot(ctx)
+		if err != nil {
+			return res, fmt.Errorf("redis INFO: %w", err)
+		}
+		time.Sleep(time.Second)
+		if before, err = probe.snapshot(ctx); err != nil {
+			return res, fmt.Errorf("redis INFO: %w", err)
+		}
+		idle = float64(sumCalls(commandDelta(a, before))) / before.at.Sub(a.at).Seconds()
 	}
-	res := Result{Scenario: *scenario, Concurrency: *concurrency, TargetRate: *rate, Started: time.Now()}
+	var cpu0 procStats
+	if sr != nil {
+		cpu0 = sr.sample()
+	}
+
+	scenario := c.scenario
+	if scenario == "flood" {
+		scenario = "r1"
+	}
+	l := &load{
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.concurrency * 2, MaxConnsPerHost: c.concurrency * 2}},
+		target: target, key: key, scenario: scenario, bulkSize: c.bulkSize, track: tr,
+	}
+	// Destinations of each run are distinct from the runs before it.
+	l.next.Store(uint64(runIndex) * 100_000_000)
+	res.Started = time.Now()
 	var receipts uint64
 	submitted := 0
 	pollSim := func() {
@@ -173,11 +335,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}()
 
-	elapsed := l.run(ctx, *concurrency, *rate, *duration)
+	elapsed := l.run(ctx, c.concurrency, c.rate, c.duration)
 	// Let the pipeline catch up: until every accepted message has its webhook (when the
 	// receiver sees them) or the settle time runs out.
 	settleStart := time.Now()
-	for time.Since(settleStart) < *settle && ctx.Err() == nil {
+	for time.Since(settleStart) < c.settle && ctx.Err() == nil {
 		if tr.unhooked() == 0 {
 			break
 		}
@@ -188,14 +350,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	pollSim()
 	close(progressDone)
 	fmt.Fprintln(stderr)
+	res.Settle = time.Since(settleStart).Seconds()
+	res.EndToEnd = tr.hookedCount()
+	if probe != nil {
+		after, err := quiesce(ctx, probe, idle, 3*time.Second)
+		if err != nil {
+			return res, fmt.Errorf("redis INFO: %w", err)
+		}
+		rs := redisStats(before, after, res.EndToEnd, idle)
+		res.Redis = &rs
+	}
 	if sr != nil {
 		ps := sr.sample()
 		res.Smppd = &ps
+		res.SmppdRunCPU = ps.CPUSeconds - cpu0.CPUSeconds
+		res.SmppdCPUPerMsg = perMessage(res.SmppdRunCPU*1e6, res.EndToEnd)
 	}
 
 	secs := elapsed.Seconds()
 	res.Duration = secs
-	res.Settle = time.Since(settleStart).Seconds()
 	res.Requests, res.Failed, res.Accepted = l.sent.Load(), l.failed.Load(), l.messages.Load()
 	res.AcceptedRate = float64(res.Accepted) / secs
 	res.Submitted, res.Receipts = submitted, receipts
@@ -206,20 +379,68 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res.Webhooks, res.DupWebhooks = tr.webhooks, tr.duplicateHooks
 	tr.mu.Unlock()
 	res.WebhookRate = float64(res.Webhooks) / total
+	res.EndToEndRate = float64(res.EndToEnd) / total
 	res.Reply = l.reply.percentiles()
 	res.ToSubmit = tr.acceptToSubmit.percentiles()
 	tr.finish()
 	res.ToWebhook = tr.submitToHook.percentiles()
 	res.Errors = l.firstErrors
-
-	printTable(stdout, res)
-	if *jsonOut != "" {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
-			return err
+	if sim != nil {
+		if sc, err := sim.receiptCounters(); err == nil {
+			res.Simulator = &sc
 		}
 	}
-	return nil
+	if c.scenario == "flood" && sr != nil && ctx.Err() == nil {
+		fr, err := runFlood(ctx, c, sr, tr, probe, idle, stderr)
+		if err != nil {
+			return res, err
+		}
+		res.Flood = &fr
+		if sc, err := sim.receiptCounters(); err == nil {
+			res.Simulator = &sc
+		}
+	}
+	return res, nil
+}
+
+// quiesce waits (at most maxWait) until Redis's command rate is back near the idle rate
+// measured before the load, so the last messages' trailing writes (webhook
+// acknowledgements) are counted, and returns the snapshot it ends on.
+func quiesce(ctx context.Context, p *redisProbe, idle float64, maxWait time.Duration) (redisSnapshot, error) {
+	prev, err := p.snapshot(ctx)
+	if err != nil {
+		return prev, err
+	}
+	deadline := time.Now().Add(maxWait)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(250 * time.Millisecond)
+		cur, err := p.snapshot(ctx)
+		if err != nil {
+			return prev, err
+		}
+		rate := float64(sumCalls(commandDelta(prev, cur))) / cur.at.Sub(prev.at).Seconds()
+		prev = cur
+		if rate <= 2*idle+50 {
+			break
+		}
+	}
+	return prev, nil
+}
+
+// summaryLine is one compact line per run: end-to-end rate and the costs per message.
+func summaryLine(r Result, runs int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "run %d/%d  %-5s  %6.0f msg/s end to end (%d messages)", r.Run, runs, r.Scenario, r.EndToEndRate, r.EndToEnd)
+	if r.Redis != nil {
+		fmt.Fprintf(&b, "  Redis %.1f commands/msg, %.0f µs CPU/msg", r.Redis.CommandsPerMessage, r.Redis.CPUMicrosPerMsg)
+	}
+	if r.Smppd != nil {
+		fmt.Fprintf(&b, "  smppd %.0f µs CPU/msg", r.SmppdCPUPerMsg)
+	}
+	if f := r.Flood; f != nil {
+		fmt.Fprintf(&b, "  flood %.0f/s acknowledged, %d lost, %d dropped, smppd %.0f µs CPU/receipt", f.AckedRate, f.Lost, f.Dropped, f.SmppdCPUPerReceipt)
+	}
+	return b.String()
 }
 
 func printTable(w io.Writer, r Result) {
@@ -234,6 +455,10 @@ func printTable(w io.Writer, r Result) {
 	fmt.Fprintf(tw, "submit_sm at operator\t%d\t%.0f/s\n", r.Submitted, r.SubmitRate)
 	fmt.Fprintf(tw, "receipts\t%d\t%.0f/s\n", r.Receipts, r.ReceiptRate)
 	fmt.Fprintf(tw, "webhooks\t%d (%d duplicate)\t%.0f/s\n", r.Webhooks, r.DupWebhooks, r.WebhookRate)
+	fmt.Fprintf(tw, "end to end\t%d messages with their webhook\t%.0f/s\n", r.EndToEnd, r.EndToEndRate)
+	if s := r.Simulator; s != nil {
+		fmt.Fprintf(tw, "receipts refused\t%d refused, %d timed out, %d retried\t%d given up (lost), %d dropped\n", s.Refused, s.Timeouts, s.Retries, s.GivenUp, s.Dropped)
+	}
 	fmt.Fprintf(tw, "latency (ms)\tp50\tp90\tp99\tmax\n")
 	for _, row := range []struct {
 		name string
@@ -244,11 +469,59 @@ func printTable(w io.Writer, r Result) {
 	if r.Smppd != nil {
 		fmt.Fprintf(tw, "smppd\tCPU %.1fs (%.0f%% of one core)\tpeak RSS %.0f MiB\n", r.Smppd.CPUSeconds,
 			100*r.Smppd.CPUSeconds/(r.Duration+r.Settle), r.Smppd.PeakRSSMiB)
+		fmt.Fprintf(tw, "smppd per message\t%s CPU\t(%.2fs during the run)\n", perMsg(r.SmppdCPUPerMsg, " µs", r.EndToEnd), r.SmppdRunCPU)
+	}
+	if x := r.Redis; x != nil {
+		printRedis(tw, "Redis", "msg", x, true)
+	}
+	if f := r.Flood; f != nil {
+		fmt.Fprintf(tw, "flood\t%d receipts/s for %s over %d message ids\t%.1fs until settled\n", f.TargetRate, f.Duration, f.Messages, f.Seconds)
+		fmt.Fprintf(tw, "  receipts\t%d sent, %d acknowledged\t%.0f/s achieved\n", f.Sent, f.Acked, f.AckedRate)
+		fmt.Fprintf(tw, "  refused\t%d refused, %d timed out, %d retried\t%d given up (lost)\n", f.Refused, f.Timeouts, f.Retries, f.Lost)
+		if f.Dropped > 0 || f.Unresolved > 0 {
+			fmt.Fprintf(tw, "  not delivered\t%d dropped (simulator's held queue full: acknowledged slower than sent)\t%d unresolved when the wait ended\n", f.Dropped, f.Unresolved)
+		}
+		fmt.Fprintf(tw, "  webhooks\t%d (%d duplicate)\n", f.Webhooks, f.DupWebhooks)
+		fmt.Fprintf(tw, "  smppd\tCPU %.1fs (%.0f%% of one core), %s per receipt\tRSS max %.0f MiB, peak %.0f MiB\n",
+			f.SmppdCPUSeconds, 100*f.SmppdCPUCores, perMsg(f.SmppdCPUPerReceipt, " µs", int(f.Acked)), f.SmppdMaxRSSMiB, f.SmppdPeakRSSMiB)
+		if f.Redis != nil {
+			printRedis(tw, "  Redis", "receipt", f.Redis, false)
+		}
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(tw, "error\t%s\n", e)
 	}
 	tw.Flush()
+}
+
+// printRedis prints the Redis rows: commands and CPU per message (or per receipt: unit),
+// the top commands, and (for the run, not the flood) the idle rate before the load.
+func printRedis(tw io.Writer, name, unit string, x *RedisStats, showIdle bool) {
+	fmt.Fprintf(tw, "%s commands\t%d, %s\tCPU %.2fs, %s\n", name, x.Commands, perMsg(x.CommandsPerMessage, "/"+unit, x.Messages),
+		x.CPUSeconds, perMsg(x.CPUMicrosPerMsg, " µs/"+unit, x.Messages))
+	if len(x.ByCommand) > 0 && x.Messages > 0 {
+		fmt.Fprintf(tw, "%s per %s\t%s\n", name, unit, x.topCommands(8))
+	}
+	if showIdle {
+		fmt.Fprintf(tw, "%s idle before\t%.0f commands/s\n", name, x.IdleCommandsPerSec)
+	}
+	if x.Warning != "" {
+		fmt.Fprintf(tw, "warning\t%s\n", x.Warning)
+	}
+}
+
+// perMsg formats a per-message figure with its unit, or says there were no messages to
+// divide by.
+func perMsg(v float64, unit string, n int) string {
+	switch {
+	case n <= 0:
+		return "n/a (no messages)"
+	case v < 10:
+		return fmt.Sprintf("%.2f%s", v, unit)
+	case v < 100:
+		return fmt.Sprintf("%.1f%s", v, unit)
+	}
+	return fmt.Sprintf("%.0f%s", v, unit)
 }
 
 func envOr(k, d string) string {

@@ -135,6 +135,13 @@ func (t *tracker) unhooked() int {
 	return n
 }
 
+// hookedCount counts destinations with a webhook: messages that made it end to end.
+func (t *tracker) hookedCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.hookAt)
+}
+
 func (t *tracker) sentCount() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -213,10 +220,12 @@ func normalise(p string) string {
 	return p
 }
 
-// procStats reads a process's CPU time and peak resident memory from /proc (Linux).
+// procStats reads a process's CPU time and resident memory (now and at its peak) from
+// /proc (Linux).
 type procStats struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	RSSMiB     float64 `json:"rss_mib"`
 }
 
 func readProc(pid int) (procStats, bool) {
@@ -238,6 +247,10 @@ func readProc(pid int) (procStats, bool) {
 			if strings.HasPrefix(line, "VmHWM:") {
 				kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
 				ps.PeakRSSMiB = kb / 1024
+			}
+			if strings.HasPrefix(line, "VmRSS:") {
+				kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+				ps.RSSMiB = kb / 1024
 			}
 		}
 	}

@@ -30,6 +30,7 @@ var benchRegistry []byte
 // receipts sent so far.
 type simSource interface {
 	poll() (msgs []simMsg, receipts uint64, err error)
+	receiptCounters() (SimReceipts, error)
 }
 
 type simMsg struct {
@@ -123,6 +124,8 @@ type selfOptions struct {
 	logOut   io.Writer
 	// account adjusts the simulated operator's account (faults, receipts) for a scenario.
 	account func(*smsc.Account)
+	// simOptions adjusts the simulator's options (receipt window and retries).
+	simOptions func(*smsc.Options)
 	// dispatch and webhooks are extra lines (indented two spaces) of those sections of the
 	// generated smppd configuration.
 	dispatch, webhooks string
@@ -139,8 +142,11 @@ func startSelf(ctx context.Context, o selfOptions) (*selfRun, error) {
 	if o.account != nil {
 		o.account(&acct)
 	}
-	sim, err := smsc.NewServer(smsc.Options{EnquireLinkInterval: -1, StoreSize: 2_000_000, Window: 256,
-		Accounts: []smsc.Account{acct}})
+	simOpts := smsc.Options{EnquireLinkInterval: -1, StoreSize: 2_000_000, Window: 256, Accounts: []smsc.Account{acct}}
+	if o.simOptions != nil {
+		o.simOptions(&simOpts)
+	}
+	sim, err := smsc.NewServer(simOpts)
 	if err != nil {
 		return nil, err
 	}
