@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build test vet fmt-check fuzz bench microbench reliability clean
+.PHONY: all build test vet fmt-check fuzz bench flood microbench reliability clean
 
 all: build
 
@@ -28,15 +28,30 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzFrameReader -fuzztime=$(FUZZTIME) ./smpp/
 	$(GO) test -run='^$$' -fuzz=FuzzParseReceiptText -fuzztime=$(FUZZTIME) ./smpp/
 
-# The standard end-to-end scenario on this machine (Redis store): smppbench starts the
-# simulator and smppd and drives OTP, R1 single and Bulk load; it prints a table per run and
-# writes bench-*.json.
+# The standard end-to-end scenarios on this machine (Redis store): smppbench starts the
+# simulator and smppd and drives OTP, R1 single and Bulk load, RUNS times each (a fresh smppd
+# each run); it prints a table per run, a summary line per run (messages/s end to end, Redis
+# commands and CPU per message, smppd CPU per message) and writes bench-*.json. The Redis
+# must be otherwise idle: its INFO counters are charged to the run. Last, a short receipt
+# flood (20s instead of `make flood`'s 60s, to keep this target quick).
+RUNS ?= 3
 bench:
 	$(GO) build -o bin/smppd ./cmd/smppd
 	$(GO) build -o bin/smppbench ./cmd/smppbench
-	bin/smppbench -self -scenario otp -c 64 -rate 2000 -d 10s -json bench-otp.json
-	bin/smppbench -self -scenario r1 -c 64 -d 10s -json bench-r1.json
-	bin/smppbench -self -scenario bulk -c 4 -bulk 100 -d 10s -json bench-bulk.json
+	bin/smppbench -self -runs $(RUNS) -scenario otp -c 64 -rate 2000 -d 10s -json bench-otp.json
+	bin/smppbench -self -runs $(RUNS) -scenario r1 -c 64 -d 10s -json bench-r1.json
+	bin/smppbench -self -runs $(RUNS) -scenario bulk -c 4 -bulk 100 -d 10s -json bench-bulk.json
+	bin/smppbench -self -scenario flood -c 100 -d 5s -flood-duration 20s -json bench-flood.json
+
+# Receipt flood: R1 single at concurrency 100 for 5s (so the simulator knows message ids),
+# then the simulator replays receipts at FLOOD_RATE/s for FLOOD_DURATION; reports receipts
+# sent, acknowledged, refused and given up (lost), and smppd's CPU and RSS meanwhile.
+FLOOD_RATE ?= 20000
+FLOOD_DURATION ?= 60s
+flood:
+	$(GO) build -o bin/smppd ./cmd/smppd
+	$(GO) build -o bin/smppbench ./cmd/smppbench
+	bin/smppbench -self -scenario flood -c 100 -d 5s -flood-rate $(FLOOD_RATE) -flood-duration $(FLOOD_DURATION) -json bench-flood.json
 
 # Micro and loopback benchmarks (codec, session round trips beside go-smpp, simulator).
 microbench:
