@@ -102,9 +102,11 @@ type FloodResult struct {
 	// receipts are replays for messages that already had theirs).
 	Webhooks    int `json:"webhooks"`
 	DupWebhooks int `json:"duplicate_webhooks"`
-	// SmppdCPUSeconds is smppd's CPU from the flood's start until Redis was quiet again,
-	// SmppdCPUCores that over the flood's time, SmppdCPUPerReceipt in µs per acknowledged
-	// receipt; the RSS figures are the largest seen and the process's peak.
+	// SmppdCPUSeconds is smppd's CPU from the flood's start until Redis was quiet again
+	// (its work on the logged receipts included), SmppdCPUPerReceipt that in µs per
+	// acknowledged receipt; SmppdCPUCores is its CPU while it acknowledged receipts (from
+	// the start to the last acknowledgement) over that time. The RSS figures are the
+	// largest seen and the process's peak.
 	SmppdCPUSeconds    float64     `json:"smppd_cpu_seconds"`
 	SmppdCPUCores      float64     `json:"smppd_cpu_cores"`
 	SmppdCPUPerReceipt float64     `json:"smppd_cpu_us_per_receipt"`
@@ -134,20 +136,27 @@ func floodDelta(f *FloodResult, before, after smsc.Counters) {
 // or lost (at most -settle after the flood) and smppd's Redis traffic is quiet again, and
 // measures smppd and Redis meanwhile. The R1 phase's counters are left out: the figures
 // are the differences from just before the flood.
-func runFlood(ctx context.Context, c config, sr *selfRun, tr *tracker, probe *redisProbe, idle float64, stderr io.Writer) (FloodResult, error) {
+func runFlood(ctx context.Context, c config, sr *selfRun, tr *tracker, probe *redisProbe, stderr io.Writer) (FloodResult, error) {
 	f := FloodResult{TargetRate: c.floodRate, Duration: c.floodDuration.String()}
+	// Redis: the idle rate again (smppd has settled after the R1 phase), over a second.
+	var r0 redisSnapshot
+	idle := 0.0
+	if probe != nil {
+		a, err := probe.snapshot(ctx)
+		if err != nil {
+			return f, fmt.Errorf("redis INFO: %w", err)
+		}
+		time.Sleep(time.Second)
+		if r0, err = probe.snapshot(ctx); err != nil {
+			return f, fmt.Errorf("redis INFO: %w", err)
+		}
+		idle = float64(sumCalls(commandDelta(a, r0))) / r0.at.Sub(a.at).Seconds()
+	}
 	c0 := sr.sim.Counters()
 	ps0 := sr.sample()
 	tr.mu.Lock()
 	hooks0, dups0 := tr.webhooks, tr.duplicateHooks
 	tr.mu.Unlock()
-	var r0 redisSnapshot
-	if probe != nil {
-		var err error
-		if r0, err = probe.snapshot(ctx); err != nil {
-			return f, fmt.Errorf("redis INFO: %w", err)
-		}
-	}
 	start := time.Now()
 	run, err := sr.sim.Flood(smsc.FloodOptions{SystemID: "smppd", Rate: c.floodRate, Duration: c.floodDuration})
 	if err != nil {
@@ -159,6 +168,7 @@ func runFlood(ctx context.Context, c config, sr *selfRun, tr *tracker, probe *re
 	// Until every receipt is acknowledged or lost, or -settle after the flood's end.
 	var lastAck time.Time
 	var lastAcked uint64
+	var cpuAtLastAck float64
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	var deadline time.Time
@@ -171,14 +181,12 @@ func runFlood(ctx context.Context, c config, sr *selfRun, tr *tracker, probe *re
 		tick++
 		now := time.Now()
 		floodDelta(&f, c0, sr.sim.Counters())
+		ps, _ := readProc(sr.cmd.Process.Pid)
+		f.SmppdMaxRSSMiB = max(f.SmppdMaxRSSMiB, ps.RSSMiB)
 		if f.Acked != lastAcked {
-			lastAcked, lastAck = f.Acked, now
-		}
-		if ps, ok := readProc(sr.cmd.Process.Pid); ok {
-			f.SmppdMaxRSSMiB = max(f.SmppdMaxRSSMiB, ps.RSSMiB)
+			lastAcked, lastAck, cpuAtLastAck = f.Acked, now, ps.CPUSeconds
 		}
 		if tick%10 == 0 {
-			ps := sr.sample()
 			fmt.Fprintf(stderr, "\r%5.0fs  flood queued %d  acknowledged %d  refused %d  retried %d  lost %d  smppd CPU %.1fs RSS %.0f MiB   ",
 				now.Sub(start).Seconds(), f.Sent, f.Acked, f.Refused, f.Retries, f.Lost, ps.CPUSeconds-ps0.CPUSeconds, ps.RSSMiB)
 		}
@@ -197,6 +205,7 @@ func runFlood(ctx context.Context, c config, sr *selfRun, tr *tracker, probe *re
 	f.Seconds = time.Since(start).Seconds()
 	if !lastAck.IsZero() {
 		f.AckedRate = float64(f.Acked) / lastAck.Sub(start).Seconds()
+		f.SmppdCPUCores = (cpuAtLastAck - ps0.CPUSeconds) / lastAck.Sub(start).Seconds()
 	}
 	if probe != nil {
 		// smppd goes on correlating the logged receipts after acknowledging them: wait
@@ -208,11 +217,9 @@ func runFlood(ctx context.Context, c config, sr *selfRun, tr *tracker, probe *re
 		rs := redisStats(r0, r1, int(f.Acked), idle)
 		f.Redis = &rs
 	}
-	end := time.Now()
 	floodDelta(&f, c0, sr.sim.Counters())
 	ps := sr.sample()
 	f.SmppdCPUSeconds = ps.CPUSeconds - ps0.CPUSeconds
-	f.SmppdCPUCores = f.SmppdCPUSeconds / end.Sub(start).Seconds()
 	f.SmppdCPUPerReceipt = perMessage(f.SmppdCPUSeconds*1e6, int(f.Acked))
 	f.SmppdPeakRSSMiB = ps.PeakRSSMiB
 	f.SmppdMaxRSSMiB = max(f.SmppdMaxRSSMiB, ps.RSSMiB)

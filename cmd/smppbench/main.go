@@ -18,7 +18,8 @@
 // and Redis's CPU per message. Redis counts every client's commands, so it must be
 // otherwise idle (no tests, no other smppd, on any key prefix): the command rate measured
 // for a second before the load is shown, and a warning when it would be more than 5% of
-// the run's. Commands run by Lua scripts count under their own names as well as EVALSHA.
+// the run's; -own-redis starts a redis-server for each run instead. Commands run by Lua
+// scripts count under their own names as well as EVALSHA.
 //
 // The flood scenario first sends R1 single messages through smppd (-c, -d), so the
 // simulator knows their message ids, then has the simulator replay receipts for them at
@@ -115,6 +116,7 @@ type config struct {
 	jsonOut, smppdBin   string
 	redisURL            string
 	redisStats          bool // read INFO of redisURL around each run
+	ownRedis            bool
 	binds, window       int
 	runs                int
 	receiptDelay        time.Duration
@@ -136,11 +138,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.concurrency, "c", 50, "concurrent requests")
 	fs.Float64Var(&c.rate, "rate", 0, "requests per second (0: as fast as -c allows)")
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "how long to send (flood: how long to send R1 before the flood)")
-	fs.DurationVar(&c.settle, "settle", 30*time.Second, "how long to wait after sending for submit_sm, receipts and webhooks to catch up")
+	fs.DurationVar(&c.settle, "settle", 30*time.Second, "how long to wait after sending for submit_sm, receipts and webhooks to catch up (flood: also after the flood, for its receipts)")
 	fs.IntVar(&c.bulkSize, "bulk", 100, "messages per Bulk request")
 	fs.StringVar(&c.jsonOut, "json", "", "write the result as JSON to this file (an array of results with -runs above 1)")
 	fs.StringVar(&c.smppdBin, "smppd", "", "smppd binary for -self (default: next to smppbench, on PATH, or go build)")
 	fs.StringVar(&c.redisURL, "redis", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for -self; without -self, giving it reports Redis commands and CPU per message of the Redis smppd uses. It must be otherwise idle")
+	fs.BoolVar(&c.ownRedis, "own-redis", false, "with -self: start a redis-server of each run's own (from PATH; append-only, fsync always, as deploy/redis-smppd.conf) instead of -redis, so no other client's commands are counted")
 	fs.IntVar(&c.binds, "binds", 4, "binds to the simulator (-self)")
 	fs.IntVar(&c.window, "window", 100, "window per bind (-self)")
 	fs.IntVar(&c.runs, "runs", 1, "run the scenario this many times (each with a fresh smppd and simulator with -self) and print a summary line per run")
@@ -159,6 +162,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	if c.self {
 		c.redisStats = true
+	} else if c.ownRedis {
+		return errors.New("-own-redis needs -self")
 	}
 	switch c.scenario {
 	case "otp", "r1", "bulk":
@@ -231,6 +236,14 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 	var sr *selfRun
 	target, key := c.target, c.key
 	res := Result{Scenario: c.scenario, Run: runIndex + 1, Concurrency: c.concurrency, TargetRate: c.rate}
+	if c.self && c.ownRedis {
+		own, err := startOwnRedis(ctx)
+		if err != nil {
+			return res, err
+		}
+		defer own.stop()
+		c.redisURL = own.url
+	}
 	if c.self {
 		so := selfOptions{smppdBin: c.smppdBin, redisURL: c.redisURL, binds: c.binds, window: c.window, hookURL: hookURL, logOut: stderr}
 		if res.SimSettings, err = applyReceiptFlags(&so, c); err != nil {
@@ -391,7 +404,7 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 		}
 	}
 	if c.scenario == "flood" && sr != nil && ctx.Err() == nil {
-		fr, err := runFlood(ctx, c, sr, tr, probe, idle, stderr)
+		fr, err := runFlood(ctx, c, sr, tr, probe, stderr)
 		if err != nil {
 			return res, err
 		}
@@ -482,10 +495,10 @@ func printTable(w io.Writer, r Result) {
 			fmt.Fprintf(tw, "  not delivered\t%d dropped (simulator's held queue full: acknowledged slower than sent)\t%d unresolved when the wait ended\n", f.Dropped, f.Unresolved)
 		}
 		fmt.Fprintf(tw, "  webhooks\t%d (%d duplicate)\n", f.Webhooks, f.DupWebhooks)
-		fmt.Fprintf(tw, "  smppd\tCPU %.1fs (%.0f%% of one core), %s per receipt\tRSS max %.0f MiB, peak %.0f MiB\n",
-			f.SmppdCPUSeconds, 100*f.SmppdCPUCores, perMsg(f.SmppdCPUPerReceipt, " µs", int(f.Acked)), f.SmppdMaxRSSMiB, f.SmppdPeakRSSMiB)
+		fmt.Fprintf(tw, "  smppd\tCPU %.1fs, %s per receipt (%.0f%% of one core while acknowledging)\tRSS max %.0f MiB, peak %.0f MiB\n",
+			f.SmppdCPUSeconds, perMsg(f.SmppdCPUPerReceipt, " µs", int(f.Acked)), 100*f.SmppdCPUCores, f.SmppdMaxRSSMiB, f.SmppdPeakRSSMiB)
 		if f.Redis != nil {
-			printRedis(tw, "  Redis", "receipt", f.Redis, false)
+			printRedis(tw, "  Redis", "receipt", f.Redis, true)
 		}
 	}
 	for _, e := range r.Errors {

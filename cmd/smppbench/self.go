@@ -142,7 +142,10 @@ func startSelf(ctx context.Context, o selfOptions) (*selfRun, error) {
 	if o.account != nil {
 		o.account(&acct)
 	}
-	simOpts := smsc.Options{EnquireLinkInterval: -1, StoreSize: 2_000_000, Window: 256, Accounts: []smsc.Account{acct}}
+	// The simulator holds (up to 2M) every receipt smppd cannot take yet, as a carrier
+	// queues them, instead of dropping beyond its default 100 000.
+	simOpts := smsc.Options{EnquireLinkInterval: -1, StoreSize: 2_000_000, HeldDeliveries: 2_000_000, Window: 256,
+		Accounts: []smsc.Account{acct}}
 	if o.simOptions != nil {
 		o.simOptions(&simOpts)
 	}
