@@ -41,17 +41,18 @@ bench:
 	bin/smppbench -self -runs $(RUNS) -scenario otp -c 64 -rate 2000 -d 10s -json bench-otp.json
 	bin/smppbench -self -runs $(RUNS) -scenario r1 -c 64 -d 10s -json bench-r1.json
 	bin/smppbench -self -runs $(RUNS) -scenario bulk -c 4 -bulk 100 -d 10s -json bench-bulk.json
-	bin/smppbench -self -scenario flood -c 100 -d 5s -flood-duration 20s -json bench-flood.json
+	bin/smppbench -self -scenario flood -c 100 -d 5s -flood-duration 20s -settle 2m -json bench-flood.json
 
 # Receipt flood: R1 single at concurrency 100 for 5s (so the simulator knows message ids),
-# then the simulator replays receipts at FLOOD_RATE/s for FLOOD_DURATION; reports receipts
-# sent, acknowledged, refused and given up (lost), and smppd's CPU and RSS meanwhile.
+# then the simulator replays receipts at FLOOD_RATE/s for FLOOD_DURATION and waits (at most
+# -settle) until each is acknowledged or given up; reports receipts sent, acknowledged,
+# refused and given up (lost), and smppd's CPU and RSS meanwhile.
 FLOOD_RATE ?= 20000
 FLOOD_DURATION ?= 60s
 flood:
 	$(GO) build -o bin/smppd ./cmd/smppd
 	$(GO) build -o bin/smppbench ./cmd/smppbench
-	bin/smppbench -self -scenario flood -c 100 -d 5s -flood-rate $(FLOOD_RATE) -flood-duration $(FLOOD_DURATION) -json bench-flood.json
+	bin/smppbench -self -scenario flood -c 100 -d 5s -flood-rate $(FLOOD_RATE) -flood-duration $(FLOOD_DURATION) -settle 5m -json bench-flood.json
 
 # Micro and loopback benchmarks (codec, session round trips beside go-smpp, simulator).
 microbench:
