@@ -469,6 +469,9 @@ func printTable(w io.Writer, r Result) {
 	fmt.Fprintf(tw, "receipts\t%d\t%.0f/s\n", r.Receipts, r.ReceiptRate)
 	fmt.Fprintf(tw, "webhooks\t%d (%d duplicate)\t%.0f/s\n", r.Webhooks, r.DupWebhooks, r.WebhookRate)
 	fmt.Fprintf(tw, "end to end\t%d messages with their webhook\t%.0f/s\n", r.EndToEnd, r.EndToEndRate)
+	if n := int(r.Accepted) - r.EndToEnd; n > 0 {
+		fmt.Fprintf(tw, "note\t%d accepted messages had no webhook when settling ended: the per-message figures below include their work so far\n", n)
+	}
 	if s := r.Simulator; s != nil {
 		fmt.Fprintf(tw, "receipts refused\t%d refused, %d timed out, %d retried\t%d given up (lost), %d dropped\n", s.Refused, s.Timeouts, s.Retries, s.GivenUp, s.Dropped)
 	}
