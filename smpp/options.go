@@ -48,10 +48,18 @@ type Options struct {
 	// MaxPDUSize bounds command_length of inbound frames. Default: DefaultMaxPDUSize (64 KiB).
 	MaxPDUSize int
 
-	// InboundWindow is how many requests from the peer may wait for a handler. A request
-	// beyond it is answered ESME_RTHROTTLED at once, so a flooding peer never stalls the
-	// read loop and with it the routing of our own responses. Default: 256.
+	// InboundWindow is how many requests from the peer may wait for a handler; what happens
+	// to one beyond it is InboundFull's choice. Default: 256.
 	InboundWindow int
+
+	// InboundFull says what a session does with a request from the peer while InboundWindow
+	// requests already wait for the Handler. Default (InboundFullDefault): a client session
+	// (an ESME bound to a carrier) waits — it stops reading, so the carrier's window and
+	// TCP fill and nothing is refused: carriers often retry a refused receipt a few times
+	// or never, so refusing one loses it. A server session answers ESME_RTHROTTLED at once:
+	// for clients submitting to us, throttling is the expected answer, and a flooding client
+	// must not stall the routing of our own responses.
+	InboundFull InboundFull
 
 	// InboundWorkers is how many goroutines run the Handler. Default: 8.
 	InboundWorkers int
@@ -75,6 +83,20 @@ type Options struct {
 	// Logger receives the session's log lines; the zero Logger discards them.
 	Logger zerolog.Logger
 }
+
+// InboundFull is a session's answer to a request that finds the inbound window full.
+type InboundFull int
+
+const (
+	// InboundFullDefault is InboundFullWait on client sessions, InboundFullThrottle on
+	// server sessions.
+	InboundFullDefault InboundFull = iota
+	// InboundFullWait stops reading until a worker takes a request (counted in
+	// Stats.InboundPauses).
+	InboundFullWait
+	// InboundFullThrottle answers ESME_RTHROTTLED at once (counted in Stats.InboundThrottled).
+	InboundFullThrottle
+)
 
 func (o *Options) setDefaults() {
 	if o.WindowSize <= 0 {

@@ -438,12 +438,37 @@ func (s *Session) handleRequest(h Header, p PDU) {
 	select {
 	case s.inbound <- r:
 		s.stats.inbound.Add(1)
+		return
 	default:
-		s.stats.inboundThrottled.Add(1)
-		if h.ID.hasResponse() {
-			_ = s.enqueue(h.Sequence, ESME_RTHROTTLED, emptyResponse(h.ID))
-		}
 	}
+	if s.inboundWaits() {
+		// Pause reading rather than refuse: the peer's window and TCP fill meanwhile.
+		s.stats.inboundPauses.Add(1)
+		start := time.Now()
+		select {
+		case s.inbound <- r:
+			s.stats.inbound.Add(1)
+		case <-s.closing:
+		}
+		s.stats.inboundPausedNanos.Add(uint64(time.Since(start)))
+		return
+	}
+	s.stats.inboundThrottled.Add(1)
+	if h.ID.hasResponse() {
+		_ = s.enqueue(h.Sequence, ESME_RTHROTTLED, emptyResponse(h.ID))
+	}
+}
+
+// inboundWaits reports whether a request finding the inbound window full waits (true) or is
+// throttled.
+func (s *Session) inboundWaits() bool {
+	switch s.opts.InboundFull {
+	case InboundFullWait:
+		return true
+	case InboundFullThrottle:
+		return false
+	}
+	return s.role == roleESME
 }
 
 // accepts reports whether a request from the peer makes sense for our role.

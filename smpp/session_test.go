@@ -419,6 +419,7 @@ func TestInboundWindowOverflowThrottles(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
 	s := dialTest(t, addr, BindReceiver, Options{EnquireLinkInterval: -1, InboundWindow: 1, InboundWorkers: 1,
+		InboundFull: InboundFullThrottle,
 		Handler: HandlerFunc(func(ctx context.Context, r *Request) {
 			<-block
 			_ = r.Respond(ESME_ROK, nil)
@@ -433,6 +434,39 @@ func TestInboundWindowOverflowThrottles(t *testing.T) {
 	h, _ := p.read()
 	if h.Sequence != 3 || h.Status != ESME_RTHROTTLED {
 		t.Fatalf("got %+v", h)
+	}
+}
+
+// A client session's default is to stop reading, not to refuse: carriers retry a refused
+// receipt a few times or never.
+func TestInboundWindowOverflowPausesReadingByDefault(t *testing.T) {
+	addr, peers := rawSMSC(t, true)
+	block := make(chan struct{})
+	s := dialTest(t, addr, BindReceiver, Options{EnquireLinkInterval: -1, InboundWindow: 1, InboundWorkers: 1,
+		Handler: HandlerFunc(func(ctx context.Context, r *Request) {
+			<-block
+			_ = r.Respond(ESME_ROK, nil)
+		})})
+	p := <-peers
+	p.send(1, ESME_ROK, &DeliverSM{})
+	waitFor(t, 5*time.Second, "the worker to take the first", func() bool { return s.Stats().Inbound == 1 && len(s.inbound) == 0 })
+	p.send(2, ESME_ROK, &DeliverSM{})
+	p.send(3, ESME_ROK, &DeliverSM{})
+	p.send(4, ESME_ROK, &DeliverSM{})
+	waitFor(t, 5*time.Second, "reading to pause", func() bool { return s.Stats().InboundPauses >= 1 })
+	close(block)
+	got := map[uint32]CommandStatus{}
+	for len(got) < 4 {
+		h, _ := p.read()
+		got[h.Sequence] = h.Status
+	}
+	for seq, st := range got {
+		if st != ESME_ROK {
+			t.Errorf("deliver_sm %d answered %v, want ESME_ROK", seq, st)
+		}
+	}
+	if st := s.Stats(); st.InboundThrottled != 0 || st.Inbound != 4 {
+		t.Fatalf("stats %+v: want 4 handled and none throttled", st)
 	}
 }
 

@@ -20,6 +20,8 @@ type Stats struct {
 	Timeouts         uint64                   // our requests that got no response in ResponseTimeout
 	Inbound          uint64                   // requests from the peer handed to the Handler
 	InboundThrottled uint64                   // requests from the peer refused with ESME_RTHROTTLED (inbound window full)
+	InboundPauses    uint64                   // times reading paused because the inbound window was full (InboundFullWait)
+	InboundPaused    time.Duration            // total time reading was paused so
 	EnquireLinks     uint64                   // keepalive enquire_link sent
 	ProtocolErrors   uint64                   // frames or bodies we could not decode
 	FramesReceived   uint64
@@ -27,6 +29,7 @@ type Stats struct {
 
 type sessionStats struct {
 	sent, lateResponses, timeouts, inbound, inboundThrottled atomic.Uint64
+	inboundPauses, inboundPausedNanos                        atomic.Uint64
 	enquireLinks, protocolErrors, rxFrames                   atomic.Uint64
 	byStatus                                                 [256]atomic.Uint64 // the SMPP 3.4 statuses: no lock on the hot path
 	otherMu                                                  sync.Mutex
@@ -58,6 +61,8 @@ func (s *Session) Stats() Stats {
 		Timeouts:         s.stats.timeouts.Load(),
 		Inbound:          s.stats.inbound.Load(),
 		InboundThrottled: s.stats.inboundThrottled.Load(),
+		InboundPauses:    s.stats.inboundPauses.Load(),
+		InboundPaused:    time.Duration(s.stats.inboundPausedNanos.Load()),
 		EnquireLinks:     s.stats.enquireLinks.Load(),
 		ProtocolErrors:   s.stats.protocolErrors.Load(),
 		FramesReceived:   s.stats.rxFrames.Load(),
