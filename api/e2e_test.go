@@ -68,7 +68,7 @@ func newPipeline(tb testing.TB, scrub bool, mod func(*Options)) *pipeline {
 			}
 			return nil
 		},
-		DeliverHandler: smpp.DeliverHandlerFunc(func(context.Context, *smpp.Session, *smpp.DeliverSM) smpp.CommandStatus { return smpp.ESME_ROK }),
+		Receipts: ackReceipts{},
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -263,3 +263,18 @@ func TestEndToEndTransAndBulk(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+// ackReceipts acknowledges receipts without correlating them (the dlr package's business).
+type ackReceipts struct{}
+
+func (ackReceipts) Handler(string) smpp.Handler {
+	return smpp.DeliverHandlerFunc(func(context.Context, *smpp.Session, *smpp.DeliverSM) smpp.CommandStatus {
+		return smpp.ESME_ROK
+	})
+}
+
+func (ackReceipts) IndexEntries(carrier, carrierMsgID, msgID string, part int) []store.IndexEntry {
+	return []store.IndexEntry{{IndexKey: store.IndexKey{Carrier: carrier, ID: carrierMsgID}, MsgID: msgID, Part: part}}
+}
+
+func (ackReceipts) FinalWebhook(*store.Record) *store.WebhookJob { return nil }

@@ -263,11 +263,20 @@ type DLTFiles struct {
 	} `yaml:"templates_csv"`
 }
 
-// Receipts tunes receipt correlation.
+// Receipts tunes the receipt log and correlation (dlr.CorrelatorOptions; zero values take
+// its defaults).
 type Receipts struct {
-	// EarlyWindow is how long a receipt that arrives before its submit_sm_resp is parked.
-	// Default: 2m.
+	// EarlyWindow is how long a receipt that arrives before its submit_sm_resp is stored
+	// waits in the receipt log before it counts as unmatched. Default: 2m.
 	EarlyWindow time.Duration `yaml:"early_window"`
+	// RetryEvery is how often waiting receipts are tried again. Default: 500ms.
+	RetryEvery time.Duration `yaml:"retry_every"`
+	// MaxPending bounds receipts being appended to the log at once; beyond it sessions stop
+	// reading until there is room. Default: 16384.
+	MaxPending int `yaml:"max_pending"`
+	// MaxLag bounds the log's backlog of receipts not yet applied; beyond it sessions stop
+	// reading receipts until it shrinks. Default: 1000000.
+	MaxLag int64 `yaml:"max_lag"`
 }
 
 // Webhooks tunes webhook delivery.

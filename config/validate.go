@@ -293,6 +293,9 @@ func (c *Config) validate() error {
 	if c.Webhooks.PerHostConcurrency < 0 || c.Webhooks.Timeout < 0 || c.Webhooks.RetryFor < 0 {
 		add("webhooks", "timeout, lease, retry_for and per_host_concurrency must not be negative")
 	}
+	if r := c.Receipts; r.EarlyWindow < 0 || r.RetryEvery < 0 || r.MaxPending < 0 || r.MaxLag < 0 {
+		add("receipts", "early_window, retry_every, max_pending and max_lag must not be negative")
+	}
 	if len(errs) > 0 {
 		return errs
 	}

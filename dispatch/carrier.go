@@ -25,9 +25,8 @@ type held struct {
 	since time.Time // when claimed
 	// unknown marks a resend after an unknown outcome: the carrier may already have it.
 	unknown bool
-	// attempt is the store's count of attempts, this one included; duplicate says this
-	// send may deliver a second copy. Both reach the record when the message settles.
-	attempt   int
+	// duplicate says this send may deliver a second copy; it reaches the record when the
+	// message settles.
 	duplicate bool
 }
 
@@ -427,17 +426,11 @@ func (c *carrier) start(ctx context.Context, h held) {
 func (c *carrier) send(h held, sess *smpp.Session, parts []*smpp.SubmitSM) {
 	ctx := context.Background()
 	m := *h.claim.Message
-	// Count the attempt before the submit_sm is written. More attempts than the queued
-	// message knows means an earlier consumer was writing it when it died: this send may
-	// deliver a second copy.
-	n, err := c.d.o.Store.MarkAttempt(ctx, m.ID, c.d.o.RecordTTL)
-	if err != nil {
-		c.log.Error().Err(err).Str("msg", m.ID).Msg("store unavailable before submit; will retry")
-		c.pushFront(h)
-		return
-	}
-	h.attempt = n
-	h.duplicate = h.unknown || (h.claim.Deliveries > 1 && n > m.Attempts+1)
+	// A claim delivered before was taken over from a consumer that died (or handed back
+	// unfinished): that consumer may have written the submit_sm, so this send may deliver a
+	// second copy. Claims are never more than the windows can carry, so such possible
+	// duplicates are bounded by what was in flight, and each is counted on its record.
+	h.duplicate = h.unknown || h.claim.Deliveries > 1
 	m.Attempts++
 	h.claim.Message = &m
 	ids := make([]string, 0, len(parts))
@@ -517,6 +510,9 @@ func (c *carrier) deferRetry(h held, now time.Time, err error) {
 	d := c.d.o.RetryMin << min(m.Attempts-1, 20)
 	d = min(d, c.d.o.RetryMax)
 	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	if h.duplicate {
+		m.Duplicates++ // the next attempt's record carries it
+	}
 	if e := c.d.o.Store.Defer(context.Background(), c.o.Name, h.claim, now.Add(d)); e != nil {
 		c.log.Error().Err(e).Str("msg", m.ID).Msg("could not schedule a retry; it will be reclaimed")
 		return
@@ -525,15 +521,29 @@ func (c *carrier) deferRetry(h held, now time.Time, err error) {
 	c.log.Info().Err(err).Str("msg", m.ID).Int("attempt", m.Attempts).Dur("retry_in", d).Msg("temporary failure; retrying later")
 }
 
-// finish records the outcome and acks the claim. A record that cannot be written is
-// retried: once acked, the message is never sent again, so its status must not be lost.
+// finish stores the outcome, the carrier ids receipts will look the message up by, and (for
+// a message final without receipts) its webhook, and acks the claim: one Settle, which the
+// store batches with every other sender's. A settlement that cannot be stored is retried:
+// once acked the message is never sent again, so its outcome must not be lost; if the store
+// stays down the claim is left for reclaim.
 func (c *carrier) finish(h held, st store.Status, code, reason string, ids []string) {
 	ctx := context.Background()
 	m := h.claim.Message
 	now := c.now()
+	set := store.Settlement{Carrier: c.o.Name, Claim: h.claim, Record: c.record(h, st, code, reason, ids, now)}
+	for i, id := range ids {
+		if c.d.o.Receipts != nil {
+			set.Index = append(set.Index, c.d.o.Receipts.IndexEntries(c.o.Name, id, m.ID, i)...)
+		} else {
+			set.Index = append(set.Index, store.IndexEntry{IndexKey: store.IndexKey{Carrier: c.o.Name, ID: id}, MsgID: m.ID, Part: i})
+		}
+	}
+	if st.Final() && c.d.o.Receipts != nil {
+		set.Webhook = c.d.o.Receipts.FinalWebhook(set.Record)
+	}
 	for attempt := 0; ; attempt++ {
-		err := c.settle(ctx, h, st, code, reason, ids, now)
-		if err == nil || errors.Is(err, store.ErrNotFound) {
+		err := c.d.o.Store.Settle(ctx, set)
+		if err == nil {
 			break
 		}
 		if attempt == 5 {
@@ -541,19 +551,6 @@ func (c *carrier) finish(h held, st store.Status, code, reason string, ids []str
 			return
 		}
 		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
-	}
-	if st == store.StatusSubmitted && c.d.o.OnSubmitted != nil {
-		if err := c.d.o.OnSubmitted(ctx, c.o.Name, m, ids); err != nil {
-			c.log.Error().Err(err).Str("msg", m.ID).Msg("after-submit hook failed")
-		}
-	}
-	if err := c.d.o.Store.Ack(ctx, c.o.Name, h.claim); err != nil {
-		c.log.Error().Err(err).Str("msg", m.ID).Msg("ack failed; the message may be reclaimed and resent")
-	}
-	if st.Final() && c.d.o.OnFinal != nil {
-		if err := c.d.o.OnFinal(ctx, m, st); err != nil {
-			c.log.Error().Err(err).Str("msg", m.ID).Msg("after-final hook failed")
-		}
 	}
 	if h.duplicate {
 		c.stats.duplicates.Add(1)
@@ -567,31 +564,21 @@ func (c *carrier) finish(h held, st store.Status, code, reason string, ids []str
 	}
 }
 
-func (c *carrier) settle(ctx context.Context, h held, st store.Status, code, reason string, ids []string, now time.Time) error {
+// record is the message's record after this send: everything the record holds comes from
+// the claimed message (dispatch is the only writer of a record until it is settled), so the
+// settlement replaces the record without reading it.
+func (c *carrier) record(h held, st store.Status, code, reason string, ids []string, now time.Time) *store.Record {
 	m := h.claim.Message
-	for i, id := range ids {
-		if err := c.d.o.Store.IndexCarrierID(ctx, c.o.Name, id, m.ID, i, c.d.o.IndexTTL); err != nil {
-			return err
-		}
+	r := &store.Record{ID: m.ID, Account: m.Account, Carrier: c.o.Name, From: m.From, To: m.To,
+		Status: st, Attempts: m.Attempts, Duplicates: m.Duplicates, ErrorCode: code, Reason: reason,
+		AcceptedAt: m.AcceptedAt, StatusAt: now, Meta: m.Meta}
+	if h.duplicate {
+		r.Duplicates++
 	}
-	_, err := c.d.o.Store.UpdateRecord(ctx, m.ID, func(r *store.Record) error {
-		r.Carrier = c.o.Name
-		r.Attempts = max(r.Attempts, h.attempt)
-		if h.duplicate {
-			r.Duplicates++
-		}
-		if st == store.StatusSubmitted {
-			r.CarrierIDs, r.Parts, r.SentAt = ids, len(ids), now
-			// A receipt may have completed the record already; never step it back.
-			if r.Status.Final() {
-				return nil
-			}
-		}
-		r.Status, r.StatusAt = st, now
-		r.ErrorCode, r.Reason = code, reason
-		return nil
-	})
-	return err
+	if st == store.StatusSubmitted {
+		r.CarrierIDs, r.Parts, r.SentAt = ids, len(ids), now
+	}
+	return r
 }
 
 // maskPhone keeps the country code and last two digits: enough to correlate, not to call.

@@ -84,12 +84,10 @@ func start(t *testing.T, o Options) *Dispatcher {
 	if o.ReclaimAfter == 0 {
 		o.ReclaimAfter = 2 * time.Minute
 	}
-	if o.DeliverHandler == nil {
+	if o.Receipts == nil {
 		// Receipts are the dlr package's business; here they are simply acknowledged so
 		// that the simulator does not resend them over the binds under test.
-		o.DeliverHandler = smpp.DeliverHandlerFunc(func(context.Context, *smpp.Session, *smpp.DeliverSM) smpp.CommandStatus {
-			return smpp.ESME_ROK
-		})
+		o.Receipts = ackReceipts{}
 	}
 	d, err := New(o)
 	if err != nil {
@@ -539,3 +537,19 @@ func TestTwoInstancesShareOneRedisQueue(t *testing.T) {
 		t.Fatalf("submitted per instance %v: both should share the queue", byInstance)
 	}
 }
+
+// ackReceipts is the Receipts seam of tests that do not correlate: receipts are acknowledged,
+// ids indexed as given, no webhooks.
+type ackReceipts struct{}
+
+func (ackReceipts) Handler(string) smpp.Handler {
+	return smpp.DeliverHandlerFunc(func(context.Context, *smpp.Session, *smpp.DeliverSM) smpp.CommandStatus {
+		return smpp.ESME_ROK
+	})
+}
+
+func (ackReceipts) IndexEntries(carrier, carrierMsgID, msgID string, part int) []store.IndexEntry {
+	return []store.IndexEntry{{IndexKey: store.IndexKey{Carrier: carrier, ID: carrierMsgID}, MsgID: msgID, Part: part}}
+}
+
+func (ackReceipts) FinalWebhook(*store.Record) *store.WebhookJob { return nil }

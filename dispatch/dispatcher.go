@@ -176,20 +176,10 @@ func (d *Dispatcher) Submit(ctx context.Context, msgs ...*store.Message) error {
 		recs[i] = &store.Record{ID: m.ID, Account: m.Account, Carrier: m.Carrier, From: m.From, To: m.To,
 			Status: st, AcceptedAt: m.AcceptedAt, StatusAt: now, Meta: m.Meta}
 	}
-	if a, ok := d.o.Store.(store.Accepter); ok {
-		// Records and queue entries in one step: one round trip, and never one without the other.
-		if err := a.Accept(ctx, recs, d.o.RecordTTL, msgs...); err != nil {
-			return fmt.Errorf("dispatch: accept: %w", err)
-		}
-		return nil
-	}
-	for _, r := range recs {
-		if err := d.o.Store.PutRecord(ctx, r, d.o.RecordTTL); err != nil {
-			return fmt.Errorf("dispatch: store record: %w", err)
-		}
-	}
-	if err := d.o.Store.Enqueue(ctx, msgs...); err != nil {
-		return fmt.Errorf("dispatch: enqueue: %w", err)
+	// Records and queue entries in one step (never one without the other), in the store's
+	// group commit with every other request's.
+	if err := d.o.Store.Accept(ctx, recs, d.o.RecordTTL, msgs...); err != nil {
+		return fmt.Errorf("dispatch: accept: %w", err)
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"time"
@@ -133,23 +132,30 @@ type Options struct {
 	// for a principal entity; the DLT registry provides it. Nil, or an empty answer, uses the
 	// carrier's DLT.TMChain.
 	ChainFor func(peID string) []string
-	// OnSubmitted, if set, is called once a message's parts were all accepted and their
-	// carrier message ids indexed, before its claim is acked. Receipt correlation uses it to
-	// settle receipts that arrived before the submit_sm_resp. An error is logged; the
-	// message stays submitted.
-	OnSubmitted func(ctx context.Context, carrier string, m *store.Message, carrierIDs []string) error
-	// OnFinal, if set, is called after dispatch itself settled a message for good (FAILED,
-	// REJECTED by the carrier) and acked it: the client's webhook reports it.
-	OnFinal func(ctx context.Context, m *store.Message, st store.Status) error
+	// Receipts is receipt correlation (dlr.Correlator): it serves the deliver_sm of every
+	// bind, names the index entries of each submitted part, and builds the webhook of a
+	// message dispatch makes final. Nil: carrier message ids are indexed as they are, and
+	// deliver_sm are answered with a temporary error so that carriers keep them.
+	Receipts Receipts
 	// OnLinkEvent, if set, receives every bind's state changes (see smpp.Event).
 	OnLinkEvent func(carrier string, e smpp.Event)
-	// DeliverHandler serves deliver_sm (receipts, MO) arriving on the carriers' receiver
-	// and transceiver binds. Nil answers them with a temporary error so carriers keep them.
-	DeliverHandler smpp.Handler
 
 	Logger zerolog.Logger
 	// Now is the clock; tests replace it. Default: time.Now.
 	Now func() time.Time
+}
+
+// Receipts is dispatch's one seam to receipt correlation; dlr.Correlator implements it.
+type Receipts interface {
+	// Handler serves deliver_sm (receipts, MO) arriving on carrier's binds.
+	Handler(carrier string) smpp.Handler
+	// IndexEntries returns the index entries that let receipts find part `part` of message
+	// msgID, which carrier accepted under carrierMsgID: the id as given, and its normalised
+	// forms when the carrier's receipts write it differently.
+	IndexEntries(carrier, carrierMsgID, msgID string, part int) []store.IndexEntry
+	// FinalWebhook returns the webhook job reporting rec, which dispatch made final (FAILED,
+	// REJECTED at submit), or nil when the message's client wants none.
+	FinalWebhook(rec *store.Record) *store.WebhookJob
 }
 
 // SubmitEvent is one submit_sm's outcome.

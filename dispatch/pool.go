@@ -31,8 +31,8 @@ func newPool(c *CarrierOptions, o *Options) *pool {
 	p.downSince.Store(o.Now().UnixNano())
 	for gi, g := range c.Binds {
 		sess := g.Session
-		if sess.Handler == nil {
-			sess.Handler = o.DeliverHandler
+		if sess.Handler == nil && o.Receipts != nil {
+			sess.Handler = o.Receipts.Handler(c.Name)
 		}
 		window := sess.WindowSize
 		if window <= 0 {

@@ -6,8 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -18,12 +21,13 @@ import (
 )
 
 // Store is what the correlator keeps its state in: status records and the carrier id index
-// (written by dispatch), parked and unmatched receipts, and the webhook queue.
+// (written by dispatch), the receipt log, unmatched receipts, and the webhook queue.
 // *memstore.Store and *redisstore.Store implement it.
 type Store interface {
 	store.Records
 	store.Receipts
 	store.Webhooks
+	store.ReceiptLog
 }
 
 // CarrierIDs says how one carrier writes message ids, and how its receipts' err: codes read.
@@ -40,34 +44,44 @@ type CorrelatorOptions struct {
 	Store Store
 	// Carriers lists the carriers' id formats. A carrier not listed is FormatAsIs.
 	Carriers []CarrierIDs
-	// EarlyWindow is how long a receipt that matches no message yet is parked, waiting for
-	// its submit_sm_resp, before it is filed as unmatched. Default: 2 minutes.
+	// EarlyWindow is how long a receipt that matches no message waits in the log for its
+	// submit_sm_resp to be stored before it is filed as unmatched. Default: 2 minutes.
 	EarlyWindow time.Duration
 	// Combine is the multipart rule. Default: CombineAllDelivered.
 	Combine Combine
-	// IndexTTL is how long normalised ids indexed by OnSubmitted live. Default: 72h, as
-	// dispatch's own index.
-	IndexTTL time.Duration
 	// UnmatchedTTL is how long unmatched receipts are kept for inspection. Default: 7 days.
 	UnmatchedTTL time.Duration
-	// StoreTimeout bounds the store work for one receipt; past it the receipt is refused
-	// with ESME_RX_T_APPN and the carrier sends it again. Default: 5s.
+	// StoreTimeout bounds the append of one receipt to the log; past it (the store is down)
+	// the receipt is refused with ESME_RX_T_APPN and the carrier sends it again. The append
+	// runs on its own context: a link that closes meanwhile does not cancel it. Default: 5s.
 	StoreTimeout time.Duration
-	// SweepEvery is how often parked receipts whose window ran out are looked at again.
-	// Default: 1s.
-	SweepEvery time.Duration
+	// RetryEvery is how often receipts waiting for their message (and entries a dead
+	// instance read and never finished) are taken from the log again. Default: 500ms.
+	RetryEvery time.Duration
+	// Batch is how many log entries are correlated together (one round trip for the index,
+	// one for the records, one for the changes). Default: 512.
+	Batch int
+	// MaxPending bounds the receipts being appended to the log at once, over all binds. A
+	// receipt beyond it waits for room before it is read further: the session stops reading
+	// (its peer's window fills) instead of refusing anything. Default: 16384.
+	MaxPending int
+	// MaxLag bounds the log entries not yet applied (correlation far behind, or the store
+	// slow to apply): past it, receipt handlers wait — and their sessions stop reading —
+	// until the backlog is below it again. It is overload protection, metered as LagPauses;
+	// nothing is refused. Default: 1,000,000.
+	MaxLag int64
+	// Consumer names this correlator in the receipt log's consumer group. Default: host
+	// name, process id and a random suffix.
+	Consumer string
 	// AccountWebhook returns an account's default webhook URL and mode ("json" or "form");
 	// a message's MetaWebhookURL wins over it. Nil: only messages that name a URL get one.
 	AccountWebhook func(account string) (url, mode string)
-	// CarrierOf names the carrier of a session, for DeliverHandler (the one handler for
-	// every carrier). Not needed with Handler(carrier).
-	CarrierOf func(*smpp.Session) string
-	// MO handles deliver_sm that are not receipts (mobile-originated messages). Nil: they
-	// are acknowledged and counted, nothing else.
+	// MO handles deliver_sm that are not receipts (mobile-originated messages), from the
+	// log, after the carrier was answered; its status is only logged. Nil: they are counted.
 	MO smpp.DeliverHandlerFunc
 	// Location is the zone receipt dates are read in. Default: IST.
 	Location *time.Location
-	// OnReceipt, if set, is called once per receipt handled (metrics).
+	// OnReceipt, if set, is called once per receipt applied (metrics).
 	OnReceipt func(ReceiptEvent)
 	Logger    zerolog.Logger
 	// Now is the clock. Default: time.Now.
@@ -81,33 +95,45 @@ func (o *CorrelatorOptions) setDefaults() {
 	if o.Combine == "" {
 		o.Combine = CombineAllDelivered
 	}
-	if o.IndexTTL <= 0 {
-		o.IndexTTL = store.DefaultIndexTTL
-	}
 	if o.UnmatchedTTL <= 0 {
 		o.UnmatchedTTL = store.DefaultUnmatchedTTL
 	}
 	if o.StoreTimeout <= 0 {
 		o.StoreTimeout = 5 * time.Second
 	}
-	if o.SweepEvery <= 0 {
-		o.SweepEvery = time.Second
+	if o.RetryEvery <= 0 {
+		o.RetryEvery = 500 * time.Millisecond
+	}
+	if o.Batch <= 0 {
+		o.Batch = 512
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 16384
+	}
+	if o.MaxLag <= 0 {
+		o.MaxLag = 1_000_000
+	}
+	if o.Consumer == "" {
+		host, _ := os.Hostname()
+		o.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), store.NewID()[:8])
+	}
+	if o.Location == nil {
+		o.Location = dlt.IST
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 }
 
-// ReceiptEvent describes one handled receipt.
+// ReceiptEvent describes one receipt applied from the log.
 type ReceiptEvent struct {
 	Carrier string
 	// Status is what the receipt said (DELIVERED, UNDELIVERED, …; SUBMITTED for an
 	// intermediate one); empty for an unreadable receipt.
 	Status store.Status
-	// Outcome is "matched", "duplicate", "early" (parked), "unmatched", "malformed" or
-	// "error" (store trouble: refused with ESME_RX_T_APPN).
+	// Outcome is "matched", "duplicate", "unmatched" or "malformed".
 	Outcome string
-	// Latency is the time from the deliver_sm to its answer.
+	// Latency is the time from the deliver_sm's arrival to its effect being stored.
 	Latency time.Duration
 }
 
@@ -115,20 +141,34 @@ type ReceiptEvent struct {
 const (
 	OutcomeMatched   = "matched"
 	OutcomeDuplicate = "duplicate"
-	OutcomeEarly     = "early"
 	OutcomeUnmatched = "unmatched"
 	OutcomeMalformed = "malformed"
-	OutcomeError     = "error"
 )
 
 // Correlator matches delivery receipts to messages, keeps their status, and queues their
-// webhooks. It is safe for concurrent use by every bind of every carrier, on any number of
-// smppd instances sharing a store.
+// webhooks, in two decoupled halves:
+//
+//   - The handler (Handler) appends each deliver_sm, as received, to the store's receipt log
+//     and answers ESME_ROK once it is stored — the cheapest durable write there is, shared
+//     by many receipts in one round trip. A receipt is refused (ESME_RX_T_APPN) only when the
+//     store is down.
+//   - The applier (Start) reads the log in batches, on any instance: it looks the receipts'
+//     carrier ids up (one round trip), reads their records (one), changes them by
+//     compare-and-set together with their webhook jobs (one), and acks the log entries. A
+//     receipt whose message is not known yet (it came before the submit_sm_resp was stored)
+//     stays in the log and is tried again every RetryEvery, until EarlyWindow.
+//
+// Correlation falling behind never makes a carrier wait, except past MaxLag.
 type Correlator struct {
 	o        CorrelatorOptions
 	carriers map[string]*carrierIDs
 	log      zerolog.Logger
 	stats    corrStats
+
+	pending chan struct{} // a token per receipt being appended (MaxPending)
+	lag     atomic.Int64  // last measured backlog of the log
+	lagMu   sync.Mutex
+	lagAt   time.Time
 
 	runMu  sync.Mutex
 	cancel context.CancelFunc
@@ -141,7 +181,7 @@ type carrierIDs struct {
 	spec  dlt.CarrierSpec
 }
 
-// NewCorrelator checks o and returns a correlator; Start runs its sweeper.
+// NewCorrelator checks o and returns a correlator; Start runs its applier.
 func NewCorrelator(o CorrelatorOptions) (*Correlator, error) {
 	o.setDefaults()
 	if o.Store == nil {
@@ -152,7 +192,8 @@ func NewCorrelator(o CorrelatorOptions) (*Correlator, error) {
 	default:
 		return nil, fmt.Errorf("dlr: combine rule %q: want %s, %s or %s", o.Combine, CombineAllDelivered, CombineFirst, CombineLast)
 	}
-	c := &Correlator{o: o, carriers: map[string]*carrierIDs{}, log: o.Logger.With().Str("component", "dlr").Logger()}
+	c := &Correlator{o: o, carriers: map[string]*carrierIDs{}, log: o.Logger.With().Str("component", "dlr").Logger(),
+		pending: make(chan struct{}, o.MaxPending)}
 	for i, ci := range o.Carriers {
 		if ci.Name == "" {
 			return nil, fmt.Errorf("dlr: carriers[%d]: name is required", i)
@@ -173,85 +214,126 @@ func (c *Correlator) carrier(name string) *carrierIDs {
 	return &carrierIDs{name: name}
 }
 
-// Handler returns the deliver_sm handler for the binds of one carrier: receipts are stored
-// (status and webhook job) before deliver_sm_resp says ESME_ROK; when the store cannot take
-// them the answer is ESME_RX_T_APPN, so the carrier sends them again.
+// Handler returns the deliver_sm handler for the binds of one carrier (dispatch's Receipts
+// seam): each deliver_sm is appended to the receipt log and answered ESME_ROK once stored;
+// ESME_RX_T_APPN only if the store fails, so the carrier sends it again. The handler returns
+// at once (the answer comes from the append), so a session's workers never wait on the
+// store; it waits only for room (MaxPending, MaxLag), and then its session stops reading.
 func (c *Correlator) Handler(carrier string) smpp.Handler {
-	return smpp.DeliverHandlerFunc(func(ctx context.Context, _ *smpp.Session, p *smpp.DeliverSM) smpp.CommandStatus {
-		return c.HandleDeliver(ctx, carrier, p)
+	return smpp.HandlerFunc(func(ctx context.Context, r *smpp.Request) {
+		p, ok := r.PDU.(*smpp.DeliverSM)
+		if !ok {
+			_ = r.Respond(smpp.ESME_RINVCMDID, nil)
+			return
+		}
+		body, err := smpp.EncodePDU(r.Header.Sequence, 0, p)
+		if err != nil {
+			// Decoded, so it encodes; if not, say so rather than acknowledge.
+			c.log.Error().Err(err).Str("carrier", carrier).Msg("cannot log a deliver_sm; refused with a temporary error")
+			_ = r.Respond(smpp.ESME_RX_T_APPN, nil)
+			return
+		}
+		if !c.waitForRoom(ctx) {
+			_ = r.Respond(smpp.ESME_RX_T_APPN, nil) // the session is closing: the carrier sends it again
+			return
+		}
+		bind := ""
+		if s := r.Session(); s != nil {
+			bind = strconv.FormatUint(s.ID(), 10)
+		}
+		entry := &store.LoggedPDU{Carrier: carrier, Bind: bind, Body: body, At: c.o.Now()}
+		r.Detach()
+		go c.append(r, entry)
 	})
 }
 
-// DeliverHandler returns one handler for every carrier, naming the carrier of each session
-// with CorrelatorOptions.CarrierOf. Without CarrierOf it refuses every deliver_sm with a
-// temporary error (nothing is lost: carriers send again).
-func (c *Correlator) DeliverHandler() smpp.Handler {
-	return smpp.DeliverHandlerFunc(func(ctx context.Context, s *smpp.Session, p *smpp.DeliverSM) smpp.CommandStatus {
-		if c.o.CarrierOf == nil {
-			c.log.Error().Msg("DeliverHandler without CorrelatorOptions.CarrierOf: refusing deliver_sm")
-			return smpp.ESME_RX_T_APPN
+// waitForRoom takes a pending token, first waiting while the log's backlog is past MaxLag.
+// It reports false when ctx (the session) ended.
+func (c *Correlator) waitForRoom(ctx context.Context) bool {
+	if c.lagging() {
+		c.stats.lagPauses.Add(1)
+		c.log.Warn().Int64("backlog", c.lag.Load()).Int64("max_lag", c.o.MaxLag).Msg("receipt log backlog past max_lag: pausing receipt reading")
+		t := time.NewTicker(100 * time.Millisecond)
+		for c.lagging() {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return false
+			case <-t.C:
+			}
 		}
-		return c.HandleDeliver(ctx, c.o.CarrierOf(s), p)
-	})
-}
-
-// errStore marks store failures: the receipt is refused with a temporary error.
-type errStore struct{ err error }
-
-func (e errStore) Error() string { return e.err.Error() }
-func (e errStore) Unwrap() error { return e.err }
-
-// HandleDeliver handles one deliver_sm from carrier and returns the deliver_sm_resp status.
-func (c *Correlator) HandleDeliver(ctx context.Context, carrier string, p *smpp.DeliverSM) smpp.CommandStatus {
-	start := time.Now()
-	if !smpp.IsReceipt(p) {
-		c.stats.mo.Add(1)
-		if c.o.MO != nil {
-			return c.o.MO(ctx, nil, p)
-		}
-		return smpp.ESME_ROK
+		t.Stop()
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.o.StoreTimeout)
-	defer cancel()
-	now := c.o.Now()
-	ci := c.carrier(carrier)
-	ev := ReceiptEvent{Carrier: carrier}
-	rc, err := smpp.ParseReceipt(p, c.o.Location)
-	var outcome string
-	if err != nil {
-		r := &store.Receipt{ID: receiptID(carrier, p), Carrier: carrier, Text: payloadText(p), ReceivedAt: now,
-			Note: "unreadable receipt: " + err.Error()}
-		if err := c.o.Store.Unmatch(ctx, r, c.o.UnmatchedTTL); err != nil {
-			outcome = OutcomeError
-			c.storeError(err, carrier, "")
-		} else {
-			outcome = OutcomeMalformed
-			c.stats.malformed.Add(1)
-			c.log.Warn().Str("carrier", carrier).Str("receipt", r.ID).Msg("unreadable receipt kept as unmatched")
+	select {
+	case c.pending <- struct{}{}:
+		return true
+	default:
+	}
+	c.stats.pendingPauses.Add(1)
+	select {
+	case c.pending <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// lagging reports whether the backlog is past MaxLag, measuring it at most every 100ms.
+func (c *Correlator) lagging() bool {
+	c.lagMu.Lock()
+	if time.Since(c.lagAt) >= 100*time.Millisecond {
+		c.lagAt = time.Now()
+		c.lagMu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		n, err := c.o.Store.ReceiptLogLen(ctx)
+		cancel()
+		if err == nil {
+			c.lag.Store(n)
 		}
 	} else {
-		r := toStored(ci, rc, p, now)
-		ev.Status = store.Status(r.State)
-		outcome, err = c.correlate(ctx, ci, r, false)
-		if err != nil {
-			outcome = OutcomeError
-			c.storeError(err, carrier, r.MessageID)
-		}
-		c.stats.count(carrier, ev.Status)
+		c.lagMu.Unlock()
 	}
-	ev.Outcome, ev.Latency = outcome, time.Since(start)
-	if c.o.OnReceipt != nil {
-		c.o.OnReceipt(ev)
-	}
-	if outcome == OutcomeError {
-		return smpp.ESME_RX_T_APPN
-	}
-	return smpp.ESME_ROK
+	return c.lag.Load() > c.o.MaxLag
 }
 
-func (c *Correlator) storeError(err error, carrier, id string) {
-	c.stats.storeErrors.Add(1)
-	c.log.Error().Err(err).Str("carrier", carrier).Str("carrier_msg_id", id).Msg("receipt refused with a temporary error: store unavailable")
+// append stores one entry and answers its deliver_sm.
+func (c *Correlator) append(r *smpp.Request, e *store.LoggedPDU) {
+	defer func() { <-c.pending }()
+	ctx, cancel := context.WithTimeout(context.Background(), c.o.StoreTimeout)
+	err := c.o.Store.AppendReceipts(ctx, e)
+	cancel()
+	if err != nil {
+		c.stats.storeErrors.Add(1)
+		c.log.Error().Err(err).Str("carrier", e.Carrier).Msg("receipt refused with a temporary error: store unavailable")
+		_ = r.Respond(smpp.ESME_RX_T_APPN, nil)
+		return
+	}
+	c.stats.logged.Add(1)
+	_ = r.Respond(smpp.ESME_ROK, nil)
+}
+
+// IndexEntries implements dispatch.Receipts: a submitted part is indexed under the carrier
+// message id as given and, when the carrier's receipts spell ids differently (another base,
+// leading zeros, case), under the normalised form receipts are looked up by.
+func (c *Correlator) IndexEntries(carrier, carrierMsgID, msgID string, part int) []store.IndexEntry {
+	out := []store.IndexEntry{{IndexKey: store.IndexKey{Carrier: carrier, ID: carrierMsgID}, MsgID: msgID, Part: part}}
+	ci := c.carrier(carrier)
+	if key, numeric := ci.space.submitKey(carrierMsgID); numeric && (ci.space.cross() || key != trimID(carrierMsgID)) {
+		out = append(out, store.IndexEntry{IndexKey: store.IndexKey{Carrier: canonicalNamespace(carrier), ID: key}, MsgID: msgID, Part: part})
+	}
+	return out
+}
+
+// FinalWebhook implements dispatch.Receipts: the webhook of a message dispatch made final
+// (FAILED, REJECTED at submit), or nil when nobody wants one.
+func (c *Correlator) FinalWebhook(rec *store.Record) *store.WebhookJob {
+	target, mode := c.webhookOf(rec)
+	if target == "" {
+		c.stats.noWebhook.Add(1)
+		return nil
+	}
+	c.stats.webhooksQueued.Add(1)
+	return BuildJob(rec, target, mode, c.o.Now())
 }
 
 // toStored turns a parsed receipt into the form the store keeps.
@@ -292,175 +374,383 @@ func payloadText(p *smpp.DeliverSM) string {
 	return strings.TrimRight(string(p.Payload()), "\x00")
 }
 
-// lookup finds the message of a receipt id: ErrNotFound when nothing matches.
-func (c *Correlator) lookup(ctx context.Context, ci *carrierIDs, id string) (string, int, error) {
-	if id == "" {
-		return "", 0, store.ErrNotFound
+// Start runs the applier: it reads the receipt log in batches and applies them. Any number of
+// instances may apply the same log; each entry is applied by one (or, after a crash, again
+// by another, which changes nothing twice).
+func (c *Correlator) Start() {
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	if c.cancel != nil {
+		return
 	}
-	for _, k := range ci.space.candidates(ci.name, id) {
-		msgID, part, err := c.o.Store.LookupCarrierID(ctx, k.ns, k.key)
-		if err == nil {
-			return msgID, part, nil
-		}
-		if !errors.Is(err, store.ErrNotFound) {
-			return "", 0, errStore{err}
-		}
-	}
-	return "", 0, store.ErrNotFound
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel, c.done = cancel, make(chan struct{})
+	go func() {
+		defer close(c.done)
+		c.run(ctx)
+	}()
 }
 
-// errNotSubmitted: the index has the id but the record does not know its parts yet
-// (dispatch is between indexing and updating it). The receipt is parked like an early one.
-var errNotSubmitted = errors.New("dlr: message not marked submitted yet")
-
-// errUnchanged aborts a record update that would change nothing (a repeated receipt).
-var errUnchanged = errors.New("dlr: receipt changes nothing")
-
-// correlate finds r's message and applies r, or parks it (fresh receipts) or files it as
-// unmatched (parked receipts whose time ran out). Every outcome is stored before it returns
-// nil; an error means nothing may be acknowledged.
-func (c *Correlator) correlate(ctx context.Context, ci *carrierIDs, r *store.Receipt, parked bool) (string, error) {
-	msgID, part, err := c.lookup(ctx, ci, r.MessageID)
-	if err == nil {
-		outcome, err := c.apply(ctx, ci, msgID, part, r)
-		switch {
-		case err == nil:
-			if parked {
-				return outcome, c.unpark(ctx, r)
+func (c *Correlator) run(ctx context.Context) {
+	lastRetry := time.Time{}
+	for ctx.Err() == nil {
+		var batch []*store.LoggedPDU
+		if time.Since(lastRetry) >= c.o.RetryEvery {
+			lastRetry = time.Now()
+			old, err := c.o.Store.ReclaimReceiptLog(ctx, c.o.Consumer, c.o.RetryEvery, c.o.Batch)
+			if err != nil {
+				c.storeTrouble(ctx, "taking waiting receipts from the log", err)
+				continue
 			}
-			return outcome, nil
-		case errors.Is(err, store.ErrNotFound):
-			return c.unmatch(ctx, r, "the message's record is gone (expired?)")
-		case !errors.Is(err, errNotSubmitted):
-			return "", err
+			batch = old
 		}
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return "", err
+		if len(batch) < c.o.Batch {
+			wait := c.o.RetryEvery / 2
+			if len(batch) > 0 {
+				wait = 0
+			}
+			fresh, err := c.o.Store.ReadReceiptLog(ctx, c.o.Consumer, c.o.Batch-len(batch), wait)
+			if err != nil {
+				c.storeTrouble(ctx, "reading the receipt log", err)
+				continue
+			}
+			batch = append(batch, fresh...)
+		}
+		if len(batch) > 0 {
+			if err := c.Apply(ctx, batch); err != nil {
+				c.storeTrouble(ctx, "applying receipts", err)
+			}
+		}
 	}
-	if r.Key == "" {
-		return c.unmatch(ctx, r, "receipt without a message id")
+}
+
+func (c *Correlator) storeTrouble(ctx context.Context, what string, err error) {
+	if ctx.Err() != nil {
+		return
 	}
+	c.stats.storeErrors.Add(1)
+	c.log.Warn().Err(err).Msg(what + " failed: store unavailable; retrying")
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// Shutdown stops the applier after the batch in hand. Nothing is lost by stopping at any
+// point: what is not acked stays in the log for any instance.
+func (c *Correlator) Shutdown(ctx context.Context) error {
+	c.runMu.Lock()
+	cancel, done := c.cancel, c.done
+	c.runMu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// item is one log entry being applied.
+type item struct {
+	e       *store.LoggedPDU
+	r       *store.Receipt // nil for MO and unreadable entries
+	carrier *carrierIDs
+	keys    []store.IndexKey
+	msgID   string
+	part    int
+	outcome string
+	done    bool // finished: ack the entry
+}
+
+// Apply applies a batch of log entries and acks those whose effect is stored; the rest (a
+// receipt whose message is not known yet, or a change the store refused) stay in the log
+// for a later batch. Its error is a store failure: nothing of the failed step was acked.
+func (c *Correlator) Apply(ctx context.Context, batch []*store.LoggedPDU) error {
 	now := c.o.Now()
-	if parked {
-		// Its window ran out. Give a message stuck between indexing and being marked
-		// submitted (its sender died; err is the lookup's, nil: the id is indexed) a while
-		// longer; else it matches nothing.
-		if err == nil && now.Sub(r.ReceivedAt) < 10*c.o.EarlyWindow {
-			return OutcomeEarly, c.park(ctx, r, now.Add(c.o.EarlyWindow))
+	items := make([]*item, 0, len(batch))
+	var keys []store.IndexKey
+	for _, e := range batch {
+		it := c.decode(ctx, e, now)
+		items = append(items, it)
+		keys = append(keys, it.keys...)
+	}
+	// One round trip: every candidate key of every receipt.
+	found, err := c.o.Store.LookupCarrierIDs(ctx, keys...)
+	if err != nil {
+		return fmt.Errorf("dlr: look up carrier ids: %w", err)
+	}
+	k := 0
+	var ids []string
+	seen := map[string]bool{}
+	for _, it := range items {
+		for _, f := range found[k : k+len(it.keys)] {
+			if f.MsgID != "" && it.msgID == "" {
+				it.msgID, it.part = f.MsgID, f.Part
+			}
 		}
-		return c.unmatch(ctx, r, "no message with this carrier message id")
+		k += len(it.keys)
+		if it.msgID != "" && !seen[it.msgID] {
+			seen[it.msgID] = true
+			ids = append(ids, it.msgID)
+		}
 	}
-	if err := c.park(ctx, r, now.Add(c.o.EarlyWindow)); err != nil {
-		return "", err
+	if err := c.applyMatched(ctx, items, ids); err != nil {
+		return err
 	}
-	c.stats.early.Add(1)
-	// The submit response may have landed between the lookup and the parking, and its
-	// OnSubmitted may have looked for parked receipts before this one was there: look again.
-	msgID, part, err = c.lookup(ctx, ci, r.MessageID)
-	if err != nil {
-		return OutcomeEarly, nil // parked (stored), so it may be acknowledged
+	var acks []string
+	for _, it := range items {
+		if it.r != nil && !it.done && it.msgID == "" {
+			c.unknownYet(ctx, it, now)
+		}
+		if it.done {
+			acks = append(acks, it.e.Token)
+			if it.r != nil && c.o.OnReceipt != nil {
+				c.o.OnReceipt(ReceiptEvent{Carrier: it.carrier.name, Status: store.Status(it.r.State), Outcome: it.outcome, Latency: now.Sub(it.e.At)})
+			}
+		}
 	}
-	outcome, err := c.apply(ctx, ci, msgID, part, r)
-	if err != nil {
-		return OutcomeEarly, nil // still parked: OnSubmitted or the sweeper applies it
-	}
-	c.stats.earlyMatched.Add(1)
-	if err := c.unpark(ctx, r); err != nil {
-		c.log.Warn().Err(err).Str("receipt", r.ID).Msg("applied receipt left parked; the sweeper removes it")
-	}
-	return outcome, nil
-}
-
-func (c *Correlator) park(ctx context.Context, r *store.Receipt, until time.Time) error {
-	if err := c.o.Store.Park(ctx, r, until); err != nil {
-		return errStore{err}
+	if err := c.o.Store.AckReceiptLog(ctx, acks...); err != nil {
+		return fmt.Errorf("dlr: ack receipt log: %w", err)
 	}
 	return nil
 }
 
-func (c *Correlator) unpark(ctx context.Context, r *store.Receipt) error {
-	if err := c.o.Store.Unpark(ctx, r.Carrier, r.Key, r.ID); err != nil {
-		return errStore{err}
+// decode reads one log entry: a receipt to correlate (with its lookup keys), or an MO or
+// unreadable entry finished here.
+func (c *Correlator) decode(ctx context.Context, e *store.LoggedPDU, now time.Time) *item {
+	it := &item{e: e, carrier: c.carrier(e.Carrier)}
+	_, pdu, err := smpp.DecodePDU(e.Body)
+	p, ok := pdu.(*smpp.DeliverSM)
+	if err != nil || !ok {
+		c.malformed(ctx, it, &smpp.DeliverSM{}, fmt.Errorf("log entry is not a deliver_sm: %v", err))
+		return it
 	}
-	return nil
+	if !smpp.IsReceipt(p) {
+		c.stats.mo.Add(1)
+		if c.o.MO != nil {
+			if st := c.o.MO(ctx, nil, p); st != smpp.ESME_ROK {
+				c.log.Warn().Str("carrier", e.Carrier).Str("status", st.String()).Msg("MO handler failed after the carrier was answered")
+			}
+		}
+		it.done = true
+		return it
+	}
+	rc, err := smpp.ParseReceipt(p, c.o.Location)
+	if err != nil {
+		c.malformed(ctx, it, p, err)
+		return it
+	}
+	it.r = toStored(it.carrier, rc, p, e.At)
+	if e.Deliveries <= 1 {
+		c.stats.count(e.Carrier, store.Status(it.r.State))
+	}
+	for _, lk := range it.carrier.space.candidates(it.carrier.name, it.r.MessageID) {
+		it.keys = append(it.keys, store.IndexKey{Carrier: lk.ns, ID: lk.key})
+	}
+	if it.r.MessageID == "" {
+		it.keys = nil
+	}
+	return it
 }
 
-func (c *Correlator) unmatch(ctx context.Context, r *store.Receipt, note string) (string, error) {
-	r.Note = note
+// malformed files an unreadable receipt as unmatched (finished), or leaves it in the log if
+// the store cannot take it.
+func (c *Correlator) malformed(ctx context.Context, it *item, p *smpp.DeliverSM, why error) {
+	r := &store.Receipt{ID: receiptID(it.carrier.name, p), Carrier: it.carrier.name, Text: payloadText(p),
+		ReceivedAt: it.e.At, Note: "unreadable receipt: " + why.Error()}
+	if len(it.e.Body) > 0 && p.ShortMessage == nil {
+		r.Text = fmt.Sprintf("%x", it.e.Body)
+	}
 	if err := c.o.Store.Unmatch(ctx, r, c.o.UnmatchedTTL); err != nil {
-		return "", errStore{err}
+		c.log.Warn().Err(err).Msg("could not file an unreadable receipt; it stays in the log")
+		return
+	}
+	c.stats.malformed.Add(1)
+	c.log.Warn().Str("carrier", it.carrier.name).Str("receipt", r.ID).Msg("unreadable receipt kept as unmatched")
+	it.outcome, it.done = OutcomeMalformed, true
+}
+
+// unknownYet handles a receipt no index entry matched: it waits in the log while it is
+// younger than EarlyWindow (its submit_sm_resp may not be stored yet), then it is filed as
+// unmatched.
+func (c *Correlator) unknownYet(ctx context.Context, it *item, now time.Time) {
+	switch {
+	case it.r.MessageID == "":
+		c.unmatch(ctx, it, "receipt without a message id")
+	case now.Sub(it.e.At) < c.o.EarlyWindow:
+		if it.e.Deliveries <= 1 {
+			c.stats.early.Add(1)
+		}
+	default:
+		c.unmatch(ctx, it, "no message with this carrier message id")
+	}
+}
+
+func (c *Correlator) unmatch(ctx context.Context, it *item, note string) {
+	r := *it.r
+	r.Note = note
+	if err := c.o.Store.Unmatch(ctx, &r, c.o.UnmatchedTTL); err != nil {
+		c.log.Warn().Err(err).Str("receipt", r.ID).Msg("could not file an unmatched receipt; it stays in the log")
+		return
 	}
 	c.stats.unmatched.Add(1)
 	c.log.Warn().Str("carrier", r.Carrier).Str("carrier_msg_id", r.MessageID).Str("stat", r.Stat).Str("note", note).
 		Msg("receipt matched no message; kept as unmatched")
-	return OutcomeUnmatched, nil
+	it.outcome, it.done = OutcomeUnmatched, true
 }
 
-// apply stores r's effect on part `part` of message msgID, then queues the message's webhook
-// if the message is now final. Both steps are idempotent, so applying a receipt twice (a
-// carrier retransmission, a crash between the steps, a parked receipt seen by two
-// instances) changes nothing more and sends one webhook.
-func (c *Correlator) apply(ctx context.Context, ci *carrierIDs, msgID string, part int, r *store.Receipt) (string, error) {
-	var unchanged *store.Record
-	rec, err := c.o.Store.UpdateRecord(ctx, msgID, func(rec *store.Record) error {
-		if rec.Parts == 0 && len(rec.CarrierIDs) == 0 {
-			return errNotSubmitted
+// errNotSubmitted: the record does not know its parts (it was not settled as submitted).
+var errNotSubmitted = errors.New("dlr: message not marked submitted")
+
+// applyMatched reads the records of the matched receipts (one round trip), applies each
+// message's receipts in log order, and stores the changed records with their webhooks by
+// compare-and-set (one round trip), applying again on top of what another writer stored.
+func (c *Correlator) applyMatched(ctx context.Context, items []*item, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	recs, err := c.o.Store.GetRecords(ctx, ids...)
+	if err != nil {
+		return fmt.Errorf("dlr: read records: %w", err)
+	}
+	byMsg := make(map[string][]*item, len(ids))
+	for _, it := range items {
+		if it.msgID != "" {
+			byMsg[it.msgID] = append(byMsg[it.msgID], it)
 		}
-		parts := decodeParts(rec)
-		for len(parts) <= part {
+	}
+	current := make(map[string]*store.Record, len(ids))
+	for i, id := range ids {
+		current[id] = recs[i]
+	}
+	for round := 0; len(current) > 0 && round < 8; round++ {
+		var changes []store.RecordChange
+		var changed []string
+		for _, id := range ids {
+			rec, ok := current[id]
+			if !ok {
+				continue
+			}
+			if rec == nil {
+				for _, it := range byMsg[id] {
+					c.unmatch(ctx, it, "the message's record is gone (expired?)")
+				}
+				delete(current, id)
+				continue
+			}
+			next, job := c.applyAll(rec, byMsg[id])
+			if next == nil {
+				delete(current, id) // nothing changes: duplicates, or not submitted yet
+				continue
+			}
+			changes = append(changes, store.RecordChange{Record: next, Webhook: job})
+			changed = append(changed, id)
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		res, err := c.o.Store.SwapRecords(ctx, changes...)
+		if err != nil {
+			for _, id := range changed {
+				for _, it := range byMsg[id] {
+					it.done, it.outcome = false, ""
+				}
+			}
+			return fmt.Errorf("dlr: store receipts: %w", err)
+		}
+		for i, r := range res {
+			id := changed[i]
+			switch {
+			case r.Stored:
+				if changes[i].Webhook != nil {
+					c.stats.webhooksQueued.Add(1)
+				}
+				delete(current, id)
+			case r.Current != nil:
+				current[id] = r.Current // another writer was first: apply again on top
+				for _, it := range byMsg[id] {
+					it.done, it.outcome = false, ""
+				}
+			default:
+				for _, it := range byMsg[id] {
+					it.done, it.outcome = false, ""
+					c.unmatch(ctx, it, "the message's record is gone (expired?)")
+				}
+				delete(current, id)
+			}
+		}
+	}
+	return nil
+}
+
+// applyAll applies a message's receipts to a copy of rec, marking each item's outcome. It
+// returns the changed record (Rev+1) and the webhook job when the message became final, or
+// nil when nothing changes.
+func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, *store.WebhookJob) {
+	if rec.Parts == 0 && len(rec.CarrierIDs) == 0 {
+		// Not settled as submitted (the index entry is stale, or the record was replaced):
+		// leave the receipts waiting; they become unmatched after EarlyWindow.
+		for _, it := range its {
+			it.msgID = ""
+		}
+		return nil, nil
+	}
+	next := *rec
+	next.Meta = cloneMeta(rec.Meta)
+	parts := decodeParts(&next)
+	_, wasFinal, _ := combine(parts, c.o.Combine)
+	changed := false
+	for _, it := range its {
+		for len(parts) <= it.part {
 			parts = append(parts, partState{})
 		}
-		old := parts[part]
-		if old.Final || !r.Final && old.S != "" {
-			unchanged = rec
-			return errUnchanged
+		old := parts[it.part]
+		if old.Final || !it.r.Final && old.S != "" {
+			it.outcome, it.done = OutcomeDuplicate, true
+			c.stats.duplicates.Add(1)
+			continue
 		}
-		_, wasFinal, _ := combine(parts, c.o.Combine)
-		parts[part] = stateOf(r)
-		encodeParts(rec, parts)
-		// Once receipts made the message final its status stays (its webhook is queued);
-		// later parts only fill in their own state.
-		if st, final, i := combine(parts, c.o.Combine); final && !wasFinal {
-			rec.Status = st
-			rec.StatusAt = timeMax(time.UnixMilli(parts[i].At), rec.SentAt)
-			rec.ErrorCode, rec.Reason = errorCode(parts[i]), reason(ci.spec, parts[i])
-		}
-		return nil
-	})
-	outcome := OutcomeMatched
-	switch {
-	case errors.Is(err, errUnchanged):
-		rec, outcome = unchanged, OutcomeDuplicate
-		c.stats.duplicates.Add(1)
-	case errors.Is(err, errNotSubmitted), errors.Is(err, store.ErrNotFound):
-		return "", err
-	case err != nil:
-		return "", errStore{err}
-	default:
+		parts[it.part] = stateOf(it.r)
+		it.outcome, it.done = OutcomeMatched, true
 		c.stats.matched.Add(1)
+		if it.e.Deliveries > 1 {
+			c.stats.earlyMatched.Add(1)
+		}
+		changed = true
 	}
-	if receiptFinal(rec, c.o.Combine) {
-		if err := c.enqueue(ctx, rec); err != nil {
-			return "", err
+	if !changed {
+		return nil, nil
+	}
+	encodeParts(&next, parts)
+	var job *store.WebhookJob
+	// Once receipts made the message final its status stays (its webhook is queued); later
+	// parts only fill in their own state.
+	if st, final, i := combine(parts, c.o.Combine); final && !wasFinal {
+		next.Status = st
+		next.StatusAt = timeMax(time.UnixMilli(parts[i].At), rec.SentAt)
+		next.ErrorCode, next.Reason = errorCode(parts[i]), reason(its[0].carrier.spec, parts[i])
+		if target, mode := c.webhookOf(&next); target != "" {
+			job = BuildJob(&next, target, mode, c.o.Now())
+		} else {
+			c.stats.noWebhook.Add(1)
 		}
 	}
-	return outcome, nil
+	next.Rev = rec.Rev + 1
+	return &next, job
 }
 
-// enqueue queues the webhook reporting rec's status (a no-op if that job exists or was
-// delivered).
-func (c *Correlator) enqueue(ctx context.Context, rec *store.Record) error {
-	target, mode := c.webhookOf(rec)
-	if target == "" {
-		c.stats.noWebhook.Add(1)
-		return nil
+func cloneMeta(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m)+1)
+	for k, v := range m {
+		out[k] = v
 	}
-	n, err := c.o.Store.EnqueueWebhooks(ctx, BuildJob(rec, target, mode, c.o.Now()))
-	if err != nil {
-		return errStore{err}
-	}
-	c.stats.webhooksQueued.Add(uint64(n))
-	return nil
+	return out
 }
 
 // webhookOf returns where and how rec's webhook goes.
@@ -480,127 +770,6 @@ func (c *Correlator) webhookOf(rec *store.Record) (string, string) {
 		mode = ModeJSON
 	}
 	return target, mode
-}
-
-// OnSubmitted is dispatch's after-submit hook (dispatch.Options.OnSubmitted): it indexes the
-// message's carrier ids under their normalised form when that differs from the raw id, and
-// applies the receipts that arrived before the submit_sm_resp and were parked.
-func (c *Correlator) OnSubmitted(ctx context.Context, carrier string, m *store.Message, carrierIDs []string) error {
-	ci := c.carrier(carrier)
-	var errs []error
-	for i, id := range carrierIDs {
-		key, numeric := ci.space.submitKey(id)
-		if numeric && (ci.space.cross() || key != trimID(id)) {
-			if err := c.o.Store.IndexCarrierID(ctx, canonicalNamespace(carrier), key, m.ID, i, c.o.IndexTTL); err != nil {
-				errs = append(errs, fmt.Errorf("dlr: index %s %s: %w", carrier, key, err))
-				continue
-			}
-		}
-		parked, err := c.o.Store.ParkedReceipts(ctx, carrier, key)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("dlr: parked receipts %s %s: %w", carrier, key, err))
-			continue
-		}
-		for _, r := range parked {
-			if _, err := c.apply(ctx, ci, m.ID, i, r); err != nil {
-				errs = append(errs, fmt.Errorf("dlr: early receipt %s: %w", r.ID, err))
-				continue
-			}
-			c.stats.earlyMatched.Add(1)
-			if err := c.unpark(ctx, r); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// Settled queues the webhook of a message that dispatch finished without a receipt (FAILED
-// or REJECTED at submit). It does nothing for a record that is not final, and queues the
-// job once however often it is called.
-func (c *Correlator) Settled(ctx context.Context, msgID string) error {
-	rec, err := c.o.Store.GetRecord(ctx, msgID)
-	if err != nil {
-		return fmt.Errorf("dlr: settled %s: %w", msgID, err)
-	}
-	if !rec.Status.Final() {
-		return nil
-	}
-	return c.enqueue(ctx, rec)
-}
-
-// Start runs the sweeper: parked receipts whose window ran out are looked up once more and
-// applied, or filed as unmatched. Any number of instances may sweep the same store.
-func (c *Correlator) Start() {
-	c.runMu.Lock()
-	defer c.runMu.Unlock()
-	if c.cancel != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel, c.done = cancel, make(chan struct{})
-	go func() {
-		defer close(c.done)
-		t := time.NewTicker(c.o.SweepEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				c.Sweep(ctx)
-			}
-		}
-	}()
-}
-
-// Shutdown stops the sweeper. Nothing is lost by stopping at any point.
-func (c *Correlator) Shutdown(ctx context.Context) error {
-	c.runMu.Lock()
-	cancel, done := c.cancel, c.done
-	c.runMu.Unlock()
-	if cancel == nil {
-		return nil
-	}
-	cancel()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Sweep handles parked receipts whose window ran out (Start calls it every SweepEvery) and
-// returns how many it handled.
-func (c *Correlator) Sweep(ctx context.Context) int {
-	n := 0
-	for {
-		due, err := c.o.Store.DueParked(ctx, c.o.Now(), 100)
-		if err != nil {
-			if ctx.Err() == nil {
-				c.log.Warn().Err(err).Msg("sweep: store unavailable")
-			}
-			return n
-		}
-		progress := false
-		for _, r := range due {
-			sctx, cancel := context.WithTimeout(ctx, c.o.StoreTimeout)
-			outcome, err := c.correlate(sctx, c.carrier(r.Carrier), r, true)
-			cancel()
-			if err != nil {
-				c.log.Warn().Err(err).Str("receipt", r.ID).Msg("sweep: could not settle a parked receipt; will retry")
-				continue
-			}
-			if outcome != OutcomeEarly {
-				progress = true
-			}
-			n++
-		}
-		if len(due) < 100 || !progress {
-			return n
-		}
-	}
 }
 
 // Unmatched returns up to n receipts that matched nothing, newest first, for inspection.

@@ -2,18 +2,19 @@ package dlr_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/smpp"
-	"github.com/smppd/smppd/smpp/smsc"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/memstore"
 	"github.com/smppd/smppd/store/storetest"
@@ -45,10 +46,15 @@ func forEachStore(t *testing.T, f func(t *testing.T, st testStore)) {
 	}
 }
 
+// waitFor polls cond until it holds, failing the test after d.
 func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	if !smsc.WaitFor(d, cond) {
-		t.Fatalf("timed out after %s waiting for %s", d, what)
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -71,26 +77,41 @@ func textReceipt(id, stat, errCode string) *smpp.DeliverSM {
 	return p
 }
 
-// submitted stores a record for message id as dispatch leaves it after submit_sm_resp:
-// SUBMITTED, its carrier ids indexed; then it runs the OnSubmitted hook.
+// logged is p as the handler appends it to the receipt log.
+func logged(t testing.TB, carrier string, p *smpp.DeliverSM) *store.LoggedPDU {
+	t.Helper()
+	body, err := smpp.EncodePDU(1, smpp.ESME_ROK, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &store.LoggedPDU{Carrier: carrier, Bind: "test", Body: body, At: time.Now()}
+}
+
+// submitted does to the store what dispatch does for message id once its parts were
+// accepted under carrierIDs: the record is accepted (ACCEPTED, no carrier ids), then
+// settled as SUBMITTED together with the index entries the correlator names
+// (dlr.Correlator.IndexEntries; the raw ids when c is nil), in one Settle.
 func submitted(t testing.TB, st testStore, c *dlr.Correlator, carrier, id string, meta map[string]string, carrierIDs ...string) {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now()
-	r := &store.Record{ID: id, Account: "acme", Carrier: carrier, From: "ACMEIN", To: "919812345678",
-		Status: store.StatusSubmitted, Parts: len(carrierIDs), CarrierIDs: carrierIDs, AcceptedAt: now, SentAt: now, StatusAt: now, Meta: meta}
-	if err := st.PutRecord(ctx, r, 0); err != nil {
+	acc := &store.Record{ID: id, Account: "acme", Carrier: carrier, From: "ACMEIN", To: "919812345678",
+		Status: store.StatusAccepted, AcceptedAt: now, StatusAt: now, Meta: meta}
+	if err := st.Accept(ctx, []*store.Record{acc}, 0); err != nil {
 		t.Fatal(err)
 	}
+	rec := *acc
+	rec.Status, rec.Parts, rec.CarrierIDs, rec.SentAt, rec.StatusAt = store.StatusSubmitted, len(carrierIDs), carrierIDs, now, now
+	set := store.Settlement{Carrier: carrier, Record: &rec}
 	for i, cid := range carrierIDs {
-		if err := st.IndexCarrierID(ctx, carrier, cid, id, i, 0); err != nil {
-			t.Fatal(err)
+		if c != nil {
+			set.Index = append(set.Index, c.IndexEntries(carrier, cid, id, i)...)
+		} else {
+			set.Index = append(set.Index, store.IndexEntry{IndexKey: store.IndexKey{Carrier: carrier, ID: cid}, MsgID: id, Part: i})
 		}
 	}
-	if c != nil {
-		if err := c.OnSubmitted(ctx, carrier, &store.Message{ID: id, Carrier: carrier}, carrierIDs); err != nil {
-			t.Fatal(err)
-		}
+	if err := st.Settle(ctx, set); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -98,9 +119,242 @@ func record(t testing.TB, st testStore, id string) *store.Record {
 	t.Helper()
 	r, err := st.GetRecord(context.Background(), id)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("record %s: %v", id, err)
 	}
 	return r
+}
+
+// statusIs reports whether message id's record has status s (false while it has no record).
+func statusIs(st testStore, id string, s store.Status) bool {
+	r, err := st.GetRecord(context.Background(), id)
+	return err == nil && r.Status == s
+}
+
+func logLen(t testing.TB, st dlr.Store) int64 {
+	t.Helper()
+	n, err := st.ReceiptLogLen(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// events records a correlator's OnReceipt events: one per receipt applied, reported once
+// its effect is stored.
+type events struct {
+	mu  sync.Mutex
+	all []dlr.ReceiptEvent
+}
+
+func (e *events) record(ev dlr.ReceiptEvent) {
+	e.mu.Lock()
+	e.all = append(e.all, ev)
+	e.mu.Unlock()
+}
+
+func (e *events) len() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.all)
+}
+
+func (e *events) count(outcome string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, ev := range e.all {
+		if ev.Outcome == outcome {
+			n++
+		}
+	}
+	return n
+}
+
+func (e *events) list() []dlr.ReceiptEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]dlr.ReceiptEvent(nil), e.all...)
+}
+
+// corr is a correlator under test with what the tests drive it by: its events, and one
+// SMPP link per carrier over loopback TCP whose carrier side sends deliver_sm to the
+// correlator's Handler.
+type corr struct {
+	*dlr.Correlator
+	t     testing.TB
+	ev    *events
+	mu    sync.Mutex
+	links map[string]*link
+	// session changes the ESME side's session options of links dialled later.
+	session func(*smpp.Options)
+}
+
+// newCorr returns a started correlator on o.Store. RetryEvery defaults to 50ms here.
+func newCorr(t testing.TB, o dlr.CorrelatorOptions) *corr {
+	t.Helper()
+	c := newIdleCorr(t, o)
+	c.Start()
+	return c
+}
+
+// newIdleCorr is newCorr without its applier: receipts are logged and acknowledged, not
+// applied, until Start.
+func newIdleCorr(t testing.TB, o dlr.CorrelatorOptions) *corr {
+	t.Helper()
+	ev := &events{}
+	if o.OnReceipt == nil {
+		o.OnReceipt = ev.record
+	}
+	if o.RetryEvery == 0 {
+		o.RetryEvery = 50 * time.Millisecond
+	}
+	dc, err := dlr.NewCorrelator(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := dc.Shutdown(ctx); err != nil {
+			t.Errorf("correlator shutdown: %v", err)
+		}
+	})
+	return &corr{Correlator: dc, t: t, ev: ev, links: map[string]*link{}}
+}
+
+// link returns the correlator's link for carrier, dialling it the first time.
+func (c *corr) link(carrier string) *link {
+	c.t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.links[carrier]
+	if l == nil {
+		l = dialLink(c.t, c.Handler(carrier), c.session)
+		c.links[carrier] = l
+	}
+	return l
+}
+
+// send delivers p on carrier's link and returns the correlator's answer.
+func (c *corr) send(carrier string, p *smpp.DeliverSM) smpp.CommandStatus {
+	c.t.Helper()
+	l := c.link(carrier)
+	st, err := l.deliver(p)
+	if err != nil {
+		c.t.Fatalf("deliver_sm on %s: %v", carrier, err)
+	}
+	return st
+}
+
+// mustSend delivers p and fails unless it was acknowledged.
+func (c *corr) mustSend(carrier string, p *smpp.DeliverSM) {
+	c.t.Helper()
+	if st := c.send(carrier, p); st != smpp.ESME_ROK {
+		c.t.Fatalf("deliver_sm on %s answered %v", carrier, st)
+	}
+}
+
+// waitApplied waits until n receipts have been applied (their effect stored).
+func (c *corr) waitApplied(n int) {
+	c.t.Helper()
+	waitFor(c.t, 10*time.Second, fmt.Sprintf("%d receipts applied", n), func() bool { return c.ev.len() >= n })
+	if got := c.ev.len(); got != n {
+		c.t.Fatalf("%d receipts applied, want %d: %+v", got, n, c.ev.list())
+	}
+}
+
+// link is one bind between a carrier and smppd, over loopback TCP: the carrier's side is
+// an smpp.Server session that sends deliver_sm; ours serves them with a handler.
+type link struct {
+	smsc *smpp.Session
+	esme *smpp.Session
+}
+
+// dialLink starts a one-bind SMSC and binds to it as a transceiver whose deliver_sm go to h.
+func dialLink(t testing.TB, h smpp.Handler, mod func(*smpp.Options)) *link {
+	t.Helper()
+	bound := make(chan *smpp.Session, 1)
+	srv := smpp.NewServer(smpp.ServerOptions{
+		Session: smpp.Options{WindowSize: 1000, ResponseTimeout: 30 * time.Second, EnquireLinkInterval: -1},
+		Authenticator: smpp.AuthenticatorFunc(func(context.Context, *smpp.Session, *smpp.Bind) smpp.CommandStatus {
+			return smpp.ESME_ROK
+		}),
+		OnBound: func(s *smpp.Session) {
+			select {
+			case bound <- s:
+			default:
+			}
+		},
+	})
+	ln, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	o := smpp.Options{EnquireLinkInterval: -1, Handler: h}
+	if mod != nil {
+		mod(&o)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	esme, err := smpp.Dial(ctx, ln.Addr().String(), smpp.Bind{Mode: smpp.BindTransceiver, SystemID: "smppd", Password: "password"}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = esme.Close(ctx)
+	})
+	select {
+	case s := <-bound:
+		return &link{smsc: s, esme: esme}
+	case <-ctx.Done():
+		t.Fatal("the SMSC side never saw the bind")
+	}
+	return nil
+}
+
+// deliver sends p from the carrier's side and returns smppd's answer; the error is a
+// transport failure (no answer at all).
+func (l *link) deliver(p *smpp.DeliverSM) (smpp.CommandStatus, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := l.smsc.Deliver(ctx, p)
+	var se *smpp.StatusError
+	switch {
+	case err == nil:
+		return smpp.ESME_ROK, nil
+	case errors.As(err, &se):
+		return se.Status, nil
+	}
+	return 0, err
+}
+
+// faultyStore wraps a store to fail or hold the receipt log's appends.
+type faultyStore struct {
+	testStore
+	failAppend atomic.Bool
+	gate       chan struct{} // non-nil: appends wait until it is closed
+	appends    atomic.Int64  // appends attempted
+}
+
+var errInjected = errors.New("injected store failure")
+
+func (f *faultyStore) AppendReceipts(ctx context.Context, ps ...*store.LoggedPDU) error {
+	f.appends.Add(1)
+	if f.failAppend.Load() {
+		return errInjected
+	}
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return f.testStore.AppendReceipts(ctx, ps...)
 }
 
 // receiver is a webhook endpoint that records every request by idempotency key.
@@ -149,26 +403,10 @@ func (rv *receiver) body(key string) string {
 	return rv.bodies[key]
 }
 
-// freePort returns a TCP port nothing listens on (for a receiver that is down).
-func freePort(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-func newCorrelator(t testing.TB, o dlr.CorrelatorOptions) *dlr.Correlator {
-	t.Helper()
-	c, err := dlr.NewCorrelator(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Start()
-	t.Cleanup(func() { _ = c.Shutdown(context.Background()) })
-	return c
+func (rv *receiver) requestCount() int {
+	rv.mu.Lock()
+	defer rv.mu.Unlock()
+	return rv.requests
 }
 
 func newSender(t testing.TB, o dlr.SenderOptions) *dlr.Sender {

@@ -40,11 +40,12 @@ type SenderOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// PerHostConcurrency caps requests in flight to one host (host:port), so a slow or
 	// dead receiver ties up at most this many; the others go on at full speed. Up to
-	// max(4×PerHostConcurrency, MaxInFlight/8) more jobs of a host wait in memory; beyond
-	// that they are pushed back in the store by HostBusyDelay. Default: 4.
+	// max(4×PerHostConcurrency, MaxInFlight/2) more jobs of a host wait in memory (so one
+	// busy host keeps half the sender for the others); beyond that they are pushed back in
+	// the store by HostBusyDelay. Default: 4.
 	PerHostConcurrency int
 	// MaxInFlight caps the jobs this sender holds at once, in flight or waiting for their
-	// host. Default: 256.
+	// host. Default: 1024.
 	MaxInFlight int
 	// Lease is how long a claimed job is reserved for this sender; if the sender dies, the
 	// job is sent by another after it. It must exceed the time a job can wait for its
@@ -55,8 +56,6 @@ type SenderOptions struct {
 	// HostBusyDelay is how far a claimed job is pushed back when its host already has
 	// enough waiting (no attempt is counted). Default: 1s.
 	HostBusyDelay time.Duration
-	// DoneTTL is how long delivered job ids are remembered against re-queueing. Default: 7 days.
-	DoneTTL time.Duration
 	// AllowPrivate lets webhooks reach loopback, private and link-local addresses (tests,
 	// or receivers on the operator's own network). Default: refused.
 	AllowPrivate bool
@@ -89,7 +88,7 @@ func (o *SenderOptions) setDefaults() {
 		o.PerHostConcurrency = 4
 	}
 	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = 256
+		o.MaxInFlight = 1024
 	}
 	if o.Lease <= 0 {
 		o.Lease = 2 * time.Minute
@@ -99,9 +98,6 @@ func (o *SenderOptions) setDefaults() {
 	}
 	if o.HostBusyDelay <= 0 {
 		o.HostBusyDelay = time.Second
-	}
-	if o.DoneTTL <= 0 {
-		o.DoneTTL = store.DefaultWebhookDoneTTL
 	}
 	if o.UserAgent == "" {
 		o.UserAgent = "smppd-webhook/1"
@@ -323,7 +319,7 @@ func (s *Sender) route(j *store.WebhookJob) bool {
 	s.mu.Lock()
 	h := s.hosts[key]
 	if h == nil {
-		h = &hostQ{name: key, ch: make(chan *store.WebhookJob, max(4*s.o.PerHostConcurrency, s.o.MaxInFlight/8))}
+		h = &hostQ{name: key, ch: make(chan *store.WebhookJob, max(4*s.o.PerHostConcurrency, s.o.MaxInFlight/2))}
 		s.hosts[key] = h
 	}
 	select {
@@ -404,7 +400,8 @@ func (s *Sender) deliver(host string, j *store.WebhookJob) {
 	defer cancel()
 	if err == nil {
 		s.stats.delivered.Add(1)
-		if aerr := s.o.Store.AckWebhook(ctx, j.ID, s.o.DoneTTL); aerr != nil {
+		// Acks of every worker share the store's group commit.
+		if aerr := s.o.Store.AckWebhooks(ctx, j); aerr != nil {
 			s.stats.storeErrors.Add(1)
 			s.log.Warn().Err(aerr).Str("job", j.ID).Msg("delivered webhook not acknowledged in the store; it will be sent again")
 		}

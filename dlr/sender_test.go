@@ -70,6 +70,39 @@ func TestWebhookRetriesUntilDeliveredAndSigns(t *testing.T) {
 	})
 }
 
+// TestWebhookLeaseExpiryResendsUnderSameKey: a claim is a lease. A request that outlasts it
+// (its sender hung, or died) is sent again, by any sender, under the same Idempotency-Key;
+// both senders acknowledge, and nothing is left queued or dead.
+func TestWebhookLeaseExpiryResendsUnderSameKey(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st testStore) {
+		second := make(chan struct{})
+		rv := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int, body []byte) bool {
+			switch n {
+			case 1:
+				select { // hangs past the lease, until the job was sent again
+				case <-second:
+				case <-time.After(10 * time.Second):
+				}
+			case 2:
+				close(second)
+			}
+			return true
+		})
+		o := dlr.SenderOptions{Store: st, Lease: 300 * time.Millisecond, Timeout: 20 * time.Second}
+		s1, s2 := newSender(t, o), newSender(t, o)
+		enqueue(t, st, rv.srv.URL, "lease")
+		waitFor(t, 10*time.Second, "both requests answered and acknowledged", func() bool {
+			c, _ := st.WebhookCounts(context.Background())
+			return s1.Stats().Delivered+s2.Stats().Delivered == 2 && c.Queued == 0 && c.Dead == 0
+		})
+		rv.mu.Lock()
+		defer rv.mu.Unlock()
+		if rv.requests != 2 || rv.byKey["lease"] != 2 {
+			t.Fatalf("requests %d, by key %v", rv.requests, rv.byKey)
+		}
+	})
+}
+
 func TestWebhookSignatureHeaderVerifies(t *testing.T) {
 	st := newStores["memory"](t)
 	got := make(chan error, 1)

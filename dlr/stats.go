@@ -19,7 +19,14 @@ type CorrelatorStats struct {
 	Matched, Duplicates, Early, EarlyMatched, Unmatched, Malformed uint64
 	// MO counts deliver_sm that were not receipts.
 	MO uint64
-	// StoreErrors counts receipts refused with ESME_RX_T_APPN because the store failed.
+	// Logged counts deliver_sm appended to the receipt log (and so acknowledged).
+	Logged uint64
+	// PendingPauses counts receipts that waited for room among the appends in flight
+	// (MaxPending); LagPauses counts waits because the log's backlog was past MaxLag. While a
+	// receipt waits, its session reads nothing more.
+	PendingPauses, LagPauses uint64
+	// StoreErrors counts receipts refused with ESME_RX_T_APPN because the store failed, and
+	// failed reads and writes of the applier (retried).
 	StoreErrors uint64
 	// WebhooksQueued counts new webhook jobs; NoWebhook final messages with no URL to call.
 	WebhooksQueued, NoWebhook uint64
@@ -28,6 +35,7 @@ type CorrelatorStats struct {
 type corrStats struct {
 	matched, duplicates, early, earlyMatched, unmatched, malformed atomic.Uint64
 	mo, storeErrors, webhooksQueued, noWebhook                     atomic.Uint64
+	logged, pendingPauses, lagPauses                               atomic.Uint64
 
 	mu       sync.Mutex
 	receipts map[string]map[store.Status]uint64
@@ -55,6 +63,7 @@ func (c *Correlator) Stats() CorrelatorStats {
 		EarlyMatched: s.earlyMatched.Load(), Unmatched: s.unmatched.Load(), Malformed: s.malformed.Load(),
 		MO: s.mo.Load(), StoreErrors: s.storeErrors.Load(), WebhooksQueued: s.webhooksQueued.Load(),
 		NoWebhook: s.noWebhook.Load(), Receipts: map[string]map[store.Status]uint64{},
+		Logged: s.logged.Load(), PendingPauses: s.pendingPauses.Load(), LagPauses: s.lagPauses.Load(),
 	}
 	s.mu.Lock()
 	for c, m := range s.receipts {

@@ -14,8 +14,9 @@ import (
 )
 
 // TestRedisDownRefusesReceiptsTemporarily runs its own redis-server, stops it, and checks a
-// receipt is then refused with ESME_RX_T_APPN (the carrier keeps it and sends it again), and
-// accepted once Redis is back.
+// receipt is then refused with ESME_RX_T_APPN within StoreTimeout (the carrier keeps it and
+// sends it again) and nothing is acknowledged, and that it is taken once Redis is back and
+// the applier recovers.
 func TestRedisDownRefusesReceiptsTemporarily(t *testing.T) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -42,25 +43,31 @@ func TestRedisDownRefusesReceiptsTemporarily(t *testing.T) {
 		st, err = redisstore.Open(context.Background(), url, redisstore.Options{Prefix: "down"})
 		return err == nil
 	})
-	defer st.Close()
-	c := newCorrelator(t, dlr.CorrelatorOptions{Store: st, StoreTimeout: time.Second})
-	submitted(t, st, c, "jio", "m1", hookMeta, "1")
+	t.Cleanup(func() { _ = st.Close() }) // after the correlator's shutdown
+	c := newCorr(t, dlr.CorrelatorOptions{Store: st, StoreTimeout: time.Second})
+	submitted(t, st, c.Correlator, "jio", "m1", hookMeta, "1")
+	c.link("jio") // bound before the store goes
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
 	start := time.Now()
-	if got := c.HandleDeliver(context.Background(), "jio", receipt("1", "DELIVRD", "000")); got != smpp.ESME_RX_T_APPN {
+	if got := c.send("jio", receipt("1", "DELIVRD", "000")); got != smpp.ESME_RX_T_APPN {
 		t.Fatalf("store down: answered %v", got)
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("refusal took %v", d)
 	}
+	// Nothing was acknowledged, so nothing may count as logged.
+	if s := c.Stats(); s.Logged != 0 || s.StoreErrors == 0 {
+		t.Fatalf("stats %+v", s)
+	}
 	// Redis comes back empty (no persistence in this test): the carrier's retransmission is
-	// handled (here: kept as an early receipt, since the record went with the data).
+	// acknowledged, and (the record went with the data) waits in the log as an early receipt.
 	startRedis()
-	waitFor(t, 10*time.Second, "receipt accepted again", func() bool {
-		return c.HandleDeliver(context.Background(), "jio", receipt("1", "DELIVRD", "000")) == smpp.ESME_ROK
+	waitFor(t, 20*time.Second, "receipt accepted again", func() bool {
+		return c.send("jio", receipt("1", "DELIVRD", "000")) == smpp.ESME_ROK
 	})
-	if s := c.Stats(); s.StoreErrors == 0 {
+	waitFor(t, 10*time.Second, "the applier reading again", func() bool { return c.Stats().Early >= 1 })
+	if s := c.Stats(); s.Logged != 1 {
 		t.Fatalf("stats %+v", s)
 	}
 }

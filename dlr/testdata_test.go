@@ -2,7 +2,6 @@ package dlr_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -13,8 +12,8 @@ import (
 	"github.com/smppd/smppd/store"
 )
 
-// TestReceiptTable runs testdata/dlr/receipts.txt: text-only receipts (no TLVs) against a
-// message submitted with the given id.
+// TestReceiptTable runs testdata/dlr/receipts.txt: text-only receipts (no TLVs), sent over
+// a bind, against a message settled with the given id.
 func TestReceiptTable(t *testing.T) {
 	f, err := os.Open("../testdata/dlr/receipts.txt")
 	if err != nil {
@@ -35,12 +34,10 @@ func TestReceiptTable(t *testing.T) {
 		n++
 		t.Run(fmt.Sprint(n, "-", col[0]), func(t *testing.T) {
 			st := newStores["memory"](t)
-			c := newCorrelator(t, dlr.CorrelatorOptions{Store: st, Carriers: []dlr.CarrierIDs{{Name: "c", Format: dlr.Format(col[0])}}})
-			submitted(t, st, c, "c", "m", hookMeta, col[1])
-			p := &smpp.DeliverSM{ESMClass: smpp.ESMClassDeliveryRcpt, ShortMessage: []byte(col[2])}
-			if got := c.HandleDeliver(context.Background(), "c", p); got != smpp.ESME_ROK {
-				t.Fatal(got)
-			}
+			c := newCorr(t, dlr.CorrelatorOptions{Store: st, Carriers: []dlr.CarrierIDs{{Name: "c", Format: dlr.Format(col[0])}}})
+			submitted(t, st, c.Correlator, "c", "m", hookMeta, col[1])
+			c.mustSend("c", &smpp.DeliverSM{ESMClass: smpp.ESMClassDeliveryRcpt, ShortMessage: []byte(col[2])})
+			c.waitApplied(1)
 			if r := record(t, st, "m"); r.Status != store.Status(col[3]) {
 				t.Fatalf("%s: record %+v", line, r)
 			}

@@ -9,8 +9,7 @@ import (
 // when Unmatch is given a ttl <= 0.
 const DefaultUnmatchedTTL = 7 * 24 * time.Hour
 
-// Receipt is a delivery receipt as the store keeps it while it waits for its message (parked:
-// it arrived before the submit_sm_resp it belongs to) or after it matched nothing (kept for an
+// Receipt is a delivery receipt as the store keeps it after it matched nothing (kept for an
 // operator to inspect). Package dlr fills it; the store only files it by Carrier and Key and
 // never reads the other fields.
 type Receipt struct {
@@ -40,43 +39,25 @@ type Receipt struct {
 	Note       string    `json:"note,omitempty"`
 }
 
-// Receipts keeps receipts that could not be applied yet (parked) or at all (unmatched).
-//
-// Parking is not a claim: ParkedReceipts and DueParked only read, and a receipt leaves the
-// parked set only by Unpark or Unmatch, after its effect is stored. A process that dies in
-// between leaves it parked, and the next reader applies it again, which dlr makes harmless.
+// Receipts keeps receipts that matched no message (or could not be read at all), for an
+// operator to inspect. Receipts whose message is not known yet (they came before the
+// submit_sm_resp was stored) wait in the receipt log (ReceiptLog), not here.
 type Receipts interface {
-	// Park files r under (r.Carrier, r.Key) until `until`, when DueParked starts returning
-	// it. Parking an ID that is already parked under that key keeps the stored copy and
-	// moves its time to until (so a parked receipt can be given more time in one step).
-	Park(ctx context.Context, r *Receipt, until time.Time) error
-
-	// ParkedReceipts returns the receipts parked under (carrier, key), oldest first, without
-	// removing them. None is not an error.
-	ParkedReceipts(ctx context.Context, carrier, key string) ([]*Receipt, error)
-
-	// DueParked returns up to n parked receipts whose time ran out by now, earliest first,
-	// without removing them.
-	DueParked(ctx context.Context, now time.Time, n int) ([]*Receipt, error)
-
-	// Unpark removes the receipts with the given IDs parked under (carrier, key). Unknown IDs
-	// are ignored.
-	Unpark(ctx context.Context, carrier, key string, ids ...string) error
-
-	// Unmatch files r in the unmatched list for ttl (<= 0: DefaultUnmatchedTTL) and, in the
-	// same step, removes it from the parked set if it is parked under (r.Carrier, r.Key).
-	// An ID already in the list is replaced.
+	// Unmatch files r in the unmatched list for ttl (<= 0: DefaultUnmatchedTTL). An ID
+	// already in the list is replaced.
 	Unmatch(ctx context.Context, r *Receipt, ttl time.Duration) error
 
 	// Unmatched returns up to n unmatched receipts, newest first.
 	Unmatched(ctx context.Context, n int) ([]*Receipt, error)
 
-	// ReceiptCounts counts parked and (unexpired) unmatched receipts.
+	// ReceiptCounts counts receipts in the log not yet applied and (unexpired) unmatched ones.
 	ReceiptCounts(ctx context.Context) (ReceiptCounts, error)
 }
 
-// ReceiptCounts is the size of the parked set and the unmatched list.
+// ReceiptCounts is the size of the receipt log's backlog and of the unmatched list.
 type ReceiptCounts struct {
+	// Parked counts receipt log entries not applied yet: new ones, and those waiting for
+	// their message's submit_sm_resp to be stored.
 	Parked    int64
 	Unmatched int64
 }

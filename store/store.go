@@ -86,10 +86,13 @@ type Message struct {
 	// Windowed messages (promotional and service-explicit DLT categories) may only go out
 	// 10:00–21:00 IST; one that comes up for sending outside the window, a retry say, waits
 	// for the next window.
-	Windowed   bool              `json:"windowed,omitempty"`
-	AcceptedAt time.Time         `json:"accepted_at"`
-	Attempts   int               `json:"attempts,omitempty"` // submit attempts made before this one was queued
-	Meta       map[string]string `json:"meta,omitempty"`     // callback values, campaign, webhook URL …
+	Windowed   bool      `json:"windowed,omitempty"`
+	AcceptedAt time.Time `json:"accepted_at"`
+	Attempts   int       `json:"attempts,omitempty"` // submit attempts made before this one was queued
+	// Duplicates counts earlier sends of this message that may have delivered a copy (a
+	// resend after an unknown outcome, or after a consumer died mid-send).
+	Duplicates int               `json:"duplicates,omitempty"`
+	Meta       map[string]string `json:"meta,omitempty"` // callback values, campaign, webhook URL …
 }
 
 // Claim is a message taken from a send queue by one consumer. Until it is acked, deferred or
@@ -187,6 +190,11 @@ func (s Status) Final() bool {
 
 // Record is a message's status as clients query it and webhooks report it.
 type Record struct {
+	// Rev counts the stored changes of the record (0 when accepted). SwapRecords changes a
+	// record only if its stored Rev is still the one the writer read, so concurrent writers
+	// never lose each other's change. It is the first field on purpose: the Redis store reads
+	// it from the front of the stored JSON without decoding the rest.
+	Rev        int64             `json:"rev,omitempty"`
 	ID         string            `json:"id"`
 	Account    string            `json:"account"`
 	Carrier    string            `json:"carrier,omitempty"`
@@ -214,11 +222,25 @@ type Records interface {
 	// GetRecord returns the record, or ErrNotFound.
 	GetRecord(ctx context.Context, id string) (*Record, error)
 
+	// GetRecords returns the records of many ids at once (one round trip for Redis), in the
+	// ids' order; an id with no record gets nil.
+	GetRecords(ctx context.Context, ids ...string) ([]*Record, error)
+
 	// UpdateRecord applies fn to the stored record atomically (retrying fn if another writer
-	// got there first) and keeps the record's remaining time to live. ErrNotFound if absent;
-	// an error from fn aborts the update and is returned. fn gets a private copy and may run
-	// more than once, so it must only change the record; the record's ID cannot be changed.
+	// got there first), adds one to its Rev and keeps the record's remaining time to live.
+	// ErrNotFound if absent; an error from fn aborts the update and is returned. fn gets a
+	// private copy and may run more than once, so it must only change the record; the
+	// record's ID cannot be changed. It is for the cold paths (tools, tests); the hot paths
+	// use Settle and SwapRecords, which batch.
 	UpdateRecord(ctx context.Context, id string, fn func(*Record) error) (*Record, error)
+
+	// SwapRecords stores each change whose record is still at the revision the writer read
+	// (change.Record.Rev - 1), keeping the record's time to live, and queues the change's
+	// webhook in the same atomic step. The result for each change says whether it was
+	// stored; when it was not, Current is the record as stored now (nil and ErrNotFound when
+	// it is gone) and the caller applies its change again on top of it. Many changes go to
+	// the store together (one round trip for Redis).
+	SwapRecords(ctx context.Context, changes ...RecordChange) ([]SwapResult, error)
 
 	// IndexCarrierID maps (carrier, carrier message id) to our message id and part number,
 	// kept for ttl (ttl <= 0: DefaultIndexTTL). Receipts find their message through it.
@@ -228,24 +250,81 @@ type Records interface {
 	// ErrNotFound.
 	LookupCarrierID(ctx context.Context, carrier, carrierMsgID string) (msgID string, part int, err error)
 
-	// MarkAttempt counts one more attempt to send message id, before its submit_sm is
-	// written, and returns the count so far (this one included). It is one cheap atomic
-	// increment, kept as long as records are: a count above the attempts the queued
-	// message knows means an earlier consumer was writing it when it died.
-	MarkAttempt(ctx context.Context, id string, ttl time.Duration) (int, error)
+	// LookupCarrierIDs looks up many keys at once (one round trip for Redis); a key with no
+	// entry gets a zero IndexEntry (MsgID empty).
+	LookupCarrierIDs(ctx context.Context, keys ...IndexKey) ([]IndexEntry, error)
 }
 
-// Accepter is implemented by stores that can store new messages' records and queue entries
-// in one step (Redis: one MULTI). Acceptance then costs one round trip, and a message is
-// never queued without its record or recorded without being queued.
+// IndexKey names a carrier message id in the index: the namespace (a carrier name, or a
+// namespace dlr derives from it for normalised ids) and the id.
+type IndexKey struct {
+	Carrier string
+	ID      string
+}
+
+// IndexEntry is one carrier message id mapped to part Part of our message MsgID.
+type IndexEntry struct {
+	IndexKey
+	MsgID string
+	Part  int
+}
+
+// RecordChange is one compare-and-set of a record (see SwapRecords).
+type RecordChange struct {
+	// Record is the new content; its Rev is one more than the revision the writer read.
+	Record *Record
+	// Webhook, if set, is queued in the same step as the record changes, and only if it does.
+	Webhook *WebhookJob
+}
+
+// SwapResult is the outcome of one RecordChange.
+type SwapResult struct {
+	Stored  bool
+	Current *Record // when not stored: the record as it is now (nil when gone)
+	Err     error   // ErrNotFound when the record is gone
+}
+
+// Settlement is what dispatch stores when a claimed message is finished (sent, or failed
+// for good): the message's record as it now stands, the carrier ids receipts will look it up
+// by, and for a message that is final without any receipt its webhook; and the claim is
+// acked, all in one atomic step.
+type Settlement struct {
+	Carrier string // the carrier the claim came from
+	Claim   Claim
+	// Record replaces the stored record, keeping its time to live, but only while the stored
+	// one is unchanged since Accept (Rev 0); nothing is written when the record is gone.
+	// Dispatch is the only writer of a record between Accept and Settle, and receipts can
+	// find the record only through Index, written in the same step, so the replacement never
+	// loses a receipt's change; a stale settlement (a slow consumer whose claim another one
+	// took over and settled, after which receipts changed the record) leaves it alone.
+	Record *Record
+	// Index entries are kept for the store's index TTL.
+	Index []IndexEntry
+	// Webhook, if set, is queued in the same step.
+	Webhook *WebhookJob
+}
+
+// Accepter stores new messages: their records and queue entries in one atomic step, many
+// callers' messages together (a group commit: one Redis round trip for all the HTTP requests
+// arriving within about a round trip). A message is never queued without its record or
+// recorded without being queued.
 type Accepter interface {
 	Accept(ctx context.Context, recs []*Record, ttl time.Duration, msgs ...*Message) error
+}
+
+// Settler finishes claims in batches.
+type Settler interface {
+	// Settle stores every settlement (each atomically; see Settlement) and returns once all
+	// are stored. Settlements from concurrent callers share round trips.
+	Settle(ctx context.Context, ss ...Settlement) error
 }
 
 // Store is everything the daemon keeps.
 type Store interface {
 	Queue
 	Records
+	Accepter
+	Settler
 	// Ping reports whether the store answers; readiness uses it.
 	Ping(ctx context.Context) error
 	Close() error

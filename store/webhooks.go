@@ -5,16 +5,11 @@ import (
 	"time"
 )
 
-// DefaultWebhookDoneTTL is how long the id of a delivered webhook job is remembered, so that
-// enqueueing the same job again (a carrier retransmitting a receipt already acknowledged) does
-// not send it twice, when AckWebhook is given keep <= 0.
-const DefaultWebhookDoneTTL = 7 * 24 * time.Hour
-
 // WebhookJob is one HTTP request to deliver: its body is fixed when it is queued, so every
 // attempt sends the same bytes under the same idempotency key (ID).
 type WebhookJob struct {
-	// ID is the job's identity and the Idempotency-Key the receiver sees. Jobs are
-	// deduplicated by it: dlr makes it from the message id and the status reported.
+	// ID is the job's identity and the Idempotency-Key the receiver sees: dlr makes it from
+	// the message id and the status reported.
 	ID        string `json:"id"`
 	MessageID string `json:"message_id,omitempty"`
 	Account   string `json:"account,omitempty"`
@@ -37,6 +32,10 @@ type WebhookJob struct {
 	LastStatus int    `json:"last_status,omitempty"`
 	// DeadAt is when it went to the dead-letter list (zero while it is queued).
 	DeadAt time.Time `json:"dead_at,omitzero"`
+
+	// Token identifies the claim (the store's queue entry); set by ClaimWebhooks, needed by
+	// AckWebhooks, RetryWebhook and DeadWebhook. Not stored.
+	Token string `json:"-"`
 }
 
 // Webhooks is the durable webhook queue: jobs due at a time, leased to one sender at a time,
@@ -44,27 +43,35 @@ type WebhookJob struct {
 //
 // A claim is a lease, not a removal: the job stays stored, due again when the lease ends, so
 // a sender that dies mid-request loses nothing (the job is sent again, with the same ID).
+//
+// The queue does not deduplicate: a job is queued once per change worth reporting, because
+// its producers queue it in the same atomic step as that change (SwapRecords, Settle). A job
+// may still be sent twice (a sender that dies after the request, before the ack), always under
+// the same ID, which receivers use as an idempotency key.
 type Webhooks interface {
-	// EnqueueWebhooks stores the jobs, each due at its NextAt (zero: now). A job whose ID is
-	// queued, dead, or was delivered less than its keep time ago is left alone. It returns
-	// how many jobs were new.
+	// EnqueueWebhooks stores the jobs, each due at its NextAt (zero: now), and returns how
+	// many it stored.
 	EnqueueWebhooks(ctx context.Context, jobs ...*WebhookJob) (int, error)
 
 	// ClaimWebhooks leases up to n jobs due by now, earliest first: none of them is handed
-	// out again before now+lease.
+	// out again before now+lease. Leases run in real time (the Redis store measures them
+	// with the server's clock), so callers pass time.Now().
 	ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*WebhookJob, error)
 
-	// AckWebhook finishes a delivered job and remembers its ID for keep (<= 0:
-	// DefaultWebhookDoneTTL). Acking an unknown job only remembers the ID.
-	AckWebhook(ctx context.Context, id string, keep time.Duration) error
+	// AckWebhooks finishes delivered jobs (claimed ones: their Token says which), even when
+	// the claim's lease ran out and another sender holds the job now: it was delivered, and
+	// the other sender's attempt is a duplicate the receiver drops by the job's ID. Acking a
+	// job that is no longer queued, or a token that names no job, does nothing. Acks from
+	// concurrent callers share round trips.
+	AckWebhooks(ctx context.Context, jobs ...*WebhookJob) error
 
 	// RetryWebhook stores job (its Attempts, LastError, … as updated by the sender) due
-	// again at `at`. It does nothing when the job is no longer queued (another sender
-	// finished it).
+	// again at `at`. It does nothing when the claim is no longer held (another sender took
+	// the job over, or finished it).
 	RetryWebhook(ctx context.Context, job *WebhookJob, at time.Time) error
 
 	// DeadWebhook moves job (as updated) to the dead-letter list. It does nothing when the
-	// job is no longer queued.
+	// claim is no longer held.
 	DeadWebhook(ctx context.Context, job *WebhookJob) error
 
 	// DeadWebhooks returns up to n dead letters, oldest first.

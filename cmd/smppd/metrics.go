@@ -94,11 +94,14 @@ type dlrCollector struct {
 }
 
 var (
-	descParked     = prometheus.NewDesc("smppd_receipts_parked", "Receipts waiting for their submit_sm_resp (early receipts).", nil, nil)
+	descParked     = prometheus.NewDesc("smppd_receipts_parked", "Receipt log entries not applied yet: new ones, and receipts waiting for their submit_sm_resp to be stored.", nil, nil)
+	descLogged     = prometheus.NewDesc("smppd_receipts_logged_total", "deliver_sm appended to the receipt log and acknowledged.", nil, nil)
+	descPauses     = prometheus.NewDesc("smppd_receipt_read_pauses_total", "Times a receipt waited (and its session stopped reading) because too many appends were in flight (reason=pending) or the receipt log backlog was past receipts.max_lag (reason=lag).", []string{"reason"}, nil)
+	descLogErrors  = prometheus.NewDesc("smppd_receipt_store_errors_total", "Receipts refused with ESME_RX_T_APPN because the store failed, and failed applier round trips (retried).", nil, nil)
 	descUnmatched  = prometheus.NewDesc("smppd_receipts_unmatched", "Receipts that matched no message, kept for inspection.", nil, nil)
 	descHookQueue  = prometheus.NewDesc("smppd_webhooks_queued", "Webhook jobs waiting (due, retrying or in flight).", nil, nil)
 	descHookDead   = prometheus.NewDesc("smppd_webhooks_dead", "Webhook jobs in the dead-letter list.", nil, nil)
-	descEarly      = prometheus.NewDesc("smppd_receipts_early_total", "Receipts that arrived before their submit_sm_resp and were parked.", nil, nil)
+	descEarly      = prometheus.NewDesc("smppd_receipts_early_total", "Receipts that arrived before their submit_sm_resp was stored and waited in the log.", nil, nil)
 	descMisses     = prometheus.NewDesc("smppd_receipt_correlation_misses_total", "Receipts that matched no message after the early window.", nil, nil)
 	descHookInFlgt = prometheus.NewDesc("smppd_webhooks_in_flight", "Webhook jobs held by this instance's sender.", nil, nil)
 )
@@ -110,6 +113,10 @@ func (c *dlrCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	cs, ss := c.c.Stats(), c.s.Stats()
 	ch <- prometheus.MustNewConstMetric(descEarly, prometheus.CounterValue, float64(cs.Early))
+	ch <- prometheus.MustNewConstMetric(descLogged, prometheus.CounterValue, float64(cs.Logged))
+	ch <- prometheus.MustNewConstMetric(descPauses, prometheus.CounterValue, float64(cs.PendingPauses), "pending")
+	ch <- prometheus.MustNewConstMetric(descPauses, prometheus.CounterValue, float64(cs.LagPauses), "lag")
+	ch <- prometheus.MustNewConstMetric(descLogErrors, prometheus.CounterValue, float64(cs.StoreErrors))
 	ch <- prometheus.MustNewConstMetric(descMisses, prometheus.CounterValue, float64(cs.Unmatched))
 	ch <- prometheus.MustNewConstMetric(descHookInFlgt, prometheus.GaugeValue, float64(ss.InFlight))
 	if rs, ok := c.st.(store.Receipts); ok {
@@ -153,6 +160,7 @@ var (
 	descWindowUse  = prometheus.NewDesc("smppd_window_in_use", "submit_sm awaiting a response on the bind.", []string{"carrier", "bind"}, nil)
 	descWindowSize = prometheus.NewDesc("smppd_window_size", "Most submit_sm that may await a response on the bind.", []string{"carrier", "bind"}, nil)
 	descReconnects = prometheus.NewDesc("smppd_reconnects_total", "Binds re-established after a loss.", []string{"carrier", "bind"}, nil)
+	descReadPaused = prometheus.NewDesc("smppd_bind_read_paused_seconds_total", "Time the bind's current session stopped reading because deliver_sm were waiting for the receipt handler (resets with the session).", []string{"carrier", "bind"}, nil)
 	descQueue      = prometheus.NewDesc("smppd_queue_depth", "Messages in the carrier's queue by state (ready, pending = claimed and not finished, scheduled = later or retry).", []string{"carrier", "state"}, nil)
 	descPace       = prometheus.NewDesc("smppd_pace_segments_per_second", "The carrier's current pace; +Inf when unpaced.", []string{"carrier"}, nil)
 	descThrottle   = prometheus.NewDesc("smppd_throttle_pauses_total", "Pauses of the whole carrier after ESME_RTHROTTLED or ESME_RMSGQFUL.", []string{"carrier"}, nil)
@@ -173,6 +181,9 @@ func (c *dispatchCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descWindowUse, prometheus.GaugeValue, float64(b.WindowInUse), s.Carrier, name)
 			ch <- prometheus.MustNewConstMetric(descWindowSize, prometheus.GaugeValue, float64(b.WindowSize), s.Carrier, name)
 			ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(b.Reconnects), s.Carrier, name)
+			if b.Session != nil {
+				ch <- prometheus.MustNewConstMetric(descReadPaused, prometheus.CounterValue, b.Session.InboundPaused.Seconds(), s.Carrier, name)
+			}
 		}
 		if s.DepthErr == nil {
 			ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(s.Depth.Ready), s.Carrier, "ready")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/rs/zerolog"
@@ -12,10 +11,8 @@ import (
 	"github.com/smppd/smppd/store"
 )
 
-// startReceipts builds receipt correlation and the webhook sender, and hooks them into the
-// dispatcher's options: every receiving bind of a carrier gets that carrier's receipt
-// handler, a submitted message's carrier ids meet receipts that came early, and a message
-// dispatch settles for good gets its webhook.
+// startReceipts builds receipt correlation and the webhook sender, and hooks the correlator
+// into the dispatcher's options (dispatch.Receipts).
 func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, m *metrics, log zerolog.Logger) (*dlr.Correlator, *dlr.Sender, error) {
 	ds, ok := st.(dlr.Store)
 	if !ok {
@@ -30,7 +27,8 @@ func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, 
 		carriers = append(carriers, dlr.CarrierIDs{Name: c.Name, Format: dlr.Format(c.MessageIDFormat), DLT: dopts.Carriers[i].DLT})
 	}
 	corr, err := dlr.NewCorrelator(dlr.CorrelatorOptions{
-		Store: ds, Carriers: carriers, EarlyWindow: cfg.Receipts.EarlyWindow, IndexTTL: dopts.IndexTTL,
+		Store: ds, Carriers: carriers, EarlyWindow: cfg.Receipts.EarlyWindow, RetryEvery: cfg.Receipts.RetryEvery,
+		MaxPending: cfg.Receipts.MaxPending, MaxLag: cfg.Receipts.MaxLag,
 		AccountWebhook: func(account string) (string, string) { w := webhooks[account]; return w[0], w[1] },
 		OnReceipt:      m.observeReceipt,
 		Logger:         log.With().Str("component", "dlr").Logger(),
@@ -38,13 +36,9 @@ func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, 
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := range dopts.Carriers {
-		for j := range dopts.Carriers[i].Binds {
-			dopts.Carriers[i].Binds[j].Session.Handler = corr.Handler(dopts.Carriers[i].Name)
-		}
-	}
-	dopts.OnSubmitted = corr.OnSubmitted
-	dopts.OnFinal = func(ctx context.Context, msg *store.Message, _ store.Status) error { return corr.Settled(ctx, msg.ID) }
+	// One seam: dispatch gives every bind the correlator's handler, indexes submitted parts
+	// as it says, and queues the webhooks of messages it makes final.
+	dopts.Receipts = corr
 	sender, err := dlr.NewSender(dlr.SenderOptions{
 		Store: ds, Secret: cfg.Webhooks.Secret, RetryFor: cfg.Webhooks.RetryFor, AllowPrivate: cfg.Webhooks.AllowPrivate,
 		Timeout: cfg.Webhooks.Timeout, Lease: cfg.Webhooks.Lease, PerHostConcurrency: cfg.Webhooks.PerHostConcurrency,

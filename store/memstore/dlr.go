@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,8 +16,15 @@ import (
 	"github.com/smppd/smppd/store/internal/valid"
 )
 
-// Receipt parking, unmatched receipts and the webhook queue (store.Receipts and
-// store.Webhooks), kept in the Store's dlrSt.
+// Unmatched receipts and the webhook queue (store.Receipts and store.Webhooks), kept in the
+// Store's dlrSt. Receipts waiting for their message are in the receipt log (receiptlog.go).
+//
+// Every queued webhook job is an entry with its own number: the queue does not deduplicate,
+// so two entries may carry the same job ID. Each claim gives the entry a new token, "entry.n"
+// with n unique to the claim. A claim is held from ClaimWebhooks until its Ack, Retry or Dead,
+// or until the entry is claimed again (its lease ran out and another sender took it over):
+// Ack, Retry and Dead with a token that is no longer held do nothing. A lease that ran out
+// without anyone claiming the job again leaves the claim held.
 
 var (
 	_ store.Receipts = (*Store)(nil)
@@ -24,21 +33,11 @@ var (
 
 type dlrState struct {
 	mu        sync.Mutex
-	seq       uint64
-	parked    map[parkKey]map[string]*parkedEntry
+	seq       uint64 // last sequence number: unmatched order, entry numbers, claim numbers, heap versions
 	unmatched map[string]*unmatchedEntry
-	jobs      map[string]*jobEntry
+	jobs      map[uint64]*jobEntry // queued webhook jobs by entry number
 	due       jobHeap
-	dead      map[string]*store.WebhookJob
-	done      map[string]int64 // job id → unix nanos when it may be forgotten
-}
-
-type parkKey struct{ carrier, key string }
-
-type parkedEntry struct {
-	r     *store.Receipt
-	until int64
-	seq   uint64
+	dead      map[string]*store.WebhookJob // dead letters by job ID
 }
 
 type unmatchedEntry struct {
@@ -48,20 +47,19 @@ type unmatchedEntry struct {
 }
 
 type jobEntry struct {
-	job *store.WebhookJob
-	due int64
-	ver uint64
+	job   *store.WebhookJob // the store's copy; Token empty
+	due   int64             // due time or lease end
+	ver   uint64            // the heap item that is current
+	token string            // the latest claim's token; "" until the first claim
 }
 
 func (s *Store) dlr() *dlrState { return s.dlrSt }
 
 func newDLRState() *dlrState {
 	return &dlrState{
-		parked:    make(map[parkKey]map[string]*parkedEntry),
 		unmatched: make(map[string]*unmatchedEntry),
-		jobs:      make(map[string]*jobEntry),
+		jobs:      make(map[uint64]*jobEntry),
 		dead:      make(map[string]*store.WebhookJob),
-		done:      make(map[string]int64),
 	}
 }
 
@@ -81,7 +79,8 @@ func (s *Store) open(ctx context.Context, op string) error {
 
 func cloneReceipt(r *store.Receipt) *store.Receipt { c := *r; return &c }
 
-func cloneJob(j *store.WebhookJob) *store.WebhookJob { c := *j; return &c }
+// cloneJob copies a job without its Token, which is never stored.
+func cloneJob(j *store.WebhookJob) *store.WebhookJob { c := *j; c.Token = ""; return &c }
 
 func checkReceipt(r *store.Receipt) error {
 	if r == nil || r.ID == "" {
@@ -90,112 +89,11 @@ func checkReceipt(r *store.Receipt) error {
 	return valid.Carrier(r.Carrier)
 }
 
-// Park implements store.Receipts.
-func (s *Store) Park(ctx context.Context, r *store.Receipt, until time.Time) error {
-	if err := s.open(ctx, "park receipt"); err != nil {
-		return err
+func checkJob(j *store.WebhookJob) error {
+	if j == nil || j.ID == "" || j.URL == "" {
+		return errors.New("webhook job without id or url")
 	}
-	if err := checkReceipt(r); err != nil {
-		return fmt.Errorf("store: park receipt: %w", err)
-	}
-	d := s.dlr()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	k := parkKey{r.Carrier, r.Key}
-	m := d.parked[k]
-	if m == nil {
-		m = make(map[string]*parkedEntry)
-		d.parked[k] = m
-	}
-	if e, ok := m[r.ID]; ok {
-		e.until = until.UnixNano()
-		return nil
-	}
-	d.seq++
-	m[r.ID] = &parkedEntry{r: cloneReceipt(r), until: until.UnixNano(), seq: d.seq}
 	return nil
-}
-
-// ParkedReceipts implements store.Receipts.
-func (s *Store) ParkedReceipts(ctx context.Context, carrier, key string) ([]*store.Receipt, error) {
-	if err := s.open(ctx, "parked receipts"); err != nil {
-		return nil, err
-	}
-	d := s.dlr()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	m := d.parked[parkKey{carrier, key}]
-	es := make([]*parkedEntry, 0, len(m))
-	for _, e := range m {
-		es = append(es, e)
-	}
-	slices.SortFunc(es, func(a, b *parkedEntry) int { return cmp.Compare(a.seq, b.seq) })
-	out := make([]*store.Receipt, len(es))
-	for i, e := range es {
-		out[i] = cloneReceipt(e.r)
-	}
-	return out, nil
-}
-
-// DueParked implements store.Receipts.
-func (s *Store) DueParked(ctx context.Context, now time.Time, n int) ([]*store.Receipt, error) {
-	if err := s.open(ctx, "due parked receipts"); err != nil {
-		return nil, err
-	}
-	if n <= 0 {
-		return nil, nil
-	}
-	d := s.dlr()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	lim := now.UnixNano()
-	var es []*parkedEntry
-	for _, m := range d.parked {
-		for _, e := range m {
-			if e.until <= lim {
-				es = append(es, e)
-			}
-		}
-	}
-	slices.SortFunc(es, func(a, b *parkedEntry) int {
-		if c := cmp.Compare(a.until, b.until); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.seq, b.seq)
-	})
-	if len(es) > n {
-		es = es[:n]
-	}
-	out := make([]*store.Receipt, len(es))
-	for i, e := range es {
-		out[i] = cloneReceipt(e.r)
-	}
-	return out, nil
-}
-
-// Unpark implements store.Receipts.
-func (s *Store) Unpark(ctx context.Context, carrier, key string, ids ...string) error {
-	if err := s.open(ctx, "unpark receipts"); err != nil {
-		return err
-	}
-	d := s.dlr()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.unparkLocked(parkKey{carrier, key}, ids...)
-	return nil
-}
-
-func (d *dlrState) unparkLocked(k parkKey, ids ...string) {
-	m := d.parked[k]
-	if m == nil {
-		return
-	}
-	for _, id := range ids {
-		delete(m, id)
-	}
-	if len(m) == 0 {
-		delete(d.parked, k)
-	}
 }
 
 // Unmatch implements store.Receipts.
@@ -213,7 +111,6 @@ func (s *Store) Unmatch(ctx context.Context, r *store.Receipt, ttl time.Duration
 	d := s.dlr()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.unparkLocked(parkKey{r.Carrier, r.Key}, r.ID)
 	d.seq++
 	d.unmatched[r.ID] = &unmatchedEntry{r: cloneReceipt(r), expires: now.Add(ttl).UnixNano(), seq: d.seq}
 	// Sweep expired entries now and then: the list is for inspection, never large.
@@ -253,19 +150,17 @@ func (s *Store) Unmatched(ctx context.Context, n int) ([]*store.Receipt, error) 
 	return out, nil
 }
 
-// ReceiptCounts implements store.Receipts.
+// ReceiptCounts implements store.Receipts: Parked is the receipt log's length.
 func (s *Store) ReceiptCounts(ctx context.Context) (store.ReceiptCounts, error) {
 	if err := s.open(ctx, "receipt counts"); err != nil {
 		return store.ReceiptCounts{}, err
 	}
+	var c store.ReceiptCounts
+	c.Parked = s.logLen()
 	now := s.now().UnixNano()
 	d := s.dlr()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var c store.ReceiptCounts
-	for _, m := range d.parked {
-		c.Parked += int64(len(m))
-	}
 	for _, e := range d.unmatched {
 		if e.expires > now {
 			c.Unmatched++
@@ -274,12 +169,13 @@ func (s *Store) ReceiptCounts(ctx context.Context) (store.ReceiptCounts, error) 
 	return c, nil
 }
 
-// jobHeap orders queued jobs by due time. Items whose version no longer matches the job's
-// are stale (the job was rescheduled or finished) and are skipped when they come up.
+// jobHeap orders queued jobs by due time. Items whose version no longer matches the entry's
+// are stale (the job was claimed, rescheduled or finished since) and are skipped when they
+// come up.
 type jobItem struct {
-	due int64
-	ver uint64
-	id  string
+	due   int64
+	ver   uint64
+	entry uint64
 }
 
 type jobHeap []jobItem
@@ -300,57 +196,81 @@ func (h *jobHeap) Pop() any {
 	return it
 }
 
-func (d *dlrState) scheduleLocked(j *store.WebhookJob, due int64) {
+// scheduleLocked makes entry n due at `due`.
+func (d *dlrState) scheduleLocked(n uint64, e *jobEntry, due int64) {
 	d.seq++
-	e := d.jobs[j.ID]
+	e.due, e.ver = due, d.seq
+	heap.Push(&d.due, jobItem{due: due, ver: d.seq, entry: n})
+}
+
+// enqueueLocked queues a job (the store's own copy) as a new entry, due at its NextAt (zero:
+// now).
+func (d *dlrState) enqueueLocked(j *store.WebhookJob, now time.Time) {
+	due := j.NextAt
+	if due.IsZero() {
+		due = now
+	}
+	d.seq++
+	n := d.seq
+	e := &jobEntry{job: j}
+	d.jobs[n] = e
+	d.scheduleLocked(n, e, due.UnixNano())
+}
+
+// entryLocked returns the job entry a token was handed out for, whether or not the token is
+// still the current claim.
+func (d *dlrState) entryLocked(token string) (uint64, *jobEntry) {
+	num, _, ok := strings.Cut(token, ".")
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return 0, nil
+	}
+	e := d.jobs[n]
 	if e == nil {
-		e = &jobEntry{}
-		d.jobs[j.ID] = e
+		return 0, nil
 	}
-	e.job, e.due, e.ver = j, due, d.seq
-	heap.Push(&d.due, jobItem{due: due, ver: d.seq, id: j.ID})
+	return n, e
 }
 
-func (d *dlrState) isDoneLocked(id string, now int64) bool {
-	exp, ok := d.done[id]
-	if ok && exp <= now {
-		delete(d.done, id)
-		return false
+// heldLocked returns the entry the token names if the token is still its latest claim's.
+func (d *dlrState) heldLocked(token string) (uint64, *jobEntry) {
+	n, e := d.entryLocked(token)
+	if e == nil || e.token != token {
+		return 0, nil
 	}
-	return ok
+	return n, e
 }
 
-// EnqueueWebhooks implements store.Webhooks.
+// EnqueueWebhooks implements store.Webhooks. Every job becomes a new entry (no
+// deduplication); a job without id or url refuses the whole call.
 func (s *Store) EnqueueWebhooks(ctx context.Context, jobs ...*store.WebhookJob) (int, error) {
 	if err := s.open(ctx, "enqueue webhooks"); err != nil {
 		return 0, err
 	}
 	for _, j := range jobs {
-		if j == nil || j.ID == "" || j.URL == "" {
-			return 0, errors.New("store: enqueue webhooks: job without id or url")
+		if err := checkJob(j); err != nil {
+			return 0, fmt.Errorf("store: enqueue webhooks: %w", err)
 		}
+	}
+	copies := make([]*store.WebhookJob, len(jobs))
+	for i, j := range jobs {
+		copies[i] = cloneJob(j)
 	}
 	now := s.now()
 	d := s.dlr()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	n := 0
-	for _, j := range jobs {
-		if d.jobs[j.ID] != nil || d.dead[j.ID] != nil || d.isDoneLocked(j.ID, now.UnixNano()) {
-			continue
-		}
-		c := cloneJob(j)
-		due := c.NextAt
-		if due.IsZero() {
-			due = now
-		}
-		d.scheduleLocked(c, due.UnixNano())
-		n++
+	for _, j := range copies {
+		d.enqueueLocked(j, now)
 	}
-	return n, nil
+	return len(copies), nil
 }
 
-// ClaimWebhooks implements store.Webhooks.
+// ClaimWebhooks implements store.Webhooks. Each claimed entry gets a new token and is due
+// again at now+lease.
 func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*store.WebhookJob, error) {
 	if err := s.open(ctx, "claim webhooks"); err != nil {
 		return nil, err
@@ -360,41 +280,44 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	defer d.mu.Unlock()
 	lim := now.UnixNano()
 	var out []*store.WebhookJob
-	var leased []*store.WebhookJob
+	var claimed []uint64
 	for len(out) < n && d.due.Len() > 0 && d.due[0].due <= lim {
 		it := heap.Pop(&d.due).(jobItem)
-		e := d.jobs[it.id]
+		e := d.jobs[it.entry]
 		if e == nil || e.ver != it.ver {
 			continue // stale
 		}
-		out = append(out, cloneJob(e.job))
-		leased = append(leased, e.job)
+		d.seq++
+		e.token = strconv.FormatUint(it.entry, 10) + "." + strconv.FormatUint(d.seq, 10)
+		j := cloneJob(e.job)
+		j.Token = e.token
+		out = append(out, j)
+		claimed = append(claimed, it.entry)
 	}
-	for _, j := range leased {
-		d.scheduleLocked(j, now.Add(lease).UnixNano())
+	// Rescheduled after the loop, so that a lease <= 0 does not hand a job out twice.
+	leaseEnd := now.Add(lease).UnixNano()
+	for _, num := range claimed {
+		d.scheduleLocked(num, d.jobs[num], leaseEnd)
 	}
 	return out, nil
 }
 
-// AckWebhook implements store.Webhooks.
-func (s *Store) AckWebhook(ctx context.Context, id string, keep time.Duration) error {
-	if err := s.open(ctx, "ack webhook"); err != nil {
+// AckWebhooks implements store.Webhooks.
+func (s *Store) AckWebhooks(ctx context.Context, jobs ...*store.WebhookJob) error {
+	if err := s.open(ctx, "ack webhooks"); err != nil {
 		return err
 	}
-	if keep <= 0 {
-		keep = store.DefaultWebhookDoneTTL
-	}
-	now := s.now()
 	d := s.dlr()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	delete(d.jobs, id)
-	d.done[id] = now.Add(keep).UnixNano()
-	if len(d.done)%256 == 0 {
-		for k, exp := range d.done {
-			if exp <= now.UnixNano() {
-				delete(d.done, k)
-			}
+	for _, j := range jobs {
+		if j == nil {
+			continue
+		}
+		// A delivered job is finished even if its lease ran out meanwhile (the new holder's
+		// attempt is a duplicate the receiver drops by the job's ID): match the entry only.
+		if n, e := d.entryLocked(j.Token); e != nil {
+			delete(d.jobs, n)
 		}
 	}
 	return nil
@@ -405,35 +328,48 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 	if err := s.open(ctx, "retry webhook"); err != nil {
 		return err
 	}
-	d := s.dlr()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.jobs[job.ID] == nil {
-		return nil
+	if job == nil {
+		return errors.New("store: retry webhook: nil job")
 	}
 	c := cloneJob(job)
 	c.NextAt = at
-	d.scheduleLocked(c, at.UnixNano())
+	d := s.dlr()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, e := d.heldLocked(job.Token)
+	if e == nil {
+		return nil
+	}
+	// The claim ends here, and the job becomes a new entry (as in Redis, where it leaves the
+	// stream for the retry set): no token of the old entry finishes it.
+	delete(d.jobs, n)
+	d.seq++
+	e = &jobEntry{job: c}
+	d.jobs[d.seq] = e
+	d.scheduleLocked(d.seq, e, at.UnixNano())
 	return nil
 }
 
-// DeadWebhook implements store.Webhooks.
+// DeadWebhook implements store.Webhooks. A dead letter replaces any other with its job ID.
 func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 	if err := s.open(ctx, "dead webhook"); err != nil {
 		return err
 	}
-	now := s.now()
+	if job == nil {
+		return errors.New("store: dead webhook: nil job")
+	}
+	c := cloneJob(job)
+	if c.DeadAt.IsZero() {
+		c.DeadAt = s.now()
+	}
 	d := s.dlr()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.jobs[job.ID] == nil {
+	n, e := d.heldLocked(job.Token)
+	if e == nil {
 		return nil
 	}
-	delete(d.jobs, job.ID)
-	c := cloneJob(job)
-	if c.DeadAt.IsZero() {
-		c.DeadAt = now
-	}
+	delete(d.jobs, n)
 	d.dead[c.ID] = c
 	return nil
 }
@@ -462,7 +398,7 @@ func (s *Store) DeadWebhooks(ctx context.Context, n int) ([]*store.WebhookJob, e
 	return out, nil
 }
 
-// ReplayWebhooks implements store.Webhooks.
+// ReplayWebhooks implements store.Webhooks: each dead letter becomes a new queue entry.
 func (s *Store) ReplayWebhooks(ctx context.Context, now time.Time, ids ...string) (int, error) {
 	if err := s.open(ctx, "replay webhooks"); err != nil {
 		return 0, err
@@ -483,7 +419,7 @@ func (s *Store) ReplayWebhooks(ctx context.Context, now time.Time, ids ...string
 		}
 		delete(d.dead, id)
 		j.DeadAt, j.Since, j.NextAt = time.Time{}, now, now
-		d.scheduleLocked(j, now.UnixNano())
+		d.enqueueLocked(j, now)
 		n++
 	}
 	return n, nil

@@ -10,13 +10,15 @@
 //
 // Layout: per carrier, one FIFO per priority of ready entries and a map of pending
 // (claimed, unfinished) entries by token; one min-heap of scheduled messages ordered by due
-// time; records and carrier id index entries in maps with a min-heap of expiry times. TTLs are
-// honoured lazily: an expired entry is never returned, and every write also removes a few
-// expired entries, so nothing runs in the background and New starts no goroutine.
+// time; records and carrier id index entries in maps with a min-heap of expiry times; the
+// receipt log as a FIFO of unread entries and a map of read ones (receiptlog.go); webhook jobs
+// in a map of entries with a min-heap of due times (dlr.go). TTLs are honoured lazily: an
+// expired entry is never returned, and every write also removes a few expired entries, so
+// nothing runs in the background and New starts no goroutine.
 //
-// Messages and records are copied on the way in and on the way out, so callers may change
-// what they pass or get without touching the stored state. All methods are safe for
-// concurrent use.
+// Messages, records, receipts and webhook jobs are copied on the way in and on the way out,
+// so callers may change what they pass or get without touching the stored state. All methods
+// are safe for concurrent use.
 package memstore
 
 import (
@@ -44,14 +46,14 @@ type Store struct {
 	closed   bool
 	done     chan struct{} // closed by Close
 
-	rmu      sync.Mutex
-	rver     uint64 // last record version
-	records  map[string]*recEntry
-	attempts map[string]int // MarkAttempt counts; they go with their records
-	cids     map[cidKey]*cidEntry
-	exp      expHeap
+	rmu     sync.Mutex
+	rver    uint64 // last record version
+	records map[string]*recEntry
+	cids    map[cidKey]*cidEntry
+	exp     expHeap
 
-	dlrSt *dlrState // parked receipts and webhook jobs (dlr.go)
+	dlrSt *dlrState // unmatched receipts and webhook jobs (dlr.go)
+	logSt *logState // the receipt log (receiptlog.go)
 	otpSt *otpState // OTP sessions and credits (otp.go)
 
 	now func() time.Time
@@ -67,6 +69,7 @@ func New() *Store {
 		records:  make(map[string]*recEntry),
 		cids:     make(map[cidKey]*cidEntry),
 		dlrSt:    newDLRState(),
+		logSt:    newLogState(),
 		otpSt:    newOTPState(),
 		now:      time.Now,
 	}
@@ -84,7 +87,7 @@ type entry struct {
 }
 
 type carrierQ struct {
-	ready     [3]fifo
+	ready     [3]fifo[*entry]
 	pending   map[string]*entry
 	scheduled int64
 	wake      chan struct{} // non-nil while a Claim waits; closed when entries arrive
@@ -439,22 +442,24 @@ func (s *Store) Close() error {
 	s.cids = nil
 	s.exp = nil
 	s.rmu.Unlock()
+	s.logSt.drop()
 	return nil
 }
 
-// fifo is a queue of entries: a slice with a moving head, compacted as it drains.
-type fifo struct {
-	items []*entry
+// fifo is a queue: a slice with a moving head, compacted as it drains.
+type fifo[T any] struct {
+	items []T
 	head  int
 }
 
-func (f *fifo) len() int { return len(f.items) - f.head }
+func (f *fifo[T]) len() int { return len(f.items) - f.head }
 
-func (f *fifo) push(e *entry) { f.items = append(f.items, e) }
+func (f *fifo[T]) push(e T) { f.items = append(f.items, e) }
 
-func (f *fifo) pop() *entry {
+func (f *fifo[T]) pop() T {
+	var zero T
 	e := f.items[f.head]
-	f.items[f.head] = nil
+	f.items[f.head] = zero
 	f.head++
 	switch {
 	case f.head == len(f.items):

@@ -35,6 +35,19 @@ func TestCloseWakesClaim(t *testing.T) {
 	}
 }
 
+func TestCloseWakesReadReceiptLog(t *testing.T) {
+	s := memstore.New()
+	time.AfterFunc(100*time.Millisecond, func() { s.Close() })
+	start := time.Now()
+	_, err := s.ReadReceiptLog(context.Background(), "c1", 1, time.Minute)
+	if !errors.Is(err, store.ErrClosed) || time.Since(start) > 5*time.Second {
+		t.Fatalf("ReadReceiptLog across Close: %v after %v", err, time.Since(start))
+	}
+	if err := s.AppendReceipts(context.Background(), &store.LoggedPDU{Carrier: "jio"}); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("AppendReceipts after Close: %v", err)
+	}
+}
+
 // TestExpirySweep checks that expired records are removed by later writes, not only hidden.
 func TestExpirySweep(t *testing.T) {
 	s := memstore.New()

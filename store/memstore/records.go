@@ -101,11 +101,16 @@ func (s *Store) PutRecord(ctx context.Context, r *store.Record, ttl time.Duratio
 	if s.records == nil {
 		return fmt.Errorf("store: put record %s: %w", r.ID, ErrClosed)
 	}
+	s.putRecordLocked(c, exp)
+	s.sweepLocked(now.UnixNano(), sweepPerWrite)
+	return nil
+}
+
+// putRecordLocked stores c (the store's own copy), replacing any record with its id.
+func (s *Store) putRecordLocked(c *store.Record, exp int64) {
 	s.rver++
 	s.records[c.ID] = &recEntry{rec: c, expires: exp, version: s.rver}
 	heap.Push(&s.exp, expItem{at: exp, rec: c.ID})
-	s.sweepLocked(now.UnixNano(), sweepPerWrite)
-	return nil
 }
 
 // GetRecord implements store.Records.
@@ -126,7 +131,8 @@ func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error)
 }
 
 // UpdateRecord implements store.Records. fn runs without any lock held; if another writer
-// changed the record meanwhile, fn runs again on the new value.
+// changed the record meanwhile, fn runs again on the new value. The stored Rev is the one fn
+// was given plus one, whatever fn did to it.
 func (s *Store) UpdateRecord(ctx context.Context, id string, fn func(*store.Record) error) (*store.Record, error) {
 	for {
 		if err := begin(ctx, "update record"); err != nil {
@@ -165,6 +171,7 @@ func (s *Store) UpdateRecord(ctx context.Context, id string, fn func(*store.Reco
 			s.rmu.Unlock()
 			continue
 		}
+		c.Rev = e.rec.Rev + 1
 		s.rver++
 		e.rec, e.version = c, s.rver
 		out := cloneRecord(c)
@@ -186,15 +193,30 @@ func (s *Store) IndexCarrierID(ctx context.Context, carrier, carrierMsgID, msgID
 	}
 	now := s.now()
 	exp := expiry(now, ttl, store.DefaultIndexTTL)
-	k := cidKey{carrier, carrierMsgID}
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	if s.cids == nil {
 		return fmt.Errorf("store: index %s: %w", carrier, ErrClosed)
 	}
+	s.indexLocked(carrier, carrierMsgID, msgID, part, exp)
+	s.sweepLocked(now.UnixNano(), sweepPerWrite)
+	return nil
+}
+
+func (s *Store) indexLocked(carrier, carrierMsgID, msgID string, part int, exp int64) {
+	k := cidKey{carrier, carrierMsgID}
 	s.cids[k] = &cidEntry{msgID: msgID, part: part, expires: exp}
 	heap.Push(&s.exp, expItem{at: exp, cid: &k})
-	s.sweepLocked(now.UnixNano(), sweepPerWrite)
+}
+
+// checkIndex checks what IndexCarrierID checks of an index entry.
+func checkIndex(e store.IndexEntry) error {
+	if err := valid.Carrier(e.Carrier); err != nil {
+		return err
+	}
+	if e.ID == "" || e.MsgID == "" {
+		return fmt.Errorf("index entry of %s: empty message id", e.Carrier)
+	}
 	return nil
 }
 
@@ -209,15 +231,92 @@ func (s *Store) LookupCarrierID(ctx context.Context, carrier, carrierMsgID strin
 	if s.cids == nil {
 		return "", 0, fmt.Errorf("store: lookup %s: %w", carrier, ErrClosed)
 	}
-	e := s.cids[k]
-	if e != nil && e.expires <= s.now().UnixNano() {
-		delete(s.cids, k)
-		e = nil
-	}
+	e := s.liveIndexLocked(k, s.now().UnixNano())
 	if e == nil {
 		return "", 0, fmt.Errorf("store: lookup %s %s: %w", carrier, carrierMsgID, store.ErrNotFound)
 	}
 	return e.msgID, e.part, nil
+}
+
+// liveIndexLocked returns the index entry unless it is missing or expired.
+func (s *Store) liveIndexLocked(k cidKey, now int64) *cidEntry {
+	e := s.cids[k]
+	if e != nil && e.expires <= now {
+		delete(s.cids, k)
+		e = nil
+	}
+	return e
+}
+
+// LookupCarrierIDs implements store.Records. A key with no live entry gets the zero
+// IndexEntry; a found one comes back with its key.
+func (s *Store) LookupCarrierIDs(ctx context.Context, keys ...store.IndexKey) ([]store.IndexEntry, error) {
+	if err := begin(ctx, "lookup carrier ids"); err != nil {
+		return nil, err
+	}
+	out := make([]store.IndexEntry, len(keys))
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.cids == nil {
+		return nil, fmt.Errorf("store: lookup carrier ids: %w", ErrClosed)
+	}
+	now := s.now().UnixNano()
+	for i, k := range keys {
+		if e := s.liveIndexLocked(cidKey{k.Carrier, k.ID}, now); e != nil {
+			out[i] = store.IndexEntry{IndexKey: k, MsgID: e.msgID, Part: e.part}
+		}
+	}
+	return out, nil
+}
+
+// SwapRecords implements store.Records: every change is checked first (a record without id,
+// or a webhook without id or url, refuses the whole call), then applied in order, each
+// against the record as the changes before it left it.
+func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) ([]store.SwapResult, error) {
+	if err := s.open(ctx, "swap records"); err != nil {
+		return nil, err
+	}
+	recs := make([]*store.Record, len(changes))
+	jobs := make([]*store.WebhookJob, len(changes))
+	for i, ch := range changes {
+		if ch.Record == nil || ch.Record.ID == "" {
+			return nil, errors.New("store: swap records: record without id")
+		}
+		if ch.Webhook != nil {
+			if err := checkJob(ch.Webhook); err != nil {
+				return nil, fmt.Errorf("store: swap records: %w", err)
+			}
+			jobs[i] = cloneJob(ch.Webhook)
+		}
+		recs[i] = cloneRecord(ch.Record)
+	}
+	now := s.now()
+	out := make([]store.SwapResult, len(changes))
+	d := s.dlr()
+	s.rmu.Lock()
+	defer s.rmu.Unlock()
+	if s.records == nil {
+		return nil, fmt.Errorf("store: swap records: %w", ErrClosed)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, r := range recs {
+		e := s.liveRecordLocked(r.ID, now.UnixNano())
+		switch {
+		case e == nil:
+			out[i].Err = fmt.Errorf("store: swap record %s: %w", r.ID, store.ErrNotFound)
+		case e.rec.Rev != r.Rev-1:
+			out[i].Current = cloneRecord(e.rec)
+		default:
+			s.rver++
+			e.rec, e.version = r, s.rver
+			out[i].Stored = true
+			if jobs[i] != nil {
+				d.enqueueLocked(jobs[i], now)
+			}
+		}
+	}
+	return out, nil
 }
 
 func cloneRecord(r *store.Record) *store.Record {
@@ -244,38 +343,4 @@ func (s *Store) Counts() Counts {
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
 	return Counts{Records: len(s.records), Index: len(s.cids)}
-}
-
-// MarkAttempt implements store.Records. Counts live until Close, like the queues: the
-// in-memory store keeps nothing across restarts anyway.
-func (s *Store) MarkAttempt(ctx context.Context, id string, _ time.Duration) (int, error) {
-	if err := begin(ctx, "mark attempt"); err != nil {
-		return 0, err
-	}
-	s.rmu.Lock()
-	defer s.rmu.Unlock()
-	if s.records == nil {
-		return 0, fmt.Errorf("store: mark attempt %s: %w", id, ErrClosed)
-	}
-	if s.attempts == nil {
-		s.attempts = map[string]int{}
-	}
-	s.attempts[id]++
-	return s.attempts[id], nil
-}
-
-// Accept implements store.Accepter: the records, then the queue entries, once every message
-// has been checked (a bad one refuses the whole call, as in Redis).
-func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Duration, msgs ...*store.Message) error {
-	for _, m := range msgs {
-		if err := valid.Message(m); err != nil {
-			return fmt.Errorf("store: accept: %w", err)
-		}
-	}
-	for _, r := range recs {
-		if err := s.PutRecord(ctx, r, ttl); err != nil {
-			return err
-		}
-	}
-	return s.Enqueue(ctx, msgs...)
 }

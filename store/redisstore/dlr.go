@@ -15,42 +15,36 @@ import (
 	"github.com/smppd/smppd/store/internal/valid"
 )
 
-// Receipt parking, unmatched receipts and the webhook queue (store.Receipts and
-// store.Webhooks). Keys, with P the prefix:
+// Unmatched receipts and the webhook queue (store.Receipts and store.Webhooks). Keys, with P
+// the prefix:
 //
-//	P:dlr:park:{carrier}:{key}  hash    parked receipts of one carrier message id: receipt id → JSON
-//	P:dlr:parked                zset    every parked receipt: member "carrier\nkey\nid", score = until (unix ms)
 //	P:dlr:unmatched             zset    unmatched receipt ids, score = expiry (unix ms)
 //	P:dlr:unmatched:data        hash    unmatched receipt id → JSON
-//	P:wh:jobs                   hash    queued webhook jobs: id → JSON
-//	P:wh:due                    zset    queued job ids, score = due time or lease end (unix ms)
+//	P:wh:q                      stream  queued webhook jobs, field "j" = JSON; consumer group
+//	                                    "webhooks": a claim is a read, its lease the entry's
+//	                                    idle time in the group's pending list
+//	P:wh:retry                  zset    jobs waiting for their next attempt: member JSON,
+//	                                    score = due time (unix ms)
 //	P:wh:dead                   hash    dead letters: id → JSON
 //	P:wh:deadidx                zset    dead-letter ids, score = when they died (unix ms)
-//	P:wh:done:{id}              string  "1" with a TTL: a delivered job id, so it is not queued again
 //
-// Every change that touches more than one key is one Lua script, so a crash never leaves a
-// job both queued and dead, or a receipt parked in one index and not the other. The
-// scripts that name P:wh:done:{id} compute it from the prefix (like PromoteDue): single
-// primary only, no Cluster.
+// A job's claim token is its stream entry id and delivery count: a job taken over after its
+// lease ran out has a higher count, so the old holder's Retry or Dead does nothing.
 
 var (
 	_ store.Receipts = (*Store)(nil)
 	_ store.Webhooks = (*Store)(nil)
 )
 
-func (s *Store) parkKey(carrier, key string) string {
-	return s.opts.Prefix + ":dlr:park:" + carrier + ":" + key
-}
-func (s *Store) parkedKey() string        { return s.opts.Prefix + ":dlr:parked" }
 func (s *Store) unmatchedKey() string     { return s.opts.Prefix + ":dlr:unmatched" }
 func (s *Store) unmatchedDataKey() string { return s.opts.Prefix + ":dlr:unmatched:data" }
-func (s *Store) jobsKey() string          { return s.opts.Prefix + ":wh:jobs" }
-func (s *Store) dueKey() string           { return s.opts.Prefix + ":wh:due" }
+func (s *Store) whStreamKey() string      { return s.opts.Prefix + ":wh:q" }
+func (s *Store) whRetryKey() string       { return s.opts.Prefix + ":wh:retry" }
 func (s *Store) deadKey() string          { return s.opts.Prefix + ":wh:dead" }
 func (s *Store) deadIdxKey() string       { return s.opts.Prefix + ":wh:deadidx" }
-func (s *Store) doneKey(id string) string { return s.opts.Prefix + ":wh:done:" + id }
 
-func parkMember(carrier, key, id string) string { return carrier + "\n" + key + "\n" + id }
+// webhookGroup is the consumer group of the webhook stream.
+const webhookGroup = "webhooks"
 
 func checkReceipt(r *store.Receipt) error {
 	if r == nil || r.ID == "" {
@@ -60,33 +54,6 @@ func checkReceipt(r *store.Receipt) error {
 		return errors.New("receipt key or id with a line break")
 	}
 	return valid.Carrier(r.Carrier)
-}
-
-// parkScript: KEYS[1] the (carrier, key) hash, KEYS[2] the parked zset; ARGV id, JSON,
-// until (ms), zset member. Keeps the first copy of an id; sets its time either way.
-var parkScript = redis.NewScript(`
-redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-return 0
-`)
-
-// Park implements store.Receipts.
-func (s *Store) Park(ctx context.Context, r *store.Receipt, until time.Time) error {
-	if err := s.check(ctx, "park receipt"); err != nil {
-		return err
-	}
-	if err := checkReceipt(r); err != nil {
-		return fmt.Errorf("store: park receipt: %w", err)
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("store: park receipt: %w", err)
-	}
-	keys := []string{s.parkKey(r.Carrier, r.Key), s.parkedKey()}
-	if err := parkScript.Run(ctx, s.c, keys, r.ID, b, until.UnixMilli(), parkMember(r.Carrier, r.Key, r.ID)).Err(); err != nil {
-		return fmt.Errorf("store: park receipt %s: %w", r.ID, err)
-	}
-	return nil
 }
 
 // decodeJSON decodes a script's list of JSON strings, skipping what does not decode.
@@ -105,129 +72,15 @@ func decodeJSON[T any](vals []any) []*T {
 	return out
 }
 
-// ParkedReceipts implements store.Receipts. Receipts come back oldest (first received) first.
-func (s *Store) ParkedReceipts(ctx context.Context, carrier, key string) ([]*store.Receipt, error) {
-	op := "parked receipts " + carrier
-	if err := s.check(ctx, op); err != nil {
-		return nil, err
-	}
-	m, err := s.c.HGetAll(ctx, s.parkKey(carrier, key)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	vals := make([]any, 0, len(m))
-	for _, v := range m {
-		vals = append(vals, v)
-	}
-	out := decodeJSON[store.Receipt](vals)
-	sortReceipts(out)
-	return out, nil
-}
-
-func sortReceipts(rs []*store.Receipt) {
-	for i := 1; i < len(rs); i++ { // tiny lists: insertion sort by ReceivedAt, then ID
-		for j := i; j > 0 && (rs[j].ReceivedAt.Before(rs[j-1].ReceivedAt) ||
-			rs[j].ReceivedAt.Equal(rs[j-1].ReceivedAt) && rs[j].ID < rs[j-1].ID); j-- {
-			rs[j], rs[j-1] = rs[j-1], rs[j]
-		}
-	}
-}
-
-// DueParked implements store.Receipts.
-func (s *Store) DueParked(ctx context.Context, now time.Time, n int) ([]*store.Receipt, error) {
-	op := "due parked receipts"
-	if err := s.check(ctx, op); err != nil {
-		return nil, err
-	}
-	if n <= 0 {
-		return nil, nil
-	}
-	members, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.parkedKey(), Start: "-inf",
-		Stop: strconv.FormatInt(now.UnixMilli(), 10), ByScore: true, Count: int64(n)}).Result()
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	if len(members) == 0 {
-		return nil, nil
-	}
-	cmds := make([]*redis.StringCmd, len(members))
-	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, m := range members {
-			parts := strings.SplitN(m, "\n", 3)
-			if len(parts) != 3 {
-				continue
-			}
-			cmds[i] = p.HGet(ctx, s.parkKey(parts[0], parts[1]), parts[2])
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	var vals []any
-	var stale []any
-	for i, c := range cmds {
-		if c == nil {
-			stale = append(stale, members[i])
-			continue
-		}
-		v, err := c.Result()
-		if errors.Is(err, redis.Nil) {
-			stale = append(stale, members[i])
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("store: %s: %w", op, err)
-		}
-		vals = append(vals, v)
-	}
-	if len(stale) > 0 { // index entries without data (should not happen): drop them
-		s.c.ZRem(ctx, s.parkedKey(), stale...)
-	}
-	return decodeJSON[store.Receipt](vals), nil
-}
-
-// unparkScript: KEYS[1] the (carrier, key) hash, KEYS[2] the parked zset; ARGV[1] the member
-// prefix "carrier\nkey\n", ARGV[2..] the ids.
-var unparkScript = redis.NewScript(`
-for i = 2, #ARGV do
-  redis.call('HDEL', KEYS[1], ARGV[i])
-  redis.call('ZREM', KEYS[2], ARGV[1] .. ARGV[i])
-end
-return 0
-`)
-
-// Unpark implements store.Receipts.
-func (s *Store) Unpark(ctx context.Context, carrier, key string, ids ...string) error {
-	op := "unpark receipts " + carrier
-	if err := s.check(ctx, op); err != nil {
-		return err
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, carrier+"\n"+key+"\n")
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	if err := unparkScript.Run(ctx, s.c, []string{s.parkKey(carrier, key), s.parkedKey()}, args...).Err(); err != nil {
-		return fmt.Errorf("store: %s: %w", op, err)
-	}
-	return nil
-}
-
-// unmatchScript: KEYS park hash, parked zset, unmatched zset, unmatched data; ARGV id,
-// member, JSON, expiry ms, now ms. Unparks, files, and drops up to 100 expired entries.
+// unmatchScript: KEYS unmatched zset, unmatched data; ARGV id, JSON, expiry ms, now ms.
+// Files the receipt and drops up to 100 expired entries.
 var unmatchScript = redis.NewScript(`
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
-redis.call('HSET', KEYS[4], ARGV[1], ARGV[3])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-local old = redis.call('ZRANGE', KEYS[3], '-inf', ARGV[5], 'BYSCORE', 'LIMIT', 0, 100)
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+local old = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[4], 'BYSCORE', 'LIMIT', 0, 100)
 for _, id in ipairs(old) do
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('HDEL', KEYS[4], id)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
 end
 return 0
 `)
@@ -248,9 +101,8 @@ func (s *Store) Unmatch(ctx context.Context, r *store.Receipt, ttl time.Duration
 		return fmt.Errorf("store: unmatch receipt: %w", err)
 	}
 	now := time.Now()
-	keys := []string{s.parkKey(r.Carrier, r.Key), s.parkedKey(), s.unmatchedKey(), s.unmatchedDataKey()}
-	err = unmatchScript.Run(ctx, s.c, keys, r.ID, parkMember(r.Carrier, r.Key, r.ID), b,
-		now.Add(ttl).UnixMilli(), now.UnixMilli()).Err()
+	keys := []string{s.unmatchedKey(), s.unmatchedDataKey()}
+	err = unmatchScript.Run(ctx, s.c, keys, r.ID, b, now.Add(ttl).UnixMilli(), now.UnixMilli()).Err()
 	if err != nil {
 		return fmt.Errorf("store: unmatch receipt %s: %w", r.ID, err)
 	}
@@ -296,7 +148,7 @@ func (s *Store) ReceiptCounts(ctx context.Context) (store.ReceiptCounts, error) 
 	}
 	var parked, unmatched *redis.IntCmd
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		parked = p.ZCard(ctx, s.parkedKey())
+		parked = p.XLen(ctx, s.receiptLogKey())
 		unmatched = p.ZCount(ctx, s.unmatchedKey(), strconv.FormatInt(time.Now().UnixMilli()+1, 10), "+inf")
 		return nil
 	})
@@ -306,23 +158,19 @@ func (s *Store) ReceiptCounts(ctx context.Context) (store.ReceiptCounts, error) 
 	return store.ReceiptCounts{Parked: parked.Val(), Unmatched: unmatched.Val()}, nil
 }
 
-// enqueueJobsScript: KEYS jobs hash, due zset, dead hash; ARGV[1] the prefix of done keys,
-// then (id, JSON, due ms) triples. Returns how many were new.
-var enqueueJobsScript = redis.NewScript(`
-local n = 0
-for i = 2, #ARGV, 3 do
-  local id = ARGV[i]
-  if redis.call('HEXISTS', KEYS[1], id) == 0 and redis.call('HEXISTS', KEYS[3], id) == 0
-     and redis.call('EXISTS', ARGV[1] .. id) == 0 then
-    redis.call('HSET', KEYS[1], id, ARGV[i + 1])
-    redis.call('ZADD', KEYS[2], ARGV[i + 2], id)
-    n = n + 1
-  end
-end
-return n
-`)
+func marshalJob(j *store.WebhookJob) ([]byte, error) {
+	if j == nil || j.ID == "" || j.URL == "" {
+		return nil, errors.New("webhook job without id or url")
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		return nil, fmt.Errorf("webhook job %s: %w", j.ID, err)
+	}
+	return b, nil
+}
 
-// EnqueueWebhooks implements store.Webhooks (one script per call: all or nothing).
+// EnqueueWebhooks implements store.Webhooks: jobs due now are appended to the stream, later
+// ones go to the retry set; one MULTI for all.
 func (s *Store) EnqueueWebhooks(ctx context.Context, jobs ...*store.WebhookJob) (int, error) {
 	op := "enqueue webhooks"
 	if err := s.check(ctx, op); err != nil {
@@ -332,47 +180,108 @@ func (s *Store) EnqueueWebhooks(ctx context.Context, jobs ...*store.WebhookJob) 
 		return 0, nil
 	}
 	now := time.Now()
-	args := make([]any, 0, 1+3*len(jobs))
-	args = append(args, s.doneKey(""))
-	for _, j := range jobs {
-		if j == nil || j.ID == "" || j.URL == "" {
-			return 0, fmt.Errorf("store: %s: job without id or url", op)
-		}
-		b, err := json.Marshal(j)
+	bodies := make([][]byte, len(jobs))
+	for i, j := range jobs {
+		b, err := marshalJob(j)
 		if err != nil {
 			return 0, fmt.Errorf("store: %s: %w", op, err)
 		}
-		due := j.NextAt
-		if due.IsZero() {
-			due = now
-		}
-		args = append(args, j.ID, b, due.UnixMilli())
+		bodies[i] = b
 	}
-	n, err := enqueueJobsScript.Run(ctx, s.c, []string{s.jobsKey(), s.dueKey(), s.deadKey()}, args...).Int()
+	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for i, j := range jobs {
+			if j.NextAt.After(now) {
+				p.ZAdd(ctx, s.whRetryKey(), redis.Z{Score: float64(j.NextAt.UnixMilli()), Member: bodies[i]})
+			} else {
+				p.XAdd(ctx, &redis.XAddArgs{Stream: s.whStreamKey(), Values: []any{"j", bodies[i]}})
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store: %s: %w", op, err)
 	}
-	return n, nil
+	return len(jobs), nil
 }
 
-// claimJobsScript: KEYS jobs hash, due zset; ARGV now ms, lease end ms, n. Re-scores each due
-// job to the lease end and returns the JSON of each.
-var claimJobsScript = redis.NewScript(`
-local ids = redis.call('ZRANGE', KEYS[2], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[3]))
-local out = {}
-for _, id in ipairs(ids) do
-  local j = redis.call('HGET', KEYS[1], id)
-  if j then
-    redis.call('ZADD', KEYS[2], ARGV[2], id)
-    out[#out + 1] = j
-  else
-    redis.call('ZREM', KEYS[2], id)
-  end
+// promoteJobsScript: KEYS retry zset, stream; ARGV now ms, n. Moves due jobs to the stream.
+var promoteJobsScript = redis.NewScript(`
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
+for _, j in ipairs(due) do
+  redis.call('XADD', KEYS[2], '*', 'j', j)
+  redis.call('ZREM', KEYS[1], j)
 end
-return out
+return #due
 `)
 
-// ClaimWebhooks implements store.Webhooks.
+// whToken is a claim's token: the entry id and its delivery count.
+func whToken(id string, deliveries int64) string {
+	return id + "/" + strconv.FormatInt(deliveries, 10)
+}
+
+func parseWhToken(tok string) (id, deliveries string, ok bool) {
+	id, deliveries, ok = strings.Cut(tok, "/")
+	return id, deliveries, ok && validEntryID(id) && deliveries != ""
+}
+
+// maxLease is the longest webhook lease. A claim with lease L sets its entries' idle time to
+// maxLease-L, and takeovers claim entries idle for maxLease: so each claim's own lease is
+// honoured although Redis measures only idle time.
+const maxLease = 24 * time.Hour
+
+// claimJobsScript: KEYS stream; ARGV group, consumer, n, maxLease ms, maxLease-lease ms,
+// "1" to take over expired leases first. Returns (id, job JSON, deliveries) triples. The
+// entries' idle times are set in the same script, so no crash leaves a claim with the wrong
+// lease.
+var claimJobsScript = redis.NewScript(`
+local out = {}
+local n = tonumber(ARGV[3])
+if ARGV[6] == '1' then
+  local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[4], '0-0', 'COUNT', n)
+  for _, e in ipairs(r[2]) do
+    if type(e) == 'table' and e[1] then
+      local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
+      local d = 2
+      if #p == 1 then d = p[1][4] end
+      out[#out + 1] = {e[1], e[2], d}
+    end
+  end
+end
+if #out < n then
+  local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', n - #out, 'STREAMS', KEYS[1], '>')
+  if r then
+    for _, e in ipairs(r[1][2]) do out[#out + 1] = {e[1], e[2], 1} end
+  end
+end
+if #out == 0 then return {} end
+-- unpack expands only as the last argument: build the whole argument list.
+local args = {KEYS[1], ARGV[1], ARGV[2], 0}
+for _, e in ipairs(out) do args[#args + 1] = e[1] end
+args[#args + 1] = 'IDLE'
+args[#args + 1] = ARGV[5]
+args[#args + 1] = 'JUSTID'
+redis.call('XCLAIM', unpack(args))
+local flat = {}
+for _, e in ipairs(out) do
+  local j = ''
+  local f = e[2]
+  if type(f) == 'table' then
+    for k = 1, #f, 2 do
+      if f[k] == 'j' then j = f[k + 1] end
+    end
+  end
+  flat[#flat + 1] = e[1]
+  flat[#flat + 1] = j
+  flat[#flat + 1] = e[3]
+end
+return flat
+`)
+
+// ClaimWebhooks implements store.Webhooks with one script: due retries move to the stream
+// first (at most every 100ms, another script), then jobs whose lease ran out are taken over
+// (at most every lease/4, at most every second), then new entries are read; the claimed
+// entries' idle times are set so that they can be taken over once this claim's lease runs
+// out (see maxLease).
 func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*store.WebhookJob, error) {
 	op := "claim webhooks"
 	if err := s.check(ctx, op); err != nil {
@@ -381,42 +290,88 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	if n <= 0 {
 		return nil, nil
 	}
-	vals, err := claimJobsScript.Run(ctx, s.c, []string{s.jobsKey(), s.dueKey()},
-		now.UnixMilli(), now.Add(lease).UnixMilli(), n).Slice()
+	lease = min(max(lease, time.Millisecond), maxLease)
+	key := s.whStreamKey()
+	if err := s.ensureStreamGroup(ctx, key, webhookGroup); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	if last := s.lastPromote.Load(); now.UnixMilli()-last >= 100 || now.UnixMilli() < last {
+		s.lastPromote.Store(now.UnixMilli())
+		if err := promoteJobsScript.Run(ctx, s.c, []string{s.whRetryKey(), key}, now.UnixMilli(), 1000).Err(); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", op, err)
+		}
+	}
+	takeover := "0"
+	if last := s.lastTakeover.Load(); now.Sub(time.UnixMilli(last)) >= min(max(lease/4, 100*time.Millisecond), time.Second) || now.UnixMilli() < last {
+		s.lastTakeover.Store(now.UnixMilli())
+		takeover = "1"
+	}
+	vals, err := claimJobsScript.Run(ctx, s.c, []string{key}, webhookGroup, s.opts.Consumer, n,
+		ms(maxLease), ms(maxLease-lease), takeover).Slice()
+	if isNoGroup(err) {
+		s.groups.Delete(key)
+	}
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
-	return decodeJSON[store.WebhookJob](vals), nil
+	out := make([]*store.WebhookJob, 0, len(vals)/3)
+	for i := 0; i+2 < len(vals); i += 3 {
+		id, _ := vals[i].(string)
+		body, _ := vals[i+1].(string)
+		d, _ := vals[i+2].(int64)
+		j := new(store.WebhookJob)
+		if body == "" || json.Unmarshal([]byte(body), j) != nil || j.ID == "" {
+			// Not a job we can send: drop it rather than let it block the queue.
+			s.c.XAck(ctx, key, webhookGroup, id)
+			s.c.XDel(ctx, key, id)
+			continue
+		}
+		j.Token = whToken(id, d)
+		out = append(out, j)
+	}
+	return out, nil
 }
 
-// ackJobScript: KEYS jobs, due, done key; ARGV id, keep ms.
-var ackJobScript = redis.NewScript(`
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('SET', KEYS[3], '1', 'PX', ARGV[2])
-return 0
-`)
-
-// AckWebhook implements store.Webhooks.
-func (s *Store) AckWebhook(ctx context.Context, id string, keep time.Duration) error {
-	op := "ack webhook " + id
+// AckWebhooks implements store.Webhooks: XACK and XDEL through the group commit. A delivered
+// job is finished even if its lease ran out meanwhile (the other holder's attempt is a
+// duplicate the receiver deduplicates by the job's ID).
+func (s *Store) AckWebhooks(ctx context.Context, jobs ...*store.WebhookJob) error {
+	op := "ack webhooks"
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
-	if keep <= 0 {
-		keep = store.DefaultWebhookDoneTTL
+	var ids []string
+	for _, j := range jobs {
+		if j == nil {
+			continue
+		}
+		if id, _, ok := parseWhToken(j.Token); ok {
+			ids = append(ids, id)
+		}
 	}
-	if err := ackJobScript.Run(ctx, s.c, []string{s.jobsKey(), s.dueKey(), s.doneKey(id)}, id, ms(keep)).Err(); err != nil {
+	if len(ids) == 0 {
+		return nil
+	}
+	w := &write{acks: map[streamGroup][]string{{s.whStreamKey(), webhookGroup}: ids}}
+	if err := s.commit.do(ctx, w); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
 }
 
-// retryJobScript: KEYS jobs, due; ARGV id, JSON, due ms. Only while the job is queued.
-var retryJobScript = redis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+// heldCheck is the Lua preamble of RetryWebhook and DeadWebhook: the claim (entry ARGV[1]
+// with delivery count ARGV[2] in group ARGV[3] of stream KEYS[1]) must still be pending with
+// that count; then it is finished.
+const heldCheck = `
+local p = redis.call('XPENDING', KEYS[1], ARGV[3], ARGV[1], ARGV[1], 1)
+if #p == 0 or tostring(p[1][4]) ~= ARGV[2] then return 0 end
+redis.call('XACK', KEYS[1], ARGV[3], ARGV[1])
+redis.call('XDEL', KEYS[1], ARGV[1])
+`
+
+// retryJobScript: KEYS stream, retry zset; ARGV entry id, deliveries, group, JSON, due ms.
+var retryJobScript = redis.NewScript(heldCheck + `
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
 return 1
 `)
 
@@ -426,25 +381,28 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
+	id, d, ok := parseWhToken(job.Token)
+	if !ok {
+		return nil
+	}
 	c := *job
 	c.NextAt = at
 	b, err := json.Marshal(&c)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	if err := retryJobScript.Run(ctx, s.c, []string{s.jobsKey(), s.dueKey()}, job.ID, b, at.UnixMilli()).Err(); err != nil {
+	keys := []string{s.whStreamKey(), s.whRetryKey()}
+	if err := retryJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, b, at.UnixMilli()).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
 }
 
-// deadJobScript: KEYS jobs, due, dead, deadidx; ARGV id, JSON, dead ms.
-var deadJobScript = redis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+// deadJobScript: KEYS stream, dead, deadidx; ARGV entry id, deliveries, group, job id,
+// JSON, dead ms.
+var deadJobScript = redis.NewScript(heldCheck + `
+redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4])
 return 1
 `)
 
@@ -454,6 +412,10 @@ func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
+	id, d, ok := parseWhToken(job.Token)
+	if !ok {
+		return nil
+	}
 	c := *job
 	if c.DeadAt.IsZero() {
 		c.DeadAt = time.Now()
@@ -462,8 +424,8 @@ func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	keys := []string{s.jobsKey(), s.dueKey(), s.deadKey(), s.deadIdxKey()}
-	if err := deadJobScript.Run(ctx, s.c, keys, job.ID, b, c.DeadAt.UnixMilli()).Err(); err != nil {
+	keys := []string{s.whStreamKey(), s.deadKey(), s.deadIdxKey()}
+	if err := deadJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, job.ID, b, c.DeadAt.UnixMilli()).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
@@ -482,13 +444,12 @@ func (s *Store) DeadWebhooks(ctx context.Context, n int) ([]*store.WebhookJob, e
 	return hashValues[store.WebhookJob](ctx, s, op, s.deadKey(), ids, err)
 }
 
-// replayJobScript: KEYS dead, deadidx, jobs, due; ARGV id, JSON, due ms. Only while dead.
+// replayJobScript: KEYS dead, deadidx, stream; ARGV id, JSON. Only while dead.
 var replayJobScript = redis.NewScript(`
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+redis.call('XADD', KEYS[3], '*', 'j', ARGV[2])
 return 1
 `)
 
@@ -505,7 +466,7 @@ func (s *Store) ReplayWebhooks(ctx context.Context, now time.Time, ids ...string
 		}
 		ids = all
 	}
-	keys := []string{s.deadKey(), s.deadIdxKey(), s.jobsKey(), s.dueKey()}
+	keys := []string{s.deadKey(), s.deadIdxKey(), s.whStreamKey()}
 	n := 0
 	for _, id := range ids {
 		v, err := s.c.HGet(ctx, s.deadKey(), id).Result()
@@ -524,7 +485,7 @@ func (s *Store) ReplayWebhooks(ctx context.Context, now time.Time, ids ...string
 		if err != nil {
 			return n, fmt.Errorf("store: %s: %w", op, err)
 		}
-		moved, err := replayJobScript.Run(ctx, s.c, keys, id, b, now.UnixMilli()).Int()
+		moved, err := replayJobScript.Run(ctx, s.c, keys, id, b).Int()
 		if err != nil {
 			return n, fmt.Errorf("store: %s %s: %w", op, id, err)
 		}
@@ -539,14 +500,15 @@ func (s *Store) WebhookCounts(ctx context.Context) (store.WebhookCounts, error) 
 	if err := s.check(ctx, op); err != nil {
 		return store.WebhookCounts{}, err
 	}
-	var q, d *redis.IntCmd
+	var q, r, d *redis.IntCmd
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		q = p.HLen(ctx, s.jobsKey())
+		q = p.XLen(ctx, s.whStreamKey())
+		r = p.ZCard(ctx, s.whRetryKey())
 		d = p.HLen(ctx, s.deadKey())
 		return nil
 	})
 	if err != nil {
 		return store.WebhookCounts{}, fmt.Errorf("store: %s: %w", op, err)
 	}
-	return store.WebhookCounts{Queued: q.Val(), Dead: d.Val()}, nil
+	return store.WebhookCounts{Queued: q.Val() + r.Val(), Dead: d.Val()}, nil
 }

@@ -54,12 +54,11 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	neturl "net/url"
-	"slices"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,7 +68,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smppd/smppd/store"
-	"github.com/smppd/smppd/store/internal/valid"
 )
 
 // Options configure a Store. The zero value gives the documented defaults.
@@ -91,6 +89,13 @@ type Options struct {
 	// UpdateRetries bounds how often UpdateRecord runs again when another writer changed the
 	// record between its read and its write (optimistic locking with WATCH). Default 100.
 	UpdateRetries int
+	// MaxBatch bounds the writes one group-commit round trip carries (see Accept, Settle,
+	// AppendReceipts). Default 1024.
+	MaxBatch int
+	// Consumer names this store's reader in the receipt log's and the webhook queue's
+	// consumer groups; entries it reads and does not finish are handed to others after their
+	// idle time. Default: host name, process id and a random suffix.
+	Consumer string
 }
 
 func (o *Options) setDefaults() error {
@@ -112,6 +117,13 @@ func (o *Options) setDefaults() error {
 	if o.UpdateRetries == 0 {
 		o.UpdateRetries = 100
 	}
+	if o.MaxBatch == 0 {
+		o.MaxBatch = 1024
+	}
+	if o.Consumer == "" {
+		host, _ := os.Hostname()
+		o.Consumer = fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), rand.Uint32()&0xffff)
+	}
 	switch {
 	case strings.ContainsAny(o.Prefix, " \t\r\n"):
 		return fmt.Errorf("store: redis options: Prefix %q has white space", o.Prefix)
@@ -125,6 +137,10 @@ func (o *Options) setDefaults() error {
 		return fmt.Errorf("store: redis options: MaxBlock %v is below 1ms", o.MaxBlock)
 	case o.UpdateRetries < 0:
 		return fmt.Errorf("store: redis options: UpdateRetries %d is negative", o.UpdateRetries)
+	case o.MaxBatch < 1:
+		return fmt.Errorf("store: redis options: MaxBatch %d is below 1", o.MaxBatch)
+	case strings.ContainsAny(o.Consumer, " \t\r\n"):
+		return fmt.Errorf("store: redis options: Consumer %q has white space", o.Consumer)
 	}
 	return nil
 }
@@ -136,7 +152,11 @@ type Store struct {
 	ownClient bool
 	closed    atomic.Bool
 
-	groups sync.Map // carrier → struct{}: consumer groups known to exist
+	groups sync.Map // stream key → struct{}: consumer groups known to exist
+	commit *committer
+
+	lastPromote  atomic.Int64 // unix ms of the last move of due webhook retries
+	lastTakeover atomic.Int64 // unix ms of the last takeover of expired webhook leases
 
 	stashMu sync.Mutex
 	stash   map[stashKey]stashed // claims read beyond n, kept for the consumer's next Claim
@@ -155,8 +175,8 @@ type stashed struct {
 const stashMaxAge = 5 * time.Second
 
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Accepter = (*Store)(nil)
+	_ store.Store      = (*Store)(nil)
+	_ store.ReceiptLog = (*Store)(nil)
 )
 
 // New returns a store on client, which the caller keeps and closes after the store. It
@@ -168,7 +188,9 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	return &Store{c: client, opts: opts, stash: make(map[stashKey]stashed)}, nil
+	s := &Store{c: client, opts: opts, stash: make(map[stashKey]stashed)}
+	s.commit = newCommitter(client, opts.MaxBatch)
+	return s, nil
 }
 
 // DefaultPoolSize is the connection pool of stores made by Open when the URL says nothing.
@@ -286,684 +308,6 @@ func (s *Store) ensureGroups(ctx context.Context, carrier string) error {
 	return nil
 }
 
-func marshalMsg(m *store.Message) (string, error) {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", fmt.Errorf("message %s: %w", m.ID, err)
-	}
-	return string(b), nil
-}
-
-// Enqueue implements store.Queue: one MULTI/EXEC, so a batch is stored whole or not at all.
-func (s *Store) Enqueue(ctx context.Context, msgs ...*store.Message) error {
-	if err := s.check(ctx, "enqueue"); err != nil {
-		return err
-	}
-	if len(msgs) == 0 {
-		return nil
-	}
-	bodies, err := marshalMsgs(msgs)
-	if err != nil {
-		return fmt.Errorf("store: enqueue: %w", err)
-	}
-	_, err = s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		s.enqueueOps(ctx, p, msgs, bodies)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store: enqueue: %w", err)
-	}
-	return nil
-}
-
-// marshalMsgs checks and encodes messages for the queue.
-func marshalMsgs(msgs []*store.Message) ([]string, error) {
-	bodies := make([]string, len(msgs))
-	for i, m := range msgs {
-		if err := valid.Message(m); err != nil {
-			return nil, err
-		}
-		b, err := marshalMsg(m)
-		if err != nil {
-			return nil, err
-		}
-		bodies[i] = b
-	}
-	return bodies, nil
-}
-
-// enqueueOps queues msgs (encoded as bodies) on p: the ready stream, or the scheduled set.
-func (s *Store) enqueueOps(ctx context.Context, p redis.Pipeliner, msgs []*store.Message, bodies []string) {
-	now := time.Now()
-	for i, m := range msgs {
-		if m.SendAt.After(now) {
-			p.ZAdd(ctx, s.schedKey(m.Carrier), redis.Z{Score: float64(m.SendAt.UnixMilli()), Member: bodies[i]})
-			p.SAdd(ctx, s.schedSetKey(), m.Carrier)
-		} else {
-			p.XAdd(ctx, &redis.XAddArgs{Stream: s.streamKey(m.Carrier, m.Priority), Values: []any{"m", bodies[i]}})
-		}
-	}
-}
-
-// Accept implements store.Accepter: the records and the queue entries in one MULTI, one
-// round trip.
-func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Duration, msgs ...*store.Message) error {
-	if err := s.check(ctx, "accept"); err != nil {
-		return err
-	}
-	if ttl <= 0 {
-		ttl = s.opts.RecordTTL
-	}
-	recBodies := make([][]byte, len(recs))
-	for i, r := range recs {
-		if r == nil || r.ID == "" {
-			return errors.New("store: accept: record without id")
-		}
-		b, err := json.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("store: accept: record %s: %w", r.ID, err)
-		}
-		recBodies[i] = b
-	}
-	bodies, err := marshalMsgs(msgs)
-	if err != nil {
-		return fmt.Errorf("store: accept: %w", err)
-	}
-	_, err = s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for i, r := range recs {
-			p.Set(ctx, s.recKey(r.ID), recBodies[i], time.Duration(ms(ttl))*time.Millisecond)
-		}
-		s.enqueueOps(ctx, p, msgs, bodies)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store: accept: %w", err)
-	}
-	return nil
-}
-
-// MarkAttempt implements store.Records with one INCR (and its expiry) on P:att:{id}.
-func (s *Store) MarkAttempt(ctx context.Context, id string, ttl time.Duration) (int, error) {
-	if err := s.check(ctx, "mark attempt"); err != nil {
-		return 0, err
-	}
-	if ttl <= 0 {
-		ttl = s.opts.RecordTTL
-	}
-	key := s.opts.Prefix + ":att:" + id
-	var incr *redis.IntCmd
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		incr = p.Incr(ctx, key)
-		p.Expire(ctx, key, ttl)
-		return nil
-	})
-	if err != nil {
-		return 0, fmt.Errorf("store: mark attempt %s: %w", id, err)
-	}
-	return int(incr.Val()), nil
-}
-
-// claimScript reads up to ARGV[3] new entries for consumer ARGV[2] of group ARGV[1] from the
-// streams KEYS[1..3] (priorities 0..2), highest priority first, without blocking. It returns
-// a flat list of (priority, entry id, field "m") triples.
-var claimScript = redis.NewScript(`
-local out = {}
-local left = tonumber(ARGV[3])
-for i = 1, #KEYS do
-  if left <= 0 then break end
-  local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', left, 'STREAMS', KEYS[i], '>')
-  if r then
-    for _, e in ipairs(r[1][2]) do
-      local m = ''
-      local f = e[2]
-      if f then
-        for j = 1, #f, 2 do
-          if f[j] == 'm' then m = f[j + 1] end
-        end
-      end
-      out[#out + 1] = tostring(i - 1)
-      out[#out + 1] = e[1]
-      out[#out + 1] = m
-      left = left - 1
-    end
-  end
-end
-return out
-`)
-
-// rawEntry is a stream entry read for a consumer.
-type rawEntry struct {
-	prio store.Priority
-	id   string
-	body string
-}
-
-// Claim implements store.Queue. It first reads without blocking (OTP stream first, then
-// filling from the lower priorities, in one script); only when all three are empty does it
-// block on all three, in slices of Options.MaxBlock, until wait has passed.
-func (s *Store) Claim(ctx context.Context, carrier, consumer string, n int, wait time.Duration) ([]store.Claim, error) {
-	op := "claim " + carrier
-	if err := s.check(ctx, op); err != nil {
-		return nil, err
-	}
-	if err := valid.Carrier(carrier); err != nil {
-		return nil, fmt.Errorf("store: claim: %w", err)
-	}
-	if n <= 0 {
-		return nil, nil
-	}
-	if err := s.ensureGroups(ctx, carrier); err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	claims := s.takeStash(carrier, consumer, n)
-	if len(claims) < n {
-		raw, err := s.readNow(ctx, carrier, consumer, n-len(claims))
-		if err != nil {
-			return claims, fmt.Errorf("store: %s: %w", op, err)
-		}
-		more, err := s.decode(ctx, carrier, raw)
-		claims = append(claims, more...)
-		if err != nil {
-			return claims, fmt.Errorf("store: %s: %w", op, err)
-		}
-	}
-	if len(claims) > 0 || wait <= 0 {
-		return claims, nil
-	}
-
-	deadline := time.Now().Add(wait)
-	keys := s.streamKeys(carrier)
-	streams := append(keys, ">", ">", ">")
-	for {
-		if err := s.check(ctx, op); err != nil {
-			return nil, err
-		}
-		left := time.Until(deadline)
-		if left < time.Millisecond {
-			return nil, nil
-		}
-		block := min(left, s.opts.MaxBlock).Truncate(time.Millisecond) // never 0: BLOCK 0 is forever
-		res, err := s.c.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: s.opts.Group, Consumer: consumer, Streams: streams, Count: int64(n), Block: block,
-		}).Result()
-		switch {
-		case errors.Is(err, redis.Nil):
-			continue
-		case isNoGroup(err): // the streams were deleted under us: recreate and go on
-			s.groups.Delete(carrier)
-			if err := s.ensureGroups(ctx, carrier); err != nil {
-				return nil, fmt.Errorf("store: %s: %w", op, err)
-			}
-			continue
-		case err != nil:
-			if cerr := ctx.Err(); cerr != nil {
-				err = cerr
-			}
-			return nil, fmt.Errorf("store: %s: %w", op, err)
-		}
-		var raw []rawEntry
-		for _, st := range res {
-			p := slices.Index(keys, st.Stream)
-			if p < 0 {
-				continue
-			}
-			for _, m := range st.Messages {
-				body, _ := m.Values["m"].(string)
-				raw = append(raw, rawEntry{prio: store.Priority(p), id: m.ID, body: body})
-			}
-		}
-		// Streams come back in request order, each in id order; keep priority order.
-		slices.SortStableFunc(raw, func(a, b rawEntry) int { return int(a.prio) - int(b.prio) })
-		claims, err := s.decode(ctx, carrier, raw)
-		if len(claims) > n {
-			// Several streams filled at once: keep the rest (pending for this consumer) for
-			// its next Claim rather than hand out more than n.
-			s.putStash(carrier, consumer, claims[n:])
-			claims = claims[:n]
-		}
-		if err != nil {
-			return claims, fmt.Errorf("store: %s: %w", op, err)
-		}
-		if len(claims) > 0 {
-			return claims, nil
-		}
-	}
-}
-
-func (s *Store) takeStash(carrier, consumer string, n int) []store.Claim {
-	s.stashMu.Lock()
-	defer s.stashMu.Unlock()
-	if len(s.stash) == 0 {
-		return nil
-	}
-	now := time.Now()
-	for k, st := range s.stash {
-		if now.Sub(st.at) > stashMaxAge {
-			delete(s.stash, k)
-		}
-	}
-	k := stashKey{carrier, consumer}
-	st, ok := s.stash[k]
-	if !ok {
-		return nil
-	}
-	take := min(n, len(st.claims))
-	out := slices.Clone(st.claims[:take])
-	if take == len(st.claims) {
-		delete(s.stash, k)
-	} else {
-		st.claims = slices.Clone(st.claims[take:])
-		s.stash[k] = st
-	}
-	return out
-}
-
-func (s *Store) putStash(carrier, consumer string, claims []store.Claim) {
-	s.stashMu.Lock()
-	defer s.stashMu.Unlock()
-	k := stashKey{carrier, consumer}
-	st := s.stash[k]
-	if len(st.claims) == 0 {
-		st.at = time.Now()
-	}
-	st.claims = append(st.claims, claims...)
-	s.stash[k] = st
-}
-
-// readNow runs claimScript, recreating the consumer groups once if they vanished.
-func (s *Store) readNow(ctx context.Context, carrier, consumer string, n int) ([]rawEntry, error) {
-	keys := s.streamKeys(carrier)
-	var res []any
-	var err error
-	for try := 0; ; try++ {
-		res, err = claimScript.Run(ctx, s.c, keys, s.opts.Group, consumer, n).Slice()
-		if errors.Is(err, redis.Nil) {
-			return nil, nil
-		}
-		if err != nil && strings.Contains(err.Error(), "NOGROUP") && try == 0 {
-			s.groups.Delete(carrier)
-			if err := s.ensureGroups(ctx, carrier); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		break
-	}
-	if err != nil {
-		return nil, err
-	}
-	raw := make([]rawEntry, 0, len(res)/3)
-	for i := 0; i+2 < len(res); i += 3 {
-		ps, _ := res[i].(string)
-		id, _ := res[i+1].(string)
-		body, _ := res[i+2].(string)
-		p, _ := strconv.Atoi(ps)
-		raw = append(raw, rawEntry{prio: store.Priority(p), id: id, body: body})
-	}
-	return raw, nil
-}
-
-// decode turns entries into claims (Deliveries 1). Entries that do not decode are moved to
-// the quarantine list and finished, so they cannot block their queue.
-func (s *Store) decode(ctx context.Context, carrier string, raw []rawEntry) ([]store.Claim, error) {
-	claims := make([]store.Claim, 0, len(raw))
-	var bad []rawEntry
-	for _, r := range raw {
-		m, err := decodeMsg(r.body)
-		if err != nil {
-			bad = append(bad, r)
-			continue
-		}
-		claims = append(claims, store.Claim{Message: m, Token: token(carrier, r.prio, r.id), Deliveries: 1})
-	}
-	if len(bad) > 0 {
-		if err := s.quarantine(ctx, carrier, bad); err != nil {
-			return claims, err
-		}
-	}
-	return claims, nil
-}
-
-func decodeMsg(body string) (*store.Message, error) {
-	if body == "" {
-		return nil, errors.New("entry without message")
-	}
-	m := new(store.Message)
-	if err := json.Unmarshal([]byte(body), m); err != nil {
-		return nil, err
-	}
-	if err := valid.Message(m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-func (s *Store) quarantine(ctx context.Context, carrier string, bad []rawEntry) error {
-	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for _, r := range bad {
-			k := s.streamKey(carrier, r.prio)
-			b, _ := json.Marshal(map[string]any{"stream": k, "id": r.id, "m": r.body, "at": time.Now().UTC()})
-			p.RPush(ctx, s.badKey(), b)
-			p.XAck(ctx, k, s.opts.Group, r.id)
-			p.XDel(ctx, k, r.id)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("quarantine undecodable entries: %w", err)
-	}
-	return nil
-}
-
-// ackScript acknowledges and deletes entries: for each i, entry ARGV[i+1] of stream KEYS[i]
-// in group ARGV[1]. An entry that is not pending is left alone (a stale or foreign token
-// must not delete a ready entry).
-var ackScript = redis.NewScript(`
-local n = 0
-for i = 1, #KEYS do
-  if redis.call('XACK', KEYS[i], ARGV[1], ARGV[i + 1]) == 1 then
-    redis.call('XDEL', KEYS[i], ARGV[i + 1])
-    n = n + 1
-  end
-end
-return n
-`)
-
-// Ack implements store.Queue.
-func (s *Store) Ack(ctx context.Context, carrier string, claims ...store.Claim) error {
-	op := "ack " + carrier
-	if err := s.check(ctx, op); err != nil {
-		return err
-	}
-	keys := make([]string, 0, len(claims))
-	args := make([]any, 1, len(claims)+1)
-	args[0] = s.opts.Group
-	for _, c := range claims {
-		p, id, ok := parseToken(carrier, c.Token)
-		if !ok {
-			continue
-		}
-		keys = append(keys, s.streamKey(carrier, p))
-		args = append(args, id)
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	if err := ackScript.Run(ctx, s.c, keys, args...).Err(); err != nil {
-		return fmt.Errorf("store: %s: %w", op, err)
-	}
-	return nil
-}
-
-// deferScript finishes entry ARGV[2] of stream KEYS[1] (group ARGV[1]) and, only if it was
-// pending, adds message ARGV[4] to the scheduled zset KEYS[2] with score ARGV[3] and its
-// carrier ARGV[5] to the set KEYS[3]. Returns 1 if it did, 0 if the entry was not pending.
-var deferScript = redis.NewScript(`
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-redis.call('SADD', KEYS[3], ARGV[5])
-return 1
-`)
-
-// Defer implements store.Queue, atomically (one script).
-func (s *Store) Defer(ctx context.Context, carrier string, c store.Claim, at time.Time) error {
-	op := "defer " + carrier
-	if err := s.check(ctx, op); err != nil {
-		return err
-	}
-	if c.Message == nil {
-		return fmt.Errorf("store: %s: claim without message", op)
-	}
-	m := *c.Message
-	if m.Carrier == "" {
-		m.Carrier = carrier
-	}
-	if err := valid.Message(&m); err != nil {
-		return fmt.Errorf("store: %s: %w", op, err)
-	}
-	p, id, ok := parseToken(carrier, c.Token)
-	if !ok {
-		return nil // not a pending claim of this carrier: nothing to finish
-	}
-	body, err := marshalMsg(&m)
-	if err != nil {
-		return fmt.Errorf("store: %s: %w", op, err)
-	}
-	keys := []string{s.streamKey(carrier, p), s.schedKey(m.Carrier), s.schedSetKey()}
-	if err := deferScript.Run(ctx, s.c, keys, s.opts.Group, id, at.UnixMilli(), body, m.Carrier).Err(); err != nil {
-		return fmt.Errorf("store: %s: %w", op, err)
-	}
-	return nil
-}
-
-// moveScript finishes entry ARGV[2] of stream KEYS[1] (group ARGV[1]) and, only if it was
-// pending, appends message ARGV[3] to stream KEYS[2]. Returns 1 if it did.
-var moveScript = redis.NewScript(`
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('XADD', KEYS[2], '*', 'm', ARGV[3])
-return 1
-`)
-
-// Move implements store.Queue, atomically (one script).
-func (s *Store) Move(ctx context.Context, from string, c store.Claim, to string) error {
-	op := "move " + from + " to " + to
-	if err := s.check(ctx, op); err != nil {
-		return err
-	}
-	if c.Message == nil {
-		return fmt.Errorf("store: %s: claim without message", op)
-	}
-	m := *c.Message
-	m.Carrier = to
-	if err := valid.Message(&m); err != nil {
-		return fmt.Errorf("store: %s: %w", op, err)
-	}
-	p, id, ok := parseToken(from, c.Token)
-	if !ok {
-		return nil
-	}
-	body, err := marshalMsg(&m)
-	if err != nil {
-		return fmt.Errorf("store: %s: %w", op, err)
-	}
-	keys := []string{s.streamKey(from, p), s.streamKey(to, m.Priority)}
-	if err := moveScript.Run(ctx, s.c, keys, s.opts.Group, id, body).Err(); err != nil {
-		return fmt.Errorf("store: %s: %w", op, err)
-	}
-	return nil
-}
-
-// Reclaim implements store.Queue with XAUTOCLAIM on each priority's stream (highest first),
-// then XPENDING for the delivery counts.
-func (s *Store) Reclaim(ctx context.Context, carrier, consumer string, minIdle time.Duration, n int) ([]store.Claim, error) {
-	op := "reclaim " + carrier
-	if err := s.check(ctx, op); err != nil {
-		return nil, err
-	}
-	if err := valid.Carrier(carrier); err != nil {
-		return nil, fmt.Errorf("store: reclaim: %w", err)
-	}
-	idle := time.Duration(ms(minIdle)) * time.Millisecond
-	var claims []store.Claim
-	for _, p := range store.Priorities() {
-		key := s.streamKey(carrier, p)
-		start := "0-0"
-		// XAUTOCLAIM scans at most 10×COUNT pending entries per call; a bounded number of
-		// rounds keeps one Reclaim short even with a huge pending list.
-		for round := 0; round < 16 && len(claims) < n; round++ {
-			msgs, next, err := s.c.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-				Stream: key, Group: s.opts.Group, Consumer: consumer,
-				MinIdle: idle, Start: start, Count: int64(n - len(claims)),
-			}).Result()
-			if isNoGroup(err) {
-				break
-			}
-			if err != nil {
-				return claims, fmt.Errorf("store: %s: %w", op, err)
-			}
-			got, err := s.withDeliveries(ctx, carrier, p, msgs)
-			claims = append(claims, got...)
-			if err != nil {
-				return claims, fmt.Errorf("store: %s: %w", op, err)
-			}
-			if next == "0-0" || next == "" {
-				break
-			}
-			start = next
-		}
-	}
-	return claims, nil
-}
-
-// withDeliveries decodes reclaimed entries and reads their delivery counts.
-func (s *Store) withDeliveries(ctx context.Context, carrier string, p store.Priority, msgs []redis.XMessage) ([]store.Claim, error) {
-	if len(msgs) == 0 {
-		return nil, nil
-	}
-	key := s.streamKey(carrier, p)
-	cmds := make([]*redis.XPendingExtCmd, len(msgs))
-	_, err := s.c.Pipelined(ctx, func(pl redis.Pipeliner) error {
-		for i, m := range msgs {
-			cmds[i] = pl.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: key, Group: s.opts.Group, Start: m.ID, End: m.ID, Count: 1})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("delivery counts: %w", err)
-	}
-	raw := make([]rawEntry, 0, len(msgs))
-	for _, m := range msgs {
-		body, _ := m.Values["m"].(string)
-		raw = append(raw, rawEntry{prio: p, id: m.ID, body: body})
-	}
-	claims, err := s.decode(ctx, carrier, raw)
-	// decode kept the order of raw, less the quarantined entries.
-	counts := make(map[string]int64, len(msgs))
-	for i, m := range msgs {
-		if pend := cmds[i].Val(); len(pend) == 1 {
-			counts[m.ID] = pend[0].RetryCount
-		}
-	}
-	out := claims[:0]
-	for _, c := range claims {
-		_, id, _ := parseToken(carrier, c.Token)
-		d, ok := counts[id]
-		if !ok {
-			continue // finished by someone else between the two calls
-		}
-		c.Deliveries = d
-		out = append(out, c)
-	}
-	return out, err
-}
-
-// promoteScript moves up to ARGV[3] due messages (score <= ARGV[2], unix ms), earliest
-// first across carriers, from the per-carrier zsets P:sched:{carrier} (P = ARGV[1]; the
-// carriers are the members of set KEYS[1]) to the streams P:q:{carrier}:{priority}, taking
-// the priority from the message JSON. It returns how many it moved.
-//
-// It computes key names from data, so it is NOT Redis Cluster safe (nor are scripts that
-// touch undeclared keys allowed there); smppd needs a single primary.
-var promoteScript = redis.NewScript(`
-local prefix, now, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local cands = {}
-for _, c in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local z = prefix .. ':sched:' .. c
-  local items = redis.call('ZRANGE', z, '-inf', now, 'BYSCORE', 'LIMIT', 0, n, 'WITHSCORES')
-  for i = 1, #items, 2 do
-    cands[#cands + 1] = {tonumber(items[i + 1]), items[i], c}
-  end
-  if #items == 0 and redis.call('EXISTS', z) == 0 then
-    redis.call('SREM', KEYS[1], c)
-  end
-end
-table.sort(cands, function(a, b)
-  if a[1] ~= b[1] then return a[1] < b[1] end
-  return a[2] < b[2]
-end)
-local moved = 0
-local touched = {}
-for i = 1, math.min(n, #cands) do
-  local m, c = cands[i][2], cands[i][3]
-  local ok, msg = pcall(cjson.decode, m)
-  local p = 0
-  if ok and type(msg) == 'table' then
-    p = tonumber(msg['priority']) or 0
-  end
-  if p < 0 or p > 2 then p = 2 end
-  redis.call('XADD', prefix .. ':q:' .. c .. ':' .. string.format('%d', p), '*', 'm', m)
-  redis.call('ZREM', prefix .. ':sched:' .. c, m)
-  touched[c] = true
-  moved = moved + 1
-end
-for c in pairs(touched) do
-  if redis.call('EXISTS', prefix .. ':sched:' .. c) == 0 then
-    redis.call('SREM', KEYS[1], c)
-  end
-end
-return moved
-`)
-
-// PromoteDue implements store.Queue (one script: atomic).
-func (s *Store) PromoteDue(ctx context.Context, now time.Time, n int) (int, error) {
-	if err := s.check(ctx, "promote"); err != nil {
-		return 0, err
-	}
-	if n <= 0 {
-		return 0, nil
-	}
-	moved, err := promoteScript.Run(ctx, s.c, []string{s.schedSetKey()}, s.opts.Prefix, now.UnixMilli(), n).Int()
-	if err != nil {
-		return 0, fmt.Errorf("store: promote: %w", err)
-	}
-	return moved, nil
-}
-
-// Depth implements store.Queue from one MULTI/EXEC snapshot: XLEN and the XPENDING summary
-// of each stream (ready = XLEN - pending, exact because finished entries are deleted in the
-// same step), and ZCARD of the carrier's scheduled zset.
-func (s *Store) Depth(ctx context.Context, carrier string) (store.Depth, error) {
-	op := "depth " + carrier
-	if err := s.check(ctx, op); err != nil {
-		return store.Depth{}, err
-	}
-	var lens [3]*redis.IntCmd
-	var pend [3]*redis.XPendingCmd
-	var sched *redis.IntCmd
-	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range s.streamKeys(carrier) {
-			lens[i] = p.XLen(ctx, k)
-			pend[i] = p.XPending(ctx, k, s.opts.Group)
-		}
-		sched = p.ZCard(ctx, s.schedKey(carrier))
-		return nil
-	})
-	if err != nil && !isNoGroup(err) {
-		return store.Depth{}, fmt.Errorf("store: %s: %w", op, err)
-	}
-	var d store.Depth
-	for i := range lens {
-		if err := lens[i].Err(); err != nil {
-			return store.Depth{}, fmt.Errorf("store: %s: %w", op, err)
-		}
-		var pn int64
-		if err := pend[i].Err(); err == nil {
-			pn = pend[i].Val().Count
-		} else if !isNoGroup(err) {
-			return store.Depth{}, fmt.Errorf("store: %s: %w", op, err)
-		}
-		d.Pending += pn
-		d.Ready += max(0, lens[i].Val()-pn)
-	}
-	if err := sched.Err(); err != nil {
-		return store.Depth{}, fmt.Errorf("store: %s: %w", op, err)
-	}
-	d.Scheduled = sched.Val()
-	return d, nil
-}
-
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.check(ctx, "ping"); err != nil {
@@ -978,165 +322,15 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close makes later calls fail with store.ErrClosed; a waiting Claim returns within
 // Options.MaxBlock. It closes the client only if Open made it. Closing twice is fine.
 func (s *Store) Close() error {
-	if s.closed.Swap(true) || !s.ownClient {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.commit.close()
+	if !s.ownClient {
 		return nil
 	}
 	if err := s.c.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
 	return nil
-}
-
-// PutRecord implements store.Records.
-func (s *Store) PutRecord(ctx context.Context, r *store.Record, ttl time.Duration) error {
-	if err := s.check(ctx, "put record"); err != nil {
-		return err
-	}
-	if r == nil || r.ID == "" {
-		return errors.New("store: put record: record without id")
-	}
-	if ttl <= 0 {
-		ttl = s.opts.RecordTTL
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("store: put record %s: %w", r.ID, err)
-	}
-	if err := s.c.Set(ctx, s.recKey(r.ID), b, time.Duration(ms(ttl))*time.Millisecond).Err(); err != nil {
-		return fmt.Errorf("store: put record %s: %w", r.ID, err)
-	}
-	return nil
-}
-
-// GetRecord implements store.Records.
-func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error) {
-	op := "get record " + id
-	if err := s.check(ctx, op); err != nil {
-		return nil, err
-	}
-	b, err := s.c.Get(ctx, s.recKey(id)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("store: %s: %w", op, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	r := new(store.Record)
-	if err := json.Unmarshal(b, r); err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	return r, nil
-}
-
-// fnError carries fn's error out of the WATCH transaction untouched.
-type fnError struct{ err error }
-
-func (e fnError) Error() string { return e.err.Error() }
-
-// UpdateRecord implements store.Records with WATCH/GET/MULTI SET KEEPTTL/EXEC, running fn
-// again (up to Options.UpdateRetries times, with a short random back-off) when another
-// writer changed the record first.
-func (s *Store) UpdateRecord(ctx context.Context, id string, fn func(*store.Record) error) (*store.Record, error) {
-	op := "update record " + id
-	key := s.recKey(id)
-	var out *store.Record
-	txf := func(tx *redis.Tx) error {
-		b, err := tx.Get(ctx, key).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return store.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		r := new(store.Record)
-		if err := json.Unmarshal(b, r); err != nil {
-			return err
-		}
-		if err := fn(r); err != nil {
-			return fnError{err}
-		}
-		r.ID = id
-		nb, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, key, nb, redis.KeepTTL)
-			return nil
-		})
-		if err == nil {
-			out = r
-		}
-		return err
-	}
-	for attempt := 0; ; attempt++ {
-		if err := s.check(ctx, op); err != nil {
-			return nil, err
-		}
-		err := s.c.Watch(ctx, txf, key)
-		var fe fnError
-		switch {
-		case err == nil:
-			return out, nil
-		case errors.As(err, &fe):
-			return nil, fe.err
-		case errors.Is(err, redis.TxFailedErr):
-			if attempt >= s.opts.UpdateRetries {
-				return nil, fmt.Errorf("store: %s: still contended after %d retries: %w", op, attempt, err)
-			}
-			backoff := time.Duration(rand.Int64N(int64(min(attempt+1, 20)) * int64(time.Millisecond)))
-			t := time.NewTimer(backoff)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return nil, fmt.Errorf("store: %s: %w", op, ctx.Err())
-			}
-		default:
-			return nil, fmt.Errorf("store: %s: %w", op, err)
-		}
-	}
-}
-
-// IndexCarrierID implements store.Records.
-func (s *Store) IndexCarrierID(ctx context.Context, carrier, carrierMsgID, msgID string, part int, ttl time.Duration) error {
-	op := "index " + carrier
-	if err := s.check(ctx, op); err != nil {
-		return err
-	}
-	if err := valid.Carrier(carrier); err != nil {
-		return fmt.Errorf("store: index: %w", err)
-	}
-	if carrierMsgID == "" || msgID == "" {
-		return fmt.Errorf("store: %s: empty message id", op)
-	}
-	if ttl <= 0 {
-		ttl = s.opts.IndexTTL
-	}
-	v := msgID + "|" + strconv.Itoa(part)
-	if err := s.c.Set(ctx, s.cidKey(carrier, carrierMsgID), v, time.Duration(ms(ttl))*time.Millisecond).Err(); err != nil {
-		return fmt.Errorf("store: %s %s: %w", op, carrierMsgID, err)
-	}
-	return nil
-}
-
-// LookupCarrierID implements store.Records.
-func (s *Store) LookupCarrierID(ctx context.Context, carrier, carrierMsgID string) (string, int, error) {
-	op := "lookup " + carrier + " " + carrierMsgID
-	if err := s.check(ctx, op); err != nil {
-		return "", 0, err
-	}
-	v, err := s.c.Get(ctx, s.cidKey(carrier, carrierMsgID)).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", 0, fmt.Errorf("store: %s: %w", op, store.ErrNotFound)
-	}
-	if err != nil {
-		return "", 0, fmt.Errorf("store: %s: %w", op, err)
-	}
-	i := strings.LastIndexByte(v, '|')
-	part, perr := strconv.Atoi(v[i+1:])
-	if i <= 0 || perr != nil {
-		return "", 0, fmt.Errorf("store: %s: malformed index value %q", op, v)
-	}
-	return v[:i], part, nil
 }

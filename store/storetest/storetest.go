@@ -10,6 +10,9 @@
 //
 // newStore must return an empty store that no other test uses (for Redis: a fresh key
 // prefix) and arrange its Close and clean-up with t.Cleanup. Subtests run in parallel.
+//
+// SwapRecords and Settle queue webhooks, so Run expects the store to implement store.Webhooks
+// too, to check them.
 package storetest
 
 import (
@@ -58,8 +61,16 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RecordTTL", testRecordTTL},
 		{"CarrierIndex", testCarrierIndex},
 		{"CarrierIndexTTL", testCarrierIndexTTL},
-		{"MarkAttempt", testMarkAttempt},
+		{"GetRecords", testGetRecords},
+		{"LookupCarrierIDs", testLookupCarrierIDs},
 		{"Accept", testAccept},
+		{"Settle", testSettle},
+		{"SettleRecordGone", testSettleRecordGone},
+		{"SettleBatch", testSettleBatch},
+		{"SettleConcurrent", testSettleConcurrent},
+		{"SwapRecords", testSwapRecords},
+		{"SwapRecordsBatch", testSwapRecordsBatch},
+		{"SwapRecordsConcurrent", testSwapRecordsConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -819,8 +830,8 @@ func testRecordUpdate(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ID != "r1" || got.Status != store.StatusDelivered || len(got.CarrierIDs) != 3 {
-		t.Fatalf("UpdateRecord returned %+v", got)
+	if got.ID != "r1" || got.Status != store.StatusDelivered || len(got.CarrierIDs) != 3 || got.Rev != 1 {
+		t.Fatalf("UpdateRecord returned %+v, want Rev 1", got)
 	}
 	stored, err := s.GetRecord(ctx, "r1")
 	if err != nil {
@@ -840,8 +851,21 @@ func testRecordUpdate(t *testing.T, s store.Store) {
 		t.Fatalf("UpdateRecord with failing fn: %v, want boom", err)
 	}
 	stored, _ = s.GetRecord(ctx, "r1")
-	if stored.Status != store.StatusDelivered {
-		t.Fatalf("failed update was stored: %s", stored.Status)
+	if stored.Status != store.StatusDelivered || stored.Rev != 1 {
+		t.Fatalf("failed update was stored: %s, Rev %d", stored.Status, stored.Rev)
+	}
+	got, err = s.UpdateRecord(ctx, "r1", func(r *store.Record) error {
+		if r.Rev != 1 {
+			return fmt.Errorf("fn got Rev %d, want the stored 1", r.Rev)
+		}
+		r.Reason = "again"
+		return nil
+	})
+	if err != nil || got.Rev != 2 {
+		t.Fatalf("second UpdateRecord: %+v, %v; want Rev 2", got, err)
+	}
+	if stored, _ = s.GetRecord(ctx, "r1"); stored.Rev != 2 || stored.Reason != "again" {
+		t.Fatalf("stored after the second update: %+v", stored)
 	}
 }
 
@@ -877,8 +901,8 @@ func testRecordUpdateConcurrent(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Attempts != workers*each {
-		t.Fatalf("Attempts = %d, want %d: updates were lost", r.Attempts, workers*each)
+	if r.Attempts != workers*each || r.Rev != workers*each {
+		t.Fatalf("Attempts = %d, Rev = %d, want %d: updates were lost", r.Attempts, r.Rev, workers*each)
 	}
 }
 
@@ -894,35 +918,65 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// testRecordTTL: records expire after their TTL, and UpdateRecord, SwapRecords and Settle
+// keep the remaining time (a record they had given a new TTL would outlive the test).
 func testRecordTTL(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
 	const ttl = 1200 * time.Millisecond
 	if err := s.PutRecord(ctx, record("short"), ttl); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.PutRecord(ctx, record("swapped"), ttl); err != nil {
+		t.Fatal(err)
+	}
+	m := msg("jio", store.PriorityOTP)
+	if err := s.Accept(ctx, []*store.Record{record(m.ID)}, ttl, m); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.PutRecord(ctx, record("long"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	put := time.Now()
-	// An update keeps the remaining TTL.
 	if _, err := s.UpdateRecord(ctx, "short", func(r *store.Record) error {
 		r.Status = store.StatusDelivered
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetRecord(ctx, "short"); err != nil && time.Since(put) < ttl/2 {
-		t.Fatalf("record gone early: %v", err)
+	sw := record("swapped")
+	sw.Rev, sw.Status = 1, store.StatusDelivered
+	if res, err := s.SwapRecords(ctx, store.RecordChange{Record: sw}); err != nil || len(res) != 1 || !res[0].Stored {
+		t.Fatalf("SwapRecords: %+v, %v", res, err)
 	}
-	eventually(t, "record expires", func() bool {
-		_, err := s.GetRecord(ctx, "short")
-		return errors.Is(err, store.ErrNotFound)
-	})
-	if d := time.Since(put); d < ttl-100*time.Millisecond {
-		t.Fatalf("record expired after %v, TTL %v", d, ttl)
+	claims := mustClaim(t, s, "jio", "c1", 1, 0)
+	if len(claims) != 1 {
+		t.Fatalf("claimed %d", len(claims))
+	}
+	settled := record(m.ID)
+	settled.Rev = 1
+	if err := s.Settle(ctx, store.Settlement{Carrier: "jio", Claim: claims[0], Record: settled}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"short", "swapped", m.ID} {
+		if _, err := s.GetRecord(ctx, id); err != nil && time.Since(put) < ttl/2 {
+			t.Fatalf("record %s gone early: %v", id, err)
+		}
+	}
+	for _, id := range []string{"short", "swapped", m.ID} {
+		eventually(t, "record "+id+" expires", func() bool {
+			_, err := s.GetRecord(ctx, id)
+			return errors.Is(err, store.ErrNotFound)
+		})
+		if d := time.Since(put); d < ttl-100*time.Millisecond {
+			t.Fatalf("record %s expired after %v, TTL %v", id, d, ttl)
+		}
 	}
 	if _, err := s.UpdateRecord(ctx, "short", func(*store.Record) error { return nil }); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("UpdateRecord of expired record: %v", err)
+	}
+	sw.Rev = 2
+	if res, err := s.SwapRecords(ctx, store.RecordChange{Record: sw}); err != nil || len(res) != 1 || res[0].Stored || !errors.Is(res[0].Err, store.ErrNotFound) {
+		t.Fatalf("SwapRecords of expired record: %+v, %v", res, err)
 	}
 	if _, err := s.GetRecord(ctx, "long"); err != nil {
 		t.Fatalf("long-lived record: %v", err)
@@ -980,59 +1034,59 @@ func testCarrierIndexTTL(t *testing.T, s store.Store) {
 	if _, _, err := s.LookupCarrierID(ctx, "jio", "long"); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func testMarkAttempt(t *testing.T, s store.Store) {
-	ctx := context.Background()
-	for want := 1; want <= 3; want++ {
-		n, err := s.MarkAttempt(ctx, "att-1", time.Hour)
-		if err != nil || n != want {
-			t.Fatalf("attempt %d: got %d, %v", want, n, err)
-		}
-	}
-	if n, err := s.MarkAttempt(ctx, "att-2", time.Hour); err != nil || n != 1 {
-		t.Fatalf("another message: %d %v", n, err)
+	got, err := s.LookupCarrierIDs(ctx, store.IndexKey{Carrier: "jio", ID: "short"}, store.IndexKey{Carrier: "jio", ID: "long"})
+	if err != nil || len(got) != 2 || got[0].MsgID != "" || got[1].MsgID != "msg-1" || got[1].Part != 2 {
+		t.Fatalf("LookupCarrierIDs(expired, live) = %+v, %v", got, err)
 	}
 }
 
 func testAccept(t *testing.T, s store.Store) {
-	a, ok := s.(store.Accepter)
-	if !ok {
-		t.Skip("this store has no Accept; dispatch falls back to PutRecord and Enqueue")
-	}
-	ctx := context.Background()
-	now := time.Now()
+	ctx := ctxT(t)
+	now := time.Now().Truncate(time.Millisecond)
 	msgs := []*store.Message{
 		{ID: "acc-1", Carrier: "acc", Priority: store.PriorityOTP, From: "ACMEIN", To: "919800000001", Text: "a", AcceptedAt: now},
 		{ID: "acc-2", Carrier: "acc", Priority: store.PriorityOTP, From: "ACMEIN", To: "919800000002", Text: "b", AcceptedAt: now, SendAt: now.Add(time.Hour)},
 	}
 	recs := []*store.Record{
-		{ID: "acc-1", Status: store.StatusAccepted, To: "919800000001", AcceptedAt: now},
+		{ID: "acc-1", Status: store.StatusAccepted, To: "919800000001", AcceptedAt: now, Meta: map[string]string{"k": "v"}},
 		{ID: "acc-2", Status: store.StatusScheduled, To: "919800000002", AcceptedAt: now},
 	}
-	if err := a.Accept(ctx, recs, time.Hour, msgs...); err != nil {
+	if err := s.Accept(ctx, recs, time.Hour, msgs...); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range recs {
+	want := copyRecord(recs[0])
+	recs[0].Meta["k"], msgs[0].Text = "changed", "changed" // the store has its own copies
+	for i, r := range recs {
 		got, err := s.GetRecord(ctx, r.ID)
-		if err != nil || got.Status != r.Status {
-			t.Fatalf("record %s: %+v %v", r.ID, got, err)
+		if err != nil {
+			t.Fatalf("record %s: %v", r.ID, err)
+		}
+		if i == 0 {
+			sameRecord(t, got, want)
+		}
+		if got.Status != r.Status || got.Rev != 0 {
+			t.Fatalf("record %s: %+v", r.ID, got)
 		}
 	}
-	d, err := s.Depth(ctx, "acc")
-	if err != nil || d.Ready != 1 || d.Scheduled != 1 {
-		t.Fatalf("depth %+v %v", d, err)
+	wantDepth(t, s, "acc", store.Depth{Ready: 1, Scheduled: 1})
+	cl := mustClaim(t, s, "acc", "c1", 10, 0)
+	if len(cl) != 1 || cl[0].Message.ID != "acc-1" || cl[0].Message.Text != "a" {
+		t.Fatalf("claim %v", ids(cl))
 	}
-	cl, err := s.Claim(ctx, "acc", "c1", 10, 0)
-	if err != nil || len(cl) != 1 || cl[0].Message.ID != "acc-1" {
-		t.Fatalf("claim %+v %v", cl, err)
-	}
-	// A bad message refuses the whole call.
+
+	// A bad message refuses the whole call: no record, and the good message is not queued.
+	good := &store.Message{ID: "acc-4", Carrier: "acc", Priority: store.PriorityOTP, To: "91", Text: "x", AcceptedAt: now}
 	bad := &store.Message{ID: "", Carrier: "acc", To: "91", Text: "x"}
-	if err := a.Accept(ctx, []*store.Record{{ID: "acc-3"}}, time.Hour, bad); err == nil {
+	if err := s.Accept(ctx, []*store.Record{{ID: "acc-3"}, {ID: "acc-4"}}, time.Hour, good, bad); err == nil {
 		t.Fatal("a message without id was accepted")
 	}
-	if _, err := s.GetRecord(ctx, "acc-3"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("record of a refused call stored: %v", err)
+	for _, id := range []string{"acc-3", "acc-4"} {
+		if _, err := s.GetRecord(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("record %s of a refused call stored: %v", id, err)
+		}
+	}
+	wantDepth(t, s, "acc", store.Depth{Pending: 1, Scheduled: 1})
+	if err := s.Accept(ctx, nil, time.Hour); err != nil {
+		t.Fatalf("Accept of nothing: %v", err)
 	}
 }

@@ -1,0 +1,249 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// committer is the group commit of the hot path: writes from many goroutines (HTTP accepts,
+// settlements, receipt appends, acks) join one queue, and a single flusher goroutine sends
+// everything queued as one MULTI/EXEC pipeline — one round trip, however many callers.
+// Each caller returns once the batch holding its write is acknowledged by Redis, so the
+// durability rule holds per caller.
+//
+// Batches form by themselves: while one is on the wire the next one fills, so at low load a
+// write goes out at once (no timer adds latency) and at high load a round trip carries
+// hundreds of writes. Acks of stream entries (XACK + XDEL) are gathered per stream across the
+// whole batch and sent as one variadic pair of commands.
+type committer struct {
+	c        redis.UniversalClient
+	maxBatch int
+
+	mu      sync.Mutex
+	queue   []*write
+	wake    chan struct{}
+	closed  bool
+	stopped chan struct{}
+
+	batches  atomic.Uint64 // round trips made
+	writes   atomic.Uint64 // writes carried
+	commands atomic.Uint64 // commands sent
+}
+
+// write is one caller's part of a batch.
+type write struct {
+	// add appends the write's own commands to the pipeline (may be nil).
+	add func(p redis.Pipeliner)
+	// acks are stream entries to acknowledge and delete in the same batch.
+	acks map[streamGroup][]string
+	// records are settled records to write over records still at revision 0 (see
+	// settleRecordsScript), gathered across the batch into one script call.
+	records []keyValue
+	// check, if set, reads the write's command results after the batch (nil: any error
+	// of the pipeline fails the write).
+	check func() error
+	done  chan error
+}
+
+// streamGroup names a stream and the consumer group whose entries are acked.
+type streamGroup struct{ stream, group string }
+
+type keyValue struct {
+	key string
+	val []byte
+}
+
+// settleRecordsScript writes each record (KEYS[i] ← ARGV[i]) only over a stored record that
+// is still at revision 0 (its JSON does not start with a "rev" field): dispatch settles a
+// message once, before any receipt can change its record, so a record already changed means
+// this settlement is stale (a slow instance whose claim was taken over) and the stored record
+// wins. SET … XX KEEPTTL GET makes the common case one command; a record that is gone is not
+// recreated.
+const settleRecordsScript = `
+for i = 1, #KEYS do
+  local old = redis.call('SET', KEYS[i], ARGV[i], 'XX', 'KEEPTTL', 'GET')
+  if old and string.match(old, '^{"rev":%d') then
+    redis.call('SET', KEYS[i], old, 'XX', 'KEEPTTL')
+  end
+end
+return 0
+`
+
+func newCommitter(c redis.UniversalClient, maxBatch int) *committer {
+	cm := &committer{c: c, maxBatch: maxBatch, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	go cm.run()
+	return cm
+}
+
+var errCommitterClosed = errors.New("store closed")
+
+// do queues w and waits until its batch is stored (or ctx ends: the write may still be
+// stored, as with any request whose answer is lost).
+func (cm *committer) do(ctx context.Context, w *write) error {
+	w.done = make(chan error, 1)
+	cm.mu.Lock()
+	if cm.closed {
+		cm.mu.Unlock()
+		return errCommitterClosed
+	}
+	cm.queue = append(cm.queue, w)
+	cm.mu.Unlock()
+	select {
+	case cm.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case err := <-w.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (cm *committer) run() {
+	defer close(cm.stopped)
+	for {
+		cm.mu.Lock()
+		if len(cm.queue) == 0 {
+			closed := cm.closed
+			cm.mu.Unlock()
+			if closed {
+				return
+			}
+			<-cm.wake
+			continue
+		}
+		n := min(len(cm.queue), cm.maxBatch)
+		batch := cm.queue[:n:n]
+		cm.queue = append([]*write(nil), cm.queue[n:]...)
+		cm.mu.Unlock()
+		cm.flush(batch)
+	}
+}
+
+// flush sends one batch. A batch's writes are independent: the MULTI makes each caller's
+// commands atomic with everything else in the batch, and a command error is charged to the
+// write that queued it.
+func (cm *committer) flush(batch []*write) {
+	acks := map[streamGroup][]string{}
+	var order []streamGroup
+	var recKeys []string
+	var recVals []any
+	for _, w := range batch {
+		for _, kv := range w.records {
+			recKeys = append(recKeys, kv.key)
+			recVals = append(recVals, kv.val)
+		}
+		for k, ids := range w.acks {
+			if _, ok := acks[k]; !ok {
+				order = append(order, k)
+			}
+			acks[k] = append(acks[k], ids...)
+		}
+	}
+	// The writes' own deadlines are theirs to watch; the batch is bounded by the client's
+	// read and write timeouts.
+	ctx := context.Background()
+	var recCmd redis.Cmder
+	ackCmds := map[streamGroup][2]redis.Cmder{}
+	cmds, err := cm.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, w := range batch {
+			if w.add != nil {
+				w.add(p)
+			}
+		}
+		if len(recKeys) > 0 {
+			// EVAL, not EVALSHA: inside MULTI a NOSCRIPT (after a Redis restart) could not
+			// be retried; the script is short and Redis caches its compilation.
+			recCmd = p.Eval(ctx, settleRecordsScript, recKeys, recVals...)
+		}
+		for _, k := range order {
+			ids := acks[k]
+			ackCmds[k] = [2]redis.Cmder{p.XAck(ctx, k.stream, k.group, ids...), p.XDel(ctx, k.stream, ids...)}
+		}
+		return nil
+	})
+	cm.batches.Add(1)
+	cm.writes.Add(uint64(len(batch)))
+	cm.commands.Add(uint64(len(cmds)))
+	if err != nil && !isCommandError(err) {
+		// The batch did not go through (connection, timeout, EXECABORT): every write failed.
+		for _, w := range batch {
+			w.done <- err
+		}
+		return
+	}
+	for _, w := range batch {
+		var werr error
+		if w.check != nil {
+			werr = w.check()
+		}
+		if werr == nil && len(w.records) > 0 {
+			werr = cmdErrs(recCmd)
+		}
+		for k := range w.acks {
+			if werr == nil {
+				werr = cmdErrs(ackCmds[k][0], ackCmds[k][1])
+			}
+		}
+		w.done <- werr
+	}
+}
+
+// isCommandError tells a Redis error reply to one command (the transaction ran; only that
+// command failed) from a failure of the whole batch.
+func isCommandError(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return false
+	}
+	// EXECABORT means nothing ran.
+	return re.Error() != "" && !hasPrefix(re.Error(), "EXECABORT")
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
+
+// close flushes what is queued and stops the flusher.
+func (cm *committer) close() {
+	cm.mu.Lock()
+	if cm.closed {
+		cm.mu.Unlock()
+		return
+	}
+	cm.closed = true
+	cm.mu.Unlock()
+	select {
+	case cm.wake <- struct{}{}:
+	default:
+	}
+	<-cm.stopped
+}
+
+// cmdErrs returns the first error among cmds, ignoring redis.Nil.
+func cmdErrs(cmds ...redis.Cmder) error {
+	for _, c := range cmds {
+		if c == nil {
+			continue
+		}
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("%s: %w", c.Name(), err)
+		}
+	}
+	return nil
+}
+
+// CommitStats counts the group commit's work: Writes callers served in Batches round trips
+// carrying Commands commands.
+type CommitStats struct {
+	Batches, Writes, Commands uint64
+}
+
+// CommitStats returns the group commit's counters (for metrics and benchmarks).
+func (s *Store) CommitStats() CommitStats {
+	return CommitStats{Batches: s.commit.batches.Load(), Writes: s.commit.writes.Load(), Commands: s.commit.commands.Load()}
+}

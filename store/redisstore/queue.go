@@ -1,0 +1,755 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/internal/valid"
+)
+
+func marshalMsg(m *store.Message) (string, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("message %s: %w", m.ID, err)
+	}
+	return string(b), nil
+}
+
+// Enqueue implements store.Queue: one MULTI/EXEC, so a batch is stored whole or not at all.
+func (s *Store) Enqueue(ctx context.Context, msgs ...*store.Message) error {
+	if err := s.check(ctx, "enqueue"); err != nil {
+		return err
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	bodies, err := marshalMsgs(msgs)
+	if err != nil {
+		return fmt.Errorf("store: enqueue: %w", err)
+	}
+	_, err = s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		s.enqueueOps(ctx, p, msgs, bodies)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: enqueue: %w", err)
+	}
+	return nil
+}
+
+// marshalMsgs checks and encodes messages for the queue.
+func marshalMsgs(msgs []*store.Message) ([]string, error) {
+	bodies := make([]string, len(msgs))
+	for i, m := range msgs {
+		if err := valid.Message(m); err != nil {
+			return nil, err
+		}
+		b, err := marshalMsg(m)
+		if err != nil {
+			return nil, err
+		}
+		bodies[i] = b
+	}
+	return bodies, nil
+}
+
+// enqueueOps queues msgs (encoded as bodies) on p: the ready stream, or the scheduled set.
+func (s *Store) enqueueOps(ctx context.Context, p redis.Pipeliner, msgs []*store.Message, bodies []string) {
+	now := time.Now()
+	for i, m := range msgs {
+		if m.SendAt.After(now) {
+			p.ZAdd(ctx, s.schedKey(m.Carrier), redis.Z{Score: float64(m.SendAt.UnixMilli()), Member: bodies[i]})
+			p.SAdd(ctx, s.schedSetKey(), m.Carrier)
+		} else {
+			p.XAdd(ctx, &redis.XAddArgs{Stream: s.streamKey(m.Carrier, m.Priority), Values: []any{"m", bodies[i]}})
+		}
+	}
+}
+
+// Accept implements store.Accepter: per message its record (SET with the TTL) and its queue
+// entry (XADD, or ZADD to the scheduled set), joined with every other caller's writes into
+// one group-commit MULTI: one round trip for all the requests that arrive within about a
+// round trip of each other.
+func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Duration, msgs ...*store.Message) error {
+	if err := s.check(ctx, "accept"); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		ttl = s.opts.RecordTTL
+	}
+	recBodies := make([][]byte, len(recs))
+	for i, r := range recs {
+		if r == nil || r.ID == "" {
+			return errors.New("store: accept: record without id")
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("store: accept: record %s: %w", r.ID, err)
+		}
+		recBodies[i] = b
+	}
+	bodies, err := marshalMsgs(msgs)
+	if err != nil {
+		return fmt.Errorf("store: accept: %w", err)
+	}
+	var cmds []redis.Cmder
+	w := &write{
+		add: func(p redis.Pipeliner) {
+			for i, r := range recs {
+				cmds = append(cmds, p.Set(ctx, s.recKey(r.ID), recBodies[i], time.Duration(ms(ttl))*time.Millisecond))
+			}
+			s.enqueueOps(context.Background(), p, msgs, bodies)
+		},
+		check: func() error { return cmdErrs(cmds...) },
+	}
+	if err := s.commit.do(ctx, w); err != nil {
+		return fmt.Errorf("store: accept: %w", err)
+	}
+	return nil
+}
+
+// Settle implements store.Settler: for each settlement the record (settleRecordsScript: never
+// recreated once gone, never over a record a receipt changed), the index entries (SET with the index TTL) and the webhook job (XADD),
+// and the claim's ack (XACK and XDEL, gathered per stream across the whole batch), in the
+// group-commit MULTI.
+func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
+	if err := s.check(ctx, "settle"); err != nil {
+		return err
+	}
+	type prepared struct {
+		rec []byte
+		id  string
+		idx []store.IndexEntry
+		job []byte
+	}
+	preps := make([]prepared, len(ss))
+	acks := map[streamGroup][]string{}
+	for i, st := range ss {
+		var p prepared
+		if st.Record != nil {
+			if st.Record.ID == "" {
+				return errors.New("store: settle: record without id")
+			}
+			b, err := json.Marshal(st.Record)
+			if err != nil {
+				return fmt.Errorf("store: settle: record %s: %w", st.Record.ID, err)
+			}
+			p.rec, p.id = b, st.Record.ID
+		}
+		for _, e := range st.Index {
+			if err := valid.Carrier(e.Carrier); err != nil {
+				return fmt.Errorf("store: settle: index: %w", err)
+			}
+			if e.ID == "" || e.MsgID == "" {
+				return errors.New("store: settle: index entry with an empty id")
+			}
+		}
+		p.idx = st.Index
+		if st.Webhook != nil {
+			b, err := marshalJob(st.Webhook)
+			if err != nil {
+				return fmt.Errorf("store: settle: %w", err)
+			}
+			p.job = b
+		}
+		if pr, id, ok := parseToken(st.Carrier, st.Claim.Token); ok {
+			k := streamGroup{s.streamKey(st.Carrier, pr), s.opts.Group}
+			acks[k] = append(acks[k], id)
+		}
+		preps[i] = p
+	}
+	var cmds []redis.Cmder
+	ttl := time.Duration(ms(s.opts.IndexTTL)) * time.Millisecond
+	w := &write{acks: acks}
+	for _, p := range preps {
+		if p.rec != nil {
+			w.records = append(w.records, keyValue{s.recKey(p.id), p.rec})
+		}
+	}
+	w.add = func(pl redis.Pipeliner) {
+		bg := context.Background()
+		for _, p := range preps {
+			for _, e := range p.idx {
+				cmds = append(cmds, pl.Set(bg, s.cidKey(e.Carrier, e.ID), e.MsgID+"|"+strconv.Itoa(e.Part), ttl))
+			}
+			if p.job != nil {
+				cmds = append(cmds, pl.XAdd(bg, &redis.XAddArgs{Stream: s.whStreamKey(), Values: []any{"j", p.job}}))
+			}
+		}
+	}
+	w.check = func() error { return cmdErrs(cmds...) }
+	if err := s.commit.do(ctx, w); err != nil {
+		return fmt.Errorf("store: settle: %w", err)
+	}
+	return nil
+}
+
+// claimScript reads up to ARGV[3] new entries for consumer ARGV[2] of group ARGV[1] from the
+// streams KEYS[1..3] (priorities 0..2), highest priority first, without blocking. It returns
+// a flat list of (priority, entry id, field "m") triples.
+var claimScript = redis.NewScript(`
+local out = {}
+local left = tonumber(ARGV[3])
+for i = 1, #KEYS do
+  if left <= 0 then break end
+  local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', left, 'STREAMS', KEYS[i], '>')
+  if r then
+    for _, e in ipairs(r[1][2]) do
+      local m = ''
+      local f = e[2]
+      if f then
+        for j = 1, #f, 2 do
+          if f[j] == 'm' then m = f[j + 1] end
+        end
+      end
+      out[#out + 1] = tostring(i - 1)
+      out[#out + 1] = e[1]
+      out[#out + 1] = m
+      left = left - 1
+    end
+  end
+end
+return out
+`)
+
+// rawEntry is a stream entry read for a consumer.
+type rawEntry struct {
+	prio store.Priority
+	id   string
+	body string
+}
+
+// Claim implements store.Queue. It first reads without blocking (OTP stream first, then
+// filling from the lower priorities, in one script); only when all three are empty does it
+// block on all three, in slices of Options.MaxBlock, until wait has passed.
+func (s *Store) Claim(ctx context.Context, carrier, consumer string, n int, wait time.Duration) ([]store.Claim, error) {
+	op := "claim " + carrier
+	if err := s.check(ctx, op); err != nil {
+		return nil, err
+	}
+	if err := valid.Carrier(carrier); err != nil {
+		return nil, fmt.Errorf("store: claim: %w", err)
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	if err := s.ensureGroups(ctx, carrier); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	claims := s.takeStash(carrier, consumer, n)
+	if len(claims) < n {
+		raw, err := s.readNow(ctx, carrier, consumer, n-len(claims))
+		if err != nil {
+			return claims, fmt.Errorf("store: %s: %w", op, err)
+		}
+		more, err := s.decode(ctx, carrier, raw)
+		claims = append(claims, more...)
+		if err != nil {
+			return claims, fmt.Errorf("store: %s: %w", op, err)
+		}
+	}
+	if len(claims) > 0 || wait <= 0 {
+		return claims, nil
+	}
+
+	deadline := time.Now().Add(wait)
+	keys := s.streamKeys(carrier)
+	streams := append(keys, ">", ">", ">")
+	for {
+		if err := s.check(ctx, op); err != nil {
+			return nil, err
+		}
+		left := time.Until(deadline)
+		if left < time.Millisecond {
+			return nil, nil
+		}
+		block := min(left, s.opts.MaxBlock).Truncate(time.Millisecond) // never 0: BLOCK 0 is forever
+		res, err := s.c.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: s.opts.Group, Consumer: consumer, Streams: streams, Count: int64(n), Block: block,
+		}).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			continue
+		case isNoGroup(err): // the streams were deleted under us: recreate and go on
+			s.groups.Delete(carrier)
+			if err := s.ensureGroups(ctx, carrier); err != nil {
+				return nil, fmt.Errorf("store: %s: %w", op, err)
+			}
+			continue
+		case err != nil:
+			if cerr := ctx.Err(); cerr != nil {
+				err = cerr
+			}
+			return nil, fmt.Errorf("store: %s: %w", op, err)
+		}
+		var raw []rawEntry
+		for _, st := range res {
+			p := slices.Index(keys, st.Stream)
+			if p < 0 {
+				continue
+			}
+			for _, m := range st.Messages {
+				body, _ := m.Values["m"].(string)
+				raw = append(raw, rawEntry{prio: store.Priority(p), id: m.ID, body: body})
+			}
+		}
+		// Streams come back in request order, each in id order; keep priority order.
+		slices.SortStableFunc(raw, func(a, b rawEntry) int { return int(a.prio) - int(b.prio) })
+		claims, err := s.decode(ctx, carrier, raw)
+		if len(claims) > n {
+			// Several streams filled at once: keep the rest (pending for this consumer) for
+			// its next Claim rather than hand out more than n.
+			s.putStash(carrier, consumer, claims[n:])
+			claims = claims[:n]
+		}
+		if err != nil {
+			return claims, fmt.Errorf("store: %s: %w", op, err)
+		}
+		if len(claims) > 0 {
+			return claims, nil
+		}
+	}
+}
+
+func (s *Store) takeStash(carrier, consumer string, n int) []store.Claim {
+	s.stashMu.Lock()
+	defer s.stashMu.Unlock()
+	if len(s.stash) == 0 {
+		return nil
+	}
+	now := time.Now()
+	for k, st := range s.stash {
+		if now.Sub(st.at) > stashMaxAge {
+			delete(s.stash, k)
+		}
+	}
+	k := stashKey{carrier, consumer}
+	st, ok := s.stash[k]
+	if !ok {
+		return nil
+	}
+	take := min(n, len(st.claims))
+	out := slices.Clone(st.claims[:take])
+	if take == len(st.claims) {
+		delete(s.stash, k)
+	} else {
+		st.claims = slices.Clone(st.claims[take:])
+		s.stash[k] = st
+	}
+	return out
+}
+
+func (s *Store) putStash(carrier, consumer string, claims []store.Claim) {
+	s.stashMu.Lock()
+	defer s.stashMu.Unlock()
+	k := stashKey{carrier, consumer}
+	st := s.stash[k]
+	if len(st.claims) == 0 {
+		st.at = time.Now()
+	}
+	st.claims = append(st.claims, claims...)
+	s.stash[k] = st
+}
+
+// readNow runs claimScript, recreating the consumer groups once if they vanished.
+func (s *Store) readNow(ctx context.Context, carrier, consumer string, n int) ([]rawEntry, error) {
+	keys := s.streamKeys(carrier)
+	var res []any
+	var err error
+	for try := 0; ; try++ {
+		res, err = claimScript.Run(ctx, s.c, keys, s.opts.Group, consumer, n).Slice()
+		if errors.Is(err, redis.Nil) {
+			return nil, nil
+		}
+		if err != nil && strings.Contains(err.Error(), "NOGROUP") && try == 0 {
+			s.groups.Delete(carrier)
+			if err := s.ensureGroups(ctx, carrier); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		break
+	}
+	if err != nil {
+		return nil, err
+	}
+	raw := make([]rawEntry, 0, len(res)/3)
+	for i := 0; i+2 < len(res); i += 3 {
+		ps, _ := res[i].(string)
+		id, _ := res[i+1].(string)
+		body, _ := res[i+2].(string)
+		p, _ := strconv.Atoi(ps)
+		raw = append(raw, rawEntry{prio: store.Priority(p), id: id, body: body})
+	}
+	return raw, nil
+}
+
+// decode turns entries into claims (Deliveries 1). Entries that do not decode are moved to
+// the quarantine list and finished, so they cannot block their queue.
+func (s *Store) decode(ctx context.Context, carrier string, raw []rawEntry) ([]store.Claim, error) {
+	claims := make([]store.Claim, 0, len(raw))
+	var bad []rawEntry
+	for _, r := range raw {
+		m, err := decodeMsg(r.body)
+		if err != nil {
+			bad = append(bad, r)
+			continue
+		}
+		claims = append(claims, store.Claim{Message: m, Token: token(carrier, r.prio, r.id), Deliveries: 1})
+	}
+	if len(bad) > 0 {
+		if err := s.quarantine(ctx, carrier, bad); err != nil {
+			return claims, err
+		}
+	}
+	return claims, nil
+}
+
+func decodeMsg(body string) (*store.Message, error) {
+	if body == "" {
+		return nil, errors.New("entry without message")
+	}
+	m := new(store.Message)
+	if err := json.Unmarshal([]byte(body), m); err != nil {
+		return nil, err
+	}
+	if err := valid.Message(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (s *Store) quarantine(ctx context.Context, carrier string, bad []rawEntry) error {
+	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for _, r := range bad {
+			k := s.streamKey(carrier, r.prio)
+			b, _ := json.Marshal(map[string]any{"stream": k, "id": r.id, "m": r.body, "at": time.Now().UTC()})
+			p.RPush(ctx, s.badKey(), b)
+			p.XAck(ctx, k, s.opts.Group, r.id)
+			p.XDel(ctx, k, r.id)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("quarantine undecodable entries: %w", err)
+	}
+	return nil
+}
+
+// ackScript acknowledges and deletes entries: for each i, entry ARGV[i+1] of stream KEYS[i]
+// in group ARGV[1]. An entry that is not pending is left alone (a stale or foreign token
+// must not delete a ready entry).
+var ackScript = redis.NewScript(`
+local n = 0
+for i = 1, #KEYS do
+  if redis.call('XACK', KEYS[i], ARGV[1], ARGV[i + 1]) == 1 then
+    redis.call('XDEL', KEYS[i], ARGV[i + 1])
+    n = n + 1
+  end
+end
+return n
+`)
+
+// Ack implements store.Queue.
+func (s *Store) Ack(ctx context.Context, carrier string, claims ...store.Claim) error {
+	op := "ack " + carrier
+	if err := s.check(ctx, op); err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(claims))
+	args := make([]any, 1, len(claims)+1)
+	args[0] = s.opts.Group
+	for _, c := range claims {
+		p, id, ok := parseToken(carrier, c.Token)
+		if !ok {
+			continue
+		}
+		keys = append(keys, s.streamKey(carrier, p))
+		args = append(args, id)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := ackScript.Run(ctx, s.c, keys, args...).Err(); err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	return nil
+}
+
+// deferScript finishes entry ARGV[2] of stream KEYS[1] (group ARGV[1]) and, only if it was
+// pending, adds message ARGV[4] to the scheduled zset KEYS[2] with score ARGV[3] and its
+// carrier ARGV[5] to the set KEYS[3]. Returns 1 if it did, 0 if the entry was not pending.
+var deferScript = redis.NewScript(`
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+redis.call('SADD', KEYS[3], ARGV[5])
+return 1
+`)
+
+// Defer implements store.Queue, atomically (one script).
+func (s *Store) Defer(ctx context.Context, carrier string, c store.Claim, at time.Time) error {
+	op := "defer " + carrier
+	if err := s.check(ctx, op); err != nil {
+		return err
+	}
+	if c.Message == nil {
+		return fmt.Errorf("store: %s: claim without message", op)
+	}
+	m := *c.Message
+	if m.Carrier == "" {
+		m.Carrier = carrier
+	}
+	if err := valid.Message(&m); err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	p, id, ok := parseToken(carrier, c.Token)
+	if !ok {
+		return nil // not a pending claim of this carrier: nothing to finish
+	}
+	body, err := marshalMsg(&m)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	keys := []string{s.streamKey(carrier, p), s.schedKey(m.Carrier), s.schedSetKey()}
+	if err := deferScript.Run(ctx, s.c, keys, s.opts.Group, id, at.UnixMilli(), body, m.Carrier).Err(); err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	return nil
+}
+
+// moveScript finishes entry ARGV[2] of stream KEYS[1] (group ARGV[1]) and, only if it was
+// pending, appends message ARGV[3] to stream KEYS[2]. Returns 1 if it did.
+var moveScript = redis.NewScript(`
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[2], '*', 'm', ARGV[3])
+return 1
+`)
+
+// Move implements store.Queue, atomically (one script).
+func (s *Store) Move(ctx context.Context, from string, c store.Claim, to string) error {
+	op := "move " + from + " to " + to
+	if err := s.check(ctx, op); err != nil {
+		return err
+	}
+	if c.Message == nil {
+		return fmt.Errorf("store: %s: claim without message", op)
+	}
+	m := *c.Message
+	m.Carrier = to
+	if err := valid.Message(&m); err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	p, id, ok := parseToken(from, c.Token)
+	if !ok {
+		return nil
+	}
+	body, err := marshalMsg(&m)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	keys := []string{s.streamKey(from, p), s.streamKey(to, m.Priority)}
+	if err := moveScript.Run(ctx, s.c, keys, s.opts.Group, id, body).Err(); err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	return nil
+}
+
+// Reclaim implements store.Queue with XAUTOCLAIM on each priority's stream (highest first),
+// then XPENDING for the delivery counts.
+func (s *Store) Reclaim(ctx context.Context, carrier, consumer string, minIdle time.Duration, n int) ([]store.Claim, error) {
+	op := "reclaim " + carrier
+	if err := s.check(ctx, op); err != nil {
+		return nil, err
+	}
+	if err := valid.Carrier(carrier); err != nil {
+		return nil, fmt.Errorf("store: reclaim: %w", err)
+	}
+	idle := time.Duration(ms(minIdle)) * time.Millisecond
+	var claims []store.Claim
+	for _, p := range store.Priorities() {
+		key := s.streamKey(carrier, p)
+		start := "0-0"
+		// XAUTOCLAIM scans at most 10×COUNT pending entries per call; a bounded number of
+		// rounds keeps one Reclaim short even with a huge pending list.
+		for round := 0; round < 16 && len(claims) < n; round++ {
+			msgs, next, err := s.c.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+				Stream: key, Group: s.opts.Group, Consumer: consumer,
+				MinIdle: idle, Start: start, Count: int64(n - len(claims)),
+			}).Result()
+			if isNoGroup(err) {
+				break
+			}
+			if err != nil {
+				return claims, fmt.Errorf("store: %s: %w", op, err)
+			}
+			got, err := s.withDeliveries(ctx, carrier, p, msgs)
+			claims = append(claims, got...)
+			if err != nil {
+				return claims, fmt.Errorf("store: %s: %w", op, err)
+			}
+			if next == "0-0" || next == "" {
+				break
+			}
+			start = next
+		}
+	}
+	return claims, nil
+}
+
+// withDeliveries decodes reclaimed entries and reads their delivery counts.
+func (s *Store) withDeliveries(ctx context.Context, carrier string, p store.Priority, msgs []redis.XMessage) ([]store.Claim, error) {
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	key := s.streamKey(carrier, p)
+	cmds := make([]*redis.XPendingExtCmd, len(msgs))
+	_, err := s.c.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		for i, m := range msgs {
+			cmds[i] = pl.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: key, Group: s.opts.Group, Start: m.ID, End: m.ID, Count: 1})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delivery counts: %w", err)
+	}
+	raw := make([]rawEntry, 0, len(msgs))
+	for _, m := range msgs {
+		body, _ := m.Values["m"].(string)
+		raw = append(raw, rawEntry{prio: p, id: m.ID, body: body})
+	}
+	claims, err := s.decode(ctx, carrier, raw)
+	// decode kept the order of raw, less the quarantined entries.
+	counts := make(map[string]int64, len(msgs))
+	for i, m := range msgs {
+		if pend := cmds[i].Val(); len(pend) == 1 {
+			counts[m.ID] = pend[0].RetryCount
+		}
+	}
+	out := claims[:0]
+	for _, c := range claims {
+		_, id, _ := parseToken(carrier, c.Token)
+		d, ok := counts[id]
+		if !ok {
+			continue // finished by someone else between the two calls
+		}
+		c.Deliveries = d
+		out = append(out, c)
+	}
+	return out, err
+}
+
+// promoteScript moves up to ARGV[3] due messages (score <= ARGV[2], unix ms), earliest
+// first across carriers, from the per-carrier zsets P:sched:{carrier} (P = ARGV[1]; the
+// carriers are the members of set KEYS[1]) to the streams P:q:{carrier}:{priority}, taking
+// the priority from the message JSON. It returns how many it moved.
+//
+// It computes key names from data, so it is NOT Redis Cluster safe (nor are scripts that
+// touch undeclared keys allowed there); smppd needs a single primary.
+var promoteScript = redis.NewScript(`
+local prefix, now, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local cands = {}
+for _, c in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local z = prefix .. ':sched:' .. c
+  local items = redis.call('ZRANGE', z, '-inf', now, 'BYSCORE', 'LIMIT', 0, n, 'WITHSCORES')
+  for i = 1, #items, 2 do
+    cands[#cands + 1] = {tonumber(items[i + 1]), items[i], c}
+  end
+  if #items == 0 and redis.call('EXISTS', z) == 0 then
+    redis.call('SREM', KEYS[1], c)
+  end
+end
+table.sort(cands, function(a, b)
+  if a[1] ~= b[1] then return a[1] < b[1] end
+  return a[2] < b[2]
+end)
+local moved = 0
+local touched = {}
+for i = 1, math.min(n, #cands) do
+  local m, c = cands[i][2], cands[i][3]
+  local ok, msg = pcall(cjson.decode, m)
+  local p = 0
+  if ok and type(msg) == 'table' then
+    p = tonumber(msg['priority']) or 0
+  end
+  if p < 0 or p > 2 then p = 2 end
+  redis.call('XADD', prefix .. ':q:' .. c .. ':' .. string.format('%d', p), '*', 'm', m)
+  redis.call('ZREM', prefix .. ':sched:' .. c, m)
+  touched[c] = true
+  moved = moved + 1
+end
+for c in pairs(touched) do
+  if redis.call('EXISTS', prefix .. ':sched:' .. c) == 0 then
+    redis.call('SREM', KEYS[1], c)
+  end
+end
+return moved
+`)
+
+// PromoteDue implements store.Queue (one script: atomic).
+func (s *Store) PromoteDue(ctx context.Context, now time.Time, n int) (int, error) {
+	if err := s.check(ctx, "promote"); err != nil {
+		return 0, err
+	}
+	if n <= 0 {
+		return 0, nil
+	}
+	moved, err := promoteScript.Run(ctx, s.c, []string{s.schedSetKey()}, s.opts.Prefix, now.UnixMilli(), n).Int()
+	if err != nil {
+		return 0, fmt.Errorf("store: promote: %w", err)
+	}
+	return moved, nil
+}
+
+// Depth implements store.Queue from one MULTI/EXEC snapshot: XLEN and the XPENDING summary
+// of each stream (ready = XLEN - pending, exact because finished entries are deleted in the
+// same step), and ZCARD of the carrier's scheduled zset.
+func (s *Store) Depth(ctx context.Context, carrier string) (store.Depth, error) {
+	op := "depth " + carrier
+	if err := s.check(ctx, op); err != nil {
+		return store.Depth{}, err
+	}
+	var lens [3]*redis.IntCmd
+	var pend [3]*redis.XPendingCmd
+	var sched *redis.IntCmd
+	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range s.streamKeys(carrier) {
+			lens[i] = p.XLen(ctx, k)
+			pend[i] = p.XPending(ctx, k, s.opts.Group)
+		}
+		sched = p.ZCard(ctx, s.schedKey(carrier))
+		return nil
+	})
+	if err != nil && !isNoGroup(err) {
+		return store.Depth{}, fmt.Errorf("store: %s: %w", op, err)
+	}
+	var d store.Depth
+	for i := range lens {
+		if err := lens[i].Err(); err != nil {
+			return store.Depth{}, fmt.Errorf("store: %s: %w", op, err)
+		}
+		var pn int64
+		if err := pend[i].Err(); err == nil {
+			pn = pend[i].Val().Count
+		} else if !isNoGroup(err) {
+			return store.Depth{}, fmt.Errorf("store: %s: %w", op, err)
+		}
+		d.Pending += pn
+		d.Ready += max(0, lens[i].Val()-pn)
+	}
+	if err := sched.Err(); err != nil {
+		return store.Depth{}, fmt.Errorf("store: %s: %w", op, err)
+	}
+	d.Scheduled = sched.Val()
+	return d, nil
+}

@@ -1,0 +1,330 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/internal/valid"
+)
+
+// PutRecord implements store.Records.
+func (s *Store) PutRecord(ctx context.Context, r *store.Record, ttl time.Duration) error {
+	if err := s.check(ctx, "put record"); err != nil {
+		return err
+	}
+	if r == nil || r.ID == "" {
+		return errors.New("store: put record: record without id")
+	}
+	if ttl <= 0 {
+		ttl = s.opts.RecordTTL
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("store: put record %s: %w", r.ID, err)
+	}
+	if err := s.c.Set(ctx, s.recKey(r.ID), b, time.Duration(ms(ttl))*time.Millisecond).Err(); err != nil {
+		return fmt.Errorf("store: put record %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// GetRecord implements store.Records.
+func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error) {
+	op := "get record " + id
+	if err := s.check(ctx, op); err != nil {
+		return nil, err
+	}
+	b, err := s.c.Get(ctx, s.recKey(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("store: %s: %w", op, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	r := new(store.Record)
+	if err := json.Unmarshal(b, r); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	return r, nil
+}
+
+// fnError carries fn's error out of the WATCH transaction untouched.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+
+// UpdateRecord implements store.Records with WATCH/GET/MULTI SET KEEPTTL/EXEC, running fn
+// again (up to Options.UpdateRetries times, with a short random back-off) when another
+// writer changed the record first. It is the cold path (four commands and two round trips);
+// the hot paths use Settle and SwapRecords.
+func (s *Store) UpdateRecord(ctx context.Context, id string, fn func(*store.Record) error) (*store.Record, error) {
+	op := "update record " + id
+	key := s.recKey(id)
+	var out *store.Record
+	txf := func(tx *redis.Tx) error {
+		b, err := tx.Get(ctx, key).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		r := new(store.Record)
+		if err := json.Unmarshal(b, r); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return fnError{err}
+		}
+		r.ID = id
+		r.Rev++
+		nb, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, key, nb, redis.KeepTTL)
+			return nil
+		})
+		if err == nil {
+			out = r
+		}
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		if err := s.check(ctx, op); err != nil {
+			return nil, err
+		}
+		err := s.c.Watch(ctx, txf, key)
+		var fe fnError
+		switch {
+		case err == nil:
+			return out, nil
+		case errors.As(err, &fe):
+			return nil, fe.err
+		case errors.Is(err, redis.TxFailedErr):
+			if attempt >= s.opts.UpdateRetries {
+				return nil, fmt.Errorf("store: %s: still contended after %d retries: %w", op, attempt, err)
+			}
+			backoff := time.Duration(rand.Int64N(int64(min(attempt+1, 20)) * int64(time.Millisecond)))
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, fmt.Errorf("store: %s: %w", op, ctx.Err())
+			}
+		default:
+			return nil, fmt.Errorf("store: %s: %w", op, err)
+		}
+	}
+}
+
+// IndexCarrierID implements store.Records.
+func (s *Store) IndexCarrierID(ctx context.Context, carrier, carrierMsgID, msgID string, part int, ttl time.Duration) error {
+	op := "index " + carrier
+	if err := s.check(ctx, op); err != nil {
+		return err
+	}
+	if err := valid.Carrier(carrier); err != nil {
+		return fmt.Errorf("store: index: %w", err)
+	}
+	if carrierMsgID == "" || msgID == "" {
+		return fmt.Errorf("store: %s: empty message id", op)
+	}
+	if ttl <= 0 {
+		ttl = s.opts.IndexTTL
+	}
+	v := msgID + "|" + strconv.Itoa(part)
+	if err := s.c.Set(ctx, s.cidKey(carrier, carrierMsgID), v, time.Duration(ms(ttl))*time.Millisecond).Err(); err != nil {
+		return fmt.Errorf("store: %s %s: %w", op, carrierMsgID, err)
+	}
+	return nil
+}
+
+// LookupCarrierID implements store.Records.
+func (s *Store) LookupCarrierID(ctx context.Context, carrier, carrierMsgID string) (string, int, error) {
+	op := "lookup " + carrier + " " + carrierMsgID
+	if err := s.check(ctx, op); err != nil {
+		return "", 0, err
+	}
+	v, err := s.c.Get(ctx, s.cidKey(carrier, carrierMsgID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", 0, fmt.Errorf("store: %s: %w", op, store.ErrNotFound)
+	}
+	if err != nil {
+		return "", 0, fmt.Errorf("store: %s: %w", op, err)
+	}
+	i := strings.LastIndexByte(v, '|')
+	part, perr := strconv.Atoi(v[i+1:])
+	if i <= 0 || perr != nil {
+		return "", 0, fmt.Errorf("store: %s: malformed index value %q", op, v)
+	}
+	return v[:i], part, nil
+}
+
+// LookupCarrierIDs implements store.Records with one MGET.
+func (s *Store) LookupCarrierIDs(ctx context.Context, keys ...store.IndexKey) ([]store.IndexEntry, error) {
+	op := "lookup carrier ids"
+	if err := s.check(ctx, op); err != nil {
+		return nil, err
+	}
+	out := make([]store.IndexEntry, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = s.cidKey(k.Carrier, k.ID)
+		out[i].IndexKey = k
+	}
+	vals, err := s.c.MGet(ctx, names...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	for i, v := range vals {
+		sv, ok := v.(string)
+		if !ok {
+			continue
+		}
+		j := strings.LastIndexByte(sv, '|')
+		part, perr := strconv.Atoi(sv[j+1:])
+		if j <= 0 || perr != nil {
+			continue // malformed: treated as absent
+		}
+		out[i].MsgID, out[i].Part = sv[:j], part
+	}
+	return out, nil
+}
+
+// swapScript is SwapRecords' compare-and-set. KEYS: the record keys, then the webhook stream;
+// ARGV: per change its JSON, the revision it expects stored, and its webhook job (” for
+// none). SET … XX KEEPTTL GET writes the record and returns the old one in one command; when
+// the old one's revision is not the expected one, the old value is put back (the script is
+// atomic, so nobody sees the wrong one). The common case costs one command per change.
+// It returns per change 1 (stored), 0 (gone) or the current JSON.
+var swapScript = redis.NewScript(`
+local out = {}
+local wh = KEYS[#KEYS]
+for i = 1, #KEYS - 1 do
+  local new, want, job = ARGV[3*i-2], ARGV[3*i-1], ARGV[3*i]
+  local old = redis.call('SET', KEYS[i], new, 'XX', 'KEEPTTL', 'GET')
+  if not old then
+    out[i] = 0
+  else
+    local rev = string.match(old, '^{"rev":(%d+)') or '0'
+    if rev == want then
+      if job ~= '' then redis.call('XADD', wh, '*', 'j', job) end
+      out[i] = 1
+    else
+      redis.call('SET', KEYS[i], old, 'XX', 'KEEPTTL')
+      out[i] = old
+    end
+  end
+end
+return out
+`)
+
+// SwapRecords implements store.Records: every change in one script call (one round trip).
+func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) ([]store.SwapResult, error) {
+	op := "swap records"
+	if err := s.check(ctx, op); err != nil {
+		return nil, err
+	}
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, 0, len(changes)+1)
+	args := make([]any, 0, 3*len(changes))
+	for _, ch := range changes {
+		r := ch.Record
+		if r == nil || r.ID == "" {
+			return nil, fmt.Errorf("store: %s: record without id", op)
+		}
+		if r.Rev < 1 {
+			return nil, fmt.Errorf("store: %s: record %s: Rev %d, want the read revision + 1", op, r.ID, r.Rev)
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: record %s: %w", op, r.ID, err)
+		}
+		var job []byte
+		if ch.Webhook != nil {
+			if job, err = marshalJob(ch.Webhook); err != nil {
+				return nil, fmt.Errorf("store: %s: %w", op, err)
+			}
+		}
+		keys = append(keys, s.recKey(r.ID))
+		args = append(args, b, strconv.FormatInt(r.Rev-1, 10), job)
+	}
+	keys = append(keys, s.whStreamKey())
+	vals, err := swapScript.Run(ctx, s.c, keys, args...).Slice()
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	if len(vals) != len(changes) {
+		return nil, fmt.Errorf("store: %s: %d results for %d changes", op, len(vals), len(changes))
+	}
+	out := make([]store.SwapResult, len(changes))
+	for i, v := range vals {
+		switch x := v.(type) {
+		case int64:
+			if x == 1 {
+				out[i].Stored = true
+			} else {
+				out[i].Err = fmt.Errorf("store: %s: %s: %w", op, changes[i].Record.ID, store.ErrNotFound)
+			}
+		case string:
+			r := new(store.Record)
+			if err := json.Unmarshal([]byte(x), r); err != nil {
+				out[i].Err = fmt.Errorf("store: %s: %s: %w", op, changes[i].Record.ID, err)
+				continue
+			}
+			out[i].Current = r
+		default:
+			out[i].Err = fmt.Errorf("store: %s: unexpected reply %T", op, v)
+		}
+	}
+	return out, nil
+}
+
+// GetRecords implements store.Records with one MGET.
+func (s *Store) GetRecords(ctx context.Context, ids ...string) ([]*store.Record, error) {
+	op := "get records"
+	if err := s.check(ctx, op); err != nil {
+		return nil, err
+	}
+	out := make([]*store.Record, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.recKey(id)
+	}
+	vals, err := s.c.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	for i, v := range vals {
+		sv, ok := v.(string)
+		if !ok {
+			continue
+		}
+		r := new(store.Record)
+		if err := json.Unmarshal([]byte(sv), r); err != nil {
+			return nil, fmt.Errorf("store: %s: %s: %w", op, ids[i], err)
+		}
+		out[i] = r
+	}
+	return out, nil
+}
