@@ -1,19 +1,23 @@
 // Package dlr turns delivery receipts into message statuses and JSON webhooks, and loses
 // none of them.
 //
-// A Correlator serves deliver_sm on the carriers' receiver binds (Handler per carrier, or
-// DeliverHandler with CorrelatorOptions.CarrierOf). For each receipt it finds the message by
-// (carrier, normalised carrier message id) — Format says how a carrier spells its ids in
-// submit_sm_resp and in receipts — updates the message's record (status, StatusAt,
-// ErrorCode, Reason with the DLT reason, per-part state of multipart messages) and queues
-// the webhook job, all in the store, and only then answers ESME_ROK. If the store fails, the
-// answer is ESME_RX_T_APPN and the carrier sends the receipt again. Every step is
-// idempotent (job ids are message id + status), so a retransmission or a crash between two
-// steps changes nothing twice and sends one webhook.
+// A Correlator serves deliver_sm on the carriers' binds (Handler per carrier, wired by
+// dispatch through its Receipts seam) in two decoupled halves. The handler appends each
+// deliver_sm, as received, to the store's receipt log and answers ESME_ROK once it is stored
+// — one XADD, group-committed with every other receipt of the moment — and ESME_RX_T_APPN
+// only when the store fails, so the carrier sends it again. The applier (Start) reads the log
+// in batches on any instance: it finds each receipt's message by (carrier, normalised carrier
+// message id) — Format says how a carrier spells its ids in submit_sm_resp and in receipts —,
+// reads the records, applies the receipts (status, StatusAt, ErrorCode, Reason with the DLT
+// reason, per-part state of multipart messages), and stores each changed record by
+// compare-and-set together with its webhook job, queued in the same step only when the
+// message became final. Then it acks the log entries. A crash anywhere leaves entries in
+// the log to be applied again, which changes nothing twice and queues one webhook.
 //
-// A receipt that arrives before its submit_sm_resp is parked (EarlyWindow, default 2m) and
-// applied by OnSubmitted, dispatch's after-submit hook, when the response lands; one that
-// matches nothing by the end of its window is kept in the unmatched list and counted.
+// A receipt that arrives before its submit_sm_resp is stored waits in the log (no write),
+// tried again every RetryEvery, up to EarlyWindow (2m); then it is kept in the unmatched list
+// and counted. Correlation falling behind never refuses a receipt: past MaxPending appends
+// in flight or a MaxLag backlog the handler waits, and its session stops reading.
 //
 // A Sender POSTs queued jobs: signed (SignatureHeader), with an Idempotency-Key, retried with
 // exponential backoff and jitter for RetryFor (24h), at most PerHostConcurrency at a time per

@@ -14,13 +14,28 @@
 //	                                 member = the Message as JSON (unique: it has ID and
 //	                                 Attempts)
 //	P:sched                 set      carriers that may have scheduled messages
-//	P:rec:{id}              string   status record as JSON, with a TTL
+//	P:rec:{id}              string   status record as JSON, with a TTL; its first field is
+//	                                 "rev", the compare-and-set revision
 //	P:cid:{carrier}:{cmid}  string   carrier message id index: "msgID|part", with a TTL
+//	P:rlog                  stream   the receipt log (receiptlog.go)
+//	P:wh:…, P:dlr:…                  the webhook queue and unmatched receipts (dlr.go)
 //	P:bad                   list     queue entries that could not be decoded (quarantined
 //	                                 instead of blocking their queue); JSON with the stream,
 //	                                 entry id and raw payload
 //
 // Carrier names may not contain ':' (store/internal/valid enforces it), so keys never collide.
+//
+// # Group commit
+//
+// The hot-path writes — Accept, Settle, AppendReceipts and the acks of the receipt log and
+// the webhook queue — go through one committer: every caller's writes queued while a round
+// trip is on the wire leave together in the next MULTI/EXEC, and acks of stream entries are
+// merged into one variadic XACK and XDEL per stream. Each caller returns when its batch is
+// acknowledged. Per message of the R1 flow that leaves about eight commands in all: SET
+// (record) and XADD (queue) at accept; the record's SET (inside the settle script) and the
+// index SET at settle; XADD to the receipt log; the record's SET … GET compare-and-set and
+// XADD of the webhook job when a receipt is applied; and the batch commands (MULTI, EXEC,
+// XREADGROUP, XACK, XDEL, EVALSHA) shared by hundreds of messages.
 //
 // # Queue semantics on streams
 //
