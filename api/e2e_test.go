@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/dispatch/dispatchtest"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/otp"
 	"github.com/smppd/smppd/smpp"
@@ -68,7 +69,7 @@ func newPipeline(tb testing.TB, scrub bool, mod func(*Options)) *pipeline {
 			}
 			return nil
 		},
-		Receipts: ackReceipts{},
+		Receipts: dispatchtest.AckReceipts{},
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -263,18 +264,3 @@ func TestEndToEndTransAndBulk(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
-
-// ackReceipts acknowledges receipts without correlating them (the dlr package's business).
-type ackReceipts struct{}
-
-func (ackReceipts) Handler(string) smpp.Handler {
-	return smpp.DeliverHandlerFunc(func(context.Context, *smpp.Session, *smpp.DeliverSM) smpp.CommandStatus {
-		return smpp.ESME_ROK
-	})
-}
-
-func (ackReceipts) IndexEntries(carrier, carrierMsgID, msgID string, part int) []store.IndexEntry {
-	return []store.IndexEntry{{IndexKey: store.IndexKey{Carrier: carrier, ID: carrierMsgID}, MsgID: msgID, Part: part}}
-}
-
-func (ackReceipts) FinalWebhook(*store.Record) *store.WebhookJob { return nil }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/dispatch/dispatchtest"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smpp/smsc"
@@ -87,7 +88,7 @@ func start(t *testing.T, o Options) *Dispatcher {
 	if o.Receipts == nil {
 		// Receipts are the dlr package's business; here they are simply acknowledged so
 		// that the simulator does not resend them over the binds under test.
-		o.Receipts = ackReceipts{}
+		o.Receipts = dispatchtest.AckReceipts{}
 	}
 	d, err := New(o)
 	if err != nil {
@@ -537,19 +538,3 @@ func TestTwoInstancesShareOneRedisQueue(t *testing.T) {
 		t.Fatalf("submitted per instance %v: both should share the queue", byInstance)
 	}
 }
-
-// ackReceipts is the Receipts seam of tests that do not correlate: receipts are acknowledged,
-// ids indexed as given, no webhooks.
-type ackReceipts struct{}
-
-func (ackReceipts) Handler(string) smpp.Handler {
-	return smpp.DeliverHandlerFunc(func(context.Context, *smpp.Session, *smpp.DeliverSM) smpp.CommandStatus {
-		return smpp.ESME_ROK
-	})
-}
-
-func (ackReceipts) IndexEntries(carrier, carrierMsgID, msgID string, part int) []store.IndexEntry {
-	return []store.IndexEntry{{IndexKey: store.IndexKey{Carrier: carrier, ID: carrierMsgID}, MsgID: msgID, Part: part}}
-}
-
-func (ackReceipts) FinalWebhook(*store.Record) *store.WebhookJob { return nil }

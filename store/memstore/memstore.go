@@ -167,32 +167,46 @@ func (s *Store) Claim(ctx context.Context, carrier, consumer string, n int, wait
 	if n <= 0 {
 		return nil, nil
 	}
+	return waitTake(ctx, s, "claim "+carrier, wait, &s.qmu, func() ([]store.Claim, *chan struct{}, bool) {
+		if s.closed {
+			return nil, nil, false
+		}
+		cq := s.carrierLocked(carrier)
+		return s.takeLocked(cq, consumer, n), &cq.wake, true
+	})
+}
+
+// waitTake is the waiting loop of Claim and ReadReceiptLog: take runs under mu and returns
+// what it took, the wake channel to sleep on (created here when nil; whoever adds closes and
+// clears it) and false when the store is closed. It returns what take found, or nothing when
+// wait has passed; ctx's error if ctx ends first, ErrClosed if the store closes.
+func waitTake[T any](ctx context.Context, s *Store, op string, wait time.Duration, mu sync.Locker,
+	take func() ([]T, *chan struct{}, bool)) ([]T, error) {
 	var deadline time.Time
 	if wait > 0 {
 		deadline = s.now().Add(wait)
 	}
 	var timer *time.Timer
 	for {
-		s.qmu.Lock()
-		if s.closed {
-			s.qmu.Unlock()
-			return nil, fmt.Errorf("store: claim %s: %w", carrier, ErrClosed)
+		mu.Lock()
+		got, wakeP, open := take()
+		if !open {
+			mu.Unlock()
+			return nil, fmt.Errorf("store: %s: %w", op, ErrClosed)
 		}
-		cq := s.carrierLocked(carrier)
-		claims := s.takeLocked(cq, consumer, n)
 		remaining := time.Duration(0)
 		if wait > 0 {
 			remaining = deadline.Sub(s.now())
 		}
-		if len(claims) > 0 || remaining <= 0 {
-			s.qmu.Unlock()
-			return claims, nil
+		if len(got) > 0 || remaining <= 0 {
+			mu.Unlock()
+			return got, nil
 		}
-		if cq.wake == nil {
-			cq.wake = make(chan struct{})
+		if *wakeP == nil {
+			*wakeP = make(chan struct{})
 		}
-		wake := cq.wake
-		s.qmu.Unlock()
+		wake := *wakeP
+		mu.Unlock()
 
 		if timer == nil {
 			timer = time.NewTimer(remaining)
@@ -203,9 +217,9 @@ func (s *Store) Claim(ctx context.Context, carrier, consumer string, n int, wait
 		case <-timer.C:
 			wait = 0 // one last look, then return
 		case <-ctx.Done():
-			return nil, fmt.Errorf("store: claim %s: %w", carrier, ctx.Err())
+			return nil, fmt.Errorf("store: %s: %w", op, ctx.Err())
 		case <-s.done:
-			return nil, fmt.Errorf("store: claim %s: %w", carrier, ErrClosed)
+			return nil, fmt.Errorf("store: %s: %w", op, ErrClosed)
 		}
 	}
 }

@@ -116,17 +116,10 @@ func (s *Store) ReadReceiptLog(ctx context.Context, consumer string, n int, wait
 	if n <= 0 {
 		return nil, nil
 	}
-	var deadline time.Time
-	if wait > 0 {
-		deadline = s.now().Add(wait)
-	}
 	l := s.logSt
-	var timer *time.Timer
-	for {
-		l.mu.Lock()
+	return waitTake(ctx, s, "read receipt log", wait, &l.mu, func() ([]*store.LoggedPDU, *chan struct{}, bool) {
 		if s.closedNow() {
-			l.mu.Unlock()
-			return nil, fmt.Errorf("store: read receipt log: %w", ErrClosed)
+			return nil, nil, false
 		}
 		now := s.now()
 		var out []*store.LoggedPDU
@@ -136,34 +129,8 @@ func (s *Store) ReadReceiptLog(ctx context.Context, consumer string, n int, wait
 			l.pending[e.p.Token] = e
 			out = append(out, e.out())
 		}
-		remaining := time.Duration(0)
-		if wait > 0 {
-			remaining = deadline.Sub(now)
-		}
-		if len(out) > 0 || remaining <= 0 {
-			l.mu.Unlock()
-			return out, nil
-		}
-		if l.wake == nil {
-			l.wake = make(chan struct{})
-		}
-		wake := l.wake
-		l.mu.Unlock()
-
-		if timer == nil {
-			timer = time.NewTimer(remaining)
-			defer timer.Stop()
-		}
-		select {
-		case <-wake:
-		case <-timer.C:
-			wait = 0 // one last look, then return
-		case <-ctx.Done():
-			return nil, fmt.Errorf("store: read receipt log: %w", ctx.Err())
-		case <-s.done:
-			return nil, fmt.Errorf("store: read receipt log: %w", ErrClosed)
-		}
-	}
+		return out, &l.wake, true
+	})
 }
 
 // ReclaimReceiptLog implements store.ReceiptLog.

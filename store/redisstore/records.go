@@ -164,12 +164,21 @@ func (s *Store) LookupCarrierID(ctx context.Context, carrier, carrierMsgID strin
 	if err != nil {
 		return "", 0, fmt.Errorf("store: %s: %w", op, err)
 	}
-	i := strings.LastIndexByte(v, '|')
-	part, perr := strconv.Atoi(v[i+1:])
-	if i <= 0 || perr != nil {
+	msgID, part, ok := parseIndexValue(v)
+	if !ok {
 		return "", 0, fmt.Errorf("store: %s: malformed index value %q", op, v)
 	}
-	return v[:i], part, nil
+	return msgID, part, nil
+}
+
+// parseIndexValue reads an index entry's value, "msgID|part".
+func parseIndexValue(v string) (msgID string, part int, ok bool) {
+	i := strings.LastIndexByte(v, '|')
+	part, err := strconv.Atoi(v[i+1:])
+	if i <= 0 || err != nil {
+		return "", 0, false
+	}
+	return v[:i], part, true
 }
 
 // LookupCarrierIDs implements store.Records with one MGET.
@@ -196,12 +205,9 @@ func (s *Store) LookupCarrierIDs(ctx context.Context, keys ...store.IndexKey) ([
 		if !ok {
 			continue
 		}
-		j := strings.LastIndexByte(sv, '|')
-		part, perr := strconv.Atoi(sv[j+1:])
-		if j <= 0 || perr != nil {
-			continue // malformed: treated as absent
+		if msgID, part, ok := parseIndexValue(sv); ok { // malformed: treated as absent
+			out[i].MsgID, out[i].Part = msgID, part
 		}
-		out[i].MsgID, out[i].Part = sv[:j], part
 	}
 	return out, nil
 }
