@@ -450,6 +450,9 @@ func (c *Correlator) Shutdown(ctx context.Context) error {
 	cancel()
 	select {
 	case <-done:
+		c.runMu.Lock()
+		c.cancel, c.done = nil, nil // Start may run it again
+		c.runMu.Unlock()
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -508,11 +511,27 @@ func (c *Correlator) Apply(ctx context.Context, batch []*store.LoggedPDU) error 
 		if it.r != nil && !it.done && it.msgID == "" {
 			c.unknownYet(ctx, it, now)
 		}
-		if it.done {
-			acks = append(acks, it.e.Token)
-			if it.r != nil && c.o.OnReceipt != nil {
-				c.o.OnReceipt(ReceiptEvent{Carrier: it.carrier.name, Status: store.Status(it.r.State), Outcome: it.outcome, Latency: now.Sub(it.e.At)})
+		if !it.done {
+			continue
+		}
+		acks = append(acks, it.e.Token)
+		// Counted here, once the outcome is stored (a change that lost a compare-and-set
+		// was applied again).
+		switch it.outcome {
+		case OutcomeMatched:
+			c.stats.matched.Add(1)
+			if it.e.Deliveries > 1 {
+				c.stats.earlyMatched.Add(1)
 			}
+		case OutcomeDuplicate:
+			c.stats.duplicates.Add(1)
+		}
+		if c.o.OnReceipt != nil && it.outcome != "" {
+			ev := ReceiptEvent{Carrier: it.carrier.name, Outcome: it.outcome, Latency: now.Sub(it.e.At)}
+			if it.r != nil {
+				ev.Status = store.Status(it.r.State)
+			}
+			c.o.OnReceipt(ev)
 		}
 	}
 	if err := c.o.Store.AckReceiptLog(ctx, acks...); err != nil {
@@ -605,9 +624,6 @@ func (c *Correlator) unmatch(ctx context.Context, it *item, note string) {
 	it.outcome, it.done = OutcomeUnmatched, true
 }
 
-// errNotSubmitted: the record does not know its parts (it was not settled as submitted).
-var errNotSubmitted = errors.New("dlr: message not marked submitted")
-
 // applyMatched reads the records of the matched receipts (one round trip), applies each
 // message's receipts in log order, and stores the changed records with their webhooks by
 // compare-and-set (one round trip), applying again on top of what another writer stored.
@@ -629,6 +645,7 @@ func (c *Correlator) applyMatched(ctx context.Context, items []*item, ids []stri
 	for i, id := range ids {
 		current[id] = recs[i]
 	}
+	noHook := map[string]bool{} // final without a webhook URL: counted once stored
 	for round := 0; len(current) > 0 && round < 8; round++ {
 		var changes []store.RecordChange
 		var changed []string
@@ -651,6 +668,10 @@ func (c *Correlator) applyMatched(ctx context.Context, items []*item, ids []stri
 			}
 			changes = append(changes, store.RecordChange{Record: next, Webhook: job})
 			changed = append(changed, id)
+			if next.Meta[metaNoHook] == "1" {
+				noHook[id] = true
+				delete(next.Meta, metaNoHook)
+			}
 		}
 		if len(changes) == 0 {
 			return nil
@@ -670,6 +691,8 @@ func (c *Correlator) applyMatched(ctx context.Context, items []*item, ids []stri
 			case r.Stored:
 				if changes[i].Webhook != nil {
 					c.stats.webhooksQueued.Add(1)
+				} else if noHook[id] {
+					c.stats.noWebhook.Add(1)
 				}
 				delete(current, id)
 			case r.Current != nil:
@@ -713,15 +736,10 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, *s
 		old := parts[it.part]
 		if old.Final || !it.r.Final && old.S != "" {
 			it.outcome, it.done = OutcomeDuplicate, true
-			c.stats.duplicates.Add(1)
 			continue
 		}
 		parts[it.part] = stateOf(it.r)
 		it.outcome, it.done = OutcomeMatched, true
-		c.stats.matched.Add(1)
-		if it.e.Deliveries > 1 {
-			c.stats.earlyMatched.Add(1)
-		}
 		changed = true
 	}
 	if !changed {
@@ -738,12 +756,17 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, *s
 		if target, mode := c.webhookOf(&next); target != "" {
 			job = BuildJob(&next, target, mode, c.o.Now())
 		} else {
-			c.stats.noWebhook.Add(1)
+			// Counted once stored (applyMatched): this change may lose a compare-and-set.
+			next.Meta[metaNoHook] = "1"
 		}
 	}
 	next.Rev = rec.Rev + 1
 	return &next, job
 }
+
+// metaNoHook marks, between applyAll and the store, a change that made its message final
+// with nobody to tell; it is never stored.
+const metaNoHook = "\x00no_webhook"
 
 func cloneMeta(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m)+1)

@@ -112,16 +112,16 @@ func TestIDFormatsDoNotCrossMatch(t *testing.T) {
 	// "16" in hex is 22: a decimal receipt "16" is another message's and must not match.
 	submitted(t, st, c.Correlator, "hexdec", "m-hex16", hookMeta, "16")
 	c.mustSend("hexdec", receipt("16", "DELIVRD", "000"))
-	waitFor(t, 5*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 1 })
+	waitFor(t, 10*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 1 })
 	if r := record(t, st, "m-hex16"); r.Status != store.StatusSubmitted {
 		t.Fatalf("decimal 16 matched hex 16: %+v", r)
 	}
 	c.mustSend("hexdec", receipt("22", "DELIVRD", "000"))
-	waitFor(t, 5*time.Second, "decimal 22 to match hex 16", func() bool { return statusIs(st, "m-hex16", store.StatusDelivered) })
+	waitFor(t, 10*time.Second, "decimal 22 to match hex 16", func() bool { return statusIs(st, "m-hex16", store.StatusDelivered) })
 	// as-is is exact: case matters.
 	submitted(t, st, c.Correlator, "asis", "m-asis", hookMeta, "AbC1")
 	c.mustSend("asis", receipt("abc1", "DELIVRD", "000"))
-	waitFor(t, 5*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 2 })
+	waitFor(t, 10*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 2 })
 	if r := record(t, st, "m-asis"); r.Status != store.StatusSubmitted {
 		t.Fatalf("as-is matched another spelling: %+v", r)
 	}
@@ -296,18 +296,18 @@ func TestEarlyReceiptIsAppliedOnceSettled(t *testing.T) {
 		if got := c.send("airtel", receipt("6699", "DELIVRD", "000")); got != smpp.ESME_ROK {
 			t.Fatalf("early receipt answered %v", got)
 		}
-		waitFor(t, 5*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 1 })
+		waitFor(t, 10*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 1 })
 		if n, _ := st.ReceiptCounts(ctx); n.Parked != 1 || n.Unmatched != 0 {
 			t.Fatalf("counts %+v", n)
 		}
 		settled := time.Now()
 		submitted(t, st, c.Correlator, "airtel", "m1", hookMeta, "1A2B") // dispatch settles the message
-		waitFor(t, 5*time.Second, "the early receipt applied", func() bool { return statusIs(st, "m1", store.StatusDelivered) })
-		if d := time.Since(settled); d > 2*retry+time.Second {
+		waitFor(t, 10*time.Second, "the early receipt applied", func() bool { return statusIs(st, "m1", store.StatusDelivered) })
+		if d := time.Since(settled); d > 2*retry+3*time.Second { // generous: a loaded machine
 			t.Fatalf("applied %v after the settlement, RetryEvery %v", d, retry)
 		}
 		c.waitApplied(1)
-		waitFor(t, 5*time.Second, "the log emptied", func() bool { n, _ := st.ReceiptCounts(ctx); return n.Parked == 0 })
+		waitFor(t, 10*time.Second, "the log emptied", func() bool { n, _ := st.ReceiptCounts(ctx); return n.Parked == 0 })
 		if n, _ := st.ReceiptCounts(ctx); n.Unmatched != 0 {
 			t.Fatalf("counts %+v", n)
 		}
@@ -329,7 +329,7 @@ func TestEarlyReceiptWhileRecordNotYetSubmitted(t *testing.T) {
 	_ = st.PutRecord(ctx, &store.Record{ID: "m1", Status: store.StatusAccepted, Meta: hookMeta}, 0)
 	_ = st.IndexCarrierID(ctx, "jio", "9", "m1", 0, 0)
 	c.mustSend("jio", receipt("9", "DELIVRD", "000"))
-	waitFor(t, 5*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 1 })
+	waitFor(t, 10*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 1 })
 	if r := record(t, st, "m1"); r.Status != store.StatusAccepted {
 		t.Fatalf("applied to an unsubmitted record: %+v", r)
 	}
@@ -340,7 +340,7 @@ func TestEarlyReceiptWhileRecordNotYetSubmitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the receipt applied", func() bool { return statusIs(st, "m1", store.StatusDelivered) })
+	waitFor(t, 10*time.Second, "the receipt applied", func() bool { return statusIs(st, "m1", store.StatusDelivered) })
 	if s := c.Stats(); s.EarlyMatched != 1 || s.Unmatched != 0 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -355,7 +355,7 @@ func TestUnmatchedReceiptsAreKeptAndCounted(t *testing.T) {
 		c.mustSend("jio", &smpp.DeliverSM{ESMClass: smpp.ESMClassDeliveryRcpt, ShortMessage: []byte("garbage without keys")})
 		// A stat without any id: nothing to wait for.
 		c.mustSend("jio", &smpp.DeliverSM{ESMClass: smpp.ESMClassDeliveryRcpt, ShortMessage: []byte("stat:DELIVRD err:000")})
-		waitFor(t, 5*time.Second, "all three unmatched", func() bool {
+		waitFor(t, 10*time.Second, "all three unmatched", func() bool {
 			n, _ := st.ReceiptCounts(ctx)
 			return n.Unmatched == 3 && n.Parked == 0
 		})
@@ -401,7 +401,7 @@ func TestUnreadableLogEntryIsKeptAsUnmatched(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := newCorr(t, dlr.CorrelatorOptions{Store: st})
-		waitFor(t, 5*time.Second, "the entry filed", func() bool {
+		waitFor(t, 10*time.Second, "the entry filed", func() bool {
 			n, _ := st.ReceiptCounts(ctx)
 			return n.Unmatched == 1 && n.Parked == 0
 		})
@@ -576,12 +576,12 @@ func TestMOIsHandedOnFromTheLog(t *testing.T) {
 		ShortMessage: []byte("id:1 stat:DELIVRD looks like a receipt but is MO")}
 	c.mustSend("jio", mo)
 	c.mustSend("jio", &smpp.DeliverSM{Source: mo.Source, Dest: mo.Dest, ShortMessage: []byte("fail me")})
-	waitFor(t, 5*time.Second, "both MO handed on", func() bool {
+	waitFor(t, 10*time.Second, "both MO handed on", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(texts) == 2
 	})
-	waitFor(t, 5*time.Second, "the log emptied", func() bool { return logLen(t, st) == 0 })
+	waitFor(t, 10*time.Second, "the log emptied", func() bool { return logLen(t, st) == 0 })
 	mu.Lock()
 	defer mu.Unlock()
 	if texts[0] != string(mo.ShortMessage) || texts[1] != "fail me" {
@@ -685,7 +685,7 @@ func TestReceiptsAcknowledgedWhileApplierStopped(t *testing.T) {
 				t.Fatalf("record %+v", r)
 			}
 		}
-		waitFor(t, 5*time.Second, "the log emptied", func() bool { return logLen(t, st) == 0 })
+		waitFor(t, 10*time.Second, "the log emptied", func() bool { return logLen(t, st) == 0 })
 		if jobs := queued(t, st); len(jobs) != n {
 			t.Fatalf("%d jobs", len(jobs))
 		}
@@ -713,7 +713,7 @@ func TestEntryOfDeadConsumerIsReclaimed(t *testing.T) {
 			t.Fatalf("taken from a consumer after %v idle, RetryEvery %v", d, retry)
 		}
 		c.waitApplied(1)
-		waitFor(t, 5*time.Second, "the log emptied", func() bool { return logLen(t, st) == 0 })
+		waitFor(t, 10*time.Second, "the log emptied", func() bool { return logLen(t, st) == 0 })
 		if jobs := queued(t, st); len(jobs) != 1 {
 			t.Fatalf("jobs %+v", jobs)
 		}
@@ -933,13 +933,12 @@ func TestMaxLagPausesUntilApplied(t *testing.T) {
 	}
 }
 
-// The two tests below state documented behaviour the current code does not have; each is
-// skipped with the reason, to be enabled once the bug is fixed.
+// Regressions: unreadable receipts were not reported, and a receipt applied again after a
+// lost compare-and-set was counted twice.
 
 // TestMalformedReceiptIsReported: ReceiptEvent documents OutcomeMalformed (with an empty
 // Status) for unreadable receipts, so that metrics count them with the others.
 func TestMalformedReceiptIsReported(t *testing.T) {
-	t.Skip("dlr bug: Apply calls OnReceipt only for entries with a parsed receipt (it.r != nil), so OutcomeMalformed is never reported")
 	st := newStores["memory"](t)
 	c := newCorr(t, dlr.CorrelatorOptions{Store: st})
 	c.mustSend("jio", &smpp.DeliverSM{ESMClass: smpp.ESMClassDeliveryRcpt, ShortMessage: []byte("garbage without keys")})
@@ -952,7 +951,6 @@ func TestMalformedReceiptIsReported(t *testing.T) {
 // TestStatsCountAppliedReceiptsOnce: Matched counts receipts that changed a message, so a
 // receipt applied again after a failed compare-and-set is still one.
 func TestStatsCountAppliedReceiptsOnce(t *testing.T) {
-	t.Skip("dlr bug: applyAll counts matched/duplicates/earlyMatched in every compare-and-set round, before the change is stored, so a lost race counts the loser's receipts twice")
 	st := newStores["memory"](t)
 	const parts = 6
 	c1, c2, _ := raceOneMessage(t, st, parts)

@@ -257,7 +257,7 @@ func (c *corr) mustSend(carrier string, p *smpp.DeliverSM) {
 // waitApplied waits until n receipts have been applied (their effect stored).
 func (c *corr) waitApplied(n int) {
 	c.t.Helper()
-	waitFor(c.t, 10*time.Second, fmt.Sprintf("%d receipts applied", n), func() bool { return c.ev.len() >= n })
+	waitFor(c.t, 20*time.Second, fmt.Sprintf("%d receipts applied", n), func() bool { return c.ev.len() >= n })
 	if got := c.ev.len(); got != n {
 		c.t.Fatalf("%d receipts applied, want %d: %+v", got, n, c.ev.list())
 	}

@@ -96,7 +96,7 @@ func normalise(id string, from, to int) (string, bool) {
 	return n.Text(to), true
 }
 
-// receiptKey is the key a receipt's id is parked and (in the canonical namespace) looked up
+// receiptKey is the key a receipt's id is filed and (in the canonical namespace) looked up
 // under: the id normalised in the receipt's base.
 func (s idSpace) receiptKey(id string) string {
 	k, _ := normalise(id, s.receipt, s.receipt)
@@ -140,7 +140,7 @@ func (s idSpace) candidates(carrier, id string) []lookupKey {
 
 // CanonicalID returns the key under which dlr matches carrier message id `id` (as given by
 // submit_sm_resp) for a carrier with format f, and whether it differs from id (then dlr also
-// indexes it, in OnSubmitted). It is exported for tools that inspect the store.
+// indexes it: Correlator.IndexEntries). It is exported for tools that inspect the store.
 func CanonicalID(f Format, id string) (string, error) {
 	sb, rb, err := f.bases()
 	if err != nil {

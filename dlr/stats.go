@@ -13,8 +13,8 @@ type CorrelatorStats struct {
 	// SUBMITTED for intermediate ones).
 	Receipts map[string]map[store.Status]uint64
 	// Matched receipts changed a message; Duplicates matched one they had already changed
-	// (carrier retransmissions); Early were parked to wait for their submit_sm_resp, and
-	// EarlyMatched of those found it; Unmatched matched nothing (correlation misses) and
+	// (carrier retransmissions); Early waited in the receipt log for their submit_sm_resp to
+	// be stored, and EarlyMatched of those found it; Unmatched matched nothing (correlation misses) and
 	// were kept for inspection; Malformed could not be read.
 	Matched, Duplicates, Early, EarlyMatched, Unmatched, Malformed uint64
 	// MO counts deliver_sm that were not receipts.
