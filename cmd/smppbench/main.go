@@ -7,6 +7,7 @@
 //	smppbench -target http://127.0.0.1:8080 -key KEY -sim http://127.0.0.1:8025
 //	smppbench -self -runs 3 -scenario r1             # three runs, a summary line per run
 //	smppbench -self -scenario flood -flood-rate 20000 -flood-duration 60s
+//	smppbench -self -own-redis -scenario backlog -backlog 1000000 -backlog-rate 2000 -d 30s
 //
 // With -self smppd runs as a child process, so its CPU time and peak RSS are reported, and
 // its CPU per end-to-end message (a message that got its webhook). The stages of a message
@@ -27,6 +28,10 @@
 // and given up (lost), with smppd's CPU and RSS during the flood. -receipt-delay,
 // -receipt-window and -receipt-retries set how the simulator delivers receipts, as real
 // carriers do.
+//
+// The backlog scenario (make backlog) queues -backlog messages straight into Redis through
+// the store, faster than the simulated carrier takes them (-backlog-rate), and samples
+// smppd's memory for -d while they drain.
 package main
 
 import (
@@ -43,6 +48,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/smppd/smppd/smpp/smsc"
 )
 
 func main() {
@@ -85,15 +92,16 @@ type Result struct {
 	Smppd        *procStats  `json:"smppd,omitempty"`
 	// SmppdRunCPU is smppd's CPU time from just before the load to the end of settling (its
 	// start-up excluded); SmppdCPUPerMsg divides it by EndToEnd, in µs.
-	SmppdRunCPU    float64      `json:"smppd_cpu_seconds_run,omitempty"`
-	SmppdCPUPerMsg float64      `json:"smppd_cpu_us_per_message,omitempty"`
-	Redis          *RedisStats  `json:"redis,omitempty"`
-	Simulator      *SimReceipts `json:"simulator,omitempty"` // the load's (flood: its R1 phase's)
-	Flood          *FloodResult `json:"flood,omitempty"`
-	SimSettings    *SimSettings `json:"simulator_settings,omitempty"`
-	Errors         []string     `json:"first_errors,omitempty"`
-	Settle         float64      `json:"settle_seconds"`
-	Started        time.Time    `json:"started"`
+	SmppdRunCPU    float64        `json:"smppd_cpu_seconds_run,omitempty"`
+	SmppdCPUPerMsg float64        `json:"smppd_cpu_us_per_message,omitempty"`
+	Redis          *RedisStats    `json:"redis,omitempty"`
+	Simulator      *SimReceipts   `json:"simulator,omitempty"` // the load's (flood: its R1 phase's)
+	Flood          *FloodResult   `json:"flood,omitempty"`
+	Backlog        *BacklogResult `json:"backlog,omitempty"`
+	SimSettings    *SimSettings   `json:"simulator_settings,omitempty"`
+	Errors         []string       `json:"first_errors,omitempty"`
+	Settle         float64        `json:"settle_seconds"`
+	Started        time.Time      `json:"started"`
 }
 
 // SimSettings are the receipt behaviour of the simulator -self started: ReceiptWindow -1
@@ -109,6 +117,8 @@ type config struct {
 	self                bool
 	target, key, simURL string
 	scenario            string
+	backlog             int
+	backlogRate         int
 	concurrency         int
 	rate                float64
 	duration, settle    time.Duration
@@ -140,6 +150,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "how long to send (flood: how long to send R1 before the flood)")
 	fs.DurationVar(&c.settle, "settle", 30*time.Second, "how long to wait after sending for submit_sm, receipts and webhooks to catch up (flood: also after the flood, for its receipts)")
 	fs.IntVar(&c.bulkSize, "bulk", 100, "messages per Bulk request")
+	fs.IntVar(&c.backlog, "backlog", 1_000_000, "backlog: messages queued straight into Redis before smppd's memory is sampled")
+	fs.IntVar(&c.backlogRate, "backlog-rate", 1000, "backlog: messages per second the simulated carrier takes while smppd's memory is sampled (for -d)")
 	fs.StringVar(&c.jsonOut, "json", "", "write the result as JSON to this file (an array of results with -runs above 1)")
 	fs.StringVar(&c.smppdBin, "smppd", "", "smppd binary for -self (default: next to smppbench, on PATH, or go build)")
 	fs.StringVar(&c.redisURL, "redis", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for -self; without -self, giving it reports Redis commands and CPU per message of the Redis smppd uses. It must be otherwise idle")
@@ -171,8 +183,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if !c.self {
 			return errors.New("-scenario flood needs -self (it drives the simulator's Flood API)")
 		}
+	case "backlog":
+		if !c.self || c.backlog < 1 || c.backlogRate < 1 {
+			return errors.New("-scenario backlog needs -self, -backlog and -backlog-rate above 0")
+		}
 	default:
-		return fmt.Errorf("-scenario %q: want otp, r1, bulk or flood", c.scenario)
+		return fmt.Errorf("-scenario %q: want otp, r1, bulk, flood or backlog", c.scenario)
 	}
 	if c.scenario == "flood" && (c.floodRate < 1 || c.floodDuration <= 0) {
 		return fmt.Errorf("-flood-rate %d, -flood-duration %s: want at least 1/s and more than 0", c.floodRate, c.floodDuration)
@@ -249,10 +265,24 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 		if res.SimSettings, err = applyReceiptFlags(&so, c); err != nil {
 			return res, err
 		}
+		if c.scenario == "backlog" {
+			prev := so.account
+			so.account = func(a *smsc.Account) {
+				if prev != nil {
+					prev(a)
+				}
+				a.Throttle = smsc.Throttle{PerAccount: float64(c.backlogRate)} // far below the queueing rate
+			}
+		}
 		if sr, err = startSelf(ctx, so); err != nil {
 			return res, err
 		}
 		defer sr.stop()
+		if c.scenario == "backlog" {
+			bl, err := runBacklog(ctx, c, sr, stderr)
+			res.Backlog, res.Smppd = &bl, &sr.lastPS
+			return res, err
+		}
 		target, key = sr.target, sr.key
 		sim = &inProcessSim{srv: sr.sim}
 	} else {
@@ -447,6 +477,10 @@ func summaryLine(r Result, runs int) string {
 	if r.Smppd != nil {
 		fmt.Fprintf(&b, "  smppd %.0f µs CPU/msg", r.SmppdCPUPerMsg)
 	}
+	if bl := r.Backlog; bl != nil {
+		return fmt.Sprintf("run %d/%d  backlog  %d queued (%.0f/s), smppd RSS max %.0f MiB (peak %.0f MiB) over %.0fs draining at %.0f/s",
+			r.Run, runs, bl.Queued, bl.QueueRate, bl.RSSMiB, bl.PeakRSSMiB, bl.SampleSeconds, float64(bl.Sent)/bl.SampleSeconds)
+	}
 	if f := r.Flood; f != nil {
 		fmt.Fprintf(&b, "  flood %.0f/s acknowledged, %d lost, %d dropped, smppd %.0f µs CPU/receipt", f.AckedRate, f.Lost, f.Dropped, f.SmppdCPUPerReceipt)
 	}
@@ -455,6 +489,14 @@ func summaryLine(r Result, runs int) string {
 
 func printTable(w io.Writer, r Result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	if bl := r.Backlog; bl != nil {
+		fmt.Fprintf(tw, "scenario\tbacklog (%d messages queued straight into Redis)\n", bl.Queued)
+		fmt.Fprintf(tw, "queued\t%d in %.1fs\t%.0f/s (store Accept, group commit, 8 writers × 1,000)\n", bl.Queued, bl.QueueSeconds, bl.QueueRate)
+		fmt.Fprintf(tw, "draining\t%d sent in %.0fs\tcarrier takes %.0f/s; %d still ready at the end\n", bl.Sent, bl.SampleSeconds, bl.CarrierRate, bl.ReadyAtEnd)
+		fmt.Fprintf(tw, "smppd memory\tRSS max %.0f MiB\tpeak (VmHWM) %.0f MiB\n", bl.RSSMiB, bl.PeakRSSMiB)
+		_ = tw.Flush()
+		return
+	}
 	fmt.Fprintf(tw, "scenario\t%s (concurrency %d", r.Scenario, r.Concurrency)
 	if r.TargetRate > 0 {
 		fmt.Fprintf(tw, ", rate %.0f/s", r.TargetRate)
