@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build test vet fmt-check fuzz bench flood microbench reliability clean
+.PHONY: all build test vet fmt-check fuzz bench flood microbench reliability clean backlog
 
 all: build
 
@@ -31,17 +31,18 @@ fuzz:
 # The standard end-to-end scenarios on this machine (Redis store): smppbench starts the
 # simulator and smppd and drives OTP, R1 single and Bulk load, RUNS times each (a fresh smppd
 # each run); it prints a table per run, a summary line per run (messages/s end to end, Redis
-# commands and CPU per message, smppd CPU per message) and writes bench-*.json. The Redis
-# must be otherwise idle: its INFO counters are charged to the run. Last, a short receipt
+# commands and CPU per message, smppd CPU per message) and writes bench-*.json. Each run has a
+# redis-server of its own (-own-redis) with the production durability settings (append-only
+# file, fsync always), so that its INFO counters are the run's alone. Last, a short receipt
 # flood (20s instead of `make flood`'s 60s, to keep this target quick).
 RUNS ?= 3
 bench:
 	$(GO) build -o bin/smppd ./cmd/smppd
 	$(GO) build -o bin/smppbench ./cmd/smppbench
-	bin/smppbench -self -runs $(RUNS) -scenario otp -c 64 -rate 2000 -d 10s -json bench-otp.json
-	bin/smppbench -self -runs $(RUNS) -scenario r1 -c 64 -d 10s -json bench-r1.json
-	bin/smppbench -self -runs $(RUNS) -scenario bulk -c 4 -bulk 100 -d 10s -json bench-bulk.json
-	bin/smppbench -self -scenario flood -c 100 -d 5s -flood-duration 20s -settle 2m -json bench-flood.json
+	bin/smppbench -self -own-redis -runs $(RUNS) -scenario otp -c 64 -rate 2000 -d 10s -json bench-otp.json
+	bin/smppbench -self -own-redis -runs $(RUNS) -scenario r1 -c 64 -d 10s -json bench-r1.json
+	bin/smppbench -self -own-redis -runs $(RUNS) -scenario bulk -c 4 -bulk 100 -d 10s -json bench-bulk.json
+	bin/smppbench -self -own-redis -scenario flood -c 100 -d 5s -flood-duration 20s -settle 2m -json bench-flood.json
 
 # Receipt flood: R1 single at concurrency 100 for 5s (so the simulator knows message ids),
 # then the simulator replays receipts at FLOOD_RATE/s for FLOOD_DURATION and waits (at most
@@ -52,7 +53,7 @@ FLOOD_DURATION ?= 60s
 flood:
 	$(GO) build -o bin/smppd ./cmd/smppd
 	$(GO) build -o bin/smppbench ./cmd/smppbench
-	bin/smppbench -self -scenario flood -c 100 -d 5s -flood-rate $(FLOOD_RATE) -flood-duration $(FLOOD_DURATION) -settle 5m -json bench-flood.json
+	bin/smppbench -self -own-redis -scenario flood -c 100 -d 5s -flood-rate $(FLOOD_RATE) -flood-duration $(FLOOD_DURATION) -settle 5m -json bench-flood.json
 
 # Micro and loopback benchmarks (codec, session round trips beside go-smpp, simulator).
 microbench:
