@@ -42,7 +42,7 @@ bench:
 	bin/smppbench -self -own-redis -runs $(RUNS) -scenario otp -c 64 -rate 2000 -d 10s -json bench-otp.json
 	bin/smppbench -self -own-redis -runs $(RUNS) -scenario r1 -c 64 -d 10s -json bench-r1.json
 	bin/smppbench -self -own-redis -runs $(RUNS) -scenario bulk -c 4 -bulk 100 -d 10s -json bench-bulk.json
-	bin/smppbench -self -own-redis -scenario flood -c 100 -d 5s -flood-duration 20s -settle 2m -json bench-flood.json
+	bin/smppbench -self -own-redis -scenario flood -receipt-window -1 -receipt-retries 3 -c 100 -d 5s -flood-duration 20s -settle 2m -json bench-flood.json
 
 # Receipt flood: R1 single at concurrency 100 for 5s (so the simulator knows message ids),
 # then the simulator replays receipts at FLOOD_RATE/s for FLOOD_DURATION and waits (at most
@@ -53,7 +53,7 @@ FLOOD_DURATION ?= 60s
 flood:
 	$(GO) build -o bin/smppd ./cmd/smppd
 	$(GO) build -o bin/smppbench ./cmd/smppbench
-	bin/smppbench -self -own-redis -scenario flood -c 100 -d 5s -flood-rate $(FLOOD_RATE) -flood-duration $(FLOOD_DURATION) -settle 5m -json bench-flood.json
+	bin/smppbench -self -own-redis -scenario flood -receipt-window -1 -receipt-retries 3 -c 100 -d 5s -flood-rate $(FLOOD_RATE) -flood-duration $(FLOOD_DURATION) -settle 5m -json bench-flood.json
 
 # Micro and loopback benchmarks (codec, session round trips beside go-smpp, simulator).
 microbench:
