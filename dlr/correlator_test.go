@@ -850,19 +850,7 @@ func TestMaxPendingPausesTheSession(t *testing.T) {
 			submitted(t, st, c.Correlator, "jio", fmt.Sprint("m", i), hookMeta, fmt.Sprint("c", i))
 		}
 		l := c.link("jio")
-		var answered, ok atomic.Int32
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				st, err := l.deliver(receipt(fmt.Sprint("c", i), "DELIVRD", "000"))
-				answered.Add(1)
-				if err == nil && st == smpp.ESME_ROK {
-					ok.Add(1)
-				}
-			}()
-		}
+		answered, ok, wg := deliverAll(l, 0, n)
 		waitFor(t, 10*time.Second, "the handler waiting for room and the session pausing", func() bool {
 			return c.Stats().PendingPauses > 0 && l.esme.Stats().InboundPauses > 0
 		})
@@ -901,19 +889,7 @@ func TestMaxLagPausesUntilApplied(t *testing.T) {
 		}
 	}
 	l := c.link("jio")
-	var answered, ok atomic.Int32
-	var wg sync.WaitGroup
-	for i := backlog; i < backlog+n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, err := l.deliver(receipt(fmt.Sprint("c", i), "DELIVRD", "000"))
-			answered.Add(1)
-			if err == nil && st == smpp.ESME_ROK {
-				ok.Add(1)
-			}
-		}()
-	}
+	answered, ok, wg := deliverAll(l, backlog, backlog+n)
 	waitFor(t, 10*time.Second, "the handler pausing on the backlog and the session pausing", func() bool {
 		return c.Stats().LagPauses > 0 && l.esme.Stats().InboundPauses > 0
 	})
@@ -931,6 +907,24 @@ func TestMaxLagPausesUntilApplied(t *testing.T) {
 			t.Fatalf("record %+v", r)
 		}
 	}
+}
+
+// deliverAll sends DELIVRD receipts for carrier ids c<from> … c<to-1> over l, each from its
+// own goroutine (as a carrier with no window would), counting the answers and the ESME_ROKs.
+func deliverAll(l *link, from, to int) (answered, ok *atomic.Int32, wg *sync.WaitGroup) {
+	answered, ok, wg = new(atomic.Int32), new(atomic.Int32), new(sync.WaitGroup)
+	for i := from; i < to; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := l.deliver(receipt(fmt.Sprint("c", i), "DELIVRD", "000"))
+			answered.Add(1)
+			if err == nil && st == smpp.ESME_ROK {
+				ok.Add(1)
+			}
+		}()
+	}
+	return answered, ok, wg
 }
 
 // Regressions: unreadable receipts were not reported, and a receipt applied again after a
