@@ -44,14 +44,18 @@ var encKey = []byte("0123456789abcdef0123456789ABCDEF")
 
 // fakeSender records what it is given and fails when told to.
 type fakeSender struct {
-	mu   sync.Mutex
-	msgs []*store.Message
-	fail atomic.Bool
+	mu     sync.Mutex
+	msgs   []*store.Message
+	fail   atomic.Bool
+	failAs atomic.Pointer[error] // when set, Submit returns this error
 }
 
 func (f *fakeSender) Submit(_ context.Context, msgs ...*store.Message) error {
 	if f.fail.Load() {
 		return errors.New("store down")
+	}
+	if err := f.failAs.Load(); err != nil {
+		return *err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -75,6 +75,7 @@ const (
 	msgIPNotAllowed     = "Access Denied - IP Address Not Allowed"
 	msgRateLimited      = "Rate limit exceeded"
 	msgNotIndian        = "Invalid Phone Number - Not An Indian Mobile Number"
+	msgNoRoute          = "Invalid Phone Number - No Route To This Number"
 	msgInvalidOTPValue  = "Invalid OTP Value - Expected 4 to 6 Digits"
 	msgSendLimit        = "Too Many OTPs Sent To This Phone Number - Try Again Later"
 	msgNotSandbox       = "Sandbox Mode Is Not Enabled For This Account"

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp/text"
 	"github.com/smppd/smppd/store"
@@ -358,6 +359,10 @@ func (s *Server) commit(ctx context.Context, a *account, bs []*built) *apiError 
 	if err := s.o.Sender.Submit(ctx, msgs...); err != nil {
 		if s.o.Credits != nil {
 			refund()
+		}
+		if errors.Is(err, dispatch.ErrNoRoute) {
+			// The operator routes no carrier to this number: the client's error, not ours.
+			return msgErr(msgNoRoute)
 		}
 		s.o.Logger.Error().Err(err).Str("account", a.Name).Str("to", maskPhone(msgs[0].To)).Int("messages", len(msgs)).Msg("submit failed")
 		return errorf(http.StatusInternalServerError, msgInternal)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/store"
 )
 
@@ -106,6 +107,15 @@ func TestV1SendOTPFailures(t *testing.T) {
 		expect(t, e.do("GET", "/API/V1/"+key1+"/SMS/9812345678/12345", "", ""), 500, "Error", msgInternal)
 		expect(t, e.do("GET", "/API/V1/"+key1+"/BAL/SMS", "", ""), 200, "Success", "1000")
 		expect(t, e.do("GET", "/API/V1/"+key1+"/SMS/VERIFY3/9812345678/12345", "", ""), 400, "Error", msgNoPhoneSession)
+	})
+	t.Run("no route to the number: the client's error, not a 500", func(t *testing.T) {
+		e := newEnv(t, nil)
+		noRoute := error(&dispatch.SubmitError{Field: "to", Reason: "no route", Err: dispatch.ErrNoRoute})
+		e.sender.failAs.Store(&noRoute)
+		expect(t, e.do("GET", "/API/V1/"+key1+"/SMS/9812345678/12345", "", ""), 400, "Error", msgNoRoute)
+		expect(t, e.do("GET", "/API/R1/?"+form("module", "TRANS_SMS", "apikey", key1, "to", "9812345678", "from", "ACMEIN", "msg", paymentText), "", ""),
+			200, "Error", msgNoRoute)
+		expect(t, e.do("GET", "/API/V1/"+key1+"/BAL/SMS", "", ""), 200, "Success", "1000") // refunded
 	})
 	t.Run("DLT: OTP template missing from the registry", func(t *testing.T) {
 		e := newEnv(t, func(o *Options) {

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -536,5 +537,21 @@ func TestTwoInstancesShareOneRedisQueue(t *testing.T) {
 	})
 	if byInstance[0] == 0 || byInstance[1] == 0 {
 		t.Fatalf("submitted per instance %v: both should share the queue", byInstance)
+	}
+}
+
+// A destination no route covers is refused with a typed error the API can tell from a
+// failure of its own (it answers the client's error, not HTTP 500), and nothing is stored.
+func TestSubmitWithoutRouteIsTyped(t *testing.T) {
+	st := memstore.New()
+	d := start(t, Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", sim(t, nil), 1, 10)},
+		Routes: []Route{{Prefix: "91", Carriers: []string{"jio"}}}})
+	err := d.Submit(context.Background(), &store.Message{Account: "acme", From: "ACMEIN", To: "447700900123", Text: "hello"})
+	var se *SubmitError
+	if !errors.Is(err, ErrNoRoute) || !errors.As(err, &se) || se.Field != "to" {
+		t.Fatalf("Submit: %v, want a SubmitError on \"to\" wrapping ErrNoRoute", err)
+	}
+	if dp, _ := st.Depth(context.Background(), "jio"); dp != (store.Depth{}) {
+		t.Fatalf("depth %+v after a refused message", dp)
 	}
 }

@@ -142,16 +142,21 @@ func (d *Dispatcher) carrierUp(name string) bool {
 	return c != nil && c.pool.up()
 }
 
-// SubmitError says why a message was not accepted.
+// SubmitError says why a message was not accepted. Err, when set, is the typed cause
+// (ErrNoRoute), so callers can tell a destination no route covers from a malformed message
+// with errors.Is.
 type SubmitError struct {
 	Index  int    // position in the Submit call
 	Field  string // "to", "text" …
 	Reason string
+	Err    error
 }
 
 func (e *SubmitError) Error() string {
 	return fmt.Sprintf("dispatch: message %d: %s: %s", e.Index, e.Field, e.Reason)
 }
+
+func (e *SubmitError) Unwrap() error { return e.Err }
 
 // Submit accepts messages for sending. It fills in each message's ID (a UUID v4) when
 // empty, AcceptedAt, and Carrier by routing, then stores a record and queues the message.
@@ -187,14 +192,14 @@ func (d *Dispatcher) Submit(ctx context.Context, msgs ...*store.Message) error {
 func (d *Dispatcher) prepare(i int, m *store.Message, now time.Time) error {
 	to := strings.TrimPrefix(m.To, "+")
 	if len(to) < 8 || len(to) > 15 || strings.Trim(to, "0123456789") != "" {
-		return &SubmitError{i, "to", fmt.Sprintf("%q is not an international number of 8 to 15 digits", m.To)}
+		return &SubmitError{Index: i, Field: "to", Reason: fmt.Sprintf("%q is not an international number of 8 to 15 digits", m.To)}
 	}
 	m.To = to
 	if m.Text == "" {
-		return &SubmitError{i, "text", "empty"}
+		return &SubmitError{Index: i, Field: "text", Reason: "empty"}
 	}
 	if m.From == "" {
-		return &SubmitError{i, "from", "empty sender id"}
+		return &SubmitError{Index: i, Field: "from", Reason: "empty sender id"}
 	}
 	if m.ID == "" {
 		m.ID = store.NewID()
@@ -205,7 +210,7 @@ func (d *Dispatcher) prepare(i int, m *store.Message, now time.Time) error {
 	if m.Carrier == "" {
 		cs, err := d.router.carriers(m.To)
 		if err != nil {
-			return &SubmitError{i, "to", err.Error()}
+			return &SubmitError{Index: i, Field: "to", Reason: err.Error(), Err: err}
 		}
 		m.Carrier = cs[0]
 		for _, c := range cs {
@@ -215,7 +220,7 @@ func (d *Dispatcher) prepare(i int, m *store.Message, now time.Time) error {
 			}
 		}
 	} else if d.carriers[m.Carrier] == nil {
-		return &SubmitError{i, "carrier", fmt.Sprintf("unknown carrier %q", m.Carrier)}
+		return &SubmitError{Index: i, Field: "carrier", Reason: fmt.Sprintf("unknown carrier %q", m.Carrier)}
 	}
 	return nil
 }
