@@ -199,8 +199,11 @@ func TestRefusedReceiptRetries(t *testing.T) {
 				if len(at) != tc.want {
 					t.Errorf("message %s: %d attempts, want %d", id, len(at), tc.want)
 				}
+				// Arrival times at the ESME: the first of two may be delayed on its way
+				// more than the second, so the gap seen here can be a little short of the
+				// delay the simulator waited after the refusal.
 				for i := 1; i < len(at); i++ {
-					if gap := at[i].Sub(at[i-1]); gap < delay {
+					if gap := at[i].Sub(at[i-1]); gap < delay*9/10 {
 						t.Errorf("message %s: attempt %d came %s after the last, want at least the retry delay %s", id, i+1, gap, delay)
 					}
 				}
