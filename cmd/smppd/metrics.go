@@ -49,12 +49,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	m.receipts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "smppd", Name: "receipts_total",
-		Help: "Delivery receipts by carrier, what they said (DELIVERED, UNDELIVERED …) and outcome (matched, duplicate, early, unmatched, malformed, error).",
+		Help: "Delivery receipts applied from the receipt log, by carrier, what they said (DELIVERED, UNDELIVERED …) and outcome (matched, duplicate, unmatched, malformed).",
 	}, []string{"carrier", "status", "outcome"})
 	m.receiptLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: "smppd", Name: "receipt_handling_seconds",
-		Help:    "Time from a deliver_sm receipt to its deliver_sm_resp (the store writes in between).",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		Help:    "Time from a deliver_sm receipt's arrival to its effect (status, webhook job) being stored, through the receipt log; early receipts include their wait for the submit_sm_resp.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 120},
 	})
 	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "smppd", Name: "webhook_attempts_total",
