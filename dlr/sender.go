@@ -53,8 +53,9 @@ type SenderOptions struct {
 	Lease time.Duration
 	// PollEvery is how often the queue is checked when it was empty. Default: 250ms.
 	PollEvery time.Duration
-	// HostBusyDelay is how far a claimed job is pushed back when its host already has
-	// enough waiting (no attempt is counted). Default: 1s.
+	// HostBusyDelay bounds how far a claimed job is pushed back when its host already has
+	// enough waiting (no attempt is counted): the delay is the time the host's workers need
+	// for its queue at its recent speed, at least 20ms, at most this. Default: 1s.
 	HostBusyDelay time.Duration
 	// AllowPrivate lets webhooks reach loopback, private and link-local addresses (tests,
 	// or receivers on the operator's own network). Default: refused.
@@ -172,6 +173,22 @@ type hostQ struct {
 	name    string
 	ch      chan *store.WebhookJob
 	workers int
+	// avg is a moving average of the host's request time (ns), 0 until one finishes: it
+	// says how soon a job pushed back for a busy host can be taken again.
+	avg atomic.Int64
+}
+
+// busyDelay is how far a job is pushed back when its host has enough waiting: about the time
+// the host's workers need to work through its queue, so a fast host that is merely busy gets
+// its overflow back within tens of milliseconds (a fixed second would leave its workers idle
+// while the jobs wait in the store), and a slow or silent host at most HostBusyDelay.
+func (s *Sender) busyDelay(h *hostQ, workers int) time.Duration {
+	avg := h.avg.Load()
+	if avg <= 0 {
+		return s.o.HostBusyDelay
+	}
+	drain := time.Duration(int64(cap(h.ch)) * avg / int64(max(workers, 1)))
+	return min(max(drain, 20*time.Millisecond), s.o.HostBusyDelay)
 }
 
 // NewSender returns a sender; Start starts it.
@@ -333,11 +350,12 @@ func (s *Sender) route(j *store.WebhookJob) bool {
 		return true
 	default:
 	}
+	delay := s.busyDelay(h, h.workers)
 	s.mu.Unlock()
 	s.stats.hostBusy.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := s.o.Store.RetryWebhook(ctx, j, s.o.Now().Add(s.o.HostBusyDelay)); err != nil {
+	if err := s.o.Store.RetryWebhook(ctx, j, s.o.Now().Add(delay)); err != nil {
 		s.stats.storeErrors.Add(1)
 	}
 	s.event(j, key, 0, nil, 0, WebhookHostBusy)
@@ -367,7 +385,14 @@ func (s *Sender) hostWorker(h *hostQ) {
 			s.mu.Unlock()
 			return
 		case j := <-h.ch:
+			start := time.Now()
 			s.deliver(h.name, j)
+			lat := int64(time.Since(start))
+			if old := h.avg.Load(); old == 0 {
+				h.avg.Store(lat)
+			} else {
+				h.avg.Store(old + (lat-old)/8)
+			}
 			if !idle.Stop() {
 				select {
 				case <-idle.C:
