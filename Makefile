@@ -55,10 +55,13 @@ flood:
 	$(GO) build -o bin/smppbench ./cmd/smppbench
 	bin/smppbench -self -own-redis -scenario flood -receipt-window -1 -receipt-retries 3 -c 100 -d 5s -flood-rate $(FLOOD_RATE) -flood-duration $(FLOOD_DURATION) -settle 5m -json bench-flood.json
 
-# Micro and loopback benchmarks (codec, session round trips beside go-smpp, simulator).
+# Micro and loopback benchmarks (codec, session round trips beside go-smpp, simulator; group
+# commit, receipt log and webhook delivery on Redis at 127.0.0.1:6379).
 microbench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./smpp/ ./smpp/text/ ./dlt/
 	$(GO) test -run='^$$' -bench=SubmitWithReceipts -benchtime=200000x ./smpp/smsc/
+	$(GO) test -run='^$$' -bench=GroupCommitAccept -benchtime=20000x ./store/redisstore/
+	$(GO) test -run='^$$' -bench='Receipt|Apply|WebhookDelivery' -benchtime=3000x ./dlr/
 
 clean:
 	$(GO) clean -testcache
