@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -23,6 +24,7 @@ import (
 type committer struct {
 	c        redis.UniversalClient
 	maxBatch int
+	webhooks string // the webhook stream, swapSource's last key (settlements queue no job through it)
 
 	mu      sync.Mutex
 	queue   []*write
@@ -41,11 +43,14 @@ type write struct {
 	add func(p redis.Pipeliner)
 	// acks are stream entries to acknowledge and delete in the same batch.
 	acks map[streamGroup][]string
-	// records are settled records to write over records still at revision 0 (see
-	// settleRecordsScript), gathered across the batch into one script call.
+	// records are settled records, written only over records still at revision 0 (by the
+	// compare-and-set of SwapRecords, swapSource, expecting revision 0: dispatch settles a
+	// message once, before any receipt can change its record, so a record already changed
+	// means the settlement is stale — a slow instance whose claim was taken over — and the
+	// stored record wins). They are gathered across the batch into one script call.
 	records []keyValue
-	// check, if set, reads the write's command results after the batch (nil: any error
-	// of the pipeline fails the write).
+	// check, if set, reads the write's command results after the batch; the merged
+	// commands (records, acks) are checked for the writes that contributed to them.
 	check func() error
 	done  chan error
 }
@@ -58,24 +63,8 @@ type keyValue struct {
 	val []byte
 }
 
-// settleRecordsScript writes each record (KEYS[i] ← ARGV[i]) only over a stored record that
-// is still at revision 0 (its JSON does not start with a "rev" field): dispatch settles a
-// message once, before any receipt can change its record, so a record already changed means
-// this settlement is stale (a slow instance whose claim was taken over) and the stored record
-// wins. SET … XX KEEPTTL GET makes the common case one command; a record that is gone is not
-// recreated.
-const settleRecordsScript = `
-for i = 1, #KEYS do
-  local old = redis.call('SET', KEYS[i], ARGV[i], 'XX', 'KEEPTTL', 'GET')
-  if old and string.match(old, '^{"rev":%d') then
-    redis.call('SET', KEYS[i], old, 'XX', 'KEEPTTL')
-  end
-end
-return 0
-`
-
-func newCommitter(c redis.UniversalClient, maxBatch int) *committer {
-	cm := &committer{c: c, maxBatch: maxBatch, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+func newCommitter(c redis.UniversalClient, maxBatch int, webhooks string) *committer {
+	cm := &committer{c: c, maxBatch: maxBatch, webhooks: webhooks, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	go cm.run()
 	return cm
 }
@@ -137,7 +126,7 @@ func (cm *committer) flush(batch []*write) {
 	for _, w := range batch {
 		for _, kv := range w.records {
 			recKeys = append(recKeys, kv.key)
-			recVals = append(recVals, kv.val)
+			recVals = append(recVals, kv.val, "0", "")
 		}
 		for k, ids := range w.acks {
 			if _, ok := acks[k]; !ok {
@@ -160,7 +149,7 @@ func (cm *committer) flush(batch []*write) {
 		if len(recKeys) > 0 {
 			// EVAL, not EVALSHA: inside MULTI a NOSCRIPT (after a Redis restart) could not
 			// be retried; the script is short and Redis caches its compilation.
-			recCmd = p.Eval(ctx, settleRecordsScript, recKeys, recVals...)
+			recCmd = p.Eval(ctx, swapSource, append(recKeys, cm.webhooks), recVals...)
 		}
 		for _, k := range order {
 			ids := acks[k]
@@ -203,10 +192,8 @@ func isCommandError(err error) bool {
 		return false
 	}
 	// EXECABORT means nothing ran.
-	return re.Error() != "" && !hasPrefix(re.Error(), "EXECABORT")
+	return re.Error() != "" && !strings.HasPrefix(re.Error(), "EXECABORT")
 }
-
-func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 // close flushes what is queued and stops the flusher.
 func (cm *committer) close() {

@@ -88,12 +88,9 @@ func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Durat
 	}
 	recBodies := make([][]byte, len(recs))
 	for i, r := range recs {
-		if r == nil || r.ID == "" {
-			return errors.New("store: accept: record without id")
-		}
-		b, err := json.Marshal(r)
+		b, err := marshalRecord(r)
 		if err != nil {
-			return fmt.Errorf("store: accept: record %s: %w", r.ID, err)
+			return fmt.Errorf("store: accept: %w", err)
 		}
 		recBodies[i] = b
 	}
@@ -105,7 +102,7 @@ func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Durat
 	w := &write{
 		add: func(p redis.Pipeliner) {
 			for i, r := range recs {
-				cmds = append(cmds, p.Set(ctx, s.recKey(r.ID), recBodies[i], time.Duration(ms(ttl))*time.Millisecond))
+				cmds = append(cmds, p.Set(context.Background(), s.recKey(r.ID), recBodies[i], time.Duration(ms(ttl))*time.Millisecond))
 			}
 			s.enqueueOps(context.Background(), p, msgs, bodies)
 		},
@@ -117,10 +114,10 @@ func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Durat
 	return nil
 }
 
-// Settle implements store.Settler: for each settlement the record (settleRecordsScript: never
-// recreated once gone, never over a record a receipt changed), the index entries (SET with the index TTL) and the webhook job (XADD),
-// and the claim's ack (XACK and XDEL, gathered per stream across the whole batch), in the
-// group-commit MULTI.
+// Settle implements store.Settler: for each settlement the record (the compare-and-set of
+// SwapRecords expecting revision 0: never recreated once gone, never over a record a receipt
+// changed), the index entries (SET with the index TTL), the webhook job (XADD) and the claim's
+// ack (XACK and XDEL, gathered per stream across the whole batch), in the group-commit MULTI.
 func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 	if err := s.check(ctx, "settle"); err != nil {
 		return err
@@ -136,12 +133,9 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 	for i, st := range ss {
 		var p prepared
 		if st.Record != nil {
-			if st.Record.ID == "" {
-				return errors.New("store: settle: record without id")
-			}
-			b, err := json.Marshal(st.Record)
+			b, err := marshalRecord(st.Record)
 			if err != nil {
-				return fmt.Errorf("store: settle: record %s: %w", st.Record.ID, err)
+				return fmt.Errorf("store: settle: %w", err)
 			}
 			p.rec, p.id = b, st.Record.ID
 		}
@@ -179,7 +173,7 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 		bg := context.Background()
 		for _, p := range preps {
 			for _, e := range p.idx {
-				cmds = append(cmds, pl.Set(bg, s.cidKey(e.Carrier, e.ID), e.MsgID+"|"+strconv.Itoa(e.Part), ttl))
+				cmds = append(cmds, pl.Set(bg, s.cidKey(e.Carrier, e.ID), indexValue(e.MsgID, e.Part), ttl))
 			}
 			if p.job != nil {
 				cmds = append(cmds, pl.XAdd(bg, &redis.XAddArgs{Stream: s.whStreamKey(), Values: []any{"j", p.job}}))

@@ -21,15 +21,12 @@ func (s *Store) PutRecord(ctx context.Context, r *store.Record, ttl time.Duratio
 	if err := s.check(ctx, "put record"); err != nil {
 		return err
 	}
-	if r == nil || r.ID == "" {
-		return errors.New("store: put record: record without id")
-	}
 	if ttl <= 0 {
 		ttl = s.opts.RecordTTL
 	}
-	b, err := json.Marshal(r)
+	b, err := marshalRecord(r)
 	if err != nil {
-		return fmt.Errorf("store: put record %s: %w", r.ID, err)
+		return fmt.Errorf("store: put record: %w", err)
 	}
 	if err := s.c.Set(ctx, s.recKey(r.ID), b, time.Duration(ms(ttl))*time.Millisecond).Err(); err != nil {
 		return fmt.Errorf("store: put record %s: %w", r.ID, err)
@@ -50,9 +47,29 @@ func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
+	r, err := decodeRecord(b)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	return r, nil
+}
+
+// marshalRecord checks and encodes a record as it is stored.
+func marshalRecord(r *store.Record) ([]byte, error) {
+	if r == nil || r.ID == "" {
+		return nil, errors.New("record without id")
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", r.ID, err)
+	}
+	return b, nil
+}
+
+func decodeRecord(b []byte) (*store.Record, error) {
 	r := new(store.Record)
 	if err := json.Unmarshal(b, r); err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
+		return nil, err
 	}
 	return r, nil
 }
@@ -144,7 +161,7 @@ func (s *Store) IndexCarrierID(ctx context.Context, carrier, carrierMsgID, msgID
 	if ttl <= 0 {
 		ttl = s.opts.IndexTTL
 	}
-	v := msgID + "|" + strconv.Itoa(part)
+	v := indexValue(msgID, part)
 	if err := s.c.Set(ctx, s.cidKey(carrier, carrierMsgID), v, time.Duration(ms(ttl))*time.Millisecond).Err(); err != nil {
 		return fmt.Errorf("store: %s %s: %w", op, carrierMsgID, err)
 	}
@@ -170,6 +187,9 @@ func (s *Store) LookupCarrierID(ctx context.Context, carrier, carrierMsgID strin
 	}
 	return msgID, part, nil
 }
+
+// indexValue is an index entry's value, "msgID|part"; parseIndexValue reads it.
+func indexValue(msgID string, part int) string { return msgID + "|" + strconv.Itoa(part) }
 
 // parseIndexValue reads an index entry's value, "msgID|part".
 func parseIndexValue(v string) (msgID string, part int, ok bool) {
@@ -212,13 +232,14 @@ func (s *Store) LookupCarrierIDs(ctx context.Context, keys ...store.IndexKey) ([
 	return out, nil
 }
 
-// swapScript is SwapRecords' compare-and-set. KEYS: the record keys, then the webhook stream;
+// swapSource is the compare-and-set of SwapRecords (and, expecting revision 0 and queueing
+// no job, of Settle's records). KEYS: the record keys, then the webhook stream;
 // ARGV: per change its JSON, the revision it expects stored, and its webhook job (” for
 // none). SET … XX KEEPTTL GET writes the record and returns the old one in one command; when
 // the old one's revision is not the expected one, the old value is put back (the script is
 // atomic, so nobody sees the wrong one). The common case costs one command per change.
 // It returns per change 1 (stored), 0 (gone) or the current JSON.
-var swapScript = redis.NewScript(`
+const swapSource = `
 local out = {}
 local wh = KEYS[#KEYS]
 for i = 1, #KEYS - 1 do
@@ -238,7 +259,9 @@ for i = 1, #KEYS - 1 do
   end
 end
 return out
-`)
+`
+
+var swapScript = redis.NewScript(swapSource)
 
 // SwapRecords implements store.Records: every change in one script call (one round trip).
 func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) ([]store.SwapResult, error) {
@@ -253,15 +276,12 @@ func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) 
 	args := make([]any, 0, 3*len(changes))
 	for _, ch := range changes {
 		r := ch.Record
-		if r == nil || r.ID == "" {
-			return nil, fmt.Errorf("store: %s: record without id", op)
+		b, err := marshalRecord(r)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", op, err)
 		}
 		if r.Rev < 1 {
 			return nil, fmt.Errorf("store: %s: record %s: Rev %d, want the read revision + 1", op, r.ID, r.Rev)
-		}
-		b, err := json.Marshal(r)
-		if err != nil {
-			return nil, fmt.Errorf("store: %s: record %s: %w", op, r.ID, err)
 		}
 		var job []byte
 		if ch.Webhook != nil {
@@ -290,8 +310,8 @@ func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) 
 				out[i].Err = fmt.Errorf("store: %s: %s: %w", op, changes[i].Record.ID, store.ErrNotFound)
 			}
 		case string:
-			r := new(store.Record)
-			if err := json.Unmarshal([]byte(x), r); err != nil {
+			r, err := decodeRecord([]byte(x))
+			if err != nil {
 				out[i].Err = fmt.Errorf("store: %s: %s: %w", op, changes[i].Record.ID, err)
 				continue
 			}
@@ -326,8 +346,8 @@ func (s *Store) GetRecords(ctx context.Context, ids ...string) ([]*store.Record,
 		if !ok {
 			continue
 		}
-		r := new(store.Record)
-		if err := json.Unmarshal([]byte(sv), r); err != nil {
+		r, err := decodeRecord([]byte(sv))
+		if err != nil {
 			return nil, fmt.Errorf("store: %s: %s: %w", op, ids[i], err)
 		}
 		out[i] = r

@@ -32,9 +32,9 @@
 // trip is on the wire leave together in the next MULTI/EXEC, and acks of stream entries are
 // merged into one variadic XACK and XDEL per stream. Each caller returns when its batch is
 // acknowledged. Per message of the R1 flow that leaves about eight commands in all: SET
-// (record) and XADD (queue) at accept; the record's SET (inside the settle script) and the
-// index SET at settle; XADD to the receipt log; the record's SET … GET compare-and-set and
-// XADD of the webhook job when a receipt is applied; and the batch commands (MULTI, EXEC,
+// (record) and XADD (queue) at accept; the record's SET … GET compare-and-set and the index
+// SET at settle; XADD to the receipt log; the record's SET … GET compare-and-set and XADD of
+// the webhook job when a receipt is applied; and the batch commands (MULTI, EXEC,
 // XREADGROUP, XACK, XDEL, EVALSHA) shared by hundreds of messages.
 //
 // # Queue semantics on streams
@@ -204,7 +204,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{c: client, opts: opts, stash: make(map[stashKey]stashed)}
-	s.commit = newCommitter(client, opts.MaxBatch)
+	s.commit = newCommitter(client, opts.MaxBatch, s.whStreamKey())
 	return s, nil
 }
 
