@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -168,8 +167,7 @@ type SubmitEvent struct {
 
 func (o *Options) setDefaults() {
 	if o.Consumer == "" {
-		host, _ := os.Hostname()
-		o.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), store.NewID()[:8])
+		o.Consumer = store.ConsumerName()
 	}
 	if o.ClaimBatch <= 0 {
 		o.ClaimBatch = 100

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -114,8 +113,7 @@ func (o *CorrelatorOptions) setDefaults() {
 		o.MaxLag = 1_000_000
 	}
 	if o.Consumer == "" {
-		host, _ := os.Hostname()
-		o.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), store.NewID()[:8])
+		o.Consumer = store.ConsumerName()
 	}
 	if o.Location == nil {
 		o.Location = dlt.IST

@@ -14,6 +14,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"os"
 	"time"
 )
 
@@ -26,6 +28,14 @@ func NewID() string {
 	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// ConsumerName returns a name for this process in a consumer group (dispatch's queues, the
+// receipt log, the webhook queue): host name, process id and a random suffix, so that no two
+// processes, nor two incarnations of one, share a name.
+func ConsumerName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), NewID()[:8])
 }
 
 // ErrNotFound is returned when a record or index entry does not exist (or has expired).

@@ -71,9 +71,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	neturl "net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,8 +134,7 @@ func (o *Options) setDefaults() error {
 		o.MaxBatch = 1024
 	}
 	if o.Consumer == "" {
-		host, _ := os.Hostname()
-		o.Consumer = fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), rand.Uint32()&0xffff)
+		o.Consumer = store.ConsumerName()
 	}
 	switch {
 	case strings.ContainsAny(o.Prefix, " \t\r\n"):
