@@ -354,11 +354,7 @@ func testReceiptLogConcurrent(t *testing.T, s DLRStore) {
 			}
 		}()
 	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Fatal(err)
-	}
+	waitNoErr(t, &wg, errc)
 	if redelivered != 0 {
 		t.Fatalf("%d entries read with Deliveries other than 1", redelivered)
 	}

@@ -320,11 +320,7 @@ func testSettleConcurrent(t *testing.T, s store.Store) {
 			}
 		}()
 	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Fatal(err)
-	}
+	waitNoErr(t, &wg, errc)
 	if settled.Load() != total {
 		t.Fatalf("settled %d, want %d", settled.Load(), total)
 	}
@@ -541,11 +537,7 @@ func testSwapRecordsConcurrent(t *testing.T, s store.Store) {
 	}
 	ready.Wait()
 	close(start)
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Fatal(err)
-	}
+	waitNoErr(t, &wg, errc)
 	if conflicts.Load() < workers-1 {
 		t.Fatalf("%d swaps refused; want at least %d (every writer read Rev 0 before the first swap)", conflicts.Load(), workers-1)
 	}

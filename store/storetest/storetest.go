@@ -705,11 +705,7 @@ func testConcurrentConsumers(t *testing.T, s store.Store) {
 			t.Fatal(err)
 		}
 	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Fatal(err)
-	}
+	waitNoErr(t, &wg, errc)
 	if dups.Load() != 0 || count.Load() != total {
 		t.Fatalf("claimed %d (want %d), %d twice", count.Load(), total, dups.Load())
 	}
@@ -892,11 +888,7 @@ func testRecordUpdateConcurrent(t *testing.T, s store.Store) {
 			}
 		}()
 	}
-	wg.Wait()
-	close(errc)
-	for err := range errc {
-		t.Fatal(err)
-	}
+	waitNoErr(t, &wg, errc)
 	r, err := s.GetRecord(ctx, "r1")
 	if err != nil {
 		t.Fatal(err)
@@ -1088,5 +1080,16 @@ func testAccept(t *testing.T, s store.Store) {
 	wantDepth(t, s, "acc", store.Depth{Pending: 1, Scheduled: 1})
 	if err := s.Accept(ctx, nil, time.Hour); err != nil {
 		t.Fatalf("Accept of nothing: %v", err)
+	}
+}
+
+// waitNoErr waits for the workers of a concurrency test and fails the test with the first
+// error they reported on errc.
+func waitNoErr(t *testing.T, wg *sync.WaitGroup, errc chan error) {
+	t.Helper()
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Fatal(err)
 	}
 }
