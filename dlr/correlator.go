@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -643,7 +644,7 @@ func (c *Correlator) applyMatched(ctx context.Context, items []*item, ids []stri
 	for i, id := range ids {
 		current[id] = recs[i]
 	}
-	noHook := map[string]bool{} // final without a webhook URL: counted once stored
+	becameFinal := map[string]bool{} // counted (webhook queued, or none wanted) once stored
 	for round := 0; len(current) > 0 && round < 8; round++ {
 		var changes []store.RecordChange
 		var changed []string
@@ -659,17 +660,14 @@ func (c *Correlator) applyMatched(ctx context.Context, items []*item, ids []stri
 				delete(current, id)
 				continue
 			}
-			next, job := c.applyAll(rec, byMsg[id])
+			next, job, final := c.applyAll(rec, byMsg[id])
 			if next == nil {
 				delete(current, id) // nothing changes: duplicates, or not submitted yet
 				continue
 			}
 			changes = append(changes, store.RecordChange{Record: next, Webhook: job})
 			changed = append(changed, id)
-			if next.Meta[metaNoHook] == "1" {
-				noHook[id] = true
-				delete(next.Meta, metaNoHook)
-			}
+			becameFinal[id] = final
 		}
 		if len(changes) == 0 {
 			return nil
@@ -689,7 +687,7 @@ func (c *Correlator) applyMatched(ctx context.Context, items []*item, ids []stri
 			case r.Stored:
 				if changes[i].Webhook != nil {
 					c.stats.webhooksQueued.Add(1)
-				} else if noHook[id] {
+				} else if becameFinal[id] {
 					c.stats.noWebhook.Add(1)
 				}
 				delete(current, id)
@@ -711,19 +709,19 @@ func (c *Correlator) applyMatched(ctx context.Context, items []*item, ids []stri
 }
 
 // applyAll applies a message's receipts to a copy of rec, marking each item's outcome. It
-// returns the changed record (Rev+1) and the webhook job when the message became final, or
-// nil when nothing changes.
-func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, *store.WebhookJob) {
+// returns the changed record (Rev+1), or nil when nothing changes; whether the message became
+// final; and then its webhook job (nil when nobody wants one).
+func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, *store.WebhookJob, bool) {
 	if rec.Parts == 0 && len(rec.CarrierIDs) == 0 {
 		// Not settled as submitted (the index entry is stale, or the record was replaced):
 		// leave the receipts waiting; they become unmatched after EarlyWindow.
 		for _, it := range its {
 			it.msgID = ""
 		}
-		return nil, nil
+		return nil, nil, false
 	}
 	next := *rec
-	next.Meta = cloneMeta(rec.Meta)
+	next.Meta = maps.Clone(rec.Meta) // encodeParts makes one if there is none
 	parts := decodeParts(&next)
 	_, wasFinal, _ := combine(parts, c.o.Combine)
 	changed := false
@@ -741,37 +739,24 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, *s
 		changed = true
 	}
 	if !changed {
-		return nil, nil
+		return nil, nil, false
 	}
 	encodeParts(&next, parts)
 	var job *store.WebhookJob
 	// Once receipts made the message final its status stays (its webhook is queued); later
 	// parts only fill in their own state.
-	if st, final, i := combine(parts, c.o.Combine); final && !wasFinal {
+	st, final, i := combine(parts, c.o.Combine)
+	becameFinal := final && !wasFinal
+	if becameFinal {
 		next.Status = st
 		next.StatusAt = timeMax(time.UnixMilli(parts[i].At), rec.SentAt)
 		next.ErrorCode, next.Reason = errorCode(parts[i]), reason(its[0].carrier.spec, parts[i])
 		if target, mode := c.webhookOf(&next); target != "" {
 			job = BuildJob(&next, target, mode, c.o.Now())
-		} else {
-			// Counted once stored (applyMatched): this change may lose a compare-and-set.
-			next.Meta[metaNoHook] = "1"
 		}
 	}
 	next.Rev = rec.Rev + 1
-	return &next, job
-}
-
-// metaNoHook marks, between applyAll and the store, a change that made its message final
-// with nobody to tell; it is never stored.
-const metaNoHook = "\x00no_webhook"
-
-func cloneMeta(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m)+1)
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return &next, job, becameFinal
 }
 
 // webhookOf returns where and how rec's webhook goes.
