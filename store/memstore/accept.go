@@ -32,18 +32,13 @@ func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Durat
 			return errors.New("store: accept: record without id")
 		}
 	}
-	for _, m := range msgs {
-		if err := valid.Message(m); err != nil {
-			return fmt.Errorf("store: accept: %w", err)
-		}
+	mcopies, err := checkedCopies(msgs)
+	if err != nil {
+		return fmt.Errorf("store: accept: %w", err)
 	}
 	rcopies := make([]*store.Record, len(recs))
 	for i, r := range recs {
 		rcopies[i] = cloneRecord(r)
-	}
-	mcopies := make([]*store.Message, len(msgs))
-	for i, m := range msgs {
-		mcopies[i] = cloneMsg(m)
 	}
 	now := s.now()
 	exp := expiry(now, ttl, store.DefaultRecordTTL)
@@ -59,13 +54,7 @@ func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Durat
 		s.putRecordLocked(r, exp)
 	}
 	s.sweepLocked(now.UnixNano(), sweepPerWrite)
-	for _, m := range mcopies {
-		if m.SendAt.After(now) {
-			s.scheduleLocked(m, m.SendAt)
-		} else {
-			s.pushReadyLocked(m)
-		}
-	}
+	s.enqueueLocked(mcopies, now)
 	return nil
 }
 

@@ -131,14 +131,9 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...*store.Message) error {
 	if err := begin(ctx, "enqueue"); err != nil {
 		return err
 	}
-	for _, m := range msgs {
-		if err := valid.Message(m); err != nil {
-			return fmt.Errorf("store: enqueue: %w", err)
-		}
-	}
-	copies := make([]*store.Message, len(msgs))
-	for i, m := range msgs {
-		copies[i] = cloneMsg(m)
+	copies, err := checkedCopies(msgs)
+	if err != nil {
+		return fmt.Errorf("store: enqueue: %w", err)
 	}
 	now := s.now()
 	s.qmu.Lock()
@@ -146,6 +141,27 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...*store.Message) error {
 	if s.closed {
 		return fmt.Errorf("store: enqueue: %w", ErrClosed)
 	}
+	s.enqueueLocked(copies, now)
+	return nil
+}
+
+// checkedCopies checks messages for the queue and returns the store's own copies of them.
+func checkedCopies(msgs []*store.Message) ([]*store.Message, error) {
+	for _, m := range msgs {
+		if err := valid.Message(m); err != nil {
+			return nil, err
+		}
+	}
+	copies := make([]*store.Message, len(msgs))
+	for i, m := range msgs {
+		copies[i] = cloneMsg(m)
+	}
+	return copies, nil
+}
+
+// enqueueLocked queues the store's copies: in the ready FIFO, or scheduled when SendAt is
+// later than now. The caller holds qmu.
+func (s *Store) enqueueLocked(copies []*store.Message, now time.Time) {
 	for _, m := range copies {
 		if m.SendAt.After(now) {
 			s.scheduleLocked(m, m.SendAt)
@@ -153,7 +169,6 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...*store.Message) error {
 			s.pushReadyLocked(m)
 		}
 	}
-	return nil
 }
 
 // Claim implements store.Queue.
