@@ -136,7 +136,8 @@ type Queue interface {
 	Claim(ctx context.Context, carrier, consumer string, n int, wait time.Duration) ([]Claim, error)
 
 	// Ack finishes claims: the message was sent or failed for good. Acking an unknown or
-	// already acked claim is not an error.
+	// already acked claim is not an error, and neither is acking a claim that was taken
+	// over (TakeOver, Reclaim) since: it does nothing, the message is its new holder's.
 	Ack(ctx context.Context, carrier string, claims ...Claim) error
 
 	// Defer finishes a claim and schedules its message (as updated by the caller, e.g. with
@@ -154,9 +155,19 @@ type Queue interface {
 	Move(ctx context.Context, from string, c Claim, to string) error
 
 	// Reclaim hands consumer up to n messages of the carrier that other consumers claimed
-	// more than minIdle ago and never finished (their instance died), highest priority
-	// first. Each returned claim has Deliveries incremented and its idle time restarted.
+	// more than minIdle ago and never finished, highest priority first, whoever holds them:
+	// the last resort for holders whose liveness is unknown (TakeOver handles members that
+	// died). Each returned claim has Deliveries incremented and its idle time restarted;
+	// the earlier holder's claim is fenced as with TakeOver.
 	Reclaim(ctx context.Context, carrier, consumer string, minIdle time.Duration, n int) ([]Claim, error)
+
+	// TakeOver hands consumer up to n messages of the carrier that consumers of dead
+	// members hold (see Liveness: a member whose heartbeat lapsed, or an earlier
+	// incarnation of a restarted instance), highest priority first, at once: no idle time
+	// is waited for. Each returned claim has Deliveries incremented. The dead holder's own
+	// claims on those messages are fenced from then on: Ack, Settle, Defer and Move with
+	// them do nothing.
+	TakeOver(ctx context.Context, carrier, consumer string, n int) ([]Claim, error)
 
 	// PromoteDue moves up to n scheduled messages whose time is not after now into their
 	// carriers' ready queues, and returns how many it moved.
@@ -335,6 +346,7 @@ type Store interface {
 	Records
 	Accepter
 	Settler
+	Liveness
 	// Ping reports whether the store answers; readiness uses it.
 	Ping(ctx context.Context) error
 	Close() error

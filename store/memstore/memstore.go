@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,9 +53,11 @@ type Store struct {
 	cids    map[cidKey]*cidEntry
 	exp     expHeap
 
-	dlrSt *dlrState // unmatched receipts and webhook jobs (dlr.go)
-	logSt *logState // the receipt log (receiptlog.go)
-	otpSt *otpState // OTP sessions and credits (otp.go)
+	dlrSt   *dlrState   // unmatched receipts and webhook jobs (dlr.go)
+	logSt   *logState   // the receipt log (receiptlog.go)
+	otpSt   *otpState   // OTP sessions and credits (otp.go)
+	leaseSt *leaseState // bind leases (lease.go)
+	liveSt  liveState   // heartbeats (liveness.go)
 
 	now func() time.Time
 }
@@ -71,6 +74,7 @@ func New() *Store {
 		dlrSt:    newDLRState(),
 		logSt:    newLogState(),
 		otpSt:    newOTPState(),
+		leaseSt:  newLeaseState(),
 		now:      time.Now,
 	}
 }
@@ -247,11 +251,11 @@ func (s *Store) takeLocked(cq *carrierQ, consumer string, n int) []store.Claim {
 		q := &cq.ready[p]
 		for len(claims) < n && q.len() > 0 {
 			e := q.pop()
-			e.token = strconv.FormatUint(e.seq, 10)
 			e.consumer = consumer
 			e.claimedAt = now
 			e.deliveries = 1
-			cq.pending[e.token] = e
+			e.token = claimToken(e)
+			cq.pending[strconv.FormatUint(e.seq, 10)] = e
 			if claims == nil {
 				claims = make([]store.Claim, 0, min(n, q.len()+1))
 			}
@@ -261,16 +265,26 @@ func (s *Store) takeLocked(cq *carrierQ, consumer string, n int) []store.Claim {
 	return claims
 }
 
-// finishLocked removes the claim's pending entry; nil if it is not pending.
+// claimToken is a claim's token: the entry's sequence number and its delivery count. A
+// takeover hands the entry out again with a higher count, so the earlier holder's token no
+// longer matches: it is fenced.
+func claimToken(e *entry) string {
+	return strconv.FormatUint(e.seq, 10) + "." + strconv.FormatInt(e.deliveries, 10)
+}
+
+// finishLocked removes the claim's pending entry; nil if it is not pending, or no longer
+// this claim's (taken over).
 func (s *Store) finishLocked(carrier string, c store.Claim) *entry {
 	cq := s.carriers[carrier]
 	if cq == nil {
 		return nil
 	}
-	e := cq.pending[c.Token]
-	if e != nil {
-		delete(cq.pending, c.Token)
+	key, _, _ := strings.Cut(c.Token, ".")
+	e := cq.pending[key]
+	if e == nil || e.token != c.Token {
+		return nil
 	}
+	delete(cq.pending, key)
 	return e
 }
 
@@ -363,9 +377,44 @@ func (s *Store) Reclaim(ctx context.Context, carrier, consumer string, minIdle t
 		return nil, nil
 	}
 	now := s.now()
+	return s.handOverLocked(cq, consumer, n, func(e *entry) bool { return now.Sub(e.claimedAt) >= minIdle }), nil
+}
+
+// TakeOver implements store.Queue: pending entries of consumers that no live member owns
+// (consumer names no member made are left to Reclaim).
+func (s *Store) TakeOver(ctx context.Context, carrier, consumer string, n int) ([]store.Claim, error) {
+	if err := begin(ctx, "take over "+carrier); err != nil {
+		return nil, err
+	}
+	if err := valid.Carrier(carrier); err != nil {
+		return nil, fmt.Errorf("store: take over: %w", err)
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	live := s.liveConsumers()
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("store: take over %s: %w", carrier, ErrClosed)
+	}
+	cq := s.carriers[carrier]
+	if cq == nil {
+		return nil, nil
+	}
+	return s.handOverLocked(cq, consumer, n, func(e *entry) bool {
+		_, member := store.ParseConsumer(e.consumer)
+		return member && e.consumer != consumer && !live[e.consumer]
+	}), nil
+}
+
+// handOverLocked gives consumer up to n pending entries that take selects, highest priority
+// and oldest first, each with its delivery count incremented and a new token.
+func (s *Store) handOverLocked(cq *carrierQ, consumer string, n int, take func(*entry) bool) []store.Claim {
+	now := s.now()
 	var idle []*entry
 	for _, e := range cq.pending {
-		if now.Sub(e.claimedAt) >= minIdle {
+		if take(e) {
 			idle = append(idle, e)
 		}
 	}
@@ -383,9 +432,10 @@ func (s *Store) Reclaim(ctx context.Context, carrier, consumer string, minIdle t
 		e.consumer = consumer
 		e.claimedAt = now
 		e.deliveries++
+		e.token = claimToken(e)
 		claims = append(claims, store.Claim{Message: cloneMsg(e.msg), Token: e.token, Deliveries: e.deliveries})
 	}
-	return claims, nil
+	return claims
 }
 
 func cmpU64(a, b uint64) int {

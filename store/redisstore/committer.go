@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -32,6 +33,7 @@ type committer struct {
 	closed  bool
 	stopped chan struct{}
 
+	fenced   atomic.Uint64 // finishes refused: the claim had been taken over (or finished)
 	batches  atomic.Uint64 // round trips made
 	writes   atomic.Uint64 // writes carried
 	commands atomic.Uint64 // commands sent
@@ -43,6 +45,10 @@ type write struct {
 	add func(p redis.Pipeliner)
 	// acks are stream entries to acknowledge and delete in the same batch.
 	acks map[streamGroup][]string
+	// finishes are claims to finish (acknowledge and delete their entries) in the same
+	// batch, each only while it still owns its entry (finishSource): gathered per stream
+	// into one script call.
+	finishes map[streamGroup][]claimRef
 	// records are settled records, written only over records still at revision 0 (by the
 	// compare-and-set of SwapRecords, swapSource, expecting revision 0: dispatch settles a
 	// message once, before any receipt can change its record, so a record already changed
@@ -71,9 +77,22 @@ func newCommitter(c redis.UniversalClient, maxBatch int, webhooks string) *commi
 
 var errCommitterClosed = errors.New("store closed")
 
-// do queues w and waits until its batch is stored (or ctx ends: the write may still be
-// stored, as with any request whose answer is lost).
+// commitWait bounds how long a queued write waits for its batch: the batches ahead of it and
+// its own round trip, each bounded by the client's read and write timeouts.
+const commitWait = 30 * time.Second
+
+// errCommitWait is returned when a queued write's batch has not answered within commitWait.
+var errCommitWait = errors.New("store write still unanswered after 30s; its outcome is unknown")
+
+// do queues w and waits until its batch is stored. A write once queued is carried out
+// whatever happens to ctx: do then waits for its outcome (bounded by commitWait) instead of
+// returning ctx's error, so that a caller whose link or HTTP request went away mid-write
+// neither leaves a half-known outcome nor reports the store unavailable when it is not. ctx
+// only stops a write that is not queued yet.
 func (cm *committer) do(ctx context.Context, w *write) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	w.done = make(chan error, 1)
 	cm.mu.Lock()
 	if cm.closed {
@@ -86,11 +105,13 @@ func (cm *committer) do(ctx context.Context, w *write) error {
 	case cm.wake <- struct{}{}:
 	default:
 	}
+	t := time.NewTimer(commitWait)
+	defer t.Stop()
 	select {
 	case err := <-w.done:
 		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-t.C:
+		return errCommitWait
 	}
 }
 
@@ -121,9 +142,17 @@ func (cm *committer) run() {
 func (cm *committer) flush(batch []*write) {
 	acks := map[streamGroup][]string{}
 	var order []streamGroup
+	finishes := map[streamGroup][]claimRef{}
+	var finishOrder []streamGroup
 	var recKeys []string
 	var recVals []any
 	for _, w := range batch {
+		for k, refs := range w.finishes {
+			if _, ok := finishes[k]; !ok {
+				finishOrder = append(finishOrder, k)
+			}
+			finishes[k] = append(finishes[k], refs...)
+		}
 		for _, kv := range w.records {
 			recKeys = append(recKeys, kv.key)
 			recVals = append(recVals, kv.val, "0", "")
@@ -140,6 +169,7 @@ func (cm *committer) flush(batch []*write) {
 	ctx := context.Background()
 	var recCmd redis.Cmder
 	ackCmds := map[streamGroup][2]redis.Cmder{}
+	finishCmds := map[streamGroup]*redis.Cmd{}
 	cmds, err := cm.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, w := range batch {
 			if w.add != nil {
@@ -150,6 +180,9 @@ func (cm *committer) flush(batch []*write) {
 			// EVAL, not EVALSHA: inside MULTI a NOSCRIPT (after a Redis restart) could not
 			// be retried; the script is short and Redis caches its compilation.
 			recCmd = p.Eval(ctx, swapSource, append(recKeys, cm.webhooks), recVals...)
+		}
+		for _, k := range finishOrder {
+			finishCmds[k] = p.Eval(ctx, finishSource, []string{k.stream}, finishArgs(k.group, finishes[k])...)
 		}
 		for _, k := range order {
 			ids := acks[k]
@@ -167,6 +200,11 @@ func (cm *committer) flush(batch []*write) {
 		}
 		return
 	}
+	for _, c := range finishCmds {
+		if n, err := c.Int64(); err == nil && n > 0 {
+			cm.fenced.Add(uint64(n))
+		}
+	}
 	for _, w := range batch {
 		var werr error
 		if w.check != nil {
@@ -178,6 +216,11 @@ func (cm *committer) flush(batch []*write) {
 		for k := range w.acks {
 			if werr == nil {
 				werr = cmdErrs(ackCmds[k][0], ackCmds[k][1])
+			}
+		}
+		for k := range w.finishes {
+			if werr == nil {
+				werr = cmdErrs(finishCmds[k])
 			}
 		}
 		w.done <- werr
@@ -228,9 +271,14 @@ func cmdErrs(cmds ...redis.Cmder) error {
 // carrying Commands commands.
 type CommitStats struct {
 	Batches, Writes, Commands uint64
+	// Fenced counts settlements whose claim no longer owned its queue entry: another
+	// instance had taken it over (its holder was thought dead) or it was finished already.
+	// Their records and index entries were still written (see store.Settlement); the entry
+	// was left to its new holder.
+	Fenced uint64
 }
 
 // CommitStats returns the group commit's counters (for metrics and benchmarks).
 func (s *Store) CommitStats() CommitStats {
-	return CommitStats{Batches: s.commit.batches.Load(), Writes: s.commit.writes.Load(), Commands: s.commit.commands.Load()}
+	return CommitStats{Batches: s.commit.batches.Load(), Writes: s.commit.writes.Load(), Commands: s.commit.commands.Load(), Fenced: s.commit.fenced.Load()}
 }

@@ -129,7 +129,7 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 		job []byte
 	}
 	preps := make([]prepared, len(ss))
-	acks := map[streamGroup][]string{}
+	finishes := map[streamGroup][]claimRef{}
 	for i, st := range ss {
 		var p prepared
 		if st.Record != nil {
@@ -155,15 +155,15 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 			}
 			p.job = b
 		}
-		if pr, id, ok := parseToken(st.Carrier, st.Claim.Token); ok {
-			k := streamGroup{s.streamKey(st.Carrier, pr), s.opts.Group}
-			acks[k] = append(acks[k], id)
+		if ref, ok := parseToken(st.Carrier, st.Claim.Token); ok {
+			k := streamGroup{s.streamKey(st.Carrier, ref.prio), s.opts.Group}
+			finishes[k] = append(finishes[k], ref)
 		}
 		preps[i] = p
 	}
 	var cmds []redis.Cmder
 	ttl := time.Duration(ms(s.opts.IndexTTL)) * time.Millisecond
-	w := &write{acks: acks}
+	w := &write{finishes: finishes}
 	for _, p := range preps {
 		if p.rec != nil {
 			w.records = append(w.records, keyValue{s.recKey(p.id), p.rec})
@@ -217,9 +217,10 @@ return out
 
 // rawEntry is a stream entry read for a consumer.
 type rawEntry struct {
-	prio store.Priority
-	id   string
-	body string
+	prio       store.Priority
+	id         string
+	body       string
+	deliveries int64 // 0 means 1: a first delivery
 }
 
 // Claim implements store.Queue. It first reads without blocking (OTP stream first, then
@@ -245,7 +246,7 @@ func (s *Store) Claim(ctx context.Context, carrier, consumer string, n int, wait
 		if err != nil {
 			return claims, fmt.Errorf("store: %s: %w", op, err)
 		}
-		more, err := s.decode(ctx, carrier, raw)
+		more, err := s.decode(ctx, carrier, consumer, raw)
 		claims = append(claims, more...)
 		if err != nil {
 			return claims, fmt.Errorf("store: %s: %w", op, err)
@@ -298,7 +299,7 @@ func (s *Store) Claim(ctx context.Context, carrier, consumer string, n int, wait
 		}
 		// Streams come back in request order, each in id order; keep priority order.
 		slices.SortStableFunc(raw, func(a, b rawEntry) int { return int(a.prio) - int(b.prio) })
-		claims, err := s.decode(ctx, carrier, raw)
+		claims, err := s.decode(ctx, carrier, consumer, raw)
 		if len(claims) > n {
 			// Several streams filled at once: keep the rest (pending for this consumer) for
 			// its next Claim rather than hand out more than n.
@@ -387,9 +388,9 @@ func (s *Store) readNow(ctx context.Context, carrier, consumer string, n int) ([
 	return raw, nil
 }
 
-// decode turns entries into claims (Deliveries 1). Entries that do not decode are moved to
-// the quarantine list and finished, so they cannot block their queue.
-func (s *Store) decode(ctx context.Context, carrier string, raw []rawEntry) ([]store.Claim, error) {
+// decode turns entries handed to consumer into claims. Entries that do not decode are moved
+// to the quarantine list and finished, so they cannot block their queue.
+func (s *Store) decode(ctx context.Context, carrier, consumer string, raw []rawEntry) ([]store.Claim, error) {
 	claims := make([]store.Claim, 0, len(raw))
 	var bad []rawEntry
 	for _, r := range raw {
@@ -398,7 +399,8 @@ func (s *Store) decode(ctx context.Context, carrier string, raw []rawEntry) ([]s
 			bad = append(bad, r)
 			continue
 		}
-		claims = append(claims, store.Claim{Message: m, Token: token(carrier, r.prio, r.id), Deliveries: 1})
+		d := max(r.deliveries, 1)
+		claims = append(claims, store.Claim{Message: m, Token: token(carrier, r.prio, r.id, d, consumer), Deliveries: d})
 	}
 	if len(bad) > 0 {
 		if err := s.quarantine(ctx, carrier, bad); err != nil {
@@ -439,51 +441,80 @@ func (s *Store) quarantine(ctx context.Context, carrier string, bad []rawEntry) 
 	return nil
 }
 
-// ackScript acknowledges and deletes entries: for each i, entry ARGV[i+1] of stream KEYS[i]
-// in group ARGV[1]. An entry that is not pending is left alone (a stale or foreign token
-// must not delete a ready entry).
-var ackScript = redis.NewScript(`
-local n = 0
-for i = 1, #KEYS do
-  if redis.call('XACK', KEYS[i], ARGV[1], ARGV[i + 1]) == 1 then
-    redis.call('XDEL', KEYS[i], ARGV[i + 1])
-    n = n + 1
-  end
+// ownedLua is the check every finish of a claim makes: entry id of stream key is pending in
+// group, handed to consumer at delivery count d (a string). A claim taken over by another
+// consumer, or handed out again, fails it: its old holder can no longer finish it.
+const ownedLua = `
+local function owned(key, group, id, d, consumer)
+  local p = redis.call('XPENDING', key, group, id, id, 1)
+  local e = p[1]
+  return e ~= nil and e[2] == consumer and tostring(e[4]) == d
 end
-return n
-`)
+`
 
-// Ack implements store.Queue.
+// finishSource acknowledges and deletes the entries of one stream that are still owned by
+// the claims naming them. KEYS[1] the stream; ARGV[1] the group, then (entry id, delivery
+// count, consumer) triples. Returns how many were not owned (finished already, or fenced).
+// The acks go out as variadic XACK and XDEL, in chunks (Lua's unpack is bounded).
+const finishSource = ownedLua + `
+local ok = {}
+for i = 2, #ARGV, 3 do
+  if owned(KEYS[1], ARGV[1], ARGV[i], ARGV[i + 1], ARGV[i + 2]) then ok[#ok + 1] = ARGV[i] end
+end
+for i = 1, #ok, 1000 do
+  local chunk = {unpack(ok, i, math.min(i + 999, #ok))}
+  redis.call('XACK', KEYS[1], ARGV[1], unpack(chunk))
+  redis.call('XDEL', KEYS[1], unpack(chunk))
+end
+return (#ARGV - 1) / 3 - #ok
+`
+
+var finishScript = redis.NewScript(finishSource)
+
+// finishArgs returns finishSource's ARGV for refs.
+func finishArgs(group string, refs []claimRef) []any {
+	args := make([]any, 1, 1+3*len(refs))
+	args[0] = group
+	for _, r := range refs {
+		args = append(args, r.id, strconv.FormatInt(r.deliveries, 10), r.consumer)
+	}
+	return args
+}
+
+// Ack implements store.Queue: one finish script per stream. A claim that is no longer its
+// holder's (taken over after the holder was thought dead) is left alone.
 func (s *Store) Ack(ctx context.Context, carrier string, claims ...store.Claim) error {
 	op := "ack " + carrier
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
-	keys := make([]string, 0, len(claims))
-	args := make([]any, 1, len(claims)+1)
-	args[0] = s.opts.Group
+	var byPrio [3][]claimRef
 	for _, c := range claims {
-		p, id, ok := parseToken(carrier, c.Token)
-		if !ok {
-			continue
+		if ref, ok := parseToken(carrier, c.Token); ok {
+			byPrio[ref.prio] = append(byPrio[ref.prio], ref)
 		}
-		keys = append(keys, s.streamKey(carrier, p))
-		args = append(args, id)
 	}
-	if len(keys) == 0 {
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for prio, refs := range byPrio {
+			if len(refs) > 0 {
+				finishScript.Run(ctx, p, []string{s.streamKey(carrier, store.Priority(prio))}, finishArgs(s.opts.Group, refs)...)
+			}
+		}
 		return nil
-	}
-	if err := ackScript.Run(ctx, s.c, keys, args...).Err(); err != nil {
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
 }
 
-// deferScript finishes entry ARGV[2] of stream KEYS[1] (group ARGV[1]) and, only if it was
-// pending, adds message ARGV[4] to the scheduled zset KEYS[2] with score ARGV[3] and its
-// carrier ARGV[5] to the set KEYS[3]. Returns 1 if it did, 0 if the entry was not pending.
-var deferScript = redis.NewScript(`
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+// deferScript finishes entry ARGV[2] of stream KEYS[1] (group ARGV[1]) if the claim
+// (delivery ARGV[6] to consumer ARGV[7]) still owns it, and then adds message ARGV[4] to the
+// scheduled zset KEYS[2] with score ARGV[3] and its carrier ARGV[5] to the set KEYS[3].
+// Returns 1 if it did, 0 if the claim did not own the entry.
+var deferScript = redis.NewScript(ownedLua + `
+if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[6], ARGV[7]) then return 0 end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('SADD', KEYS[3], ARGV[5])
@@ -506,7 +537,7 @@ func (s *Store) Defer(ctx context.Context, carrier string, c store.Claim, at tim
 	if err := valid.Message(&m); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	p, id, ok := parseToken(carrier, c.Token)
+	ref, ok := parseToken(carrier, c.Token)
 	if !ok {
 		return nil // not a pending claim of this carrier: nothing to finish
 	}
@@ -514,17 +545,20 @@ func (s *Store) Defer(ctx context.Context, carrier string, c store.Claim, at tim
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	keys := []string{s.streamKey(carrier, p), s.schedKey(m.Carrier), s.schedSetKey()}
-	if err := deferScript.Run(ctx, s.c, keys, s.opts.Group, id, at.UnixMilli(), body, m.Carrier).Err(); err != nil {
+	keys := []string{s.streamKey(carrier, ref.prio), s.schedKey(m.Carrier), s.schedSetKey()}
+	if err := deferScript.Run(ctx, s.c, keys, s.opts.Group, ref.id, at.UnixMilli(), body, m.Carrier,
+		strconv.FormatInt(ref.deliveries, 10), ref.consumer).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
 }
 
-// moveScript finishes entry ARGV[2] of stream KEYS[1] (group ARGV[1]) and, only if it was
-// pending, appends message ARGV[3] to stream KEYS[2]. Returns 1 if it did.
-var moveScript = redis.NewScript(`
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+// moveScript finishes entry ARGV[2] of stream KEYS[1] (group ARGV[1]) if the claim
+// (delivery ARGV[4] to consumer ARGV[5]) still owns it, and then appends message ARGV[3] to
+// stream KEYS[2]. Returns 1 if it did.
+var moveScript = redis.NewScript(ownedLua + `
+if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[4], ARGV[5]) then return 0 end
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('XADD', KEYS[2], '*', 'm', ARGV[3])
 return 1
@@ -544,7 +578,7 @@ func (s *Store) Move(ctx context.Context, from string, c store.Claim, to string)
 	if err := valid.Message(&m); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	p, id, ok := parseToken(from, c.Token)
+	ref, ok := parseToken(from, c.Token)
 	if !ok {
 		return nil
 	}
@@ -552,15 +586,50 @@ func (s *Store) Move(ctx context.Context, from string, c store.Claim, to string)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	keys := []string{s.streamKey(from, p), s.streamKey(to, m.Priority)}
-	if err := moveScript.Run(ctx, s.c, keys, s.opts.Group, id, body).Err(); err != nil {
+	keys := []string{s.streamKey(from, ref.prio), s.streamKey(to, m.Priority)}
+	if err := moveScript.Run(ctx, s.c, keys, s.opts.Group, ref.id, body,
+		strconv.FormatInt(ref.deliveries, 10), ref.consumer).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
 }
 
+// TakeOver implements store.Queue: on each priority's stream (highest first), takeOverDead
+// hands consumer what consumers of dead members hold, without waiting for any idle time.
+func (s *Store) TakeOver(ctx context.Context, carrier, consumer string, n int) ([]store.Claim, error) {
+	op := "take over " + carrier
+	if err := s.check(ctx, op); err != nil {
+		return nil, err
+	}
+	if err := valid.Carrier(carrier); err != nil {
+		return nil, fmt.Errorf("store: take over: %w", err)
+	}
+	var claims []store.Claim
+	for _, p := range store.Priorities() {
+		if len(claims) >= n {
+			break
+		}
+		key := s.streamKey(carrier, p)
+		taken, err := s.takeOverDead(ctx, key, s.opts.Group, consumer, n-len(claims), 0)
+		if err != nil {
+			return claims, fmt.Errorf("store: %s: %w", op, err)
+		}
+		raw := make([]rawEntry, len(taken))
+		for i, t := range taken {
+			raw[i] = rawEntry{prio: p, id: t.id, body: t.fields["m"], deliveries: t.deliveries}
+		}
+		got, err := s.decode(ctx, carrier, consumer, raw)
+		claims = append(claims, got...)
+		if err != nil {
+			return claims, fmt.Errorf("store: %s: %w", op, err)
+		}
+	}
+	return claims, nil
+}
+
 // Reclaim implements store.Queue with XAUTOCLAIM on each priority's stream (highest first),
-// then XPENDING for the delivery counts.
+// then XPENDING for the delivery counts. It is the last resort for claims whose holder's
+// liveness is unknown (consumer names no member made); TakeOver handles dead members.
 func (s *Store) Reclaim(ctx context.Context, carrier, consumer string, minIdle time.Duration, n int) ([]store.Claim, error) {
 	op := "reclaim " + carrier
 	if err := s.check(ctx, op); err != nil {
@@ -569,8 +638,8 @@ func (s *Store) Reclaim(ctx context.Context, carrier, consumer string, minIdle t
 	if err := valid.Carrier(carrier); err != nil {
 		return nil, fmt.Errorf("store: reclaim: %w", err)
 	}
-	idle := time.Duration(ms(minIdle)) * time.Millisecond
 	var claims []store.Claim
+	idle := time.Duration(ms(minIdle)) * time.Millisecond
 	for _, p := range store.Priorities() {
 		key := s.streamKey(carrier, p)
 		start := "0-0"
@@ -587,7 +656,7 @@ func (s *Store) Reclaim(ctx context.Context, carrier, consumer string, minIdle t
 			if err != nil {
 				return claims, fmt.Errorf("store: %s: %w", op, err)
 			}
-			got, err := s.withDeliveries(ctx, carrier, p, msgs)
+			got, err := s.withDeliveries(ctx, carrier, consumer, p, msgs)
 			claims = append(claims, got...)
 			if err != nil {
 				return claims, fmt.Errorf("store: %s: %w", op, err)
@@ -601,8 +670,9 @@ func (s *Store) Reclaim(ctx context.Context, carrier, consumer string, minIdle t
 	return claims, nil
 }
 
-// withDeliveries decodes reclaimed entries and reads their delivery counts.
-func (s *Store) withDeliveries(ctx context.Context, carrier string, p store.Priority, msgs []redis.XMessage) ([]store.Claim, error) {
+// withDeliveries decodes entries XAUTOCLAIM handed to consumer and reads their delivery
+// counts.
+func (s *Store) withDeliveries(ctx context.Context, carrier, consumer string, p store.Priority, msgs []redis.XMessage) ([]store.Claim, error) {
 	if len(msgs) == 0 {
 		return nil, nil
 	}
@@ -618,29 +688,15 @@ func (s *Store) withDeliveries(ctx context.Context, carrier string, p store.Prio
 		return nil, fmt.Errorf("delivery counts: %w", err)
 	}
 	raw := make([]rawEntry, 0, len(msgs))
-	for _, m := range msgs {
-		body, _ := m.Values["m"].(string)
-		raw = append(raw, rawEntry{prio: p, id: m.ID, body: body})
-	}
-	claims, err := s.decode(ctx, carrier, raw)
-	// decode kept the order of raw, less the quarantined entries.
-	counts := make(map[string]int64, len(msgs))
 	for i, m := range msgs {
-		if pend := cmds[i].Val(); len(pend) == 1 {
-			counts[m.ID] = pend[0].RetryCount
+		pend := cmds[i].Val()
+		if len(pend) != 1 || pend[0].Consumer != consumer {
+			continue // finished, or taken by someone else, between the two calls
 		}
+		body, _ := m.Values["m"].(string)
+		raw = append(raw, rawEntry{prio: p, id: m.ID, body: body, deliveries: pend[0].RetryCount})
 	}
-	out := claims[:0]
-	for _, c := range claims {
-		_, id, _ := parseToken(carrier, c.Token)
-		d, ok := counts[id]
-		if !ok {
-			continue // finished by someone else between the two calls
-		}
-		c.Deliveries = d
-		out = append(out, c)
-	}
-	return out, err
+	return s.decode(ctx, carrier, consumer, raw)
 }
 
 // promoteScript moves up to ARGV[3] due messages (score <= ARGV[2], unix ms), earliest

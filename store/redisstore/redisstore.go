@@ -167,6 +167,9 @@ type Store struct {
 	groups sync.Map // stream key → struct{}: consumer groups known to exist
 	commit *committer
 
+	consumer atomic.Value // string: the member that joined through this store (Join)
+	live     liveCache    // live members, read at most every liveFor
+
 	lastPromote  atomic.Int64 // unix ms of the last move of due webhook retries
 	lastTakeover atomic.Int64 // unix ms of the last takeover of expired webhook leases
 
@@ -262,22 +265,43 @@ func (s *Store) cidKey(carrier, cmid string) string {
 	return s.opts.Prefix + ":cid:" + carrier + ":" + cmid
 }
 
-// token encodes which entry a claim is: carrier, priority and stream entry id.
-func token(carrier string, p store.Priority, id string) string {
-	return carrier + ":" + strconv.Itoa(int(p)) + ":" + id
+// claimRef is what a claim's token says: which stream entry (carrier, priority, entry id)
+// and which delivery of it (the consumer it was handed to and its delivery count). Finishing
+// a claim checks the delivery against the entry's pending state, so a claim that was taken
+// over (another consumer, a higher count) can no longer finish the entry: that is the
+// fencing of a holder that was thought dead.
+type claimRef struct {
+	prio       store.Priority
+	id         string
+	deliveries int64
+	consumer   string
 }
 
-// parseToken returns the priority and entry id of a token made for carrier.
-func parseToken(carrier, tok string) (store.Priority, string, bool) {
+// token encodes a claim: "carrier:prio:id:deliveries:consumer".
+func token(carrier string, p store.Priority, id string, deliveries int64, consumer string) string {
+	return carrier + ":" + strconv.Itoa(int(p)) + ":" + id + ":" + strconv.FormatInt(deliveries, 10) + ":" + consumer
+}
+
+// parseToken reads a token made for carrier.
+func parseToken(carrier, tok string) (claimRef, bool) {
 	c, rest, ok := strings.Cut(tok, ":")
 	if !ok || c != carrier {
-		return 0, "", false
+		return claimRef{}, false
 	}
-	ps, id, ok := strings.Cut(rest, ":")
-	if !ok || len(ps) != 1 || ps[0] < '0' || ps[0] > '2' || id == "" {
-		return 0, "", false
+	ps, rest, ok := strings.Cut(rest, ":")
+	if !ok || len(ps) != 1 || ps[0] < '0' || ps[0] > '2' {
+		return claimRef{}, false
 	}
-	return store.Priority(ps[0] - '0'), id, true
+	id, rest, ok := strings.Cut(rest, ":")
+	if !ok || !validEntryID(id) {
+		return claimRef{}, false
+	}
+	ds, consumer, ok := strings.Cut(rest, ":")
+	d, err := strconv.ParseInt(ds, 10, 64)
+	if !ok || err != nil || d < 1 || consumer == "" {
+		return claimRef{}, false
+	}
+	return claimRef{prio: store.Priority(ps[0] - '0'), id: id, deliveries: d, consumer: consumer}, true
 }
 
 func (s *Store) check(ctx context.Context, op string) error {

@@ -71,6 +71,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SwapRecords", testSwapRecords},
 		{"SwapRecordsBatch", testSwapRecordsBatch},
 		{"SwapRecordsConcurrent", testSwapRecordsConcurrent},
+		{"Liveness", testLiveness},
+		{"TakeOver", testTakeOver},
+		{"FencedSettle", testFencedSettle},
+		{"ReclaimFences", testReclaimFences},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
