@@ -1,0 +1,127 @@
+package liveness
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/memstore"
+)
+
+// flaky is a store whose heartbeat calls fail while down is set, as when Redis is out of
+// reach.
+type flaky struct {
+	store.Liveness
+	down atomic.Bool
+}
+
+var errDown = errors.New("store unreachable")
+
+func (f *flaky) Renew(ctx context.Context, m store.Member, ttl time.Duration) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.Liveness.Renew(ctx, m, ttl)
+}
+
+func (f *flaky) Join(ctx context.Context, m store.Member, ttl time.Duration) error {
+	if f.down.Load() {
+		return errDown
+	}
+	return f.Liveness.Join(ctx, m, ttl)
+}
+
+func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestKeeperLapseAndRejoin(t *testing.T) {
+	ms := memstore.New()
+	f := &flaky{Liveness: ms}
+	const ttl = 300 * time.Millisecond
+	k, err := Start(context.Background(), f, Options{Instance: "alpha", TTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := k.Consumer()
+	if !k.Valid(first) || k.Valid("alpha~other") {
+		t.Fatalf("Valid(%s)=%v, Valid(other)=%v", first, k.Valid(first), k.Valid("alpha~other"))
+	}
+	// Several renewals keep the same incarnation.
+	time.Sleep(3 * ttl)
+	if k.Consumer() != first || !k.Valid(first) {
+		t.Fatalf("after renewals: %s valid=%v", k.Consumer(), k.Valid(first))
+	}
+
+	// The store goes out of reach: the claims turn invalid before the store's heartbeat
+	// lapses (so before anyone can take them over).
+	f.down.Store(true)
+	var invalidAt time.Time
+	poll(t, 2*ttl, "claims invalid", func() bool {
+		if !k.Valid(first) {
+			invalidAt = time.Now()
+			return true
+		}
+		return false
+	})
+	members, _ := ms.Members(context.Background())
+	if len(members) != 1 {
+		t.Fatalf("the store's heartbeat lapsed before the keeper gave its claims up (invalid at %v)", invalidAt)
+	}
+
+	// Back: the old heartbeat lapsed in the store, so the keeper joins as a new incarnation.
+	f.down.Store(false)
+	poll(t, 5*ttl, "rejoined", func() bool { return k.Consumer() != first && k.Valid(k.Consumer()) })
+	if k.Valid(first) {
+		t.Fatal("the old incarnation's claims are valid again")
+	}
+	if st := k.Stats(); st.Rejoins != 1 || st.Lapses != 1 || st.RenewErrors == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+
+	if err := k.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if k.Valid(k.Consumer()) {
+		t.Fatal("valid after Stop")
+	}
+	if members, _ := ms.Members(context.Background()); len(members) != 0 {
+		t.Fatalf("members after Stop: %v", members)
+	}
+}
+
+func TestKeeperCountsMembers(t *testing.T) {
+	ms := memstore.New()
+	o := Options{Instance: "a", TTL: 300 * time.Millisecond}
+	a, err := Start(context.Background(), ms, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Stop(context.Background())
+	o.Instance = "b"
+	b, err := Start(context.Background(), ms, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll(t, time.Second, "a counts two members", func() bool { return a.LiveMembers() == 2 })
+	_ = b.Stop(context.Background())
+	poll(t, time.Second, "a counts one member", func() bool { return a.LiveMembers() == 1 })
+}
+
+func TestOptionsRejectBadInstance(t *testing.T) {
+	for _, name := range []string{"", "a~b", "a b", "a|b"} {
+		if _, err := Start(context.Background(), memstore.New(), Options{Instance: name}); err == nil {
+			t.Errorf("instance %q accepted", name)
+		}
+	}
+}
