@@ -24,16 +24,20 @@ type BindLease struct {
 
 // BindLeases shares the carriers' bind slots between instances.
 type BindLeases interface {
-	// AcquireBind takes slot for holder for ttl when no one holds it (or holder already
-	// does: then it is renewed and keeps its token). ok is false when another holder has
-	// it.
+	// AcquireBind takes slot for holder for ttl when no one holds it, with a new token
+	// larger than any the store gave before (or holder already does: then it is renewed
+	// and keeps its token). ok is false when another holder has it; l then describes that
+	// holder's lease. ttl is at least a millisecond; slot and holder are not empty.
 	AcquireBind(ctx context.Context, slot, holder string, ttl time.Duration) (l BindLease, ok bool, err error)
 	// RenewBinds extends each lease to ttl from now, one round trip for all. The result
-	// has one error per lease: nil, or ErrLeaseLost when the slot is no longer held by
-	// l.Holder with l.Token (it lapsed, or another holder took it).
+	// has one error per lease, in order: nil, or ErrLeaseLost when the slot is no longer
+	// held by l.Holder with l.Token (it lapsed, or another holder took it). A non-nil
+	// second result means the call failed as a whole and says nothing about any lease.
 	RenewBinds(ctx context.Context, ttl time.Duration, ls ...BindLease) ([]error, error)
-	// ReleaseBind gives a slot up, if l still holds it.
+	// ReleaseBind gives a slot up, if l (holder and token) still holds it; otherwise it
+	// does nothing and returns nil.
 	ReleaseBind(ctx context.Context, l BindLease) error
-	// BindLeases returns the held leases whose slot starts with prefix ("" for all).
+	// BindLeases returns the held leases whose slot starts with prefix ("" for all),
+	// sorted by slot.
 	BindLeases(ctx context.Context, prefix string) ([]BindLease, error)
 }
