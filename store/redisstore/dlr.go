@@ -306,7 +306,25 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 		s.lastTakeover.Store(now.UnixMilli())
 		takeover = "1"
 	}
-	vals, err := claimJobsScript.Run(ctx, s.c, []string{key}, webhookGroup, s.opts.Consumer, n,
+	consumer := s.consumerName()
+	var out []*store.WebhookJob
+	if takeover == "1" {
+		// Jobs of dead members are taken at once, their lease set to this claim's.
+		taken, err := s.takeOverDead(ctx, key, webhookGroup, consumer, n, maxLease-lease)
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", op, err)
+		}
+		for _, t := range taken {
+			if j := s.decodeJob(ctx, key, t.id, t.fields["j"], t.deliveries); j != nil {
+				out = append(out, j)
+			}
+		}
+		n -= len(taken)
+		if n <= 0 {
+			return out, nil
+		}
+	}
+	vals, err := claimJobsScript.Run(ctx, s.c, []string{key}, webhookGroup, consumer, n,
 		ms(maxLease), ms(maxLease-lease), takeover).Slice()
 	if isNoGroup(err) {
 		s.groups.Delete(key)
@@ -314,22 +332,28 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
-	out := make([]*store.WebhookJob, 0, len(vals)/3)
 	for i := 0; i+2 < len(vals); i += 3 {
 		id, _ := vals[i].(string)
 		body, _ := vals[i+1].(string)
 		d, _ := vals[i+2].(int64)
-		j := new(store.WebhookJob)
-		if body == "" || json.Unmarshal([]byte(body), j) != nil || j.ID == "" {
-			// Not a job we can send: drop it rather than let it block the queue.
-			s.c.XAck(ctx, key, webhookGroup, id)
-			s.c.XDel(ctx, key, id)
-			continue
+		if j := s.decodeJob(ctx, key, id, body, d); j != nil {
+			out = append(out, j)
 		}
-		j.Token = whToken(id, d)
-		out = append(out, j)
 	}
 	return out, nil
+}
+
+// decodeJob decodes a claimed job entry; one that does not decode is no job anyone can send:
+// it is dropped rather than left to block the queue.
+func (s *Store) decodeJob(ctx context.Context, key, id, body string, deliveries int64) *store.WebhookJob {
+	j := new(store.WebhookJob)
+	if body == "" || json.Unmarshal([]byte(body), j) != nil || j.ID == "" {
+		s.c.XAck(ctx, key, webhookGroup, id)
+		s.c.XDel(ctx, key, id)
+		return nil
+	}
+	j.Token = whToken(id, deliveries)
+	return j
 }
 
 // AckWebhooks implements store.Webhooks: XACK and XDEL through the group commit. A delivered

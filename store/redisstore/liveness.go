@@ -215,7 +215,7 @@ for _, e in ipairs(got) do
     out[#out + 1] = (counts[e[1]] or 1) + 1
   end
 end
-if #p < tonumber(ARGV[4]) then
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) == 0 then
   redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 end
 return out

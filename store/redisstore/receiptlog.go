@@ -161,30 +161,46 @@ func (s *Store) ReclaimReceiptLog(ctx context.Context, consumer string, minIdle 
 	if err := s.ensureStreamGroup(ctx, key, receiptGroup); err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
+	// Entries of dead members first, whatever their idle time (this also deletes dead
+	// members' consumers from the group once they hold nothing).
+	taken, err := s.takeOverDead(ctx, key, receiptGroup, consumer, n, 0)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	out := make([]*store.LoggedPDU, 0, len(taken))
+	for _, t := range taken {
+		vals := make(map[string]any, len(t.fields))
+		for k, v := range t.fields {
+			vals[k] = v
+		}
+		out = append(out, decodeLogged(redis.XMessage{ID: t.id, Values: vals}, t.deliveries))
+	}
+	if n -= len(taken); n <= 0 {
+		return out, nil
+	}
 	msgs, _, err := s.c.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: key, Group: receiptGroup, Consumer: consumer,
 		MinIdle: time.Duration(ms(minIdle)) * time.Millisecond, Start: "0-0", Count: int64(n)}).Result()
 	if isNoGroup(err) {
 		s.groups.Delete(key)
-		return nil, nil
+		return out, nil
 	}
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
+		return out, fmt.Errorf("store: %s: %w", op, err)
 	}
 	if len(msgs) == 0 {
-		return nil, nil
+		return out, nil
 	}
 	// The entries are now this consumer's, idle ~0; one range query over them finds their
 	// counts (others of this consumer in the range are simply not looked at).
 	pend, err := s.c.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: key, Group: receiptGroup, Consumer: consumer,
 		Start: msgs[0].ID, End: msgs[len(msgs)-1].ID, Count: int64(4 * len(msgs))}).Result()
 	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
+		return out, fmt.Errorf("store: %s: %w", op, err)
 	}
 	counts := make(map[string]int64, len(pend))
 	for _, p := range pend {
 		counts[p.ID] = p.RetryCount
 	}
-	out := make([]*store.LoggedPDU, 0, len(msgs))
 	for _, m := range msgs {
 		d, ok := counts[m.ID]
 		if !ok {
