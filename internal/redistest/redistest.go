@@ -52,6 +52,7 @@ type Server struct {
 	bin  string
 	port int
 	dir  string
+	conf string // a config file to read first (a sentinel's), or ""
 	args []string
 
 	mu   sync.Mutex
@@ -100,6 +101,31 @@ func startServer(t testing.TB, bin string, args []string, busPort bool) *Server 
 		s.Kill()
 	}
 	t.Fatalf("redistest: %v", last)
+	return nil
+}
+
+// StartSentinel starts a Redis Sentinel monitoring primary under name (quorum 1,
+// down-after-milliseconds 1000), for clients that find the primary through Sentinel. It is
+// killed when the test ends.
+func StartSentinel(t testing.TB, primary *Server, name string) *Server {
+	t.Helper()
+	bin := lookBin(t, "redis-server")
+	var last error
+	for try := 0; try < 5; try++ {
+		s := &Server{t: t, bin: bin, port: freePorts(t, 1)[0], dir: t.TempDir(), args: []string{"--sentinel"}}
+		// Sentinel rewrites its config file, so it must be a file of its own.
+		s.conf = filepath.Join(s.dir, "sentinel.conf")
+		conf := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 1\nsentinel down-after-milliseconds %s 1000\n", name, primary.port, name)
+		if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if last = s.start(); last == nil {
+			t.Cleanup(s.Kill)
+			return s
+		}
+		s.Kill()
+	}
+	t.Fatalf("redistest: sentinel: %v", last)
 	return nil
 }
 
@@ -169,8 +195,13 @@ func (s *Server) start() error {
 		s.mu.Unlock()
 		return fmt.Errorf("redis-server on %s already running", s.Addr())
 	}
-	args := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
-		"--logfile", "redis.log", "--daemonize", "no"}, s.args...)
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
+		"--logfile", "redis.log", "--daemonize", "no")
+	args = append(args, s.args...)
 	cmd := exec.Command(s.bin, args...)
 	setParentDeath(cmd)
 	if err := cmd.Start(); err != nil {

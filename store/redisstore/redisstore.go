@@ -162,6 +162,7 @@ type Store struct {
 	c         redis.UniversalClient
 	opts      Options
 	ownClient bool
+	cluster   bool // c is a *redis.ClusterClient
 	closed    atomic.Bool
 
 	groups sync.Map // stream key → struct{}: consumer groups known to exist
@@ -204,32 +205,39 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{c: client, opts: opts, stash: make(map[stashKey]stashed)}
+	_, s.cluster = client.(*redis.ClusterClient)
 	s.commit = newCommitter(client, opts.MaxBatch, s.whStreamKey())
 	return s, nil
 }
 
-// DefaultPoolSize is the connection pool of stores made by Open when the URL says nothing.
+// DefaultPoolSize is the connection pool of stores made by Open when the URL says nothing
+// (per node on a cluster).
 const DefaultPoolSize = 256
 
-// Open connects to the Redis at url (redis://[user:password@]host:port/db or rediss://…,
-// with go-redis's query options such as dial_timeout, read_timeout, pool_size), pings it,
-// and returns a store that owns the client: Close closes it.
+// Open connects to Redis, pings it, and returns a store that owns the client: Close closes
+// it. The URL's scheme picks the deployment, and go-redis's query options (dial_timeout,
+// read_timeout, pool_size, …) apply to all three:
+//
+//	redis://[user:password@]host:port/db           one Redis (rediss:// for TLS)
+//	redis+sentinel://[suser:spassword@]host:port/db?master_name=NAME&addr=host2:port2&…
+//	                                               the primary Sentinel names (rediss+sentinel://
+//	                                               for TLS); host:port and every addr are
+//	                                               sentinels, the userinfo is the sentinels'
+//	                                               credentials, the primary's are the query
+//	                                               options username and password
+//	redis+cluster://[user:password@]host:port?addr=host2:port2&…
+//	                                               Redis Cluster (rediss+cluster:// for TLS);
+//	                                               host:port and every addr are seed nodes;
+//	                                               no db (a cluster has only db 0)
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	shown := url
 	if u, err := neturl.Parse(url); err == nil {
 		shown = u.Redacted()
 	}
-	o, err := redis.ParseURL(url)
+	c, err := newClient(url)
 	if err != nil {
 		return nil, fmt.Errorf("store: redis url %s: %w", shown, err)
 	}
-	if o.PoolSize == 0 {
-		// go-redis's default (10 per CPU) is too small here: every in-flight submit, receipt
-		// and webhook makes a round trip and each waiting Claim holds a connection, so a
-		// small pool turns into queueing inside the client. ?pool_size= in the URL overrides.
-		o.PoolSize = DefaultPoolSize
-	}
-	c := redis.NewClient(o)
 	if err := c.Ping(ctx).Err(); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("store: redis %s: %w", shown, err)
@@ -242,6 +250,63 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	s.ownClient = true
 	return s, nil
 }
+
+// newClient makes the client for one of Open's URLs. go-redis's default pool (10 per CPU)
+// is too small here: every in-flight submit, receipt and webhook makes a round trip and each
+// waiting Claim holds a connection, so a small pool turns into queueing inside the client;
+// DefaultPoolSize applies unless the URL has pool_size.
+func newClient(url string) (redis.UniversalClient, error) {
+	scheme, rest, ok := strings.Cut(url, "://")
+	if !ok {
+		return nil, errors.New("no scheme")
+	}
+	base, mode, _ := strings.Cut(scheme, "+")
+	if base != "redis" && base != "rediss" {
+		return nil, fmt.Errorf("scheme %s: want redis, rediss, redis+sentinel or redis+cluster", scheme)
+	}
+	plain := base + "://" + rest // the scheme go-redis's parsers know
+	switch mode {
+	case "":
+		o, err := redis.ParseURL(plain)
+		if err != nil {
+			return nil, err
+		}
+		if o.PoolSize == 0 {
+			o.PoolSize = DefaultPoolSize
+		}
+		return redis.NewClient(o), nil
+	case "sentinel":
+		o, err := redis.ParseFailoverURL(plain)
+		if err != nil {
+			return nil, err
+		}
+		if o.MasterName == "" {
+			return nil, errors.New("sentinel without master_name")
+		}
+		if o.PoolSize == 0 {
+			o.PoolSize = DefaultPoolSize
+		}
+		return redis.NewFailoverClient(o), nil
+	case "cluster":
+		if u, err := neturl.Parse(plain); err == nil && strings.Trim(u.Path, "/") != "" && strings.Trim(u.Path, "/") != "0" {
+			return nil, fmt.Errorf("cluster with database %s: a cluster has only database 0", strings.Trim(u.Path, "/"))
+		}
+		o, err := redis.ParseClusterURL(plain)
+		if err != nil {
+			return nil, err
+		}
+		if o.PoolSize == 0 {
+			o.PoolSize = DefaultPoolSize
+		}
+		return redis.NewClusterClient(o), nil
+	default:
+		return nil, fmt.Errorf("scheme %s: want redis, rediss, redis+sentinel or redis+cluster", scheme)
+	}
+}
+
+// Cluster reports whether the store is on a Redis Cluster (its client is a
+// *redis.ClusterClient): then the writes of one group commit go out per slot.
+func (s *Store) Cluster() bool { return s.cluster }
 
 // Client returns the Redis client the store uses.
 func (s *Store) Client() redis.UniversalClient { return s.c }
