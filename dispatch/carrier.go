@@ -21,8 +21,11 @@ import (
 // held is a claimed message this instance has not finished.
 type held struct {
 	claim store.Claim
-	seq   uint64    // claim order, which sending keeps across throttling and reconnects
-	since time.Time // when claimed
+	// consumer is the name the claim was made under; once Membership says it is no longer
+	// valid, the claim may be another instance's and is dropped unsent.
+	consumer string
+	seq      uint64    // claim order, which sending keeps across throttling and reconnects
+	since    time.Time // when claimed
 	// unknown marks a resend after an unknown outcome: the carrier may already have it.
 	unknown bool
 	// duplicate says this send may deliver a second copy; it reaches the record when the
@@ -63,7 +66,7 @@ type carrier struct {
 }
 
 type carrierStats struct {
-	submitted, failed, unknown, deferred, moved, duplicates, throttlePauses, reclaimed, windowDeferred atomic.Uint64
+	submitted, failed, unknown, deferred, moved, duplicates, throttlePauses, reclaimed, windowDeferred, fenced atomic.Uint64
 }
 
 func newCarrier(d *Dispatcher, o *CarrierOptions) *carrier {
@@ -86,7 +89,7 @@ func (c *carrier) now() time.Time { return c.d.o.Now() }
 // run is the carrier's loop; it returns when ctx ends, leaving unfinished claims held for
 // shutdown to hand back.
 func (c *carrier) run(ctx context.Context) {
-	lastReclaim := time.Time{}
+	lastReclaim, lastTakeover := time.Time{}, time.Time{}
 	paceTick := time.NewTicker(time.Second)
 	defer paceTick.Stop()
 	lastSegments := c.segments.Load()
@@ -121,11 +124,19 @@ func (c *carrier) run(ctx context.Context) {
 		}
 		h, ok := c.next()
 		if !ok {
+			if now.Sub(lastTakeover) >= c.d.o.TakeoverEvery {
+				lastTakeover = now
+				c.takeOver(ctx)
+			}
 			if now.Sub(lastReclaim) >= c.d.o.ReclaimAfter/4 {
 				lastReclaim = now
 				c.reclaim(ctx)
 			}
 			c.claim(ctx)
+			continue
+		}
+		if !c.d.o.Membership.Valid(h.consumer) {
+			c.drop(h)
 			continue
 		}
 		select {
@@ -181,13 +192,23 @@ func (c *carrier) pushFront(h held) {
 	c.front[i] = h
 }
 
-func (c *carrier) hold(claims []store.Claim, now time.Time) {
+func (c *carrier) hold(claims []store.Claim, consumer string, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, cl := range claims {
 		c.seq++
-		c.buf = append(c.buf, held{claim: cl, seq: c.seq, since: now})
+		c.buf = append(c.buf, held{claim: cl, consumer: consumer, seq: c.seq, since: now})
 	}
+}
+
+// drop forgets a held claim made under a name that is no longer valid: this instance's
+// heartbeat lapsed, so another instance may have taken the message over and may be sending
+// it. It is left in the store untouched (finishing it would be refused anyway) for whoever
+// holds it now, or for the takeover of this instance's previous incarnation.
+func (c *carrier) drop(h held) {
+	c.stats.fenced.Add(1)
+	c.log.Warn().Str("msg", h.claim.Message.ID).Str("consumer", h.consumer).
+		Msg("dropped a claim made before this instance's heartbeat lapsed; another instance sends it")
 }
 
 // claim takes as many messages as the carrier can have in flight, no more: a claim held in
@@ -198,7 +219,13 @@ func (c *carrier) claim(ctx context.Context) {
 		sleepOrWake(ctx, c.freed, c.d.o.ClaimWait)
 		return
 	}
-	claims, err := c.d.o.Store.Claim(ctx, c.o.Name, c.d.o.Consumer, n, c.d.o.ClaimWait)
+	consumer := c.d.o.Membership.Consumer()
+	if !c.d.o.Membership.Valid(consumer) {
+		// The heartbeat lapsed and has not been renewed: claim nothing until it is.
+		sleepOrWake(ctx, nil, c.d.o.ClaimWait)
+		return
+	}
+	claims, err := c.d.o.Store.Claim(ctx, c.o.Name, consumer, n, c.d.o.ClaimWait)
 	if err != nil {
 		if ctx.Err() == nil {
 			c.log.Error().Err(err).Msg("claim failed; retrying")
@@ -206,22 +233,41 @@ func (c *carrier) claim(ctx context.Context) {
 		}
 		return
 	}
-	c.hold(claims, c.now())
+	c.hold(claims, consumer, c.now())
 }
 
-// reclaim takes over messages that a dead instance claimed and never finished.
-func (c *carrier) reclaim(ctx context.Context) {
-	claims, err := c.d.o.Store.Reclaim(ctx, c.o.Name, c.d.o.Consumer, c.d.o.ReclaimAfter, c.d.o.ClaimBatch)
-	if err != nil {
-		if ctx.Err() == nil {
-			c.log.Error().Err(err).Msg("reclaim failed")
-		}
+// takeOver takes the messages that dead instances (their heartbeat gone, or an earlier
+// incarnation of a restarted one) had claimed and never finished, as far as the windows
+// have room.
+func (c *carrier) takeOver(ctx context.Context) {
+	n := min(c.d.o.ClaimBatch, cap(c.inflight)-len(c.inflight))
+	consumer := c.d.o.Membership.Consumer()
+	if n <= 0 || !c.d.o.Membership.Valid(consumer) {
 		return
+	}
+	claims, err := c.d.o.Store.TakeOver(ctx, c.o.Name, consumer, n)
+	c.took(ctx, claims, consumer, err, "took over messages a dead instance had claimed")
+}
+
+// reclaim takes over messages claimed long ago by consumers whose liveness is unknown.
+func (c *carrier) reclaim(ctx context.Context) {
+	consumer := c.d.o.Membership.Consumer()
+	if !c.d.o.Membership.Valid(consumer) {
+		return
+	}
+	claims, err := c.d.o.Store.Reclaim(ctx, c.o.Name, consumer, c.d.o.ReclaimAfter, c.d.o.ClaimBatch)
+	c.took(ctx, claims, consumer, err, "took over messages another consumer left unfinished")
+}
+
+// took holds what takeOver or reclaim returned.
+func (c *carrier) took(ctx context.Context, claims []store.Claim, consumer string, err error, what string) {
+	if err != nil && ctx.Err() == nil {
+		c.log.Error().Err(err).Msg("taking over unfinished messages failed")
 	}
 	if len(claims) > 0 {
 		c.stats.reclaimed.Add(uint64(len(claims)))
-		c.log.Warn().Int("messages", len(claims)).Msg("took over messages another instance left unfinished")
-		c.hold(claims, c.now())
+		c.log.Warn().Int("messages", len(claims)).Msg(what)
+		c.hold(claims, consumer, c.now())
 	}
 }
 
@@ -281,8 +327,9 @@ func (c *carrier) failover(ctx context.Context) bool {
 	}
 	moveHeld()
 	if moved == 0 && c.frontLen() == 0 {
-		if claims, err := c.d.o.Store.Claim(ctx, c.o.Name, c.d.o.Consumer, c.d.o.ClaimBatch, 0); err == nil {
-			c.hold(claims, c.now())
+		consumer := c.d.o.Membership.Consumer()
+		if claims, err := c.d.o.Store.Claim(ctx, c.o.Name, consumer, c.d.o.ClaimBatch, 0); err == nil {
+			c.hold(claims, consumer, c.now())
 			moveHeld()
 		}
 	}
@@ -431,6 +478,11 @@ func (c *carrier) send(h held, sess *smpp.Session, parts []*smpp.SubmitSM) {
 	// second copy. Claims are never more than the windows can carry, so such possible
 	// duplicates are bounded by what was in flight, and each is counted on its record.
 	h.duplicate = h.unknown || h.claim.Deliveries > 1
+	if !c.d.o.Membership.Valid(h.consumer) {
+		// The heartbeat lapsed while this waited for the pace or a window.
+		c.drop(h)
+		return
+	}
 	m.Attempts++
 	h.claim.Message = &m
 	ids := make([]string, 0, len(parts))

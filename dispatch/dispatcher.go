@@ -240,7 +240,8 @@ type Stats struct {
 	Moved          uint64 // failed over to another carrier
 	Duplicates     uint64 // resends that may have delivered a second copy
 	ThrottlePauses uint64
-	Reclaimed      uint64
+	Reclaimed      uint64 // claims taken over from dead instances (or idle ones)
+	Fenced         uint64 // claims dropped unsent because this instance's heartbeat had lapsed
 	WindowDeferred uint64 // promotional messages held for the next 10:00–21:00 IST window
 }
 
@@ -253,7 +254,7 @@ func (d *Dispatcher) Stats(ctx context.Context) []Stats {
 			Submitted: c.stats.submitted.Load(), Failed: c.stats.failed.Load(), Unknown: c.stats.unknown.Load(),
 			Deferred: c.stats.deferred.Load(), Moved: c.stats.moved.Load(), Duplicates: c.stats.duplicates.Load(),
 			ThrottlePauses: c.stats.throttlePauses.Load(), Reclaimed: c.stats.reclaimed.Load(),
-			WindowDeferred: c.stats.windowDeferred.Load(),
+			WindowDeferred: c.stats.windowDeferred.Load(), Fenced: c.stats.fenced.Load(),
 		}
 		s.Depth, s.DepthErr = d.o.Store.Depth(ctx, c.o.Name)
 		out = append(out, s)

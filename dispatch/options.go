@@ -90,18 +90,27 @@ type Options struct {
 	Carriers []CarrierOptions
 	Routes   []Route
 
-	// Consumer names this instance in the store's consumer groups. Default: hostname, pid
-	// and a random suffix, unique per process.
+	// Membership is this instance's liveness (a heartbeat in the store; see
+	// store/liveness.Keeper): the consumer name to claim under, which changes when the
+	// instance has to join again after its heartbeat lapsed, and whether a claim made under
+	// a name may still be acted on. Nil: Consumer, always valid (a single instance, tests).
+	Membership Membership
+	// Consumer names this instance in the store's consumer groups when Membership is nil.
+	// Default: hostname, pid and a random suffix, unique per process.
 	Consumer string
+	// TakeoverEvery is how often each carrier looks for messages that dead instances had
+	// claimed (store.Queue.TakeOver). Default: 1 second.
+	TakeoverEvery time.Duration
 
 	// ClaimBatch bounds how many messages one claim takes. Default: 100.
 	ClaimBatch int
 	// ClaimWait is how long a claim blocks when the queue is empty. Default: 1 second.
 	ClaimWait time.Duration
-	// ReclaimAfter is how long a message may stay claimed by a silent consumer before
-	// another instance takes it over (the first one died). It must exceed the longest a
-	// live instance holds a claim: HoldLimit plus the response timeouts of all parts.
-	// Default: 2 minutes.
+	// ReclaimAfter is how long a message may stay claimed by a consumer whose liveness is
+	// unknown (one that keeps no heartbeat: an older smppd, a tool) before another instance
+	// takes it over. Claims of dead members are taken over within TakeoverEvery instead. It
+	// must exceed the longest a live instance holds a claim: HoldLimit plus the response
+	// timeouts of all parts. Default: 5 minutes.
 	ReclaimAfter time.Duration
 	// HoldLimit is how long claimed messages may wait in memory for a carrier that is down
 	// or paused before they are handed back to the store for anyone to take. Default: 20 s.
@@ -144,6 +153,20 @@ type Options struct {
 	Now func() time.Time
 }
 
+// Membership is what dispatch needs of the instance's liveness: the name to claim under now,
+// and whether claims made under a name are still this instance's to act on (false once its
+// heartbeat lapsed: others may have taken them over, and acting on them would send twice).
+type Membership interface {
+	Consumer() string
+	Valid(consumer string) bool
+}
+
+// staticMember is the Membership of an instance without heartbeats: one name, always valid.
+type staticMember string
+
+func (m staticMember) Consumer() string    { return string(m) }
+func (m staticMember) Valid(c string) bool { return c == string(m) }
+
 // Receipts is dispatch's one seam to receipt correlation; dlr.Correlator implements it.
 type Receipts interface {
 	// Handler serves deliver_sm (receipts, MO) arriving on carrier's binds.
@@ -168,6 +191,12 @@ type SubmitEvent struct {
 func (o *Options) setDefaults() {
 	if o.Consumer == "" {
 		o.Consumer = store.ConsumerName()
+	}
+	if o.Membership == nil {
+		o.Membership = staticMember(o.Consumer)
+	}
+	if o.TakeoverEvery <= 0 {
+		o.TakeoverEvery = time.Second
 	}
 	if o.ClaimBatch <= 0 {
 		o.ClaimBatch = 100

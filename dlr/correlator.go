@@ -70,6 +70,10 @@ type CorrelatorOptions struct {
 	// until the backlog is below it again. It is overload protection, metered as LagPauses;
 	// nothing is refused. Default: 1,000,000.
 	MaxLag int64
+	// Member, if set, gives the name to read the receipt log under: the instance's current
+	// incarnation (store/liveness.Keeper), so that a dead incarnation's unfinished entries
+	// are taken over at once and its name leaves the group. Nil: Consumer.
+	Member interface{ Consumer() string }
 	// Consumer names this correlator in the receipt log's consumer group. Default: host
 	// name, process id and a random suffix.
 	Consumer string
@@ -396,7 +400,7 @@ func (c *Correlator) run(ctx context.Context) {
 		var batch []*store.LoggedPDU
 		if time.Since(lastRetry) >= c.o.RetryEvery {
 			lastRetry = time.Now()
-			old, err := c.o.Store.ReclaimReceiptLog(ctx, c.o.Consumer, c.o.RetryEvery, c.o.Batch)
+			old, err := c.o.Store.ReclaimReceiptLog(ctx, c.consumer(), c.o.RetryEvery, c.o.Batch)
 			if err != nil {
 				c.storeTrouble(ctx, "taking waiting receipts from the log", err)
 				continue
@@ -408,7 +412,7 @@ func (c *Correlator) run(ctx context.Context) {
 			if len(batch) > 0 {
 				wait = 0
 			}
-			fresh, err := c.o.Store.ReadReceiptLog(ctx, c.o.Consumer, c.o.Batch-len(batch), wait)
+			fresh, err := c.o.Store.ReadReceiptLog(ctx, c.consumer(), c.o.Batch-len(batch), wait)
 			if err != nil {
 				c.storeTrouble(ctx, "reading the receipt log", err)
 				continue
@@ -781,4 +785,12 @@ func (c *Correlator) webhookOf(rec *store.Record) (string, string) {
 // Unmatched returns up to n receipts that matched nothing, newest first, for inspection.
 func (c *Correlator) Unmatched(ctx context.Context, n int) ([]*store.Receipt, error) {
 	return c.o.Store.Unmatched(ctx, n)
+}
+
+// consumer is the name to read the receipt log under now.
+func (c *Correlator) consumer() string {
+	if c.o.Member != nil {
+		return c.o.Member.Consumer()
+	}
+	return c.o.Consumer
 }
