@@ -15,6 +15,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -33,9 +34,15 @@ import (
 type Config struct {
 	// LogLevel is debug, info, warn or error. Default: info.
 	LogLevel string `yaml:"log_level"`
-	// Instance names this smppd in the store's consumer groups; it must differ between
-	// instances sharing a Redis. Default: hostname, pid and a random suffix.
-	Instance string    `yaml:"instance"`
+	// Instance names this smppd among the instances sharing a store: its heartbeat, its
+	// claims and its bind leases go by it. It must differ between instances and stay the
+	// same across restarts (a restarted instance takes over its previous run's claims at
+	// once). Letters, digits and . _ - only. Default: the host name and the HTTP port,
+	// e.g. "sms1-8080".
+	Instance string `yaml:"instance"`
+	// HeartbeatTTL is how long the instance's heartbeat lives unless renewed (every third
+	// of it): how soon other instances take over what a crashed one held. Default: 6s.
+	HeartbeatTTL time.Duration `yaml:"heartbeat_ttl"`
 	HTTP     HTTP      `yaml:"http"`
 	Store    Store     `yaml:"store"`
 	Dispatch Dispatch  `yaml:"dispatch"`
@@ -554,4 +561,30 @@ func (c *Config) DLTTemplateCSVs() []dlt.CSVFile {
 		out = append(out, dlt.CSVFile{Path: c.resolve(f.File), Entity: f.Entity})
 	}
 	return out
+}
+
+// InstanceName returns Instance, or its default: the host name and the port of http.listen.
+func (c *Config) InstanceName() string {
+	if c.Instance != "" {
+		return c.Instance
+	}
+	host, _ := os.Hostname()
+	host = strings.Map(func(r rune) rune {
+		if instanceRune(r) {
+			return r
+		}
+		return '-'
+	}, host)
+	if host == "" {
+		host = "smppd"
+	}
+	_, port, _ := net.SplitHostPort(c.HTTP.Listen)
+	if port == "" {
+		return host
+	}
+	return host + "-" + port
+}
+
+func instanceRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
 }

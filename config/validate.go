@@ -77,6 +77,12 @@ func (c *Config) validate() error {
 	default:
 		add("log_level", "%q: want debug, info, warn or error", c.LogLevel)
 	}
+	if c.Instance != "" && strings.IndexFunc(c.Instance, func(r rune) bool { return !instanceRune(r) }) >= 0 {
+		add("instance", "%q: only letters, digits and . _ - are allowed", c.Instance)
+	}
+	if c.HeartbeatTTL != 0 && c.HeartbeatTTL < time.Second {
+		add("heartbeat_ttl", "%v is below 1s: renewals every third of it would not survive a slow round trip", c.HeartbeatTTL)
+	}
 	checkHostPort(add, "http.listen", c.HTTP.Listen)
 	if c.HTTP.MetricsListen != "" {
 		checkHostPort(add, "http.metrics_listen", c.HTTP.MetricsListen)

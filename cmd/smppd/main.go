@@ -37,6 +37,7 @@ import (
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/otp"
 	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/liveness"
 	"github.com/smppd/smppd/store/memstore"
 	"github.com/smppd/smppd/store/redisstore"
 )
@@ -71,6 +72,7 @@ type daemon struct {
 	disp   *dispatch.Dispatcher
 	corr   *dlr.Correlator
 	sender *dlr.Sender
+	member *liveness.Keeper
 	reg    *prometheus.Registry
 	demo   *demo
 }
@@ -130,6 +132,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	defer d.store.Close()
 
+	// The heartbeat first: claims are made under this incarnation's name, and a restarted
+	// instance's previous incarnation is dead (its claims taken over) from this join on.
+	d.member, err = liveness.Start(ctx, d.store, liveness.Options{
+		Instance: cfg.InstanceName(), TTL: cfg.HeartbeatTTL,
+		Logger: log.With().Str("component", "liveness").Logger(),
+	})
+	if err != nil {
+		return err
+	}
+
 	eopts := dlt.EngineOptions{
 		Store: registryStore(d.store), File: cfg.DLTRegistryFile(), CSV: cfg.DLTTemplateCSVs(),
 		Logger: log.With().Str("component", "dlt").Logger(),
@@ -155,18 +167,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return err
 	}
 	dopts.Store = d.store
+	dopts.Membership = d.member
 	dopts.Logger = log
 	dopts.OnSubmit = m.observeSubmit
 	dopts.OnLinkEvent = m.observeLink
 	dopts.ChainFor = engine.ChainFor
-	if d.corr, d.sender, err = startReceipts(cfg, d.store, &dopts, m, log); err != nil {
+	if d.corr, d.sender, err = startReceipts(cfg, d.store, &dopts, d.member, m, log); err != nil {
 		return err
 	}
 	if d.disp, err = dispatch.New(dopts); err != nil {
 		return err
 	}
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	d.reg.MustRegister(&dispatchCollector{d: d.disp}, &dlrCollector{c: d.corr, s: d.sender, st: d.store})
+	d.reg.MustRegister(&dispatchCollector{d: d.disp}, &dlrCollector{c: d.corr, s: d.sender, st: d.store}, &livenessCollector{k: d.member})
 	d.disp.Start()
 
 	// The API (mounted by the api package) and the operator's endpoints share one listener
@@ -229,6 +242,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	// next start.
 	_ = d.sender.Shutdown(sctx)
 	_ = d.corr.Shutdown(sctx)
+	// Leaving last lets the others take over at once whatever is still claimed here.
+	if err := d.member.Stop(sctx); err != nil {
+		log.Warn().Err(err).Msg("could not remove the heartbeat; others take over when it lapses")
+	}
 	log.Info().Msg("stopped")
 	return nil
 }
@@ -319,7 +336,11 @@ func (d *daemon) routes(mux *http.ServeMux) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := d.disp.Ready(ctx); err != nil {
+		err := d.disp.Ready(ctx)
+		if st := d.member.Stats(); err == nil && !st.Valid {
+			err = fmt.Errorf("heartbeat of %s not renewed in time; claiming nothing until it is", st.Member)
+		}
+		if err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "not ready:", err)
 			return

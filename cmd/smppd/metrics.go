@@ -11,6 +11,7 @@ import (
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/liveness"
 )
 
 // metrics are the counters and histograms fed by dispatch hooks; gauges are read from
@@ -164,7 +165,7 @@ var (
 	descQueue      = prometheus.NewDesc("smppd_queue_depth", "Messages in the carrier's queue by state (ready, pending = claimed and not finished, scheduled = later or retry).", []string{"carrier", "state"}, nil)
 	descPace       = prometheus.NewDesc("smppd_pace_segments_per_second", "The carrier's current pace; +Inf when unpaced.", []string{"carrier"}, nil)
 	descThrottle   = prometheus.NewDesc("smppd_throttle_pauses_total", "Pauses of the whole carrier after ESME_RTHROTTLED or ESME_RMSGQFUL.", []string{"carrier"}, nil)
-	descMessages   = prometheus.NewDesc("smppd_messages_total", "Messages by carrier and outcome: submitted, failed, unknown (no response, policy unknown), deferred (retry later), moved (failover), reclaimed (taken over from a dead instance).", []string{"carrier", "outcome"}, nil)
+	descMessages   = prometheus.NewDesc("smppd_messages_total", "Messages by carrier and outcome: submitted, failed, unknown (no response, policy unknown), deferred (retry later), moved (failover), reclaimed (taken over from a dead instance), fenced (claims dropped unsent because this instance's heartbeat had lapsed).", []string{"carrier", "outcome"}, nil)
 	descDuplicates = prometheus.NewDesc("smppd_duplicates_total", "Resends of messages whose earlier submit_sm may have reached the carrier.", []string{"carrier"}, nil)
 )
 
@@ -193,7 +194,7 @@ func (c *dispatchCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descPace, prometheus.GaugeValue, s.Rate, s.Carrier)
 		ch <- prometheus.MustNewConstMetric(descThrottle, prometheus.CounterValue, float64(s.ThrottlePauses), s.Carrier)
 		for outcome, v := range map[string]uint64{"submitted": s.Submitted, "failed": s.Failed, "unknown": s.Unknown,
-			"deferred": s.Deferred, "moved": s.Moved, "reclaimed": s.Reclaimed} {
+			"deferred": s.Deferred, "moved": s.Moved, "reclaimed": s.Reclaimed, "fenced": s.Fenced} {
 			ch <- prometheus.MustNewConstMetric(descMessages, prometheus.CounterValue, float64(v), s.Carrier, outcome)
 		}
 		ch <- prometheus.MustNewConstMetric(descDuplicates, prometheus.CounterValue, float64(s.Duplicates), s.Carrier)
@@ -205,4 +206,24 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// livenessCollector reports the instance's heartbeat.
+type livenessCollector struct{ k *liveness.Keeper }
+
+var (
+	descMember      = prometheus.NewDesc("smppd_member_valid", "1 while this instance's heartbeat is surely alive in the store and its claims may be acted on; labelled with the current incarnation's name.", []string{"member"}, nil)
+	descLiveMembers = prometheus.NewDesc("smppd_live_members", "Instances whose heartbeat was alive at the last renewal, this one included.", nil, nil)
+	descLapses      = prometheus.NewDesc("smppd_heartbeat_lapses_total", "Renewals that found this instance's heartbeat lapsed (it joined again as a new incarnation; others took over its claims).", nil, nil)
+	descRenewErrors = prometheus.NewDesc("smppd_heartbeat_errors_total", "Heartbeat renewals or rejoins that failed (store unreachable or slow).", nil, nil)
+)
+
+func (c *livenessCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
+
+func (c *livenessCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.k.Stats()
+	ch <- prometheus.MustNewConstMetric(descMember, prometheus.GaugeValue, b2f(st.Valid), st.Member)
+	ch <- prometheus.MustNewConstMetric(descLiveMembers, prometheus.GaugeValue, float64(st.LiveMembers))
+	ch <- prometheus.MustNewConstMetric(descLapses, prometheus.CounterValue, float64(st.Lapses))
+	ch <- prometheus.MustNewConstMetric(descRenewErrors, prometheus.CounterValue, float64(st.RenewErrors))
 }

@@ -9,11 +9,12 @@ import (
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/liveness"
 )
 
 // startReceipts builds receipt correlation and the webhook sender, and hooks the correlator
 // into the dispatcher's options (dispatch.Receipts).
-func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, m *metrics, log zerolog.Logger) (*dlr.Correlator, *dlr.Sender, error) {
+func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, member *liveness.Keeper, m *metrics, log zerolog.Logger) (*dlr.Correlator, *dlr.Sender, error) {
 	ds, ok := st.(dlr.Store)
 	if !ok {
 		return nil, nil, fmt.Errorf("store %T keeps no receipts or webhooks", st)
@@ -28,7 +29,7 @@ func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, 
 	}
 	corr, err := dlr.NewCorrelator(dlr.CorrelatorOptions{
 		Store: ds, Carriers: carriers, EarlyWindow: cfg.Receipts.EarlyWindow, RetryEvery: cfg.Receipts.RetryEvery,
-		MaxPending: cfg.Receipts.MaxPending, MaxLag: cfg.Receipts.MaxLag,
+		MaxPending: cfg.Receipts.MaxPending, MaxLag: cfg.Receipts.MaxLag, Member: member,
 		AccountWebhook: func(account string) (string, string) { w := webhooks[account]; return w[0], w[1] },
 		OnReceipt:      m.observeReceipt,
 		Logger:         log.With().Str("component", "dlr").Logger(),
