@@ -424,12 +424,16 @@ func decodeMsg(body string) (*store.Message, error) {
 	return m, nil
 }
 
+// maxQuarantined bounds the quarantine list: the newest entries are kept for inspection.
+const maxQuarantined = 10000
+
 func (s *Store) quarantine(ctx context.Context, carrier string, bad []rawEntry) error {
 	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for _, r := range bad {
 			k := s.streamKey(carrier, r.prio)
 			b, _ := json.Marshal(map[string]any{"stream": k, "id": r.id, "m": r.body, "at": time.Now().UTC()})
 			p.RPush(ctx, s.badKey(), b)
+			p.LTrim(ctx, s.badKey(), -maxQuarantined, -1)
 			p.XAck(ctx, k, s.opts.Group, r.id)
 			p.XDel(ctx, k, r.id)
 		}

@@ -105,6 +105,9 @@ type Options struct {
 	// MaxBatch bounds the writes one group-commit round trip carries (see Accept, Settle,
 	// AppendReceipts). Default 1024.
 	MaxBatch int
+	// DeadRetention is how long dead webhook jobs (given up after their retries) are kept
+	// for inspection and replay; older ones are dropped as new ones arrive. Default 30 days.
+	DeadRetention time.Duration
 	// Consumer names this store's reader in the receipt log's and the webhook queue's
 	// consumer groups; entries it reads and does not finish are handed to others after their
 	// idle time. Default: host name, process id and a random suffix.
@@ -135,6 +138,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Consumer == "" {
 		o.Consumer = store.ConsumerName()
+	}
+	if o.DeadRetention <= 0 {
+		o.DeadRetention = 30 * 24 * time.Hour
 	}
 	switch {
 	case strings.ContainsAny(o.Prefix, " \t\r\n"):
