@@ -216,6 +216,7 @@ var (
 	descLiveMembers = prometheus.NewDesc("smppd_live_members", "Instances whose heartbeat was alive at the last renewal, this one included.", nil, nil)
 	descLapses      = prometheus.NewDesc("smppd_heartbeat_lapses_total", "Renewals that found this instance's heartbeat lapsed (it joined again as a new incarnation; others took over its claims).", nil, nil)
 	descRenewErrors = prometheus.NewDesc("smppd_heartbeat_errors_total", "Heartbeat renewals or rejoins that failed (store unreachable or slow).", nil, nil)
+	descConflicts   = prometheus.NewDesc("smppd_heartbeat_conflicts_total", "Renewals that found another live process under this instance name (misconfiguration: this one claims nothing until the other stops).", nil, nil)
 )
 
 func (c *livenessCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
@@ -226,4 +227,5 @@ func (c *livenessCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descLiveMembers, prometheus.GaugeValue, float64(st.LiveMembers))
 	ch <- prometheus.MustNewConstMetric(descLapses, prometheus.CounterValue, float64(st.Lapses))
 	ch <- prometheus.MustNewConstMetric(descRenewErrors, prometheus.CounterValue, float64(st.RenewErrors))
+	ch <- prometheus.MustNewConstMetric(descConflicts, prometheus.CounterValue, float64(st.Conflicts))
 }

@@ -81,7 +81,7 @@ type Keeper struct {
 	deadline atomic.Int64 // unix nanos: the current member's claims are valid until then
 	live     atomic.Int64 // live members at the last count (at least 1: this one)
 
-	lapses, rejoins, renewErrors atomic.Uint64
+	lapses, rejoins, renewErrors, conflicts atomic.Uint64
 
 	stop chan struct{}
 	done chan struct{}
@@ -166,8 +166,18 @@ func (k *Keeper) renew() {
 		k.deadline.Store(sent.Add(k.o.TTL - k.o.Margin).UnixNano())
 		k.count(ctx)
 	case errors.Is(err, store.ErrLeaseLost):
-		k.lapses.Add(1)
-		k.deadline.Store(0)
+		if k.deadline.Swap(0) != 0 {
+			k.lapses.Add(1)
+		}
+		if other, ok := k.replacedBy(ctx, m); ok {
+			// Another live process runs under this instance name (a copied configuration, two
+			// hosts with one name). Joining again would replace it, and it us, back and forth,
+			// each time handing over claims: stay out until it is gone.
+			k.conflicts.Add(1)
+			k.o.Logger.Error().Str("member", m.Consumer()).Str("other", other.Consumer()).
+				Msg("another live process uses this instance name; not claiming anything until it stops (give every instance its own `instance`)")
+			return
+		}
 		k.o.Logger.Warn().Str("member", m.Consumer()).
 			Msg("heartbeat lapsed: other instances may have taken over this incarnation's claims; joining again")
 		if err := k.join(context.Background()); err != nil {
@@ -184,6 +194,20 @@ func (k *Keeper) renew() {
 		}
 		ev.Err(err).Str("member", m.Consumer()).Bool("claims_valid", k.Valid(m.Consumer())).Msg("heartbeat renewal failed")
 	}
+}
+
+// replacedBy returns the live incarnation of m's instance other than m, if there is one.
+func (k *Keeper) replacedBy(ctx context.Context, m store.Member) (store.Member, bool) {
+	ms, err := k.s.Members(ctx)
+	if err != nil {
+		return store.Member{}, false
+	}
+	for _, o := range ms {
+		if o.Instance == m.Instance && o.Incarnation != m.Incarnation {
+			return o, true
+		}
+	}
+	return store.Member{}, false
 }
 
 // Member returns the current incarnation.
@@ -209,13 +233,15 @@ type Stats struct {
 	Lapses      uint64 // heartbeats found lapsed at renewal
 	Rejoins     uint64 // joins after a lapse
 	RenewErrors uint64 // renewals (or rejoins) that failed
+	// Conflicts counts renewals that found another live process under this instance name.
+	Conflicts uint64
 }
 
 // Stats returns the Keeper's counters.
 func (k *Keeper) Stats() Stats {
 	c := k.Consumer()
 	return Stats{Member: c, Valid: k.Valid(c), LiveMembers: k.LiveMembers(),
-		Lapses: k.lapses.Load(), Rejoins: k.rejoins.Load(), RenewErrors: k.renewErrors.Load()}
+		Lapses: k.lapses.Load(), Rejoins: k.rejoins.Load(), RenewErrors: k.renewErrors.Load(), Conflicts: k.conflicts.Load()}
 }
 
 // Stop stops renewing and removes the heartbeat, so that others take over at once whatever

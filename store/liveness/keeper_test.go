@@ -48,8 +48,9 @@ func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
 func TestKeeperLapseAndRejoin(t *testing.T) {
 	ms := memstore.New()
 	f := &flaky{Liveness: ms}
-	const ttl = 300 * time.Millisecond
-	k, err := Start(context.Background(), f, Options{Instance: "alpha", TTL: ttl})
+	// A wide margin leaves room between the keeper's deadline and the store's.
+	const ttl = time.Second
+	k, err := Start(context.Background(), f, Options{Instance: "alpha", TTL: ttl, Margin: 600 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +59,7 @@ func TestKeeperLapseAndRejoin(t *testing.T) {
 		t.Fatalf("Valid(%s)=%v, Valid(other)=%v", first, k.Valid(first), k.Valid("alpha~other"))
 	}
 	// Several renewals keep the same incarnation.
-	time.Sleep(3 * ttl)
+	time.Sleep(ttl)
 	if k.Consumer() != first || !k.Valid(first) {
 		t.Fatalf("after renewals: %s valid=%v", k.Consumer(), k.Valid(first))
 	}
@@ -79,7 +80,21 @@ func TestKeeperLapseAndRejoin(t *testing.T) {
 		t.Fatalf("the store's heartbeat lapsed before the keeper gave its claims up (invalid at %v)", invalidAt)
 	}
 
-	// Back: the old heartbeat lapsed in the store, so the keeper joins as a new incarnation.
+	// Back before the store's heartbeat lapsed: nobody could have taken anything over, so
+	// the same incarnation goes on.
+	f.down.Store(false)
+	poll(t, 2*ttl, "valid again", func() bool { return k.Valid(first) })
+	if k.Consumer() != first {
+		t.Fatalf("rejoined as %s although the heartbeat never lapsed", k.Consumer())
+	}
+
+	// Out of reach until the store's heartbeat lapses: back, the keeper joins as a new
+	// incarnation, and the old one's claims stay invalid.
+	f.down.Store(true)
+	poll(t, 5*ttl, "the store's heartbeat lapses", func() bool {
+		ms, _ := ms.Members(context.Background())
+		return len(ms) == 0
+	})
 	f.down.Store(false)
 	poll(t, 5*ttl, "rejoined", func() bool { return k.Consumer() != first && k.Valid(k.Consumer()) })
 	if k.Valid(first) {
@@ -124,4 +139,33 @@ func TestOptionsRejectBadInstance(t *testing.T) {
 			t.Errorf("instance %q accepted", name)
 		}
 	}
+}
+
+// Two processes configured with one instance name: the second one's join makes the first one
+// lose its heartbeat, and the first must then stay out instead of joining again (which would
+// replace the second, and so on, each time handing claims over).
+func TestKeeperSharedNameStaysOut(t *testing.T) {
+	ms := memstore.New()
+	o := Options{Instance: "same", TTL: 300 * time.Millisecond}
+	first, err := Start(context.Background(), ms, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Stop(context.Background())
+	second, err := Start(context.Background(), ms, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 2*time.Second, "the first sees the conflict", func() bool { return first.Stats().Conflicts > 0 })
+	if first.Valid(first.Consumer()) {
+		t.Fatal("the first process still acts on its claims")
+	}
+	// It keeps out while the second lives.
+	time.Sleep(time.Second)
+	if !second.Valid(second.Consumer()) || first.Valid(first.Consumer()) || first.Stats().Rejoins != 0 {
+		t.Fatalf("second valid %v, first valid %v, first rejoins %d", second.Valid(second.Consumer()), first.Valid(first.Consumer()), first.Stats().Rejoins)
+	}
+	// Once the second stops, the first joins again.
+	_ = second.Stop(context.Background())
+	poll(t, 2*time.Second, "the first rejoins", func() bool { return first.Valid(first.Consumer()) })
 }
