@@ -2,12 +2,16 @@ package redisstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/redisstore"
 	"github.com/smppd/smppd/store/storetest"
 )
 
@@ -85,4 +89,56 @@ func BenchmarkGroupCommitAccept(b *testing.B) {
 	after := s.CommitStats()
 	b.ReportMetric(float64(after.Batches-before.Batches)/float64(b.N), "roundtrips/msg")
 	b.ReportMetric(float64(after.Commands-before.Commands)/float64(b.N), "commands/msg")
+}
+
+// slowPipelines delays every transaction pipeline (the group commit's round trip), as a slow
+// network would.
+type slowPipelines struct{ delay time.Duration }
+
+func (h slowPipelines) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h slowPipelines) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h slowPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		time.Sleep(h.delay)
+		return next(ctx, cmds)
+	}
+}
+
+// A write that has joined a batch completes even when its caller's context ends meanwhile
+// (a link that closed, an HTTP client that went away): the caller learns the outcome, which
+// is "stored", instead of a context error that would read as "store unavailable".
+func TestGroupCommitWriteOutlivesCallerContext(t *testing.T) {
+	prefix := storetest.UniquePrefix(t)
+	storetest.OpenRedis(t, prefix) // deletes the prefix's keys at the end
+	opt, err := redis.ParseURL(storetest.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	c.AddHook(slowPipelines{delay: 300 * time.Millisecond})
+	s, err := redisstore.New(c, redisstore.Options{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	now := time.Now()
+	m := &store.Message{ID: store.NewID(), Account: "acme", Carrier: "jio", Priority: store.PriorityOTP,
+		From: "ACMEIN", To: "919812345678", Text: "hello", AcceptedAt: now}
+	r := &store.Record{ID: m.ID, Account: m.Account, Carrier: m.Carrier, From: m.From, To: m.To, Status: store.StatusAccepted, AcceptedAt: now}
+	if err := s.Accept(ctx, []*store.Record{r}, 0, m); err != nil {
+		t.Fatalf("Accept whose context ended mid-write: %v, want the write's own outcome (stored)", err)
+	}
+	if ctx.Err() == nil {
+		t.Fatal("the context did not end during the write: the test proves nothing")
+	}
+	if got, err := s.GetRecord(context.Background(), m.ID); err != nil || got.ID != m.ID {
+		t.Fatalf("record after Accept: %v, %v", got, err)
+	}
+	// A context that ended before the call stops the write before it starts.
+	if err := s.Accept(ctx, []*store.Record{r}, 0, m); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Accept with an ended context: %v", err)
+	}
 }
