@@ -96,8 +96,12 @@ func (c *Config) validate() error {
 	case "memory":
 	case "redis":
 		u, err := url.Parse(c.Store.RedisURL)
-		if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
-			add("store.redis_url", "%q is not a redis:// or rediss:// URL", redact(c.Store.RedisURL))
+		if err != nil {
+			u = &url.URL{}
+		}
+		base, mode, _ := strings.Cut(u.Scheme, "+")
+		if (base != "redis" && base != "rediss") || (mode != "" && mode != "sentinel" && mode != "cluster") || u.Host == "" {
+			add("store.redis_url", "%q is not a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL", redact(c.Store.RedisURL))
 		}
 	default:
 		add("store.type", "%q: want memory or redis", c.Store.Type)
