@@ -29,6 +29,9 @@ type load struct {
 	bulkSize int
 	next     atomic.Uint64 // destination counter
 	track    *tracker
+	// redirect, when set, replaces target (the reliability suite sends a dead instance's
+	// share of the load to a live one, as a load balancer would).
+	redirect atomic.Pointer[string]
 
 	sent, ok, failed atomic.Uint64
 	messages         atomic.Uint64 // accepted messages (a bulk request carries many)
@@ -52,21 +55,30 @@ func (l *load) noteErr(s string) {
 	l.errMu.Unlock()
 }
 
+// base returns the smppd the requests go to.
+func (l *load) base() string {
+	if p := l.redirect.Load(); p != nil {
+		return *p
+	}
+	return l.target
+}
+
 // one sends one request and records its outcome.
 func (l *load) one(ctx context.Context) {
 	var req *http.Request
+	target := l.base()
 	var dests []string
 	switch l.scenario {
 	case "otp":
 		d := l.dest()
 		dests = []string{d}
-		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/API/V1/%s/SMS/%s/AUTOGEN", l.target, l.key, d), nil)
+		req, _ = http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/API/V1/%s/SMS/%s/AUTOGEN", target, l.key, d), nil)
 	case "r1":
 		d := l.dest()
 		dests = []string{d}
 		form := url.Values{"module": {"TRANS_SMS"}, "apikey": {l.key}, "to": {d}, "from": {benchSender},
 			"msg": {fmt.Sprintf(benchText, 100+len(d), l.next.Load())}}
-		req, _ = http.NewRequestWithContext(ctx, http.MethodPost, l.target+"/API/R1/", strings.NewReader(form.Encode()))
+		req, _ = http.NewRequestWithContext(ctx, http.MethodPost, target+"/API/R1/", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	case "bulk":
 		type m struct {
@@ -86,7 +98,7 @@ func (l *load) one(ctx context.Context) {
 			body.Messages = append(body.Messages, m{benchSender, "+" + d, fmt.Sprintf(benchText, 100+i, l.next.Load()), d})
 		}
 		b, _ := json.Marshal(body)
-		req, _ = http.NewRequestWithContext(ctx, http.MethodPost, l.target+"/API/R1/Bulk/", bytes.NewReader(b))
+		req, _ = http.NewRequestWithContext(ctx, http.MethodPost, target+"/API/R1/Bulk/", bytes.NewReader(b))
 		req.Header.Set("Content-Type", "application/json")
 	}
 	l.sent.Add(1)

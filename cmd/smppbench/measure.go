@@ -70,10 +70,12 @@ type tracker struct {
 	duplicateHooks int
 	seenHooks      map[string]bool
 	hookAt         map[string]time.Time // destination → first webhook
+	hookLast       map[string]time.Time // destination → last webhook, duplicates included
 }
 
 func newTracker() *tracker {
-	return &tracker{accepted: map[string]time.Time{}, sent: map[string]time.Time{}, seenHooks: map[string]bool{}, hookAt: map[string]time.Time{}}
+	return &tracker{accepted: map[string]time.Time{}, sent: map[string]time.Time{}, seenHooks: map[string]bool{}, hookAt: map[string]time.Time{},
+		hookLast: map[string]time.Time{}}
 }
 
 func (t *tracker) accept(dests []string, at time.Time) {
@@ -99,6 +101,9 @@ func (t *tracker) submitted(dest string, at time.Time) {
 func (t *tracker) webhook(dest, key string, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if at.After(t.hookLast[dest]) {
+		t.hookLast[dest] = at
+	}
 	if key != "" && t.seenHooks[key] {
 		t.duplicateHooks++
 		return

@@ -6,7 +6,6 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +14,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -98,37 +99,59 @@ func (s *httpSim) get(path string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// selfRun is the simulator and smppd the benchmark started itself.
+// selfRun is the simulator and smppd the benchmark started itself: one smppd child (the
+// embedded smppdProc, which the benchmark scenarios use), and for the reliability suite
+// possibly more (addSmppd) sharing its store prefix, simulator account and API key.
 type selfRun struct {
+	*smppdProc
+	procs   []*smppdProc // every smppd child, the first one included
 	sim     *smsc.Server
-	cmd     *exec.Cmd
-	bin     string
-	cfgPath string
-	exited  chan struct{} // closed when the smppd child has exited
-	logOut  io.Writer
-	target  string
+	o       selfOptions
 	key     string
+	otpKey  string
 	prefix  string
 	redis   string
 	dir     string
-	lastPS  procStats
 	stopped bool
+}
+
+// smppdProc is one smppd child process with a configuration file of its own.
+type smppdProc struct {
+	name    string // its instance name ("" when smppd's default applies)
+	bin     string
+	cfgPath string
+	target  string        // its HTTP API, http://host:port
+	exited  chan struct{} // closed when the child has exited
+	cmd     *exec.Cmd
+	logOut  io.Writer
+	log     *logTail
+	lastPS  procStats
+	// startedAt is when the last start began (before exec), readyAt when /readyz first
+	// answered 200 after it.
+	startedAt, readyAt time.Time
 }
 
 type selfOptions struct {
 	smppdBin string
+	// redisURL is smppd's store.redis_url (redis://, or redis+cluster:// and the like).
 	redisURL string
 	binds    int
 	window   int
 	hookURL  string
 	logOut   io.Writer
+	// logLevel is smppd's log_level. Default: warn.
+	logLevel string
+	// instance is the first smppd's instance name; "" leaves smppd's default (host-port).
+	instance string
+	// top is extra top-level lines of the generated smppd configuration (heartbeat_ttl …).
+	top string
 	// account adjusts the simulated operator's account (faults, receipts) for a scenario.
 	account func(*smsc.Account)
 	// simOptions adjusts the simulator's options (receipt window and retries).
 	simOptions func(*smsc.Options)
-	// dispatch and webhooks are extra lines (indented two spaces) of those sections of the
-	// generated smppd configuration.
-	dispatch, webhooks string
+	// dispatch, webhooks and store are extra lines (indented two spaces) of those sections
+	// of the generated smppd configuration.
+	dispatch, webhooks, store string
 	// responseTimeout and maxParts tune the carrier (defaults 10s and 10): a short
 	// dispatch.reclaim_after needs both small.
 	responseTimeout time.Duration
@@ -159,30 +182,54 @@ func startSelf(ctx context.Context, o selfOptions) (*selfRun, error) {
 	if o.maxParts <= 0 {
 		o.maxParts = 10
 	}
+	if o.logLevel == "" {
+		o.logLevel = "warn"
+	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	s := &selfRun{sim: sim, key: "bench" + hex.EncodeToString(b[:]), prefix: "smppdbench-" + hex.EncodeToString(b[:4]), redis: o.redisURL}
+	s := &selfRun{sim: sim, o: o, key: "bench" + hex.EncodeToString(b[:]), prefix: "smppdbench-" + hex.EncodeToString(b[:4]), redis: o.redisURL,
+		otpKey: hex.EncodeToString(append(b[:], b[:]...)) + hex.EncodeToString(b[:])}
 	if s.dir, err = os.MkdirTemp("", "smppbench"); err != nil {
+		_ = sim.Close()
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(s.dir, "registry.yaml"), benchRegistry, 0o600); err != nil {
+		_ = sim.Close()
 		return nil, err
 	}
+	if _, err := s.addSmppd(ctx, o.instance); err != nil {
+		_ = sim.Close()
+		_ = os.RemoveAll(s.dir)
+		return nil, err
+	}
+	s.smppdProc = s.procs[0]
+	return s, nil
+}
+
+// addSmppd writes the configuration of one more smppd child (instance name, an HTTP port of
+// its own; store, prefix, carrier and account shared with the others) and starts it. A
+// child that fails to start is not added.
+func (s *selfRun) addSmppd(ctx context.Context, instance string) (*smppdProc, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	httpAddr := ln.Addr().String()
 	ln.Close()
+	o := s.o
+	top := o.top
+	if instance != "" {
+		top = "instance: " + instance + "\n" + top
+	}
 	cfg := fmt.Sprintf(`
-log_level: warn
-http:
+log_level: %s
+%shttp:
   listen: %s
 store:
   type: redis
   redis_url: %s
   prefix: %s
-dlt:
+%sdlt:
   registry: registry.yaml
 carriers:
   - name: sim
@@ -211,24 +258,33 @@ webhooks:
   per_host_concurrency: 32   # every webhook of the run goes to the one receiver
 %sdispatch:
   claim_wait: 200ms
-%s`, httpAddr, o.redisURL, s.prefix, o.maxParts, sim.Addr(), o.binds, o.window, o.responseTimeout, s.key, o.hookURL, hex.EncodeToString(append(b[:], b[:]...))+hex.EncodeToString(b[:]), o.webhooks, o.dispatch)
-	s.cfgPath = filepath.Join(s.dir, "smppd.yaml")
-	if err := os.WriteFile(s.cfgPath, []byte(cfg), 0o600); err != nil {
+%s`, o.logLevel, top, httpAddr, o.redisURL, s.prefix, o.store, o.maxParts, s.sim.Addr(), o.binds, o.window, o.responseTimeout,
+		s.key, o.hookURL, s.otpKey, o.webhooks, o.dispatch)
+	name := "smppd.yaml"
+	if len(s.procs) > 0 {
+		name = fmt.Sprintf("smppd-%d.yaml", len(s.procs)+1)
+	}
+	p := &smppdProc{name: instance, bin: o.smppdBin, cfgPath: filepath.Join(s.dir, name), target: "http://" + httpAddr,
+		logOut: o.logOut, log: &logTail{}}
+	if err := os.WriteFile(p.cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	s.bin, s.logOut = o.smppdBin, o.logOut
-	s.target = "http://" + httpAddr
-	if err := s.startSmppd(ctx); err != nil {
-		_ = sim.Close()
+	if err := p.startSmppd(ctx); err != nil {
 		return nil, err
 	}
-	return s, nil
+	s.procs = append(s.procs, p)
+	return p, nil
 }
 
 // startSmppd starts the smppd child and waits until it is ready.
-func (s *selfRun) startSmppd(ctx context.Context) error {
+func (s *smppdProc) startSmppd(ctx context.Context) error {
 	s.cmd = exec.Command(s.bin, "-config", s.cfgPath)
-	s.cmd.Stdout, s.cmd.Stderr = s.logOut, s.logOut
+	var out io.Writer = s.log
+	if s.logOut != nil {
+		out = io.MultiWriter(s.log, s.logOut)
+	}
+	s.cmd.Stdout, s.cmd.Stderr = out, out
+	s.startedAt, s.readyAt = time.Now(), time.Time{}
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
@@ -241,32 +297,64 @@ func (s *selfRun) startSmppd(ctx context.Context) error {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				s.readyAt = time.Now()
 				return nil
 			}
 		}
 		select {
 		case <-exited:
-			return fmt.Errorf("smppd exited before it was ready: %v", s.cmd.ProcessState)
+			return fmt.Errorf("smppd exited before it was ready: %v; its last log lines:\n%s", s.cmd.ProcessState, s.log.tail(10))
 		default:
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			_ = s.cmd.Process.Kill()
 			<-exited
-			return errors.New("smppd did not become ready within 30s")
+			return fmt.Errorf("smppd did not become ready within 30s; its last log lines:\n%s", s.log.tail(10))
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-// kill stops the smppd child with SIGKILL, as a crash would.
-func (s *selfRun) kill() {
+// running reports whether the child is up.
+func (s *smppdProc) running() bool {
+	if s.exited == nil {
+		return false
+	}
+	select {
+	case <-s.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill stops the smppd child with SIGKILL, as a crash would, and waits until it is gone.
+func (s *smppdProc) kill() {
+	if !s.running() {
+		return
+	}
 	s.sample()
 	_ = s.cmd.Process.Kill()
 	<-s.exited
 }
 
+// terminate stops the smppd child gracefully (SIGTERM), or kills it after 30s.
+func (s *smppdProc) terminate() {
+	if !s.running() {
+		return
+	}
+	s.sample()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
 // sample reads smppd's CPU and peak RSS while it runs.
-func (s *selfRun) sample() procStats {
+func (s *smppdProc) sample() procStats {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return s.lastPS
 	}
@@ -276,22 +364,19 @@ func (s *selfRun) sample() procStats {
 	return s.lastPS
 }
 
-// stop ends smppd gracefully, the simulator, and deletes the run's Redis keys.
+// stop ends every smppd gracefully, the simulator, and deletes the run's Redis keys (on a
+// single Redis; a cluster's are left to the cluster's end).
 func (s *selfRun) stop() {
 	if s.stopped {
 		return
 	}
 	s.stopped = true
-	s.sample()
-	if s.cmd != nil && s.exited != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(30 * time.Second):
-			_ = s.cmd.Process.Kill()
-			<-s.exited
-		}
+	var wg sync.WaitGroup
+	for _, p := range s.procs {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.terminate() }()
 	}
+	wg.Wait()
 	_ = s.sim.Close()
 	if opt, err := redis.ParseURL(s.redis); err == nil {
 		c := redis.NewClient(opt)
@@ -304,6 +389,55 @@ func (s *selfRun) stop() {
 		_ = c.Close()
 	}
 	_ = os.RemoveAll(s.dir)
+}
+
+// logTail keeps the last lines an smppd child wrote (at most logTailBytes), for failure
+// messages.
+type logTail struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const logTailBytes = 256 << 10
+
+func (l *logTail) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.buf = append(l.buf, p...)
+	if len(l.buf) > logTailBytes {
+		l.buf = append(l.buf[:0], l.buf[len(l.buf)-logTailBytes/2:]...)
+	}
+	l.mu.Unlock()
+	return len(p), nil
+}
+
+// tail returns the last n lines.
+func (l *logTail) tail(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lines := strings.Split(strings.TrimRight(string(l.buf), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// grep returns the lines that contain any of words, at most n (the last ones).
+func (l *logTail) grep(n int, words ...string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(string(l.buf), "\n") {
+		for _, w := range words {
+			if strings.Contains(line, w) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out
 }
 
 // findSmppd returns the smppd binary: the flag, next to this executable, on PATH, or built
