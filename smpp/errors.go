@@ -30,6 +30,10 @@ var (
 	// ErrBindTimeout means the peer did not answer the bind (or, on the server side, did not
 	// send one) within the bind timeout.
 	ErrBindTimeout = errors.New("smpp: bind timed out")
+
+	// ErrDrainTimeout is the cause (ClosedError.Err) given to requests still unanswered when
+	// the drain after an unbind ran out (Options.DrainTimeout): their outcome is unknown.
+	ErrDrainTimeout = errors.New("smpp: unanswered when the drain after unbind ended")
 )
 
 // StatusError is a response that carried a non-zero command_status.
@@ -59,11 +63,14 @@ func (e *FieldError) Error() string {
 }
 
 // ClosedError is returned to callers whose request could not complete because the session
-// closed. It matches ErrSessionClosed with errors.Is.
+// closed, or is closing after an unbind (then Reason is ClosePeerUnbind or CloseLocalUnbind
+// already: the session takes no new requests while it drains). It matches ErrSessionClosed
+// with errors.Is.
 type ClosedError struct {
 	Reason CloseReason
-	// InFlight is true when the request had been handed to the writer before the close: the
-	// peer may have received and acted on it, so its outcome is unknown.
+	// InFlight is true when the request had been written (or handed to the writer) before the
+	// close: the peer may have received and acted on it, so its outcome is unknown. False
+	// means the peer never got it: sending it again, on another session, cannot duplicate it.
 	InFlight bool
 	Err      error // the underlying cause, if any (a read error, say)
 }

@@ -70,6 +70,7 @@ func (r *Request) Respond(status CommandStatus, resp PDU) error {
 	if !r.state.CompareAndSwap(reqOpen, reqAnswered) && !r.state.CompareAndSwap(reqDetached, reqAnswered) {
 		return ErrAlreadyAnswered
 	}
+	defer r.session.answered() // after the response is queued: a drain may close the session then
 	if !r.Header.ID.hasResponse() {
 		return nil
 	}

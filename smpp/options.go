@@ -45,6 +45,18 @@ type Options struct {
 	// UnbindTimeout bounds the wait for unbind_resp in a graceful close. Default: 2 seconds.
 	UnbindTimeout time.Duration
 
+	// DrainTimeout bounds the drain after an unbind: the peer's, which is answered at once,
+	// or ours sent by Session.Unbind. While it drains, a session sends no new request (new
+	// ones fail at once with a *ClosedError that is not InFlight: never sent), still matches
+	// responses to the requests in flight, still answers enquire_link, and still serves the
+	// peer's requests already accepted (and, on a client session, deliver_sm: carriers
+	// often flush receipts before they close). It closes as soon as nothing is outstanding
+	// either way, or when the peer closes the connection, or when DrainTimeout passes; our
+	// requests still unanswered then fail with an unknown outcome (ErrDrainTimeout).
+	// Negative closes at once on the peer's unbind, failing the requests in flight.
+	// Default: ResponseTimeout.
+	DrainTimeout time.Duration
+
 	// MaxPDUSize bounds command_length of inbound frames. Default: DefaultMaxPDUSize (64 KiB).
 	MaxPDUSize int
 
@@ -122,6 +134,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.UnbindTimeout <= 0 {
 		o.UnbindTimeout = 2 * time.Second
+	}
+	if o.DrainTimeout == 0 {
+		o.DrainTimeout = o.ResponseTimeout
 	}
 	if o.MaxPDUSize <= 0 {
 		o.MaxPDUSize = DefaultMaxPDUSize

@@ -3,7 +3,9 @@ package smpp
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -54,6 +56,14 @@ type Session struct {
 	pending map[uint32]*call
 	drained chan struct{} // signalled when pending empties during StateUnbinding
 
+	// The drain after an unbind, either way (see Options.DrainTimeout).
+	stopped     atomic.Bool   // unbind sent or received: no new request of ours is written (set under wmu)
+	drainReason atomic.Int32  // the CloseReason the drain ends with: ClosePeerUnbind or CloseLocalUnbind
+	stopOnce    sync.Once     // closes stopping
+	stopping    chan struct{} // closed once stopped is set: wakes callers waiting for window
+	drainSig    chan struct{} // capacity 1: something outstanding finished while stopped
+	inOpen      atomic.Int64  // the peer's requests handed to the Handler and not yet answered
+
 	wmu      sync.Mutex
 	wbuf     []byte  // frames waiting to be written
 	wspare   []byte  // the buffer of the last flush, reused
@@ -93,6 +103,9 @@ func newSession(conn net.Conn, r role, opts Options) *Session {
 		inbound: make(chan *Request, opts.InboundWindow),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
+
+		stopping: make(chan struct{}),
+		drainSig: make(chan struct{}, 1),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.withLogFields(func(c zerolog.Context) zerolog.Context {
@@ -220,6 +233,10 @@ func (s *Session) appendFrame(seq uint32, status CommandStatus, p PDU) error {
 		return s.closedErr(false)
 	default:
 	}
+	if s.stopped.Load() && !p.CommandID().IsResponse() {
+		// Unbind went one way or the other: a request now would follow it on the wire.
+		return s.notSentErr()
+	}
 	var err error
 	s.wbuf, err = s.enc.appendPDU(s.wbuf, seq, status, p)
 	return err
@@ -337,6 +354,17 @@ func (s *Session) readFailed(fr *FrameReader, err error) {
 		s.close(CloseProtocolError, err)
 		return
 	}
+	if s.stopped.Load() {
+		// The peer closed the connection during the drain after an unbind (after its own,
+		// a carrier's usual end once it has answered). What we still await has an unknown
+		// outcome; that is worth a warning, a clean end is not.
+		var cause error
+		if ours, _ := s.outstanding(); ours > 0 {
+			cause = fmt.Errorf("smpp: connection closed during the drain after unbind, %d requests unanswered: %w", ours, err)
+		}
+		s.close(CloseReason(s.drainReason.Load()), cause)
+		return
+	}
 	if s.unbound.Load() {
 		s.close(CloseLocalUnbind, nil)
 		return
@@ -372,6 +400,9 @@ func (s *Session) routeResponse(h Header, p PDU, decodeErr error) {
 		s.signalDrainedLocked()
 		s.mu.Unlock()
 		s.stats.countStatus(h.Status)
+		if s.stopped.Load() {
+			s.stats.drainAnswered.Add(1)
+		}
 		if br, ok := p.(*BindResp); ok && h.Status == ESME_ROK && s.role == roleESME && s.State() == StateOpen {
 			// Bound from this frame on: an SMSC may deliver in the very next frame, which
 			// must not find the session still open (and be refused ESME_RINVBNDSTS).
@@ -402,9 +433,7 @@ func (s *Session) handleRequest(h Header, p PDU) {
 		_ = s.enqueue(h.Sequence, ESME_ROK, emptyEnquireLinkResp)
 		return
 	case UnbindID:
-		_ = s.enqueue(h.Sequence, ESME_ROK, emptyUnbindResp)
-		s.logger().Info().Msg("peer unbound")
-		s.close(ClosePeerUnbind, nil)
+		s.peerUnbind(h)
 		return
 	case BindTransmitterID, BindReceiverID, BindTransceiverID:
 		if s.role == roleSMSC && state == StateOpen && s.server != nil {
@@ -434,7 +463,19 @@ func (s *Session) handleRequest(h Header, p PDU) {
 		_ = s.enqueue(h.Sequence, ESME_RINVBNDSTS, emptyResponse(h.ID))
 		return
 	}
+	if s.role == roleSMSC && s.stopped.Load() {
+		// The ESME unbound (or we did): it may start nothing new, and what it sent before
+		// is still answered. A client session, by contrast, still serves deliver_sm while it
+		// drains: a carrier that unbinds often flushes receipts first, and refusing one
+		// only makes it come again on the next bind.
+		s.stats.drainRefused.Add(1)
+		if h.ID.hasResponse() {
+			_ = s.enqueue(h.Sequence, ESME_RINVBNDSTS, emptyResponse(h.ID))
+		}
+		return
+	}
 	r := &Request{Header: h, PDU: p, session: s}
+	s.inOpen.Add(1) // before the hand-off: a worker may answer it at once
 	select {
 	case s.inbound <- r:
 		s.stats.inbound.Add(1)
@@ -449,10 +490,12 @@ func (s *Session) handleRequest(h Header, p PDU) {
 		case s.inbound <- r:
 			s.stats.inbound.Add(1)
 		case <-s.closing:
+			s.answered()
 		}
 		s.stats.inboundPausedNanos.Add(uint64(time.Since(start)))
 		return
 	}
+	s.answered()
 	s.stats.inboundThrottled.Add(1)
 	if h.ID.hasResponse() {
 		_ = s.enqueue(h.Sequence, ESME_RTHROTTLED, emptyResponse(h.ID))
@@ -530,6 +573,9 @@ func (s *Session) keepalive() {
 			s.elOut.Store(0)
 			continue
 		}
+		if s.stopped.Load() {
+			continue // unbound: nothing new goes out, and the drain is bounded anyway
+		}
 		if int(s.elOut.Add(1)) > s.opts.MaxEnquireLinkOutstanding {
 			s.logger().Warn().Int("unanswered", s.opts.MaxEnquireLinkOutstanding).Msg("enquire_link unanswered; closing")
 			s.close(CloseEnquireLinkTimeout, errors.New("smpp: peer silent beyond the enquire_link budget"))
@@ -597,8 +643,14 @@ func (s *Session) Abort() {
 // Close unbinds gracefully: it stops accepting new requests, waits (until ctx ends) for the
 // window to drain, sends unbind and waits briefly (Options.UnbindTimeout) for unbind_resp,
 // then closes. It returns once the session is closed.
+//
+// If an unbind already went one way or the other (Unbind, or the peer's), Close waits for
+// that drain to end, until ctx ends.
 func (s *Session) Close(ctx context.Context) error {
 	if !s.state.CompareAndSwap(int32(StateBound), int32(StateUnbinding)) {
+		if s.stopped.Load() {
+			return s.awaitDrain(ctx)
+		}
 		s.close(CloseLocalUnbind, nil)
 		<-s.done
 		return nil
@@ -612,6 +664,9 @@ func (s *Session) Close(ctx context.Context) error {
 		case <-ctx.Done():
 		case <-s.closing:
 		}
+	}
+	if s.stopped.Load() {
+		return s.awaitDrain(ctx) // the peer unbound meanwhile
 	}
 	s.unbound.Store(true)
 	uctx, cancel := context.WithTimeout(ctx, s.opts.UnbindTimeout)
@@ -632,4 +687,274 @@ func (s *Session) signalDrainedLocked() {
 		default:
 		}
 	}
+	s.pokeDrain()
+}
+
+// ---- the drain after an unbind ----
+
+// peerUnbind answers the peer's unbind at once (SMPP 3.4 §4.2) and starts the drain: no new
+// request of ours goes out, those in flight are still matched, the session closes once
+// nothing is outstanding either way or Options.DrainTimeout passes. Requests queued but not
+// yet written are withdrawn and fail as never sent: on the wire they would follow the unbind.
+// Runs on the read loop.
+func (s *Session) peerUnbind(h Header) {
+	if s.State() == StateOpen || s.opts.DrainTimeout < 0 {
+		_ = s.enqueue(h.Sequence, ESME_ROK, emptyUnbindResp)
+		s.logger().Info().Msg("peer unbound")
+		s.close(ClosePeerUnbind, nil)
+		return
+	}
+	s.state.CompareAndSwap(int32(StateBound), int32(StateUnbinding))
+	s.wmu.Lock()
+	select {
+	case <-s.closing:
+		s.wmu.Unlock()
+		return
+	default:
+	}
+	first := !s.stopped.Load() // false: we sent unbind first; that drain goes on
+	var withdrawn []uint32
+	if first {
+		s.drainReason.Store(int32(ClosePeerUnbind))
+		s.stopped.Store(true)
+		withdrawn = s.withdrawQueuedLocked()
+		s.loops.Add(1) // for drain
+	}
+	var err error
+	s.wbuf, err = s.enc.appendPDU(s.wbuf, h.Sequence, ESME_ROK, emptyUnbindResp)
+	s.wmu.Unlock()
+	s.wakeWriter()
+	if !first {
+		return
+	}
+	if err != nil { // cannot happen: an empty unbind_resp always encodes
+		s.loops.Done()
+		s.close(ClosePeerUnbind, err)
+		return
+	}
+	for _, seq := range withdrawn {
+		s.failUnsent(seq)
+	}
+	ours, theirs := s.outstanding()
+	s.logger().Info().Int("awaiting", ours).Int("serving", theirs).Int("withdrawn", len(withdrawn)).
+		Msg("peer unbound; draining")
+	s.startDrain()
+}
+
+// Unbind sends unbind now, without first waiting for the window to drain (Close waits), as a
+// carrier does when it moves a bind elsewhere: from then on no new request of ours goes out
+// (new ones fail at once with a *ClosedError that is not InFlight), responses to those in
+// flight are still matched, and the peer's requests already accepted are still answered,
+// Detached ones included. New requests from an ESME are refused with ESME_RINVBNDSTS; a
+// client session still serves deliver_sm. Unbind returns once unbind_resp has come (or
+// Options.UnbindTimeout or ctx ran out); the session then closes by itself as soon as nothing
+// is outstanding either way, the peer closes the connection, or Options.DrainTimeout passes
+// (Done says when).
+func (s *Session) Unbind(ctx context.Context) error {
+	if !s.state.CompareAndSwap(int32(StateBound), int32(StateUnbinding)) {
+		switch st := s.State(); {
+		case st == StateClosed:
+			return s.closedErr(false)
+		case s.stopped.Load():
+			return nil // an unbind already went one way or the other
+		default:
+			return fmt.Errorf("%w: session is %s", ErrNotBound, st)
+		}
+	}
+	c := callPool.Get().(*call)
+	c.cmd = UnbindID
+	seq := s.nextSeq()
+	s.mu.Lock()
+	s.pending[seq] = c
+	s.mu.Unlock()
+
+	s.wmu.Lock()
+	var err error
+	select {
+	case <-s.closing:
+		err = s.closedErr(false)
+	default:
+		if s.stopped.Load() {
+			err = errAlreadyUnbound // the peer's unbind came in between: its drain goes on
+			break
+		}
+		s.wbuf, err = s.enc.appendPDU(s.wbuf, seq, ESME_ROK, &Unbind{})
+		if err == nil {
+			s.unbound.Store(true)
+			s.drainReason.Store(int32(CloseLocalUnbind))
+			s.stopped.Store(true)
+			if s.opts.DrainTimeout >= 0 {
+				// Not closing yet, so the read loop has not exited: Add cannot race Wait.
+				s.loops.Add(1) // for drain
+			}
+		}
+	}
+	s.wmu.Unlock()
+	if err != nil {
+		if s.forget(seq) {
+			callPool.Put(c)
+		}
+		if errors.Is(err, errAlreadyUnbound) {
+			return nil
+		}
+		return err
+	}
+	s.wakeWriter()
+	s.stats.sent.Add(1)
+	s.logger().Info().Int("awaiting", len(s.window)).Int("serving", int(s.inOpen.Load())).Msg("unbinding; draining")
+	if s.opts.DrainTimeout >= 0 {
+		s.startDrain()
+	} else {
+		s.stopOnce.Do(func() { close(s.stopping) })
+	}
+
+	uctx, cancel := context.WithTimeout(ctx, s.opts.UnbindTimeout)
+	defer cancel()
+	var r result
+	select {
+	case r = <-c.done:
+		callPool.Put(c)
+	case <-uctx.Done():
+		if s.forget(seq) {
+			callPool.Put(c)
+			r.err = fmt.Errorf("%w: no unbind_resp within %s", ErrResponseTimeout, s.opts.UnbindTimeout)
+			if ctx.Err() != nil {
+				r.err = ctx.Err()
+			}
+		} else {
+			r = <-c.done
+			callPool.Put(c)
+		}
+	}
+	if s.opts.DrainTimeout < 0 {
+		s.close(CloseLocalUnbind, nil)
+	}
+	return r.err
+}
+
+// errAlreadyUnbound is internal to Unbind: the peer's unbind overtook ours.
+var errAlreadyUnbound = errors.New("smpp: already unbound")
+
+// startDrain wakes callers waiting for window (they fail as never sent) and starts the
+// goroutine that closes the session when the drain is over. The caller has done loops.Add
+// for it, under wmu while the session was not closing.
+func (s *Session) startDrain() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+	go s.drain()
+}
+
+// drain closes the session once nothing is outstanding either way, or when DrainTimeout
+// passes; the close fails what is still unanswered with an unknown outcome.
+func (s *Session) drain() {
+	defer s.loops.Done()
+	reason := CloseReason(s.drainReason.Load())
+	t := time.NewTimer(s.opts.DrainTimeout)
+	defer t.Stop()
+	start := time.Now()
+	for {
+		if ours, theirs := s.outstanding(); ours == 0 && theirs <= 0 {
+			s.logger().Info().Dur("took", time.Since(start)).Uint64("answered", s.stats.drainAnswered.Load()).
+				Msg("drained after unbind")
+			s.close(reason, nil)
+			return
+		}
+		select {
+		case <-s.drainSig:
+		case <-t.C:
+			ours, theirs := s.outstanding()
+			s.stats.drainUnanswered.Add(uint64(ours))
+			s.close(reason, fmt.Errorf("%w: %d of our requests and %d of the peer's still open after %s",
+				ErrDrainTimeout, ours, theirs, s.opts.DrainTimeout))
+			return
+		case <-s.closing:
+			return
+		}
+	}
+}
+
+// outstanding returns how many of our requests await a response, and how many of the peer's
+// await our answer.
+func (s *Session) outstanding() (ours, theirs int) {
+	s.mu.Lock()
+	ours = len(s.pending)
+	s.mu.Unlock()
+	return ours, int(s.inOpen.Load())
+}
+
+// pokeDrain wakes the drain goroutine to look again.
+func (s *Session) pokeDrain() {
+	if s.stopped.Load() {
+		select {
+		case s.drainSig <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// answered records that one of the peer's requests handed to the Handler was answered (or
+// dropped).
+func (s *Session) answered() {
+	s.inOpen.Add(-1)
+	s.pokeDrain()
+}
+
+// notSentErr is the error of a request refused because an unbind went one way or the other:
+// the peer never saw it.
+func (s *Session) notSentErr() error {
+	if r := CloseReason(s.drainReason.Load()); r != CloseNone {
+		return &ClosedError{Reason: r}
+	}
+	return s.closedErr(false)
+}
+
+// withdrawQueuedLocked removes the requests not yet handed to the socket from the write
+// buffer, keeping the responses (and their order), and returns the sequence numbers of the
+// requests removed. Frames being written at this moment are not in wbuf: they count as sent.
+// Callers hold wmu.
+func (s *Session) withdrawQueuedLocked() []uint32 {
+	var seqs []uint32
+	b, kept := s.wbuf, s.wbuf[:0]
+	for off := 0; off+HeaderLen <= len(b); {
+		n := int(binary.BigEndian.Uint32(b[off:]))
+		if n < HeaderLen || off+n > len(b) {
+			break // cannot happen: the encoder writes whole frames
+		}
+		if CommandID(binary.BigEndian.Uint32(b[off+4:])).IsResponse() {
+			kept = append(kept, b[off:off+n]...) // kept never overtakes off: a safe in-place copy
+		} else {
+			seqs = append(seqs, binary.BigEndian.Uint32(b[off+12:]))
+		}
+		off += n
+	}
+	s.wbuf = kept
+	return seqs
+}
+
+// failUnsent fails the caller of a withdrawn request as never sent.
+func (s *Session) failUnsent(seq uint32) {
+	s.mu.Lock()
+	c := s.pending[seq]
+	if c != nil {
+		delete(s.pending, seq)
+		s.signalDrainedLocked()
+	}
+	s.mu.Unlock()
+	if c == nil {
+		return // keepalive's enquire_link: nobody waits for it
+	}
+	s.stats.withdrawn.Add(1)
+	c.done <- result{err: s.notSentErr()}
+}
+
+// awaitDrain waits for the drain under way to close the session, or for ctx to end (then it
+// closes it at once, failing what is still unanswered).
+func (s *Session) awaitDrain(ctx context.Context) error {
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.close(CloseReason(s.drainReason.Load()), nil)
+	<-s.done
+	return nil
 }

@@ -283,9 +283,9 @@ func TestPeerEnquireLinkAnswered(t *testing.T) {
 	}
 }
 
-func TestPeerUnbindAnsweredAndFailsWaiters(t *testing.T) {
+func TestPeerUnbindAnsweredAndFailsWaitersAfterTheDrain(t *testing.T) {
 	addr, peers := rawSMSC(t, true)
-	s := dialTest(t, addr, BindTransceiver, Options{EnquireLinkInterval: -1})
+	s := dialTest(t, addr, BindTransceiver, Options{EnquireLinkInterval: -1, DrainTimeout: 50 * time.Millisecond})
 	p := <-peers
 	done := make(chan error, 1)
 	go func() { _, err := s.Submit(context.Background(), testSubmit()); done <- err }()
@@ -297,7 +297,8 @@ func TestPeerUnbindAnsweredAndFailsWaiters(t *testing.T) {
 	}
 	err := <-done
 	var ce *ClosedError
-	if !errors.As(err, &ce) || ce.Reason != ClosePeerUnbind || !ce.InFlight || !OutcomeUnknown(err) || !errors.Is(err, ErrSessionClosed) {
+	if !errors.As(err, &ce) || ce.Reason != ClosePeerUnbind || !ce.InFlight || !OutcomeUnknown(err) ||
+		!errors.Is(err, ErrSessionClosed) || !errors.Is(err, ErrDrainTimeout) {
 		t.Fatalf("err = %#v", err)
 	}
 	<-s.Done()

@@ -14,8 +14,11 @@ const (
 	StateOpen State = iota
 	// StateBound: bound in the session's Mode; requests flow both ways.
 	StateBound
-	// StateUnbinding: a graceful close has begun. No new requests are accepted; those in the
-	// window are waited for, then unbind is sent.
+	// StateUnbinding: a graceful close has begun. No new requests of ours are accepted. After
+	// Close, those in the window are waited for, then unbind is sent. After the peer's unbind
+	// (answered at once) or ours sent by Unbind, the session drains: responses to our
+	// requests in flight are still matched and the peer's requests already accepted are still
+	// answered, until both are done or Options.DrainTimeout passes; then it closes.
 	StateUnbinding
 	// StateClosed: the connection is gone and every waiter has been answered.
 	StateClosed
@@ -41,8 +44,8 @@ type CloseReason int
 
 const (
 	CloseNone               CloseReason = iota // not closed
-	CloseLocalUnbind                           // we unbound: Close or Server.Shutdown
-	ClosePeerUnbind                            // the peer sent unbind and we answered
+	CloseLocalUnbind                           // we unbound: Close, Unbind or Server.Shutdown
+	ClosePeerUnbind                            // the peer sent unbind; we answered, drained the window and closed
 	ClosePeerClosed                            // the peer closed the TCP connection
 	CloseReadError                             // reading failed (reset, timeout …)
 	CloseWriteError                            // writing failed

@@ -25,12 +25,20 @@ type Stats struct {
 	EnquireLinks     uint64                   // keepalive enquire_link sent
 	ProtocolErrors   uint64                   // frames or bodies we could not decode
 	FramesReceived   uint64
+
+	// The drain after an unbind, the peer's or ours (Options.DrainTimeout).
+	CloseReason     CloseReason // why the session closed (CloseNone while open): ClosePeerUnbind after the peer's unbind
+	DrainAnswered   uint64      // responses to our requests that came during the drain (they completed normally)
+	DrainUnanswered uint64      // our requests still unanswered when DrainTimeout ended the drain (outcome unknown)
+	Withdrawn       uint64      // our requests queued but not yet written when the peer unbound: failed as never sent (Sent counts them too)
+	DrainRefused    uint64      // requests from the ESME after the unbind, refused with ESME_RINVBNDSTS (server sessions)
 }
 
 type sessionStats struct {
 	sent, lateResponses, timeouts, inbound, inboundThrottled atomic.Uint64
 	inboundPauses, inboundPausedNanos                        atomic.Uint64
 	enquireLinks, protocolErrors, rxFrames                   atomic.Uint64
+	drainAnswered, drainUnanswered, withdrawn, drainRefused  atomic.Uint64
 	byStatus                                                 [256]atomic.Uint64 // the SMPP 3.4 statuses: no lock on the hot path
 	otherMu                                                  sync.Mutex
 	other                                                    map[CommandStatus]uint64 // vendor and DLT statuses
@@ -67,6 +75,11 @@ func (s *Session) Stats() Stats {
 		ProtocolErrors:   s.stats.protocolErrors.Load(),
 		FramesReceived:   s.stats.rxFrames.Load(),
 		Responses:        map[CommandStatus]uint64{},
+		CloseReason:      s.CloseReason(),
+		DrainAnswered:    s.stats.drainAnswered.Load(),
+		DrainUnanswered:  s.stats.drainUnanswered.Load(),
+		Withdrawn:        s.stats.withdrawn.Load(),
+		DrainRefused:     s.stats.drainRefused.Load(),
 	}
 	if ns := s.boundAt.Load(); ns != 0 {
 		out.BoundAt = time.Unix(0, ns)

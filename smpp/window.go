@@ -41,10 +41,16 @@ func putTimer(t *time.Timer) {
 // full. The response body is returned also when the peer answered with an error status, the
 // error then being a *StatusError. Errors: ctx.Err(), ErrNotBound, ErrResponseTimeout (the
 // outcome is unknown), a *ClosedError, a *FieldError for a PDU that breaks the spec.
+//
+// After an unbind, the peer's or ours (see Options.DrainTimeout), Send fails at once with a
+// *ClosedError that is not InFlight: the request was not sent, and may go on another session.
 func (s *Session) Send(ctx context.Context, p PDU) (PDU, error) {
 	if !s.mayCarry(p.CommandID()) {
 		if s.State() == StateClosed {
 			return nil, s.closedErr(false)
+		}
+		if s.stopped.Load() {
+			return nil, s.notSentErr()
 		}
 		return nil, fmt.Errorf("%w: %s on a %s session in state %s", ErrNotBound, p.CommandID(), s.Mode(), s.State())
 	}
@@ -107,6 +113,8 @@ func (s *Session) do(ctx context.Context, p PDU, useWindow bool) (result, error)
 			return result{}, ctx.Err()
 		case <-s.closing:
 			return result{}, s.closedErr(false)
+		case <-s.stopping:
+			return result{}, s.notSentErr()
 		}
 		defer func() { <-s.window }()
 	}
@@ -118,8 +126,11 @@ func (s *Session) do(ctx context.Context, p PDU, useWindow bool) (result, error)
 	if st := s.State(); st == StateClosed || (useWindow && st != StateBound) {
 		s.mu.Unlock()
 		callPool.Put(c)
-		if st == StateClosed {
+		switch {
+		case st == StateClosed:
 			return result{}, s.closedErr(false)
+		case s.stopped.Load():
+			return result{}, s.notSentErr()
 		}
 		return result{}, fmt.Errorf("%w: session is %s", ErrNotBound, st)
 	}

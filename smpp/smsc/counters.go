@@ -24,6 +24,9 @@ type Counters struct {
 	// Faults counts injected faults of any kind.
 	Faults      uint64 `json:"faults"`
 	Disconnects uint64 `json:"disconnects"`
+	// Unbinds counts binds the simulator unbound mid-window (Server.Unbind, UnbindAll,
+	// Faults.UnbindMidWindow).
+	Unbinds     uint64 `json:"unbinds"`
 	DLTRejected uint64 `json:"dlt_rejected"`
 
 	Queries  uint64 `json:"queries"`
@@ -77,7 +80,7 @@ type counters struct {
 	deliveriesRetried, deliveriesFailed, deliveriesDropped atomic.Uint64
 	receiptsRefused, receiptTimeouts                       atomic.Uint64
 	receiptRetries, receiptsGivenUp                        atomic.Uint64
-	floodQueued, floodSent                                 atomic.Uint64
+	floodQueued, floodSent, unbinds                        atomic.Uint64
 	byStatus                                               [256]atomic.Uint64
 	otherMu                                                sync.Mutex
 	other                                                  map[uint32]uint64
@@ -101,7 +104,7 @@ func (c *counters) reset() {
 		&c.noResponse, &c.throttled, &c.faults, &c.disconnects, &c.dltRejected, &c.queries, &c.cancels, &c.replaces,
 		&c.receiptsScheduled, &c.receiptsSent, &c.moQueued, &c.moSent, &c.deliveriesRetried, &c.deliveriesFailed,
 		&c.deliveriesDropped, &c.receiptsRefused, &c.receiptTimeouts, &c.receiptRetries, &c.receiptsGivenUp,
-		&c.floodQueued, &c.floodSent} {
+		&c.floodQueued, &c.floodSent, &c.unbinds} {
 		a.Store(0)
 	}
 	for i := range c.byStatus {
@@ -123,6 +126,7 @@ func (c *counters) addTo(out *Counters) {
 	out.Throttled += c.throttled.Load()
 	out.Faults += c.faults.Load()
 	out.Disconnects += c.disconnects.Load()
+	out.Unbinds += c.unbinds.Load()
 	out.DLTRejected += c.dltRejected.Load()
 	out.Queries += c.queries.Load()
 	out.Cancels += c.cancels.Load()

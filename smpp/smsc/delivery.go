@@ -154,6 +154,15 @@ func (b *bind) deliverLoop() {
 	srv := b.acc.srv
 	done := b.sess.Done()
 	for {
+		if b.sess.State() != smpp.StateBound {
+			// Unbinding, ours or the ESME's: the session sends nothing new, so leave the
+			// deliveries to the other binds (or to the next one) rather than fail each.
+			select {
+			case <-done:
+			case <-srv.ctx.Done():
+			}
+			return
+		}
 		if b.inflight.Load() >= b.acc.cfg.Load().dp.window {
 			select {
 			case <-b.freed: // a delivery finished, or the window changed

@@ -114,13 +114,27 @@ type respJob struct {
 }
 
 func (j *respJob) run() {
+	if j.b.hold(j) {
+		return
+	}
+	j.answer()
+}
+
+func (j *respJob) answer() {
 	_ = j.r.Respond(j.status, j.resp)
 	j.b.outstanding.Add(-1)
 }
 
 // respond answers a submit after delay, and frees its place in the server-side window.
+// While the bind unbinds mid-window the answer is held back (see bind.hold).
 func (srv *Server) respond(b *bind, r *smpp.Request, delay time.Duration, st smpp.CommandStatus, resp smpp.PDU) {
 	if delay <= 0 {
+		if b.mayHold() {
+			r.Detach()
+			if b.hold(&respJob{b: b, r: r, status: st, resp: resp}) {
+				return
+			}
+		}
 		_ = r.Respond(st, resp)
 		b.outstanding.Add(-1)
 		return

@@ -48,6 +48,22 @@ func (srv *Server) newHTTPHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("POST /api/binds/{id}/unbind", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
+		if err != nil || !srv.Unbind(id) {
+			writeErr(w, http.StatusNotFound, errors.New("no bound bind with that id, or it is unbinding already"))
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]int{"unbinding": 1})
+	})
+	mux.HandleFunc("POST /api/binds/unbind", func(w http.ResponseWriter, r *http.Request) {
+		n, err := srv.UnbindAll(r.URL.Query().Get("system_id"))
+		if err != nil {
+			writeErr(w, http.StatusNotFound, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, map[string]int{"unbinding": n})
+	})
 	mux.HandleFunc("GET /api/counters", func(w http.ResponseWriter, r *http.Request) {
 		per := map[string]Counters{}
 		for _, acc := range srv.allAccounts() {

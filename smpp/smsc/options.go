@@ -268,6 +268,14 @@ type Faults struct {
 	DisconnectEvery time.Duration `yaml:"disconnect_every" json:"disconnect_every,omitempty"`
 	// SilentEnquireLink stops answering enquire_link (the ESME should time the link out).
 	SilentEnquireLink bool `yaml:"silent_enquire_link" json:"silent_enquire_link,omitempty"`
+	// UnbindMidWindow unbinds each bind with this many submits in flight, and still answers
+	// them, as carriers do when they move a bind: the bind holds back its submit responses
+	// until N are due, sends unbind, and once the ESME's unbind_resp is in answers the N (and
+	// any others still due) before it closes. New submits after the unbind are refused
+	// ESME_RINVBNDSTS. A well-behaved ESME drains: it sends nothing new and closes after the
+	// last response. N above the ESME's window never fires. Counted in Counters.Unbinds.
+	// 0: never. Server.Unbind / UnbindAll do the same on demand.
+	UnbindMidWindow int `yaml:"unbind_mid_window" json:"unbind_mid_window,omitempty"`
 }
 
 // Fault fires with Probability (0..1) on each request, or on every Every-th request of the
@@ -486,6 +494,9 @@ func (f Faults) validate(where string) error {
 	}
 	if f.DisconnectAfter < 0 || f.DisconnectEvery < 0 || f.SlowDelay < 0 {
 		return fmt.Errorf("smsc: %s: negative disconnect or delay", where)
+	}
+	if f.UnbindMidWindow < 0 || f.UnbindMidWindow > MaxWindow {
+		return fmt.Errorf("smsc: %s.unbind_mid_window %d: want 0..%d", where, f.UnbindMidWindow, MaxWindow)
 	}
 	return nil
 }

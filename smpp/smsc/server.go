@@ -211,6 +211,7 @@ func (acc *account) update(fn func(a *Account)) error {
 		b.limiter.SetLimit(limitOf(a.Throttle.PerBind))
 		b.limiter.SetBurst(burstOf(a.Throttle.PerBind, a.Throttle.Burst))
 		b.poke() // a wider window applies at once
+		go b.disarmed()
 	}
 	return nil
 }
@@ -351,6 +352,12 @@ type bind struct {
 	freed    chan struct{}
 	conn     *filterConn
 	timer    *time.Timer
+
+	// Unbinding mid-window (unbind.go): phase says whether submit responses are held back;
+	// held are those waiting for the ESME's unbind_resp.
+	phase  atomic.Int32 // holdNone, holdHolding, holdReleased; changed under holdMu
+	holdMu sync.Mutex
+	held   []*respJob
 }
 
 // BindInfo describes one bound session.
