@@ -102,7 +102,7 @@ func (c *carrier) run(ctx context.Context) {
 			lastSegments = seg
 		default:
 		}
-		if fa := c.o.FailoverAfter; fa > 0 && c.pool.downFor(now) >= fa {
+		if fa := c.o.FailoverAfter; fa > 0 && c.pool.held() > 0 && c.pool.downFor(now) >= fa { // held: see pool.held
 			if !c.failover(ctx) {
 				sleepOrWake(ctx, c.pool.wait(), time.Second)
 			}

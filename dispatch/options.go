@@ -148,6 +148,20 @@ type Options struct {
 	// OnLinkEvent, if set, receives every bind's state changes (see smpp.Event).
 	OnLinkEvent func(carrier string, e smpp.Event)
 
+	// Leases, if set, shares every carrier's binds with the other instances on the same
+	// store: each bind (Count of them per group, for the whole deployment) is a slot that
+	// this instance runs only while it holds the slot's lease, taking its fair share,
+	// ceil(binds / live members), with the live count from Membership when it implements
+	// MemberCounter (see lease.go). Leases are held under Membership's Consumer name.
+	// Usually the store itself (both stores implement store.BindLeases). Nil: every bind
+	// runs here, as for a single instance.
+	Leases store.BindLeases
+	// LeaseTTL is how long a bind slot lease lasts without renewal; leases are renewed
+	// every LeaseTTL/3, and a bind whose lease could not be renewed is unbound before
+	// LeaseTTL has passed. A dead instance's binds are taken over within about LeaseTTL
+	// plus LeaseTTL/3. At least 100ms. Default: DefaultLeaseTTL (6 seconds).
+	LeaseTTL time.Duration
+
 	Logger zerolog.Logger
 	// Now is the clock; tests replace it. Default: time.Now.
 	Now func() time.Time
@@ -234,6 +248,9 @@ func (o *Options) setDefaults() {
 	if o.IndexTTL <= 0 {
 		o.IndexTTL = 72 * time.Hour
 	}
+	if o.LeaseTTL <= 0 {
+		o.LeaseTTL = DefaultLeaseTTL
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -264,6 +281,9 @@ func (o *Options) validate() error {
 	}
 	if len(o.Carriers) == 0 {
 		return fmt.Errorf("dispatch: no carriers configured")
+	}
+	if o.Leases != nil && o.LeaseTTL < 100*time.Millisecond {
+		return fmt.Errorf("dispatch: LeaseTTL %s is below 100ms: renewals, every third of it, need room for round trips to the store", o.LeaseTTL)
 	}
 	names := map[string]bool{}
 	for i, c := range o.Carriers {

@@ -13,8 +13,10 @@ import (
 type link struct {
 	name  string
 	sv    *smpp.Supervisor
-	pace  *pacer // the bind's own cap (unlimited when it has none)
-	sends bool   // transmitter or transceiver
+	pace  *pacer     // the bind's own cap (unlimited when it has none)
+	sends bool       // transmitter or transceiver
+	group int        // index of its bind group
+	lease *linkLease // its slot's lease; nil without Options.Leases (lease.go)
 }
 
 // pool holds a carrier's binds and picks the least loaded bound one for each submit.
@@ -24,6 +26,7 @@ type pool struct {
 	downSince atomic.Int64  // unix nanos since no sending bind is bound; 0 while one is
 	changed   chan struct{} // closed and replaced whenever a bind comes up, to wake waiters
 	mu        sync.Mutex
+	leases    *leaser // nil without Options.Leases: every bind runs here (lease.go)
 }
 
 func newPool(c *CarrierOptions, o *Options) *pool {
@@ -39,7 +42,7 @@ func newPool(c *CarrierOptions, o *Options) *pool {
 			window = 10
 		}
 		for i := range g.Count {
-			l := &link{name: linkName(c.Name, g.Bind.Mode, gi, i), sends: g.Bind.Mode == 0 || g.Bind.Mode.CanSend(), pace: newPacer(g.MPS)}
+			l := &link{name: linkName(c.Name, g.Bind.Mode, gi, i), sends: g.Bind.Mode == 0 || g.Bind.Mode.CanSend(), pace: newPacer(g.MPS), group: gi}
 			if l.sends {
 				p.capacity += window
 			}
@@ -50,6 +53,9 @@ func newPool(c *CarrierOptions, o *Options) *pool {
 				Name: l.name, Addrs: g.Addrs, Bind: g.Bind, Session: sess, Logger: log,
 				MinBackoff: g.ReconnectMin, MaxBackoff: g.ReconnectMax, PermanentBackoff: g.PermanentBackoff,
 				OnEvent: func(e smpp.Event) {
+					if l.lease != nil {
+						l.lease.observe(e)
+					}
 					p.linkChanged(o.Now())
 					if o.OnLinkEvent != nil {
 						o.OnLinkEvent(carrier, e)
@@ -58,6 +64,9 @@ func newPool(c *CarrierOptions, o *Options) *pool {
 			})
 			p.links = append(p.links, l)
 		}
+	}
+	if o.Leases != nil {
+		p.leases = newLeaser(p, c, o)
 	}
 	return p
 }
@@ -80,8 +89,15 @@ func itoa(n int) string {
 	return itoa(n/10) + string(rune('0'+n%10))
 }
 
-// run starts every supervisor; they stop when ctx ends, unbinding their sessions.
+// run starts every supervisor; they stop when ctx ends, unbinding their sessions. With
+// leases it starts the lease loop instead, which runs each supervisor while it holds the
+// link's slot and, when ctx ends, releases the slots once the supervisors have unbound.
 func (p *pool) run(ctx context.Context, wg *sync.WaitGroup) {
+	if p.leases != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.leases.run(ctx, wg) }()
+		return
+	}
 	for _, l := range p.links {
 		wg.Add(1)
 		go func() { defer wg.Done(); _ = l.sv.Run(ctx) }()
@@ -118,7 +134,25 @@ func (p *pool) up() bool {
 	return false
 }
 
-// downFor says how long no sending bind has been up (0 when one is).
+// held returns how many sending binds (transmitter, transceiver) are this instance's to
+// run: with leases, the sending slots it holds now; without, all of them. A carrier with
+// none held here is not this instance's to send on nor to judge down: up is false (it claims
+// nothing, and hands back what it holds after HoldLimit), but it must not fail the
+// carrier over, however long downFor says: other instances run its binds, and fail it over
+// when they see them down.
+func (p *pool) held() int {
+	n := 0
+	for _, l := range p.links {
+		if l.sends && (l.lease == nil || l.lease.held.Load()) {
+			n++
+		}
+	}
+	return n
+}
+
+// downFor says how long no sending bind has been up here (0 when one is). With leases it
+// restarts when the instance takes a sending slot while holding none, so that the time
+// it held no slot does not count towards failover.
 func (p *pool) downFor(now time.Time) time.Duration {
 	ns := p.downSince.Load()
 	if ns == 0 {
@@ -152,8 +186,17 @@ func (p *pool) pick() (*smpp.Session, *link) {
 
 // BindStats describes one bind for metrics.
 type BindStats struct {
-	Name        string
-	Bound       bool
+	Name  string
+	Bound bool
+	// Leased says the bind is this instance's to run: it holds the bind slot's lease, or
+	// leases are off (Options.Leases nil: every bind is). A bind not leased here is down
+	// here.
+	Leased bool
+	// Holder is the consumer name of the slot's holder as this instance last saw it: its
+	// own name while Leased, another instance's when it last tried to take the slot and
+	// could not, "" when unknown, free, or without leases. Dispatcher.BindSlots reads the
+	// store for the current holders.
+	Holder      string
 	WindowInUse int
 	WindowSize  int
 	Reconnects  uint64
@@ -164,7 +207,13 @@ func (p *pool) stats() []BindStats {
 	out := make([]BindStats, 0, len(p.links))
 	for _, l := range p.links {
 		st := l.sv.Stats()
-		b := BindStats{Name: l.name, Bound: st.Bound, Reconnects: st.Reconnects}
+		b := BindStats{Name: l.name, Bound: st.Bound, Reconnects: st.Reconnects, Leased: true}
+		if l.lease != nil {
+			b.Leased = l.lease.held.Load()
+			if h := l.lease.holder.Load(); h != nil {
+				b.Holder = *h
+			}
+		}
 		if s := l.sv.Session(); s != nil {
 			ss := s.Stats()
 			b.WindowInUse, b.WindowSize, b.Session = ss.WindowInUse, ss.WindowSize, &ss
