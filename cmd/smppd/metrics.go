@@ -136,11 +136,14 @@ func (c *dlrCollector) Collect(ch chan<- prometheus.Metric) {
 
 func (m *metrics) observeSubmit(e dispatch.SubmitEvent) {
 	status := e.Status.String()
-	if e.Err != nil && e.Status == smpp.ESME_ROK {
-		status = "none" // the session failed or the response timed out
+	switch {
+	case e.Err != nil && e.Status == smpp.ESME_ROK && !smpp.OutcomeUnknown(e.Err):
+		status = "not_sent" // refused before it was written (the bind was closing): sent again elsewhere
+	case e.Err != nil && e.Status == smpp.ESME_ROK:
+		status = "none" // written, and the session failed or the response timed out
 	}
 	m.submits.WithLabelValues(e.Carrier, status).Inc()
-	if status != "none" {
+	if e.Err == nil || e.Status != smpp.ESME_ROK {
 		m.submitLatency.WithLabelValues(e.Carrier).Observe(e.Latency.Seconds())
 	}
 }
