@@ -83,6 +83,7 @@ type linkLease struct {
 	held   atomic.Bool                  // state is slotHeld: the link is this instance's to run
 	holder atomic.Pointer[string]       // holder last seen (this instance's name while held)
 	sess   atomic.Pointer[smpp.Session] // the supervisor's bound session, from its events
+	losses atomic.Uint64                // leases lost, or past their deadline, while held here
 }
 
 // observe keeps the link's current session, for a hard stop.
@@ -296,6 +297,7 @@ func (ls *leaser) loseLocked(l *link, gone bool, why string) {
 	ll.timer.Stop()
 	ll.held.Store(false)
 	ll.holder.Store(nil)
+	ll.losses.Add(1)
 	ls.log.Warn().Str("link", l.name).Int64("token", ll.lease.Token).Str("why", why).Msg("bind slot lease lost; unbinding")
 	done := ll.done
 	if done == nil {

@@ -235,8 +235,8 @@ func TestLeaseUnbindsBeforeLapseWhenStoreUnreachable(t *testing.T) {
 			}
 			t.Logf("binds down %v before the leases could lapse", lapse.Sub(down).Round(time.Millisecond))
 			for _, b := range d1.Stats(context.Background())[0].Binds {
-				if b.Leased || b.Bound {
-					t.Fatalf("bind %+v still leased or bound without its lease", b)
+				if b.Leased || b.Bound || b.LeaseLosses != 1 {
+					t.Fatalf("bind %+v: want not leased, not bound, one lease lost", b)
 				}
 			}
 

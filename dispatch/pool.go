@@ -196,7 +196,10 @@ type BindStats struct {
 	// own name while Leased, another instance's when it last tried to take the slot and
 	// could not, "" when unknown, free, or without leases. Dispatcher.BindSlots reads the
 	// store for the current holders.
-	Holder      string
+	Holder string
+	// LeaseLosses counts the times this instance had to stop the bind because its lease
+	// was lost or could not be renewed in time (the store unreachable).
+	LeaseLosses uint64
 	WindowInUse int
 	WindowSize  int
 	Reconnects  uint64
@@ -209,7 +212,7 @@ func (p *pool) stats() []BindStats {
 		st := l.sv.Stats()
 		b := BindStats{Name: l.name, Bound: st.Bound, Reconnects: st.Reconnects, Leased: true}
 		if l.lease != nil {
-			b.Leased = l.lease.held.Load()
+			b.Leased, b.LeaseLosses = l.lease.held.Load(), l.lease.losses.Load()
 			if h := l.lease.holder.Load(); h != nil {
 				b.Holder = *h
 			}
