@@ -312,20 +312,22 @@ const ClusterNodeTimeout = time.Second
 // StartCluster starts masters × (1 + replicasPerMaster) cluster-enabled servers, joins
 // them with redis-cli --cluster create (the slots spread evenly over the masters) and waits
 // until every node reports cluster_state:ok with all 16384 slots served and every replica
-// is in sync. It skips the test when redis-server or redis-cli is not installed. The nodes
-// are killed when the test ends.
-func StartCluster(t testing.TB, masters, replicasPerMaster int) *Cluster {
+// is in sync. args are further redis-server arguments for every node (e.g.
+// "--cluster-require-full-coverage", "no", to keep the other masters answering while one is
+// down). It skips the test when redis-server or redis-cli is not installed. The nodes are
+// killed when the test ends.
+func StartCluster(t testing.TB, masters, replicasPerMaster int, args ...string) *Cluster {
 	t.Helper()
 	if masters < 3 {
 		t.Fatalf("redistest: a cluster needs at least 3 masters, not %d", masters)
 	}
 	bin := lookBin(t, "redis-server")
 	cli := lookBin(t, "redis-cli")
-	args := []string{"--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction",
+	args = append([]string{"--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction",
 		"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 		"--cluster-node-timeout", strconv.FormatInt(ClusterNodeTimeout.Milliseconds(), 10),
 		// A replica may always take over, however long it was cut off (tests kill masters).
-		"--cluster-replica-validity-factor", "0"}
+		"--cluster-replica-validity-factor", "0"}, args...)
 	c := &Cluster{t: t}
 	total := masters * (1 + replicasPerMaster)
 	for range total {
@@ -404,6 +406,37 @@ func (n NodeInfo) firstSlot() int {
 		}
 	}
 	return low
+}
+
+// Serves reports whether the node serves slot (not counting slots being migrated).
+func (n NodeInfo) Serves(slot int) bool {
+	for _, r := range n.Slots {
+		if strings.HasPrefix(r, "[") {
+			continue
+		}
+		a, b, ok := strings.Cut(r, "-")
+		lo, err1 := strconv.Atoi(a)
+		hi := lo
+		var err2 error
+		if ok {
+			hi, err2 = strconv.Atoi(b)
+		}
+		if err1 == nil && err2 == nil && lo <= slot && slot <= hi {
+			return true
+		}
+	}
+	return false
+}
+
+// MasterOf returns the index (see Masters) of the master serving slot, or -1.
+func (c *Cluster) MasterOf(slot int) int {
+	c.t.Helper()
+	for i, m := range c.Masters() {
+		if m.Serves(slot) {
+			return i
+		}
+	}
+	return -1
 }
 
 // Topology returns CLUSTER NODES as one running node sees it.
