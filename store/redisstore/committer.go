@@ -14,7 +14,8 @@ import (
 
 // committer is the group commit of the hot path: writes from many goroutines (HTTP accepts,
 // settlements, receipt appends, acks) join one queue, and a single flusher goroutine sends
-// everything queued as one MULTI/EXEC pipeline — one round trip, however many callers.
+// everything queued as one MULTI/EXEC pipeline — one round trip, however many callers (on a
+// Redis Cluster, two or three pipelined steps instead: flushSteps).
 // Each caller returns once the batch holding its write is acknowledged by Redis, so the
 // durability rule holds per caller.
 //
@@ -25,7 +26,7 @@ import (
 type committer struct {
 	c        redis.UniversalClient
 	maxBatch int
-	webhooks string // the webhook stream, swapSource's last key (settlements queue no job through it)
+	cluster  bool // c is a cluster client: batches go out in steps (flushSteps)
 
 	mu      sync.Mutex
 	queue   []*write
@@ -39,14 +40,21 @@ type committer struct {
 	commands atomic.Uint64 // commands sent
 }
 
-// write is one caller's part of a batch.
+// write is one caller's part of a batch. Its commands come in up to three steps: add,
+// records and acks first, then then and finishes, then last. On a single Redis the steps
+// are one MULTI with the rest of the batch; on a cluster each step goes out only once the
+// write's earlier steps are stored (flushSteps).
 type write struct {
 	// add appends the write's own commands to the pipeline (may be nil).
 	add func(p redis.Pipeliner)
+	// then appends commands that must not be stored without add's (may be nil).
+	then func(p redis.Pipeliner)
+	// last appends commands that must not be stored without then's (may be nil).
+	last func(p redis.Pipeliner)
 	// acks are stream entries to acknowledge and delete in the same batch.
 	acks map[streamGroup][]string
 	// finishes are claims to finish (acknowledge and delete their entries) in the same
-	// batch, each only while it still owns its entry (finishSource): gathered per stream
+	// batch, in the second step, each only while it still owns its entry (finishSource): gathered per stream
 	// into one script call.
 	finishes map[streamGroup][]claimRef
 	// records are settled records, written only over records still at revision 0 (by the
@@ -64,13 +72,16 @@ type write struct {
 // streamGroup names a stream and the consumer group whose entries are acked.
 type streamGroup struct{ stream, group string }
 
+// keyValue is a settled record: its key, its JSON and the webhook stream of its shard (the
+// swap script's key beside it; settlements queue no job through it).
 type keyValue struct {
 	key string
 	val []byte
+	wh  string
 }
 
-func newCommitter(c redis.UniversalClient, maxBatch int, webhooks string) *committer {
-	cm := &committer{c: c, maxBatch: maxBatch, webhooks: webhooks, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+func newCommitter(c redis.UniversalClient, maxBatch int, cluster bool) *committer {
+	cm := &committer{c: c, maxBatch: maxBatch, cluster: cluster, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	go cm.run()
 	return cm
 }
@@ -136,10 +147,19 @@ func (cm *committer) run() {
 	}
 }
 
-// flush sends one batch. A batch's writes are independent: the MULTI makes each caller's
-// commands atomic with everything else in the batch, and a command error is charged to the
-// write that queued it.
+// flush sends one batch: on a single Redis as one MULTI/EXEC, on a cluster in steps.
 func (cm *committer) flush(batch []*write) {
+	if cm.cluster {
+		cm.flushSteps(batch)
+		return
+	}
+	cm.flushTx(batch)
+}
+
+// flushTx sends one batch as one MULTI/EXEC pipeline. A batch's writes are independent: the
+// MULTI makes each caller's commands (all its steps) atomic with everything else in the
+// batch, and a command error is charged to the write that queued it.
+func (cm *committer) flushTx(batch []*write) {
 	acks := map[streamGroup][]string{}
 	var order []streamGroup
 	finishes := map[streamGroup][]claimRef{}
@@ -154,7 +174,7 @@ func (cm *committer) flush(batch []*write) {
 			finishes[k] = append(finishes[k], refs...)
 		}
 		for _, kv := range w.records {
-			recKeys = append(recKeys, kv.key)
+			recKeys = append(recKeys, kv.key, kv.wh)
 			recVals = append(recVals, kv.val, "0", "")
 		}
 		for k, ids := range w.acks {
@@ -179,7 +199,12 @@ func (cm *committer) flush(batch []*write) {
 		if len(recKeys) > 0 {
 			// EVAL, not EVALSHA: inside MULTI a NOSCRIPT (after a Redis restart) could not
 			// be retried; the script is short and Redis caches its compilation.
-			recCmd = p.Eval(ctx, swapSource, append(recKeys, cm.webhooks), recVals...)
+			recCmd = p.Eval(ctx, swapSource, recKeys, recVals...)
+		}
+		for _, w := range batch {
+			if w.then != nil {
+				w.then(p)
+			}
 		}
 		for _, k := range finishOrder {
 			finishCmds[k] = p.Eval(ctx, finishSource, []string{k.stream}, finishArgs(k.group, finishes[k])...)
@@ -187,6 +212,11 @@ func (cm *committer) flush(batch []*write) {
 		for _, k := range order {
 			ids := acks[k]
 			ackCmds[k] = [2]redis.Cmder{p.XAck(ctx, k.stream, k.group, ids...), p.XDel(ctx, k.stream, ids...)}
+		}
+		for _, w := range batch {
+			if w.last != nil {
+				w.last(p)
+			}
 		}
 		return nil
 	})
@@ -225,6 +255,184 @@ func (cm *committer) flush(batch []*write) {
 		}
 		w.done <- werr
 	}
+}
+
+// flushSteps sends one batch to a Redis Cluster, where no MULTI spans slots, in up to three
+// pipelined steps (a step is one round trip per node, the nodes in parallel): first every
+// write's own commands (add), its settled records (one swap script per message shard) and
+// its acks (one script per stream); then, for the writes whose first step was all stored,
+// their dependent commands (then) and claim finishes (one script per stream); then their
+// last commands. So a write's later commands are never stored without its earlier ones: a
+// queue entry never without its record, a finished claim never without its settlement. A
+// failure between steps leaves the earlier ones stored (see the package doc, Redis
+// Cluster, for what that can cause).
+func (cm *committer) flushSteps(batch []*write) {
+	ctx := context.Background()
+	errs := make([]error, len(batch))
+	var sent, rounds uint64
+	step := func(queue func(st *stepPipe)) {
+		st := &stepPipe{}
+		cmds, _ := cm.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			st.p = p
+			queue(st)
+			return nil
+		})
+		if len(cmds) == 0 {
+			return
+		}
+		rounds++
+		sent += uint64(len(cmds))
+		for i, c := range cmds {
+			if err := cmdErrs(c); err != nil {
+				for _, w := range st.owners[i] {
+					if errs[w] == nil {
+						errs[w] = err
+					}
+				}
+			}
+		}
+		for _, c := range st.finishes {
+			if n, err := c.Int64(); err == nil && n > 0 {
+				cm.fenced.Add(uint64(n))
+			}
+		}
+	}
+	step(func(st *stepPipe) {
+		recs := map[string]*swapGroup{} // by webhook stream: one per message shard
+		var recOrder []string
+		acks := map[streamGroup][]string{}
+		ackOwners := map[streamGroup][]int{}
+		var ackOrder []streamGroup
+		for i, w := range batch {
+			st.own(i, w.add)
+			for _, kv := range w.records {
+				g := recs[kv.wh]
+				if g == nil {
+					g = &swapGroup{}
+					recs[kv.wh] = g
+					recOrder = append(recOrder, kv.wh)
+				}
+				g.add(i, kv)
+			}
+			for k, ids := range w.acks {
+				if _, ok := acks[k]; !ok {
+					ackOrder = append(ackOrder, k)
+				}
+				acks[k] = append(acks[k], ids...)
+				ackOwners[k] = append(ackOwners[k], i)
+			}
+		}
+		for _, wh := range recOrder {
+			g := recs[wh]
+			st.p.Eval(ctx, swapSource, g.keys, g.vals...)
+			st.merged(g.owners)
+		}
+		for _, k := range ackOrder {
+			st.p.Eval(ctx, ackSource, []string{k.stream}, ackArgs(k.group, acks[k])...)
+			st.merged(ackOwners[k])
+		}
+	})
+	step(func(st *stepPipe) {
+		finishes := map[streamGroup][]claimRef{}
+		owners := map[streamGroup][]int{}
+		var order []streamGroup
+		for i, w := range batch {
+			if errs[i] != nil {
+				continue
+			}
+			st.own(i, w.then)
+			for k, refs := range w.finishes {
+				if _, ok := finishes[k]; !ok {
+					order = append(order, k)
+				}
+				finishes[k] = append(finishes[k], refs...)
+				owners[k] = append(owners[k], i)
+			}
+		}
+		for _, k := range order {
+			c := st.p.Eval(ctx, finishSource, []string{k.stream}, finishArgs(k.group, finishes[k])...)
+			st.merged(owners[k])
+			st.finishes = append(st.finishes, c)
+		}
+	})
+	step(func(st *stepPipe) {
+		for i, w := range batch {
+			if errs[i] == nil {
+				st.own(i, w.last)
+			}
+		}
+	})
+	cm.batches.Add(rounds)
+	cm.writes.Add(uint64(len(batch)))
+	cm.commands.Add(sent)
+	for i, w := range batch {
+		werr := errs[i]
+		if werr == nil && w.check != nil {
+			werr = w.check()
+		}
+		w.done <- werr
+	}
+}
+
+// stepPipe is one step's pipeline and, per queued command, the writes it serves.
+type stepPipe struct {
+	p        redis.Pipeliner
+	owners   [][]int
+	finishes []*redis.Cmd
+}
+
+// own queues write i's commands (fn may be nil).
+func (st *stepPipe) own(i int, fn func(redis.Pipeliner)) {
+	if fn == nil {
+		return
+	}
+	fn(st.p)
+	for len(st.owners) < st.p.Len() {
+		st.owners = append(st.owners, []int{i})
+	}
+}
+
+// merged records that the commands queued last serve several writes.
+func (st *stepPipe) merged(writes []int) {
+	for len(st.owners) < st.p.Len() {
+		st.owners = append(st.owners, writes)
+	}
+}
+
+// swapGroup is one swap script call of a step: records of one message shard.
+type swapGroup struct {
+	owners []int
+	keys   []string
+	vals   []any
+}
+
+func (g *swapGroup) add(w int, kv keyValue) {
+	if len(g.owners) == 0 || g.owners[len(g.owners)-1] != w {
+		g.owners = append(g.owners, w)
+	}
+	g.keys = append(g.keys, kv.key, kv.wh)
+	g.vals = append(g.vals, kv.val, "0", "")
+}
+
+// ackSource acknowledges and deletes entries of one stream in one step (on a cluster, where
+// no MULTI holds the XACK and XDEL of a batch together). KEYS[1] the stream; ARGV[1] the
+// group, then the entry ids.
+const ackSource = `
+for i = 2, #ARGV, 1000 do
+  local chunk = {unpack(ARGV, i, math.min(i + 999, #ARGV))}
+  redis.call('XACK', KEYS[1], ARGV[1], unpack(chunk))
+  redis.call('XDEL', KEYS[1], unpack(chunk))
+end
+return 0
+`
+
+func ackArgs(group string, ids []string) []any {
+	args := make([]any, 1, 1+len(ids))
+	args[0] = group
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return args
 }
 
 // isCommandError tells a Redis error reply to one command (the transaction ran; only that

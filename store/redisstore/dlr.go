@@ -1,10 +1,12 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,30 +20,28 @@ import (
 // Unmatched receipts and the webhook queue (store.Receipts and store.Webhooks). Keys, with P
 // the prefix:
 //
-//	P:dlr:unmatched             zset    unmatched receipt ids, score = expiry (unix ms)
-//	P:dlr:unmatched:data        hash    unmatched receipt id → JSON
-//	P:wh:q                      stream  queued webhook jobs, field "j" = JSON; consumer group
+//	P:{dlr}:unmatched           zset    unmatched receipt ids, score = expiry (unix ms)
+//	P:{dlr}:unmatched:data      hash    unmatched receipt id → JSON
+//
+// and per message shard (S = {m<k>.<j>}, see layout.go), the shard's webhook queue:
+//
+//	P:S:wh                      stream  queued webhook jobs, field "j" = JSON; consumer group
 //	                                    "webhooks": a claim is a read, its lease the entry's
 //	                                    idle time in the group's pending list
-//	P:wh:retry                  zset    jobs waiting for their next attempt: member JSON,
+//	P:S:wh:retry                zset    jobs waiting for their next attempt: member JSON,
 //	                                    score = due time (unix ms)
-//	P:wh:dead                   hash    dead letters: id → JSON
-//	P:wh:deadidx                zset    dead-letter ids, score = when they died (unix ms)
+//	P:S:wh:dead                 hash    dead letters: id → JSON
+//	P:S:wh:deadidx              zset    dead-letter ids, score = when they died (unix ms)
 //
-// A job's claim token is its stream entry id and delivery count: a job taken over after its
-// lease ran out has a higher count, so the old holder's Retry or Dead does nothing.
+// A job is queued in its message's shard, beside the message's record, so that the
+// compare-and-set of the record and the queueing of the job are one script (SwapRecords).
+// A job's claim token is its shard, stream entry id and delivery count: a job taken over
+// after its lease ran out has a higher count, so the old holder's Retry or Dead does nothing.
 
 var (
 	_ store.Receipts = (*Store)(nil)
 	_ store.Webhooks = (*Store)(nil)
 )
-
-func (s *Store) unmatchedKey() string     { return s.opts.Prefix + ":dlr:unmatched" }
-func (s *Store) unmatchedDataKey() string { return s.opts.Prefix + ":dlr:unmatched:data" }
-func (s *Store) whStreamKey() string      { return s.opts.Prefix + ":wh:q" }
-func (s *Store) whRetryKey() string       { return s.opts.Prefix + ":wh:retry" }
-func (s *Store) deadKey() string          { return s.opts.Prefix + ":wh:dead" }
-func (s *Store) deadIdxKey() string       { return s.opts.Prefix + ":wh:deadidx" }
 
 // webhookGroup is the consumer group of the webhook stream.
 const webhookGroup = "webhooks"
@@ -169,8 +169,18 @@ func marshalJob(j *store.WebhookJob) ([]byte, error) {
 	return b, nil
 }
 
-// EnqueueWebhooks implements store.Webhooks: jobs due now are appended to the stream, later
-// ones go to the retry set; one MULTI for all.
+// jobShard is the message shard whose webhook queue takes a job queued on its own: its
+// message's shard (so that a message's jobs share a queue however they were queued), else
+// its id's.
+func jobShard(j *store.WebhookJob) int {
+	if j.MessageID != "" {
+		return shardOf(j.MessageID)
+	}
+	return shardOf(j.ID)
+}
+
+// EnqueueWebhooks implements store.Webhooks: jobs due now are appended to their shard's
+// stream, later ones go to its retry set; one MULTI for all (on a cluster one per shard).
 func (s *Store) EnqueueWebhooks(ctx context.Context, jobs ...*store.WebhookJob) (int, error) {
 	op := "enqueue webhooks"
 	if err := s.check(ctx, op); err != nil {
@@ -180,6 +190,8 @@ func (s *Store) EnqueueWebhooks(ctx context.Context, jobs ...*store.WebhookJob) 
 		return 0, nil
 	}
 	now := time.Now()
+	groups := map[string]func(redis.Pipeliner){}
+	byShard := map[int][]int{}
 	bodies := make([][]byte, len(jobs))
 	for i, j := range jobs {
 		b, err := marshalJob(j)
@@ -187,18 +199,29 @@ func (s *Store) EnqueueWebhooks(ctx context.Context, jobs ...*store.WebhookJob) 
 			return 0, fmt.Errorf("store: %s: %w", op, err)
 		}
 		bodies[i] = b
+		byShard[jobShard(j)] = append(byShard[jobShard(j)], i)
 	}
-	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		for i, j := range jobs {
-			if j.NextAt.After(now) {
-				p.ZAdd(ctx, s.whRetryKey(), redis.Z{Score: float64(j.NextAt.UnixMilli()), Member: bodies[i]})
+	queue := func(p redis.Pipeliner, idx []int) {
+		for _, i := range idx {
+			k := jobShard(jobs[i])
+			if j := jobs[i]; j.NextAt.After(now) {
+				p.ZAdd(ctx, s.whRetryKey(k), redis.Z{Score: float64(j.NextAt.UnixMilli()), Member: bodies[i]})
 			} else {
-				p.XAdd(ctx, &redis.XAddArgs{Stream: s.whStreamKey(), Values: []any{"j", bodies[i]}})
+				p.XAdd(ctx, &redis.XAddArgs{Stream: s.whStreamKey(k), Values: []any{"j", bodies[i]}})
 			}
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	if !s.cluster {
+		all := make([]int, len(jobs))
+		for i := range all {
+			all[i] = i
+		}
+		byShard = map[int][]int{0: all} // one MULTI, in the callers' order
+	}
+	for k, idx := range byShard {
+		groups[shardTags[k]] = func(p redis.Pipeliner) { queue(p, idx) }
+	}
+	if err := s.txGroups(ctx, groups); err != nil {
 		return 0, fmt.Errorf("store: %s: %w", op, err)
 	}
 	return len(jobs), nil
@@ -214,14 +237,22 @@ end
 return #due
 `)
 
-// whToken is a claim's token: the entry id and its delivery count.
-func whToken(id string, deliveries int64) string {
-	return id + "/" + strconv.FormatInt(deliveries, 10)
+// whToken is a claim's token: the shard, the entry id and its delivery count.
+func whToken(shard int, id string, deliveries int64) string {
+	return strconv.Itoa(shard) + ":" + id + "/" + strconv.FormatInt(deliveries, 10)
 }
 
-func parseWhToken(tok string) (id, deliveries string, ok bool) {
-	id, deliveries, ok = strings.Cut(tok, "/")
-	return id, deliveries, ok && validEntryID(id) && deliveries != ""
+func parseWhToken(tok string) (shard int, id, deliveries string, ok bool) {
+	ks, rest, ok := strings.Cut(tok, ":")
+	if !ok {
+		return 0, "", "", false
+	}
+	shard, err := strconv.Atoi(ks)
+	if err != nil || shard < 0 || shard >= messageShards {
+		return 0, "", "", false
+	}
+	id, deliveries, ok = strings.Cut(rest, "/")
+	return shard, id, deliveries, ok && validEntryID(id) && deliveries != ""
 }
 
 // maxLease is the longest webhook lease. A claim with lease L sets its entries' idle time to
@@ -229,59 +260,91 @@ func parseWhToken(tok string) (id, deliveries string, ok bool) {
 // honoured although Redis measures only idle time.
 const maxLease = 24 * time.Hour
 
-// claimJobsScript: KEYS stream; ARGV group, consumer, n, maxLease ms, maxLease-lease ms,
-// "1" to take over expired leases first. Returns (id, job JSON, deliveries) triples. The
-// entries' idle times are set in the same script, so no crash leaves a claim with the wrong
-// lease.
+// claimJobsScript: KEYS the streams to claim from, in order; ARGV group, consumer, n,
+// maxLease ms, maxLease-lease ms, "1" to take over expired leases first. Returns (key
+// index, id, job JSON, deliveries) quadruples, at most n, taking from each stream what it
+// has before going on to the next. The entries' idle times are set in the same script, so
+// no crash leaves a claim with the wrong lease. On a cluster it gets one stream per call.
 var claimJobsScript = redis.NewScript(`
-local out = {}
-local n = tonumber(ARGV[3])
-if ARGV[6] == '1' then
-  local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[4], '0-0', 'COUNT', n)
-  for _, e in ipairs(r[2]) do
-    if type(e) == 'table' and e[1] then
-      local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
-      local d = 2
-      if #p == 1 then d = p[1][4] end
-      out[#out + 1] = {e[1], e[2], d}
-    end
-  end
-end
-if #out < n then
-  local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', n - #out, 'STREAMS', KEYS[1], '>')
-  if r then
-    for _, e in ipairs(r[1][2]) do out[#out + 1] = {e[1], e[2], 1} end
-  end
-end
-if #out == 0 then return {} end
--- unpack expands only as the last argument: build the whole argument list.
-local args = {KEYS[1], ARGV[1], ARGV[2], 0}
-for _, e in ipairs(out) do args[#args + 1] = e[1] end
-args[#args + 1] = 'IDLE'
-args[#args + 1] = ARGV[5]
-args[#args + 1] = 'JUSTID'
-redis.call('XCLAIM', unpack(args))
 local flat = {}
-for _, e in ipairs(out) do
-  local j = ''
-  local f = e[2]
-  if type(f) == 'table' then
-    for k = 1, #f, 2 do
-      if f[k] == 'j' then j = f[k + 1] end
+local left = tonumber(ARGV[3])
+for ki = 1, #KEYS do
+  if left <= 0 then break end
+  local key = KEYS[ki]
+  local out = {}
+  if ARGV[6] == '1' then
+    local r = redis.call('XAUTOCLAIM', key, ARGV[1], ARGV[2], ARGV[4], '0-0', 'COUNT', left)
+    for _, e in ipairs(r[2]) do
+      if type(e) == 'table' and e[1] then
+        local p = redis.call('XPENDING', key, ARGV[1], e[1], e[1], 1)
+        local d = 2
+        if #p == 1 then d = p[1][4] end
+        out[#out + 1] = {e[1], e[2], d}
+      end
     end
   end
-  flat[#flat + 1] = e[1]
-  flat[#flat + 1] = j
-  flat[#flat + 1] = e[3]
+  if #out < left then
+    local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', left - #out, 'STREAMS', key, '>')
+    if r then
+      for _, e in ipairs(r[1][2]) do out[#out + 1] = {e[1], e[2], 1} end
+    end
+  end
+  if #out > 0 then
+    -- unpack expands only as the last argument: build the whole argument list.
+    local args = {key, ARGV[1], ARGV[2], 0}
+    for _, e in ipairs(out) do args[#args + 1] = e[1] end
+    args[#args + 1] = 'IDLE'
+    args[#args + 1] = ARGV[5]
+    args[#args + 1] = 'JUSTID'
+    redis.call('XCLAIM', unpack(args))
+    for _, e in ipairs(out) do
+      local j = ''
+      local f = e[2]
+      if type(f) == 'table' then
+        for k = 1, #f, 2 do
+          if f[k] == 'j' then j = f[k + 1] end
+        end
+      end
+      flat[#flat + 1] = ki
+      flat[#flat + 1] = e[1]
+      flat[#flat + 1] = j
+      flat[#flat + 1] = e[3]
+    end
+    left = left - #out
+  end
 end
 return flat
 `)
 
-// ClaimWebhooks implements store.Webhooks with one script: due retries move to the stream
-// first (at most every 100ms, another script), then jobs whose lease ran out are taken over
-// (at most every lease/4, at most every second), then new entries are read; the claimed
-// entries' idle times are set so that they can be taken over once this claim's lease runs
-// out (see maxLease).
+// ensureWebhookGroups creates the consumer groups of the shards' streams unless known.
+func (s *Store) ensureWebhookGroups(ctx context.Context) error {
+	if _, ok := s.groups.Load(webhookGroup); ok {
+		return nil
+	}
+	cmds, _ := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k := range messageShards {
+			p.XGroupCreateMkStream(ctx, s.whStreamKey(k), webhookGroup, "0")
+		}
+		return nil
+	})
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+			return fmt.Errorf("create consumer group: %w", err)
+		}
+	}
+	s.groups.Store(webhookGroup, struct{}{})
+	return nil
+}
+
+// ClaimWebhooks implements store.Webhooks over the shards' queues, starting at a rotating
+// shard: due retries move to their stream first (at most every 100ms, one script per
+// shard), then jobs of dead members and jobs whose lease ran out are taken over (at most
+// every lease/4, at most every second), then new entries are read; the claimed entries'
+// idle times are set so that they can be taken over once this claim's lease runs out (see
+// maxLease). On a single Redis the claim is one script over every shard; on a cluster a
+// look at every shard comes first, then the n jobs are split between the shards that have
+// some (two round trips, the shards' scripts in parallel). Either way the jobs come back
+// earliest due first.
 func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Duration, n int) ([]*store.WebhookJob, error) {
 	op := "claim webhooks"
 	if err := s.check(ctx, op); err != nil {
@@ -291,13 +354,17 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 		return nil, nil
 	}
 	lease = min(max(lease, time.Millisecond), maxLease)
-	key := s.whStreamKey()
-	if err := s.ensureStreamGroup(ctx, key, webhookGroup); err != nil {
+	if err := s.ensureWebhookGroups(ctx); err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
 	if last := s.lastPromote.Load(); now.UnixMilli()-last >= 100 || now.UnixMilli() < last {
 		s.lastPromote.Store(now.UnixMilli())
-		if err := promoteJobsScript.Run(ctx, s.c, []string{s.whRetryKey(), key}, now.UnixMilli(), 1000).Err(); err != nil {
+		calls := make([]*scriptCall, messageShards)
+		for k := range calls {
+			calls[k] = &scriptCall{script: promoteJobsScript, keys: []string{s.whRetryKey(k), s.whStreamKey(k)},
+				args: []any{now.UnixMilli(), 1000}}
+		}
+		if err := s.runScripts(ctx, calls); err != nil {
 			return nil, fmt.Errorf("store: %s: %w", op, err)
 		}
 	}
@@ -310,49 +377,194 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	var out []*store.WebhookJob
 	if takeover == "1" {
 		// Jobs of dead members are taken at once, their lease set to this claim's.
-		taken, err := s.takeOverDead(ctx, key, webhookGroup, consumer, n, maxLease-lease)
+		shards, err := s.shardsWithOthers(ctx, consumer)
 		if err != nil {
 			return nil, fmt.Errorf("store: %s: %w", op, err)
 		}
-		for _, t := range taken {
-			if j := s.decodeJob(ctx, key, t.id, t.fields["j"], t.deliveries); j != nil {
-				out = append(out, j)
+		for _, k := range shards {
+			if len(out) >= n {
+				break
+			}
+			taken, err := s.takeOverDead(ctx, s.whStreamKey(k), webhookGroup, consumer, n-len(out), maxLease-lease)
+			if err != nil {
+				return out, fmt.Errorf("store: %s: %w", op, err)
+			}
+			for _, t := range taken {
+				if j := s.decodeJob(ctx, k, t.id, t.fields["j"], t.deliveries); j != nil {
+					out = append(out, j)
+				}
 			}
 		}
-		n -= len(taken)
-		if n <= 0 {
+		if len(out) >= n {
 			return out, nil
 		}
 	}
-	vals, err := claimJobsScript.Run(ctx, s.c, []string{key}, webhookGroup, consumer, n,
-		ms(maxLease), ms(maxLease-lease), takeover).Slice()
-	if isNoGroup(err) {
-		s.groups.Delete(key)
+	first := int(s.whRotor.Add(1) % messageShards)
+	order := make([]int, messageShards)
+	for i := range order {
+		order[i] = (first + i) % messageShards
 	}
-	if err != nil && !errors.Is(err, redis.Nil) {
+	args := func(n int, takeover string) []any {
+		return []any{webhookGroup, consumer, n, ms(maxLease), ms(maxLease - lease), takeover}
+	}
+	if !s.cluster {
+		keys := make([]string, len(order))
+		for i, k := range order {
+			keys[i] = s.whStreamKey(k)
+		}
+		vals, err := claimJobsScript.Run(ctx, s.c, keys, args(n-len(out), takeover)...).Slice()
+		if isNoGroup(err) {
+			s.groups.Delete(webhookGroup)
+		}
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return out, fmt.Errorf("store: %s: %w", op, err)
+		}
+		out = append(out, s.decodeJobs(ctx, vals, func(i int) int { return order[i-1] })...)
+		sortJobs(out)
+		return out, nil
+	}
+	// A cluster runs one script per shard: first a look at what each shard has for a claim
+	// (one pipeline), then the claim split between those that have something.
+	peeks := make([]*scriptCall, len(order))
+	for i, k := range order {
+		peeks[i] = &scriptCall{script: peekJobsScript, keys: []string{s.whStreamKey(k)},
+			args: []any{webhookGroup, n - len(out), ms(maxLease), takeover}}
+	}
+	if err := s.runScripts(ctx, peeks); err != nil && !isNoGroup(err) {
+		return out, fmt.Errorf("store: %s: %w", op, err)
+	}
+	avail := make([]int, len(order))
+	for i, c := range peeks {
+		v, _ := c.cmd.Int()
+		avail[i] = v
+	}
+	quota := make([]int, len(order))
+	for left := n - len(out); left > 0; {
+		gave := false
+		for i := range order {
+			if left > 0 && quota[i] < avail[i] {
+				quota[i]++
+				left--
+				gave = true
+			}
+		}
+		if !gave {
+			break
+		}
+	}
+	var calls []*scriptCall
+	var shards []int
+	for i, k := range order {
+		if quota[i] > 0 {
+			calls = append(calls, &scriptCall{script: claimJobsScript, keys: []string{s.whStreamKey(k)}, args: args(quota[i], takeover)})
+			shards = append(shards, k)
+		}
+	}
+	err := s.runScripts(ctx, calls)
+	for i, c := range calls {
+		if vals, cerr := c.cmd.Slice(); cerr == nil {
+			out = append(out, s.decodeJobs(ctx, vals, func(int) int { return shards[i] })...)
+		} else if isNoGroup(cerr) {
+			s.groups.Delete(webhookGroup)
+		}
+	}
+	sortJobs(out)
+	if err != nil && len(out) == 0 {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
-	for i := 0; i+2 < len(vals); i += 3 {
-		id, _ := vals[i].(string)
-		body, _ := vals[i+1].(string)
-		d, _ := vals[i+2].(int64)
-		if j := s.decodeJob(ctx, key, id, body, d); j != nil {
-			out = append(out, j)
+	return out, nil
+}
+
+// sortJobs orders a claim's jobs earliest due first (NextAt, else CreatedAt; then id):
+// each shard hands out its jobs in order, and this merges the shards' (approximately: the
+// earliest job of a shard that a claim did not reach waits for the next claim).
+func sortJobs(jobs []*store.WebhookJob) {
+	due := func(j *store.WebhookJob) time.Time {
+		if !j.NextAt.IsZero() {
+			return j.NextAt
+		}
+		return j.CreatedAt
+	}
+	slices.SortStableFunc(jobs, func(a, b *store.WebhookJob) int {
+		if c := due(a).Compare(due(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// peekJobsScript: KEYS a shard's stream; ARGV group, n, maxLease ms, "1" to count expired
+// leases too. Returns how many jobs (at most n) a claim could take from the shard now:
+// entries not yet delivered to the group, and with takeover those whose lease ran out.
+var peekJobsScript = redis.NewScript(`
+local last
+for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
+  local name, ld
+  for i = 1, #g, 2 do
+    if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then ld = g[i + 1] end
+  end
+  if name == ARGV[1] then last = ld end
+end
+if not last then return 0 end
+local n = tonumber(ARGV[2])
+local c = #redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', n)
+if c < n and ARGV[4] == '1' then
+  c = c + #redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[3], '-', '+', n - c)
+end
+return c
+`)
+
+// shardsWithOthers returns the shards whose webhook group has consumers named by members
+// other than consumer (one pipeline of XINFO CONSUMERS): where takeOverDead may find work.
+func (s *Store) shardsWithOthers(ctx context.Context, consumer string) ([]int, error) {
+	cmds := make([]*redis.XInfoConsumersCmd, messageShards)
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k := range cmds {
+			cmds[k] = p.XInfoConsumers(ctx, s.whStreamKey(k), webhookGroup)
+		}
+		return nil
+	})
+	if err != nil && !isNoGroup(err) && !strings.Contains(err.Error(), "no such key") {
+		return nil, err
+	}
+	var out []int
+	for k, c := range cmds {
+		for _, ci := range c.Val() {
+			if _, ok := store.ParseConsumer(ci.Name); ok && ci.Name != consumer {
+				out = append(out, k)
+				break
+			}
 		}
 	}
 	return out, nil
 }
 
-// decodeJob decodes a claimed job entry; one that does not decode is no job anyone can send:
-// it is dropped rather than left to block the queue.
-func (s *Store) decodeJob(ctx context.Context, key, id, body string, deliveries int64) *store.WebhookJob {
+// decodeJobs decodes claimJobsScript's quadruples; shard maps a key index to its shard.
+func (s *Store) decodeJobs(ctx context.Context, vals []any, shard func(keyIndex int) int) []*store.WebhookJob {
+	out := make([]*store.WebhookJob, 0, len(vals)/4)
+	for i := 0; i+3 < len(vals); i += 4 {
+		ki, _ := vals[i].(int64)
+		id, _ := vals[i+1].(string)
+		body, _ := vals[i+2].(string)
+		d, _ := vals[i+3].(int64)
+		if j := s.decodeJob(ctx, shard(int(ki)), id, body, d); j != nil {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// decodeJob decodes a claimed job entry of shard k; one that does not decode is no job
+// anyone can send: it is dropped rather than left to block the queue.
+func (s *Store) decodeJob(ctx context.Context, k int, id, body string, deliveries int64) *store.WebhookJob {
 	j := new(store.WebhookJob)
 	if body == "" || json.Unmarshal([]byte(body), j) != nil || j.ID == "" {
+		key := s.whStreamKey(k)
 		s.c.XAck(ctx, key, webhookGroup, id)
 		s.c.XDel(ctx, key, id)
 		return nil
 	}
-	j.Token = whToken(id, deliveries)
+	j.Token = whToken(k, id, deliveries)
 	return j
 }
 
@@ -364,20 +576,20 @@ func (s *Store) AckWebhooks(ctx context.Context, jobs ...*store.WebhookJob) erro
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
-	var ids []string
+	acks := map[streamGroup][]string{}
 	for _, j := range jobs {
 		if j == nil {
 			continue
 		}
-		if id, _, ok := parseWhToken(j.Token); ok {
-			ids = append(ids, id)
+		if k, id, _, ok := parseWhToken(j.Token); ok {
+			sg := streamGroup{s.whStreamKey(k), webhookGroup}
+			acks[sg] = append(acks[sg], id)
 		}
 	}
-	if len(ids) == 0 {
+	if len(acks) == 0 {
 		return nil
 	}
-	w := &write{acks: map[streamGroup][]string{{s.whStreamKey(), webhookGroup}: ids}}
-	if err := s.commit.do(ctx, w); err != nil {
+	if err := s.commit.do(ctx, &write{acks: acks}); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
@@ -399,13 +611,13 @@ redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
 return 1
 `)
 
-// RetryWebhook implements store.Webhooks.
+// RetryWebhook implements store.Webhooks: the job waits in its shard's retry set.
 func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time.Time) error {
 	op := "retry webhook " + job.ID
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
-	id, d, ok := parseWhToken(job.Token)
+	k, id, d, ok := parseWhToken(job.Token)
 	if !ok {
 		return nil
 	}
@@ -415,7 +627,7 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	keys := []string{s.whStreamKey(), s.whRetryKey()}
+	keys := []string{s.whStreamKey(k), s.whRetryKey(k)}
 	if err := retryJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, b, at.UnixMilli()).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -436,13 +648,13 @@ end
 return 1
 `)
 
-// DeadWebhook implements store.Webhooks.
+// DeadWebhook implements store.Webhooks: the job goes to its shard's dead letters.
 func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 	op := "dead webhook " + job.ID
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
-	id, d, ok := parseWhToken(job.Token)
+	k, id, d, ok := parseWhToken(job.Token)
 	if !ok {
 		return nil
 	}
@@ -454,7 +666,7 @@ func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	keys := []string{s.whStreamKey(), s.deadKey(), s.deadIdxKey()}
+	keys := []string{s.whStreamKey(k), s.deadKey(k), s.deadIdxKey(k)}
 	cutoff := time.Now().Add(-s.opts.DeadRetention).UnixMilli()
 	if err := deadJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, job.ID, b, c.DeadAt.UnixMilli(), cutoff).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
@@ -462,7 +674,49 @@ func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 	return nil
 }
 
-// DeadWebhooks implements store.Webhooks.
+// deadLetter is a dead job's id, shard and time of death.
+type deadLetter struct {
+	id    string
+	shard int
+	at    float64
+}
+
+// deadLetters returns up to n dead letters (n < 0: all), oldest first, across the shards.
+func (s *Store) deadLetters(ctx context.Context, n int) ([]deadLetter, error) {
+	cmds := make([]*redis.ZSliceCmd, messageShards)
+	stop := int64(n - 1)
+	if n < 0 {
+		stop = -1
+	}
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k := range cmds {
+			cmds[k] = p.ZRangeWithScores(ctx, s.deadIdxKey(k), 0, stop)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var all []deadLetter
+	for k, c := range cmds {
+		for _, z := range c.Val() {
+			id, _ := z.Member.(string)
+			all = append(all, deadLetter{id: id, shard: k, at: z.Score})
+		}
+	}
+	slices.SortFunc(all, func(a, b deadLetter) int {
+		if c := cmp.Compare(a.at, b.at); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	if n >= 0 && len(all) > n {
+		all = all[:n]
+	}
+	return all, nil
+}
+
+// DeadWebhooks implements store.Webhooks: the oldest dead letters across the shards.
 func (s *Store) DeadWebhooks(ctx context.Context, n int) ([]*store.WebhookJob, error) {
 	op := "dead webhooks"
 	if err := s.check(ctx, op); err != nil {
@@ -471,8 +725,47 @@ func (s *Store) DeadWebhooks(ctx context.Context, n int) ([]*store.WebhookJob, e
 	if n <= 0 {
 		return nil, nil
 	}
-	ids, err := s.c.ZRange(ctx, s.deadIdxKey(), 0, int64(n-1)).Result()
-	return hashValues[store.WebhookJob](ctx, s, op, s.deadKey(), ids, err)
+	dead, err := s.deadLetters(ctx, n)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	vals, err := s.deadValues(ctx, dead)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	return decodeJSON[store.WebhookJob](vals), nil
+}
+
+// deadValues reads the dead letters' JSON (nil for one gone meanwhile), one HMGET per shard.
+func (s *Store) deadValues(ctx context.Context, dead []deadLetter) ([]any, error) {
+	byShard := map[int][]int{}
+	for i, d := range dead {
+		byShard[d.shard] = append(byShard[d.shard], i)
+	}
+	cmds := map[int]*redis.SliceCmd{}
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k, idx := range byShard {
+			ids := make([]string, len(idx))
+			for j, i := range idx {
+				ids[j] = dead[i].id
+			}
+			cmds[k] = p.HMGet(ctx, s.deadKey(k), ids...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(dead))
+	for k, idx := range byShard {
+		got := cmds[k].Val()
+		for j, i := range idx {
+			if j < len(got) {
+				vals[i] = got[j]
+			}
+		}
+	}
+	return vals, nil
 }
 
 // replayJobScript: KEYS dead, deadidx, stream; ARGV id, JSON. Only while dead.
@@ -484,62 +777,84 @@ redis.call('XADD', KEYS[3], '*', 'j', ARGV[2])
 return 1
 `)
 
-// ReplayWebhooks implements store.Webhooks: each dead letter moves back in one script.
+// ReplayWebhooks implements store.Webhooks: each dead letter moves back to its shard's
+// queue in one script.
 func (s *Store) ReplayWebhooks(ctx context.Context, now time.Time, ids ...string) (int, error) {
 	op := "replay webhooks"
 	if err := s.check(ctx, op); err != nil {
 		return 0, err
 	}
+	var dead []deadLetter
 	if len(ids) == 0 {
-		all, err := s.c.ZRange(ctx, s.deadIdxKey(), 0, -1).Result()
+		all, err := s.deadLetters(ctx, -1)
 		if err != nil {
 			return 0, fmt.Errorf("store: %s: %w", op, err)
 		}
-		ids = all
-	}
-	keys := []string{s.deadKey(), s.deadIdxKey(), s.whStreamKey()}
-	n := 0
-	for _, id := range ids {
-		v, err := s.c.HGet(ctx, s.deadKey(), id).Result()
-		if errors.Is(err, redis.Nil) {
-			continue
+		dead = all
+	} else {
+		// A dead letter is in its job's queue's shard, which its id alone does not tell:
+		// look in every shard.
+		for _, id := range ids {
+			for k := range messageShards {
+				dead = append(dead, deadLetter{id: id, shard: k})
+			}
 		}
-		if err != nil {
-			return n, fmt.Errorf("store: %s: %w", op, err)
+	}
+	vals, err := s.deadValues(ctx, dead)
+	if err != nil {
+		return 0, fmt.Errorf("store: %s: %w", op, err)
+	}
+	var calls []*scriptCall
+	for i, d := range dead {
+		v, ok := vals[i].(string)
+		if !ok {
+			continue
 		}
 		j := new(store.WebhookJob)
 		if err := json.Unmarshal([]byte(v), j); err != nil {
-			return n, fmt.Errorf("store: %s %s: %w", op, id, err)
+			return 0, fmt.Errorf("store: %s %s: %w", op, d.id, err)
 		}
 		j.DeadAt, j.Since, j.NextAt = time.Time{}, now, now
 		b, err := json.Marshal(j)
 		if err != nil {
-			return n, fmt.Errorf("store: %s: %w", op, err)
+			return 0, fmt.Errorf("store: %s: %w", op, err)
 		}
-		moved, err := replayJobScript.Run(ctx, s.c, keys, id, b).Int()
-		if err != nil {
-			return n, fmt.Errorf("store: %s %s: %w", op, id, err)
+		calls = append(calls, &scriptCall{script: replayJobScript,
+			keys: []string{s.deadKey(d.shard), s.deadIdxKey(d.shard), s.whStreamKey(d.shard)}, args: []any{d.id, b}})
+	}
+	err = s.runScripts(ctx, calls)
+	n := 0
+	for _, c := range calls {
+		if moved, cerr := c.cmd.Int(); cerr == nil {
+			n += moved
 		}
-		n += moved
+	}
+	if err != nil {
+		return n, fmt.Errorf("store: %s: %w", op, err)
 	}
 	return n, nil
 }
 
-// WebhookCounts implements store.Webhooks.
+// WebhookCounts implements store.Webhooks: summed over the shards.
 func (s *Store) WebhookCounts(ctx context.Context) (store.WebhookCounts, error) {
 	op := "webhook counts"
 	if err := s.check(ctx, op); err != nil {
 		return store.WebhookCounts{}, err
 	}
-	var q, r, d *redis.IntCmd
+	var cmds []*redis.IntCmd
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		q = p.XLen(ctx, s.whStreamKey())
-		r = p.ZCard(ctx, s.whRetryKey())
-		d = p.HLen(ctx, s.deadKey())
+		for k := range messageShards {
+			cmds = append(cmds, p.XLen(ctx, s.whStreamKey(k)), p.ZCard(ctx, s.whRetryKey(k)), p.HLen(ctx, s.deadKey(k)))
+		}
 		return nil
 	})
 	if err != nil {
 		return store.WebhookCounts{}, fmt.Errorf("store: %s: %w", op, err)
 	}
-	return store.WebhookCounts{Queued: q.Val() + r.Val(), Dead: d.Val()}, nil
+	var c store.WebhookCounts
+	for i := 0; i < len(cmds); i += 3 {
+		c.Queued += cmds[i].Val() + cmds[i+1].Val()
+		c.Dead += cmds[i+2].Val()
+	}
+	return c, nil
 }

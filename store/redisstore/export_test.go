@@ -18,3 +18,21 @@ func (s *Store) OwnedKey(key string) (string, bool) {
 	}
 	return "", false
 }
+
+// RecordKey is the key of a message's record.
+func (s *Store) RecordKey(id string) string { return s.recKey(id) }
+
+// WebhookStreams are the webhook queue streams of every message shard.
+func (s *Store) WebhookStreams() []string {
+	out := make([]string, messageShards)
+	for k := range out {
+		out[k] = s.whStreamKey(k)
+	}
+	return out
+}
+
+// ShardTags are the message shards' hash tags; KeySlot is a key's cluster slot.
+var (
+	ShardTags = shardTags[:]
+	KeySlot   = keySlot
+)

@@ -15,31 +15,23 @@ import (
 // OTP sessions, per-phone send counters and credits (store.OTPs and store.Credits). Keys,
 // with P the prefix:
 //
-//	P:otp:s:{account}:{id}        hash    one session: account, phone, hash, attempts, max,
+//	P:otp:{<account>}:s:<id>      hash    one session: account, phone, hash, attempts, max,
 //	                                      created, expires (unix ms), used; TTL = retention
-//	P:otp:p:{account}:{phone}     string  id of the phone's latest session; TTL = retention
-//	P:otp:n:{account}:{phone}     string  sessions created in the current send window; TTL =
+//	P:otp:{<account>}:p:<phone>   string  id of the phone's latest session; TTL = retention
+//	P:otp:{<account>}:n:<phone>   string  sessions created in the current send window; TTL =
 //	                                      the window
-//	P:credits:{account}:{cat}     string  balance in segments (cat transactional or
+//	P:credits:<account>:<cat>     string  balance in segments (cat transactional or
 //	                                      promotional); absent or negative = unlimited
 //
 // Creating a session (count, store, index) and settling a verify attempt are Lua scripts, so
-// two instances never both consume one session nor both pass the send limit.
+// two instances never both consume one session nor both pass the send limit. An account's
+// OTP keys share its hash tag, so those scripts are single-slot on a Redis Cluster.
 
 var (
 	_ store.OTPs    = (*Store)(nil)
 	_ store.Credits = (*Store)(nil)
 )
 
-func (s *Store) otpSessionKey(account, id string) string {
-	return s.opts.Prefix + ":otp:s:" + account + ":" + id
-}
-func (s *Store) otpPhoneKey(account, phone string) string {
-	return s.opts.Prefix + ":otp:p:" + account + ":" + phone
-}
-func (s *Store) otpSendsKey(account, phone string) string {
-	return s.opts.Prefix + ":otp:n:" + account + ":" + phone
-}
 func (s *Store) creditsKey(account string, cat store.CreditCategory) string {
 	return s.opts.Prefix + ":credits:" + account + ":" + string(cat)
 }

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +26,9 @@ func marshalMsg(m *store.Message) (string, error) {
 }
 
 // Enqueue implements store.Queue: one MULTI/EXEC, so a batch is stored whole or not at all.
+// On a cluster each carrier's messages are one MULTI (their keys share a slot), the
+// carriers' concurrently; then the carriers with scheduled messages join the set that
+// PromoteDue reads.
 func (s *Store) Enqueue(ctx context.Context, msgs ...*store.Message) error {
 	if err := s.check(ctx, "enqueue"); err != nil {
 		return err
@@ -36,10 +40,38 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...*store.Message) error {
 	if err != nil {
 		return fmt.Errorf("store: enqueue: %w", err)
 	}
-	_, err = s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		s.enqueueOps(ctx, p, msgs, bodies)
-		return nil
-	})
+	now := time.Now()
+	sched := scheduledCarriers(now, msgs)
+	if !s.cluster {
+		_, err = s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			s.enqueueOps(ctx, p, now, msgs, bodies)
+			s.schedSetOps(ctx, p, sched)
+			return nil
+		})
+	} else {
+		byCarrier := map[string][]int{}
+		for i, m := range msgs {
+			byCarrier[m.Carrier] = append(byCarrier[m.Carrier], i)
+		}
+		groups := map[string]func(redis.Pipeliner){}
+		for c, idx := range byCarrier {
+			ms, bs := make([]*store.Message, len(idx)), make([]string, len(idx))
+			for j, i := range idx {
+				ms[j], bs[j] = msgs[i], bodies[i]
+			}
+			groups["q:"+c] = func(p redis.Pipeliner) { s.enqueueOps(ctx, p, now, ms, bs) }
+		}
+		err = s.txGroups(ctx, groups)
+		if len(sched) > 0 {
+			// Even when some carrier failed: a carrier in the set with nothing scheduled
+			// is only dropped from it by the next PromoteDue.
+			_, serr := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				s.schedSetOps(ctx, p, sched)
+				return nil
+			})
+			err = cmp.Or(err, serr)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("store: enqueue: %w", err)
 	}
@@ -62,23 +94,53 @@ func marshalMsgs(msgs []*store.Message) ([]string, error) {
 	return bodies, nil
 }
 
-// enqueueOps queues msgs (encoded as bodies) on p: the ready stream, or the scheduled set.
-func (s *Store) enqueueOps(ctx context.Context, p redis.Pipeliner, msgs []*store.Message, bodies []string) {
-	now := time.Now()
+// enqueueOps queues msgs (encoded as bodies) on p: the ready stream, or, for a SendAt after
+// now, the carrier's scheduled set (schedSetOps then names the carrier for PromoteDue).
+func (s *Store) enqueueOps(ctx context.Context, p redis.Pipeliner, now time.Time, msgs []*store.Message, bodies []string) {
 	for i, m := range msgs {
 		if m.SendAt.After(now) {
 			p.ZAdd(ctx, s.schedKey(m.Carrier), redis.Z{Score: float64(m.SendAt.UnixMilli()), Member: bodies[i]})
-			p.SAdd(ctx, s.schedSetKey(), m.Carrier)
 		} else {
 			p.XAdd(ctx, &redis.XAddArgs{Stream: s.streamKey(m.Carrier, m.Priority), Values: []any{"m", bodies[i]}})
 		}
 	}
 }
 
+// scheduledCarriers returns the carriers of msgs that have a message due after now.
+func scheduledCarriers(now time.Time, msgs []*store.Message) []string {
+	var cs []string
+	for _, m := range msgs {
+		if m.SendAt.After(now) && !slices.Contains(cs, m.Carrier) {
+			cs = append(cs, m.Carrier)
+		}
+	}
+	return cs
+}
+
+// schedSetOps adds carriers to the set of carriers with scheduled messages. It follows the
+// ZADD to their scheduled sets, as PromoteDue's removal of a carrier from the set precedes
+// its second look at the carrier's set: whatever the interleaving, a carrier whose set is
+// not empty stays named (a lost wakeup needs a crash between the two writes on a cluster;
+// Claim then names the carrier again, see healDue).
+func (s *Store) schedSetOps(ctx context.Context, p redis.Pipeliner, carriers []string) {
+	if len(carriers) > 0 {
+		p.SAdd(ctx, s.schedSetKey(), anys(carriers)...)
+	}
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
 // Accept implements store.Accepter: per message its record (SET with the TTL) and its queue
 // entry (XADD, or ZADD to the scheduled set), joined with every other caller's writes into
 // one group-commit MULTI: one round trip for all the requests that arrive within about a
-// round trip of each other.
+// round trip of each other. On a cluster the records are stored first and the queue entries
+// only then (the committer's steps): a message is never queued without its record.
 func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Duration, msgs ...*store.Message) error {
 	if err := s.check(ctx, "accept"); err != nil {
 		return err
@@ -99,14 +161,28 @@ func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Durat
 		return fmt.Errorf("store: accept: %w", err)
 	}
 	var cmds []redis.Cmder
+	now := time.Now()
+	sched := scheduledCarriers(now, msgs)
+	bg := context.Background()
 	w := &write{
 		add: func(p redis.Pipeliner) {
 			for i, r := range recs {
-				cmds = append(cmds, p.Set(context.Background(), s.recKey(r.ID), recBodies[i], time.Duration(ms(ttl))*time.Millisecond))
+				cmds = append(cmds, p.Set(bg, s.recKey(r.ID), recBodies[i], time.Duration(ms(ttl))*time.Millisecond))
 			}
-			s.enqueueOps(context.Background(), p, msgs, bodies)
+		},
+		then: func(p redis.Pipeliner) {
+			n := p.Len()
+			s.enqueueOps(bg, p, now, msgs, bodies)
+			cmds = append(cmds, p.Cmds()[n:]...)
 		},
 		check: func() error { return cmdErrs(cmds...) },
+	}
+	if len(sched) > 0 {
+		w.last = func(p redis.Pipeliner) {
+			n := p.Len()
+			s.schedSetOps(bg, p, sched)
+			cmds = append(cmds, p.Cmds()[n:]...)
+		}
 	}
 	if err := s.commit.do(ctx, w); err != nil {
 		return fmt.Errorf("store: accept: %w", err)
@@ -118,15 +194,18 @@ func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Durat
 // SwapRecords expecting revision 0: never recreated once gone, never over a record a receipt
 // changed), the index entries (SET with the index TTL), the webhook job (XADD) and the claim's
 // ack (XACK and XDEL, gathered per stream across the whole batch), in the group-commit MULTI.
+// On a cluster the claim is finished only once the rest is stored (the committer's steps):
+// a failure in between leaves the message claimed, to be taken over and sent again.
 func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 	if err := s.check(ctx, "settle"); err != nil {
 		return err
 	}
 	type prepared struct {
-		rec []byte
-		id  string
-		idx []store.IndexEntry
-		job []byte
+		rec   []byte
+		id    string
+		idx   []store.IndexEntry
+		job   []byte
+		shard int // of the record, else of the job: where the job is queued
 	}
 	preps := make([]prepared, len(ss))
 	finishes := map[streamGroup][]claimRef{}
@@ -138,6 +217,7 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 				return fmt.Errorf("store: settle: %w", err)
 			}
 			p.rec, p.id = b, st.Record.ID
+			p.shard = shardOf(st.Record.ID)
 		}
 		for _, e := range st.Index {
 			if err := valid.Carrier(e.Carrier); err != nil {
@@ -154,6 +234,9 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 				return fmt.Errorf("store: settle: %w", err)
 			}
 			p.job = b
+			if st.Record == nil {
+				p.shard = jobShard(st.Webhook)
+			}
 		}
 		if ref, ok := parseToken(st.Carrier, st.Claim.Token); ok {
 			k := streamGroup{s.streamKey(st.Carrier, ref.prio), s.opts.Group}
@@ -166,7 +249,7 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 	w := &write{finishes: finishes}
 	for _, p := range preps {
 		if p.rec != nil {
-			w.records = append(w.records, keyValue{s.recKey(p.id), p.rec})
+			w.records = append(w.records, keyValue{s.recKey(p.id), p.rec, s.whStreamKey(p.shard)})
 		}
 	}
 	w.add = func(pl redis.Pipeliner) {
@@ -176,7 +259,7 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 				cmds = append(cmds, pl.Set(bg, s.cidKey(e.Carrier, e.ID), indexValue(e.MsgID, e.Part), ttl))
 			}
 			if p.job != nil {
-				cmds = append(cmds, pl.XAdd(bg, &redis.XAddArgs{Stream: s.whStreamKey(), Values: []any{"j", p.job}}))
+				cmds = append(cmds, pl.XAdd(bg, &redis.XAddArgs{Stream: s.whStreamKey(p.shard), Values: []any{"j", p.job}}))
 			}
 		}
 	}
@@ -189,11 +272,12 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 
 // claimScript reads up to ARGV[3] new entries for consumer ARGV[2] of group ARGV[1] from the
 // streams KEYS[1..3] (priorities 0..2), highest priority first, without blocking. It returns
-// a flat list of (priority, entry id, field "m") triples.
+// a flat list of (priority, entry id, field "m") triples, and after them, when given the
+// carrier's scheduled set as KEYS[4], whether that exists (see healDue).
 var claimScript = redis.NewScript(`
 local out = {}
 local left = tonumber(ARGV[3])
-for i = 1, #KEYS do
+for i = 1, 3 do
   if left <= 0 then break end
   local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', left, 'STREAMS', KEYS[i], '>')
   if r then
@@ -212,6 +296,7 @@ for i = 1, #KEYS do
     end
   end
 end
+if KEYS[4] then out[#out + 1] = redis.call('EXISTS', KEYS[4]) end
 return out
 `)
 
@@ -355,9 +440,34 @@ func (s *Store) putStash(carrier, consumer string, claims []store.Claim) {
 	s.stash[k] = st
 }
 
+// healEvery is how often Claim looks, on a cluster, whether a carrier has scheduled
+// messages while P:sched may not name it.
+const healEvery = 10 * time.Second
+
+// healDue reports whether this Claim of carrier should look at its scheduled set (and
+// marks it done). On a cluster a message is scheduled in the carrier's slot and the carrier
+// named in P:sched after it, by a second command: a crash between the two would leave the
+// message where PromoteDue never looks. Claim, which runs for every carrier all the time,
+// repairs that within healEvery, at no cost beyond an EXISTS in its script.
+func (s *Store) healDue(carrier string) bool {
+	if !s.cluster {
+		return false
+	}
+	now := time.Now()
+	if v, ok := s.healed.Load(carrier); ok && now.Sub(v.(time.Time)) < healEvery {
+		return false
+	}
+	s.healed.Store(carrier, now)
+	return true
+}
+
 // readNow runs claimScript, recreating the consumer groups once if they vanished.
 func (s *Store) readNow(ctx context.Context, carrier, consumer string, n int) ([]rawEntry, error) {
 	keys := s.streamKeys(carrier)
+	heal := s.healDue(carrier)
+	if heal {
+		keys = append(keys, s.schedKey(carrier))
+	}
 	var res []any
 	var err error
 	for try := 0; ; try++ {
@@ -376,6 +486,14 @@ func (s *Store) readNow(ctx context.Context, carrier, consumer string, n int) ([
 	}
 	if err != nil {
 		return nil, err
+	}
+	if heal && len(res)%3 == 1 {
+		if exists, _ := res[len(res)-1].(int64); exists == 1 {
+			if err := s.c.SAdd(ctx, s.schedSetKey(), carrier).Err(); err != nil {
+				s.healed.Delete(carrier) // try again at the next Claim
+			}
+		}
+		res = res[:len(res)-1]
 	}
 	raw := make([]rawEntry, 0, len(res)/3)
 	for i := 0; i+2 < len(res); i += 3 {
@@ -427,18 +545,31 @@ func decodeMsg(body string) (*store.Message, error) {
 // maxQuarantined bounds the quarantine list: the newest entries are kept for inspection.
 const maxQuarantined = 10000
 
+// quarantine moves undecodable entries to P:bad and finishes them: one MULTI, or on a
+// cluster (P:bad is another slot than the carrier's) first the list, then the entries' acks
+// (a failure between leaves the entry to be read, and quarantined, again).
 func (s *Store) quarantine(ctx context.Context, carrier string, bad []rawEntry) error {
-	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	keep := func(p redis.Pipeliner) {
 		for _, r := range bad {
 			k := s.streamKey(carrier, r.prio)
 			b, _ := json.Marshal(map[string]any{"stream": k, "id": r.id, "m": r.body, "at": time.Now().UTC()})
 			p.RPush(ctx, s.badKey(), b)
 			p.LTrim(ctx, s.badKey(), -maxQuarantined, -1)
+		}
+	}
+	finish := func(p redis.Pipeliner) {
+		for _, r := range bad {
+			k := s.streamKey(carrier, r.prio)
 			p.XAck(ctx, k, s.opts.Group, r.id)
 			p.XDel(ctx, k, r.id)
 		}
-		return nil
-	})
+	}
+	var err error
+	if !s.cluster {
+		err = s.txGroups(ctx, map[string]func(redis.Pipeliner){"": func(p redis.Pipeliner) { keep(p); finish(p) }})
+	} else if err = s.txGroups(ctx, map[string]func(redis.Pipeliner){"bad": keep}); err == nil {
+		err = s.txGroups(ctx, map[string]func(redis.Pipeliner){"q:" + carrier: finish})
+	}
 	if err != nil {
 		return fmt.Errorf("quarantine undecodable entries: %w", err)
 	}
@@ -498,15 +629,14 @@ func (s *Store) Ack(ctx context.Context, carrier string, claims ...store.Claim) 
 			byPrio[ref.prio] = append(byPrio[ref.prio], ref)
 		}
 	}
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for prio, refs := range byPrio {
-			if len(refs) > 0 {
-				finishScript.Run(ctx, p, []string{s.streamKey(carrier, store.Priority(prio))}, finishArgs(s.opts.Group, refs)...)
-			}
+	var calls []*scriptCall
+	for prio, refs := range byPrio {
+		if len(refs) > 0 {
+			calls = append(calls, &scriptCall{script: finishScript,
+				keys: []string{s.streamKey(carrier, store.Priority(prio))}, args: finishArgs(s.opts.Group, refs)})
 		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
+	}
+	if err := s.runScripts(ctx, calls); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
@@ -514,18 +644,21 @@ func (s *Store) Ack(ctx context.Context, carrier string, claims ...store.Claim) 
 
 // deferScript finishes entry ARGV[2] of stream KEYS[1] (group ARGV[1]) if the claim
 // (delivery ARGV[6] to consumer ARGV[7]) still owns it, and then adds message ARGV[4] to the
-// scheduled zset KEYS[2] with score ARGV[3] and its carrier ARGV[5] to the set KEYS[3].
-// Returns 1 if it did, 0 if the claim did not own the entry.
+// scheduled zset KEYS[2] with score ARGV[3] and, given KEYS[3] (not on a cluster: another
+// slot), its carrier ARGV[5] to the set KEYS[3]. Returns 1 if it did, 0 if the claim did not
+// own the entry.
 var deferScript = redis.NewScript(ownedLua + `
 if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[6], ARGV[7]) then return 0 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
-redis.call('SADD', KEYS[3], ARGV[5])
+if KEYS[3] then redis.call('SADD', KEYS[3], ARGV[5]) end
 return 1
 `)
 
-// Defer implements store.Queue, atomically (one script).
+// Defer implements store.Queue, atomically (one script). On a cluster the script finishes
+// the entry and schedules the message (one slot: the carrier's), and the carrier is named
+// in P:sched after it (see schedSetOps).
 func (s *Store) Defer(ctx context.Context, carrier string, c store.Claim, at time.Time) error {
 	op := "defer " + carrier
 	if err := s.check(ctx, op); err != nil {
@@ -549,9 +682,16 @@ func (s *Store) Defer(ctx context.Context, carrier string, c store.Claim, at tim
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	keys := []string{s.streamKey(carrier, ref.prio), s.schedKey(m.Carrier), s.schedSetKey()}
-	if err := deferScript.Run(ctx, s.c, keys, s.opts.Group, ref.id, at.UnixMilli(), body, m.Carrier,
-		strconv.FormatInt(ref.deliveries, 10), ref.consumer).Err(); err != nil {
+	keys := []string{s.streamKey(carrier, ref.prio), s.schedKey(m.Carrier)}
+	if !s.cluster {
+		keys = append(keys, s.schedSetKey())
+	}
+	done, err := deferScript.Run(ctx, s.c, keys, s.opts.Group, ref.id, at.UnixMilli(), body, m.Carrier,
+		strconv.FormatInt(ref.deliveries, 10), ref.consumer).Int()
+	if err == nil && done == 1 && s.cluster {
+		err = s.c.SAdd(ctx, s.schedSetKey(), m.Carrier).Err()
+	}
+	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
@@ -568,7 +708,18 @@ redis.call('XADD', KEYS[2], '*', 'm', ARGV[3])
 return 1
 `)
 
-// Move implements store.Queue, atomically (one script).
+// ownedScript: KEYS[1] a stream; ARGV group, entry id, delivery count, consumer. 1 if the
+// claim still owns the entry, else 0.
+var ownedScript = redis.NewScript(ownedLua + `
+if owned(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) then return 1 end
+return 0
+`)
+
+// Move implements store.Queue, atomically (one script). On a cluster, where the two
+// carriers' streams are in different slots, it is three steps: the claim is checked, the
+// message appended to the new carrier's stream, the claim finished (if it still owns its
+// entry). A failure or a takeover between the last two leaves the message in both queues:
+// it may be sent twice, never lost.
 func (s *Store) Move(ctx context.Context, from string, c store.Claim, to string) error {
 	op := "move " + from + " to " + to
 	if err := s.check(ctx, op); err != nil {
@@ -590,9 +741,25 @@ func (s *Store) Move(ctx context.Context, from string, c store.Claim, to string)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	keys := []string{s.streamKey(from, ref.prio), s.streamKey(to, m.Priority)}
-	if err := moveScript.Run(ctx, s.c, keys, s.opts.Group, ref.id, body,
-		strconv.FormatInt(ref.deliveries, 10), ref.consumer).Err(); err != nil {
+	src, dst := s.streamKey(from, ref.prio), s.streamKey(to, m.Priority)
+	d := strconv.FormatInt(ref.deliveries, 10)
+	if !s.cluster || keySlot(src) == keySlot(dst) {
+		if err := moveScript.Run(ctx, s.c, []string{src, dst}, s.opts.Group, ref.id, body, d, ref.consumer).Err(); err != nil {
+			return fmt.Errorf("store: %s: %w", op, err)
+		}
+		return nil
+	}
+	owned, err := ownedScript.Run(ctx, s.c, []string{src}, s.opts.Group, ref.id, d, ref.consumer).Int()
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	if owned != 1 {
+		return nil // finished or taken over: not this claim's to move
+	}
+	if err := s.c.XAdd(ctx, &redis.XAddArgs{Stream: dst, Values: []any{"m", body}}).Err(); err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	if err := finishScript.Run(ctx, s.c, []string{src}, finishArgs(s.opts.Group, []claimRef{ref})...).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
@@ -703,54 +870,38 @@ func (s *Store) withDeliveries(ctx context.Context, carrier, consumer string, p 
 	return s.decode(ctx, carrier, consumer, raw)
 }
 
-// promoteScript moves up to ARGV[3] due messages (score <= ARGV[2], unix ms), earliest
-// first across carriers, from the per-carrier zsets P:sched:{carrier} (P = ARGV[1]; the
-// carriers are the members of set KEYS[1]) to the streams P:q:{carrier}:{priority}, taking
-// the priority from the message JSON. It returns how many it moved.
-//
-// It computes key names from data, so it is NOT Redis Cluster safe (nor are scripts that
-// touch undeclared keys allowed there); smppd needs a single primary.
-var promoteScript = redis.NewScript(`
-local prefix, now, n = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local cands = {}
-for _, c in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local z = prefix .. ':sched:' .. c
-  local items = redis.call('ZRANGE', z, '-inf', now, 'BYSCORE', 'LIMIT', 0, n, 'WITHSCORES')
-  for i = 1, #items, 2 do
-    cands[#cands + 1] = {tonumber(items[i + 1]), items[i], c}
-  end
-  if #items == 0 and redis.call('EXISTS', z) == 0 then
-    redis.call('SREM', KEYS[1], c)
-  end
-end
-table.sort(cands, function(a, b)
-  if a[1] ~= b[1] then return a[1] < b[1] end
-  return a[2] < b[2]
-end)
-local moved = 0
-local touched = {}
-for i = 1, math.min(n, #cands) do
-  local m, c = cands[i][2], cands[i][3]
-  local ok, msg = pcall(cjson.decode, m)
-  local p = 0
-  if ok and type(msg) == 'table' then
-    p = tonumber(msg['priority']) or 0
-  end
-  if p < 0 or p > 2 then p = 2 end
-  redis.call('XADD', prefix .. ':q:' .. c .. ':' .. string.format('%d', p), '*', 'm', m)
-  redis.call('ZREM', prefix .. ':sched:' .. c, m)
-  touched[c] = true
-  moved = moved + 1
-end
-for c in pairs(touched) do
-  if redis.call('EXISTS', prefix .. ':sched:' .. c) == 0 then
-    redis.call('SREM', KEYS[1], c)
-  end
-end
-return moved
+// dueScoresScript: KEYS a carrier's scheduled set; ARGV now ms, n. Returns its size, then
+// the scores of its first n messages due by now (the messages themselves stay: only the
+// earliest n across carriers are promoted, and their scores are enough to pick them).
+var dueScoresScript = redis.NewScript(`
+local items = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
+local out = {redis.call('ZCARD', KEYS[1])}
+for i = 2, #items, 2 do out[#out + 1] = items[i] end
+return out
 `)
 
-// PromoteDue implements store.Queue (one script: atomic).
+// promoteScript moves the ARGV[2] earliest messages due by ARGV[1] (unix ms) from a
+// carrier's scheduled set KEYS[1] to its streams KEYS[2..4] (priorities 0..2), taking the
+// priority from the message JSON. Returns {moved, messages left in the set}.
+var promoteScript = redis.NewScript(`
+local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
+for _, m in ipairs(due) do
+  local ok, msg = pcall(cjson.decode, m)
+  local p = 0
+  if ok and type(msg) == 'table' then p = math.floor(tonumber(msg['priority']) or 0) end
+  if p < 0 or p > 2 then p = 2 end
+  redis.call('XADD', KEYS[2 + p], '*', 'm', m)
+  redis.call('ZREM', KEYS[1], m)
+end
+return {#due, redis.call('ZCARD', KEYS[1])}
+`)
+
+// PromoteDue implements store.Queue, per carrier (every script single-slot): the carriers
+// named in the set P:sched, a look at each one's due scores (one pipeline), the earliest n
+// across carriers chosen, one promotion script per carrier that has any of them (one
+// pipeline). Each carrier's promotion is atomic; the whole is not (nor need it be: a
+// message is either scheduled or queued). Carriers whose set is empty leave P:sched — and
+// come back at once if a message was scheduled meanwhile (see schedSetOps).
 func (s *Store) PromoteDue(ctx context.Context, now time.Time, n int) (int, error) {
 	if err := s.check(ctx, "promote"); err != nil {
 		return 0, err
@@ -758,11 +909,109 @@ func (s *Store) PromoteDue(ctx context.Context, now time.Time, n int) (int, erro
 	if n <= 0 {
 		return 0, nil
 	}
-	moved, err := promoteScript.Run(ctx, s.c, []string{s.schedSetKey()}, s.opts.Prefix, now.UnixMilli(), n).Int()
+	carriers, err := s.c.SMembers(ctx, s.schedSetKey()).Result()
 	if err != nil {
 		return 0, fmt.Errorf("store: promote: %w", err)
 	}
+	if len(carriers) == 0 {
+		return 0, nil
+	}
+	calls := make([]*scriptCall, len(carriers))
+	for i, c := range carriers {
+		calls[i] = &scriptCall{script: dueScoresScript, keys: []string{s.schedKey(c)}, args: []any{now.UnixMilli(), n}}
+	}
+	if err := s.runScripts(ctx, calls); err != nil {
+		return 0, fmt.Errorf("store: promote: %w", err)
+	}
+	type due struct {
+		score   float64
+		carrier int
+	}
+	var all []due
+	size := make([]int64, len(carriers))
+	for i, c := range calls {
+		vals, _ := c.cmd.Slice()
+		for j, v := range vals {
+			if j == 0 {
+				size[i], _ = v.(int64)
+				continue
+			}
+			sc, _ := v.(string)
+			f, err := strconv.ParseFloat(sc, 64)
+			if err == nil {
+				all = append(all, due{f, i})
+			}
+		}
+	}
+	slices.SortStableFunc(all, func(a, b due) int { return cmp.Compare(a.score, b.score) })
+	take := make([]int, len(carriers))
+	for _, d := range all[:min(n, len(all))] {
+		take[d.carrier]++
+	}
+	var promote []*scriptCall
+	var promoted []int
+	for i, c := range carriers {
+		if take[i] > 0 {
+			keys := append([]string{s.schedKey(c)}, s.streamKeys(c)...)
+			promote = append(promote, &scriptCall{script: promoteScript, keys: keys, args: []any{now.UnixMilli(), take[i]}})
+			promoted = append(promoted, i)
+		}
+	}
+	err = s.runScripts(ctx, promote)
+	moved := 0
+	for j, c := range promote {
+		if vals, cerr := c.cmd.Int64Slice(); cerr == nil && len(vals) == 2 {
+			moved += int(vals[0])
+			size[promoted[j]] = vals[1]
+		}
+	}
+	if err != nil {
+		return moved, fmt.Errorf("store: promote: %w", err)
+	}
+	var empty []string
+	for i, c := range carriers {
+		if size[i] == 0 {
+			empty = append(empty, c)
+		}
+	}
+	if err := s.dropSchedCarriers(ctx, empty); err != nil {
+		return moved, fmt.Errorf("store: promote: %w", err)
+	}
 	return moved, nil
+}
+
+// dropSchedCarriers removes carriers whose scheduled sets were seen empty from P:sched,
+// then looks at their sets again and names those that are no longer empty once more: a
+// writer adds to a carrier's set before it names the carrier, so one that wrote after the
+// first look is seen by the second, or names the carrier after the removal.
+func (s *Store) dropSchedCarriers(ctx context.Context, carriers []string) error {
+	if len(carriers) == 0 {
+		return nil
+	}
+	if err := s.c.SRem(ctx, s.schedSetKey(), anys(carriers)...).Err(); err != nil {
+		return err
+	}
+	exists := make([]*redis.IntCmd, len(carriers))
+	if _, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range carriers {
+			exists[i] = p.Exists(ctx, s.schedKey(c))
+		}
+		return nil
+	}); err != nil {
+		// Not knowing, name them all again: a carrier named with nothing scheduled costs
+		// one look at the next PromoteDue, a carrier wrongly dropped its messages.
+		return s.c.SAdd(ctx, s.schedSetKey(), anys(carriers)...).Err()
+	}
+	var back []string
+	for i, c := range carriers {
+		if exists[i].Val() > 0 {
+			back = append(back, c)
+		}
+	}
+	if len(back) > 0 {
+		return s.c.SAdd(ctx, s.schedSetKey(), anys(back)...).Err()
+	}
+	return nil
 }
 
 // Depth implements store.Queue from one MULTI/EXEC snapshot: XLEN and the XPENDING summary

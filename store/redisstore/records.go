@@ -201,7 +201,8 @@ func parseIndexValue(v string) (msgID string, part int, ok bool) {
 	return v[:i], part, true
 }
 
-// LookupCarrierIDs implements store.Records with one MGET.
+// LookupCarrierIDs implements store.Records with one MGET (on a cluster, GETs in one
+// pipeline).
 func (s *Store) LookupCarrierIDs(ctx context.Context, keys ...store.IndexKey) ([]store.IndexEntry, error) {
 	op := "lookup carrier ids"
 	if err := s.check(ctx, op); err != nil {
@@ -216,7 +217,7 @@ func (s *Store) LookupCarrierIDs(ctx context.Context, keys ...store.IndexKey) ([
 		names[i] = s.cidKey(k.Carrier, k.ID)
 		out[i].IndexKey = k
 	}
-	vals, err := s.c.MGet(ctx, names...).Result()
+	vals, err := s.getMany(ctx, names)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -233,7 +234,8 @@ func (s *Store) LookupCarrierIDs(ctx context.Context, keys ...store.IndexKey) ([
 }
 
 // swapSource is the compare-and-set of SwapRecords (and, expecting revision 0 and queueing
-// no job, of Settle's records). KEYS: the record keys, then the webhook stream;
+// no job, of Settle's records). KEYS: per change its record key and the webhook stream of
+// the record's shard (so on a cluster a call whose records share a shard is single-slot);
 // ARGV: per change its JSON, the revision it expects stored, and its webhook job (” for
 // none). SET … XX KEEPTTL GET writes the record and returns the old one in one command; when
 // the old one's revision is not the expected one, the old value is put back (the script is
@@ -241,19 +243,18 @@ func (s *Store) LookupCarrierIDs(ctx context.Context, keys ...store.IndexKey) ([
 // It returns per change 1 (stored), 0 (gone) or the current JSON.
 const swapSource = `
 local out = {}
-local wh = KEYS[#KEYS]
-for i = 1, #KEYS - 1 do
+for i = 1, #KEYS / 2 do
   local new, want, job = ARGV[3*i-2], ARGV[3*i-1], ARGV[3*i]
-  local old = redis.call('SET', KEYS[i], new, 'XX', 'KEEPTTL', 'GET')
+  local old = redis.call('SET', KEYS[2*i-1], new, 'XX', 'KEEPTTL', 'GET')
   if not old then
     out[i] = 0
   else
     local rev = string.match(old, '^{"rev":(%d+)') or '0'
     if rev == want then
-      if job ~= '' then redis.call('XADD', wh, '*', 'j', job) end
+      if job ~= '' then redis.call('XADD', KEYS[2*i], '*', 'j', job) end
       out[i] = 1
     else
-      redis.call('SET', KEYS[i], old, 'XX', 'KEEPTTL')
+      redis.call('SET', KEYS[2*i-1], old, 'XX', 'KEEPTTL')
       out[i] = old
     end
   end
@@ -263,7 +264,8 @@ return out
 
 var swapScript = redis.NewScript(swapSource)
 
-// SwapRecords implements store.Records: every change in one script call (one round trip).
+// SwapRecords implements store.Records: every change in one script call (one round trip);
+// on a cluster one call per message shard, in one pipeline.
 func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) ([]store.SwapResult, error) {
 	op := "swap records"
 	if err := s.check(ctx, op); err != nil {
@@ -272,9 +274,14 @@ func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) 
 	if len(changes) == 0 {
 		return nil, nil
 	}
-	keys := make([]string, 0, len(changes)+1)
-	args := make([]any, 0, 3*len(changes))
-	for _, ch := range changes {
+	type group struct {
+		idx  []int
+		keys []string
+		args []any
+	}
+	groups := map[int]*group{}
+	var order []int
+	for i, ch := range changes {
 		r := ch.Record
 		b, err := marshalRecord(r)
 		if err != nil {
@@ -289,41 +296,91 @@ func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) 
 				return nil, fmt.Errorf("store: %s: %w", op, err)
 			}
 		}
-		keys = append(keys, s.recKey(r.ID))
-		args = append(args, b, strconv.FormatInt(r.Rev-1, 10), job)
+		k := shardOf(r.ID)
+		gk := k
+		if !s.cluster {
+			gk = 0 // one call for all
+		}
+		g := groups[gk]
+		if g == nil {
+			g = &group{}
+			groups[gk] = g
+			order = append(order, gk)
+		}
+		g.idx = append(g.idx, i)
+		g.keys = append(g.keys, s.recKey(r.ID), s.whStreamKey(k))
+		g.args = append(g.args, b, strconv.FormatInt(r.Rev-1, 10), job)
 	}
-	keys = append(keys, s.whStreamKey())
-	vals, err := swapScript.Run(ctx, s.c, keys, args...).Slice()
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	if len(vals) != len(changes) {
-		return nil, fmt.Errorf("store: %s: %d results for %d changes", op, len(vals), len(changes))
+	calls := make([]*scriptCall, len(order))
+	for i, gk := range order {
+		calls[i] = &scriptCall{script: swapScript, keys: groups[gk].keys, args: groups[gk].args}
 	}
 	out := make([]store.SwapResult, len(changes))
-	for i, v := range vals {
-		switch x := v.(type) {
-		case int64:
-			if x == 1 {
-				out[i].Stored = true
-			} else {
-				out[i].Err = fmt.Errorf("store: %s: %s: %w", op, changes[i].Record.ID, store.ErrNotFound)
-			}
-		case string:
-			r, err := decodeRecord([]byte(x))
-			if err != nil {
-				out[i].Err = fmt.Errorf("store: %s: %s: %w", op, changes[i].Record.ID, err)
+	err := s.runScripts(ctx, calls)
+	if err != nil && len(calls) == 1 {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	for ci, gk := range order {
+		g := groups[gk]
+		vals, cerr := calls[ci].cmd.Slice()
+		if cerr == nil && len(vals) != len(g.idx) {
+			cerr = fmt.Errorf("%d results for %d changes", len(vals), len(g.idx))
+		}
+		for j, i := range g.idx {
+			if cerr != nil {
+				// On a cluster another shard's changes may have been stored: each
+				// change reports its own outcome.
+				out[i].Err = fmt.Errorf("store: %s: %s: %w", op, changes[i].Record.ID, cerr)
 				continue
 			}
-			out[i].Current = r
-		default:
-			out[i].Err = fmt.Errorf("store: %s: unexpected reply %T", op, v)
+			switch x := vals[j].(type) {
+			case int64:
+				if x == 1 {
+					out[i].Stored = true
+				} else {
+					out[i].Err = fmt.Errorf("store: %s: %s: %w", op, changes[i].Record.ID, store.ErrNotFound)
+				}
+			case string:
+				r, err := decodeRecord([]byte(x))
+				if err != nil {
+					out[i].Err = fmt.Errorf("store: %s: %s: %w", op, changes[i].Record.ID, err)
+					continue
+				}
+				out[i].Current = r
+			default:
+				out[i].Err = fmt.Errorf("store: %s: unexpected reply %T", op, vals[j])
+			}
 		}
 	}
 	return out, nil
 }
 
-// GetRecords implements store.Records with one MGET.
+// getMany reads keys with one MGET, or on a cluster (whose MGET takes keys of one slot
+// only) one GET per key in one pipeline. A missing key reads as nil.
+func (s *Store) getMany(ctx context.Context, keys []string) ([]any, error) {
+	if !s.cluster {
+		return s.c.MGet(ctx, keys...).Result()
+	}
+	cmds := make([]*redis.StringCmd, len(keys))
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = p.Get(ctx, k)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	vals := make([]any, len(keys))
+	for i, c := range cmds {
+		if v, err := c.Result(); err == nil {
+			vals[i] = v
+		}
+	}
+	return vals, nil
+}
+
+// GetRecords implements store.Records with one MGET (on a cluster, GETs in one pipeline).
 func (s *Store) GetRecords(ctx context.Context, ids ...string) ([]*store.Record, error) {
 	op := "get records"
 	if err := s.check(ctx, op); err != nil {
@@ -337,7 +394,7 @@ func (s *Store) GetRecords(ctx context.Context, ids ...string) ([]*store.Record,
 	for i, id := range ids {
 		keys[i] = s.recKey(id)
 	}
-	vals, err := s.c.MGet(ctx, keys...).Result()
+	vals, err := s.getMany(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}

@@ -4,26 +4,35 @@
 //
 // # Key layout
 //
-// With the default prefix "smppd" (P below):
+// With the default prefix "smppd" (P below); the part in braces is the key's Redis Cluster
+// hash tag, and keys with equal tags share a slot (layout.go):
 //
-//	P:q:{carrier}:{prio}    stream   ready and pending messages of one carrier and priority
-//	                                 (prio 0 OTP, 1 transactional, 2 promotional); field "m"
-//	                                 holds the Message as JSON; consumer group Options.Group
-//	P:sched:{carrier}       zset     scheduled messages of one carrier (future SendAt,
-//	                                 deferred retries); score = due time in unix ms,
-//	                                 member = the Message as JSON (unique: it has ID and
-//	                                 Attempts)
-//	P:sched                 set      carriers that may have scheduled messages
-//	P:rec:{id}              string   status record as JSON, with a TTL; its first field is
-//	                                 "rev", the compare-and-set revision
-//	P:cid:{carrier}:{cmid}  string   carrier message id index: "msgID|part", with a TTL
-//	P:rlog                  stream   the receipt log (receiptlog.go)
-//	P:wh:…, P:dlr:…                  the webhook queue and unmatched receipts (dlr.go)
-//	P:bad                   list     queue entries that could not be decoded (quarantined
-//	                                 instead of blocking their queue); JSON with the stream,
-//	                                 entry id and raw payload
+//	P:{q:<carrier>}:<prio>     stream  ready and pending messages of one carrier and priority
+//	                                   (prio 0 OTP, 1 transactional, 2 promotional); field "m"
+//	                                   holds the Message as JSON; consumer group Options.Group
+//	P:{q:<carrier>}:sched      zset    scheduled messages of one carrier (future SendAt,
+//	                                   deferred retries); score = due time in unix ms,
+//	                                   member = the Message as JSON (unique: it has ID and
+//	                                   Attempts)
+//	P:sched                    set     carriers that may have scheduled messages
+//	P:{m<k>.<j>}:rec:<id>      string  status record as JSON, with a TTL; its first field is
+//	                                   "rev", the compare-and-set revision; in message shard k
+//	                                   (FNV-1a of the id mod 16) beside the shard's webhook
+//	                                   queue P:{m<k>.<j>}:wh… (dlr.go)
+//	P:cid:<carrier>:<cmid>     string  carrier message id index: "msgID|part", with a TTL
+//	P:rlog                     stream  the receipt log (receiptlog.go)
+//	P:{dlr}:…                          unmatched receipts (dlr.go)
+//	P:otp:{<account>}:…, P:credits:…   OTP sessions and credits (otp.go)
+//	P:{dlt}:registry, P:{dlt}:version  the DLT registry (registry.go)
+//	P:{live}, P:{lease}:…              liveness (liveness.go) and bind leases (lease.go)
+//	P:bad                      list    queue entries that could not be decoded (quarantined
+//	                                   instead of blocking their queue); JSON with the stream,
+//	                                   entry id and raw payload
 //
 // Carrier names may not contain ':' (store/internal/valid enforces it), so keys never collide.
+// This layout replaced an earlier one without hash tags (P:q:<carrier>:<prio>,
+// P:rec:<id>, P:wh:q, …): a store finds nothing written under the old names, so drain
+// the queues before upgrading (docs/operations.md, Upgrading).
 //
 // # Group commit
 //
@@ -49,9 +58,44 @@
 //
 // # Redis Cluster
 //
-// Not supported: Claim reads three streams in one call, and the PromoteDue script computes
-// key names from the scheduled set, which Cluster forbids. Use a single primary (with
-// replicas and Sentinel for failover, and appendfsync for durability).
+// Supported (Open with redis+cluster://), with the same layout as a single Redis. What one
+// step touches shares a hash tag: a carrier's streams and scheduled set (Claim's one script
+// over three streams, Defer, Depth, the promotion of due messages, quarantine's acks); a
+// message's record and its shard's webhook queue (the compare-and-set that queues a job
+// only when it stores the record); a shard's webhook queue, retry set and dead letters;
+// an account's OTP keys; the lease keys; the registry's two keys. Every script and MULTI
+// gets keys of one slot; the rest spreads over the cluster: carriers by name, records over
+// 16 message shards whose tags lie in 16 equal ranges of slots, index entries one by one.
+//
+// What a single Redis does in one MULTI but spans slots runs in order instead, so that a
+// failure between two steps costs at worst a duplicate or an orphan, never a message:
+//
+//   - Accept: records first, queue entries only once those are stored (the committer's
+//     steps), then the carriers with scheduled messages are named in P:sched. A failure
+//     after the first step leaves records of messages never queued: the caller got an
+//     error (no message id), and the records expire with their TTL.
+//   - Settle: records, index entries and webhook jobs first, the claim's finish only once
+//     those are stored. A failure between leaves the claim pending: it is taken over and
+//     sent again (a duplicate the record counts), its settlement is never lost.
+//   - Move between carriers: the claim is checked, the message appended to the new
+//     carrier's queue, then the claim finished if still owned. A failure or a takeover in
+//     between leaves the message in both queues (a duplicate), never in neither.
+//   - Defer and scheduled Enqueue/Accept: the message goes to the carrier's scheduled set,
+//     then the carrier to P:sched; PromoteDue drops a carrier from P:sched before its
+//     second look at the carrier's set, so no interleaving loses a wakeup, and a crash
+//     between the two writes is repaired by the carrier's next Claim (healDue) within
+//     10 seconds.
+//   - Quarantine: the bad entry goes to P:bad, then is finished (a failure between
+//     quarantines it twice).
+//   - Enqueue of several carriers: one MULTI per carrier, not one for all.
+//   - GetRecords and LookupCarrierIDs: one GET per key in a pipeline instead of MGET.
+//
+// A batch of the group commit is then two or three round trips (each a pipeline per node,
+// the nodes in parallel) instead of one. Webhook claims look at every shard first (two
+// round trips). Replication is asynchronous in a cluster as with Sentinel: a failover can
+// lose the last writes the old master acknowledged. Clients made by Open reload the
+// cluster's slot map every ClusterReloadInterval; one passed to New should set
+// ClusterOptions.ClusterStateReloadInterval likewise.
 //
 // # Timeouts and connections
 //
@@ -145,6 +189,8 @@ func (o *Options) setDefaults() error {
 	switch {
 	case strings.ContainsAny(o.Prefix, " \t\r\n"):
 		return fmt.Errorf("store: redis options: Prefix %q has white space", o.Prefix)
+	case strings.ContainsAny(o.Prefix, "{}"):
+		return fmt.Errorf("store: redis options: Prefix %q has a brace (it would be a Redis Cluster hash tag)", o.Prefix)
 	case strings.ContainsAny(o.Group, " \t\r\n"):
 		return fmt.Errorf("store: redis options: Group %q has white space", o.Group)
 	case o.IndexTTL < time.Millisecond:
@@ -177,8 +223,10 @@ type Store struct {
 	consumer atomic.Value // string: the member that joined through this store (Join)
 	live     liveCache    // live members, read at most every liveFor
 
-	lastPromote  atomic.Int64 // unix ms of the last move of due webhook retries
-	lastTakeover atomic.Int64 // unix ms of the last takeover of expired webhook leases
+	lastPromote  atomic.Int64  // unix ms of the last move of due webhook retries
+	lastTakeover atomic.Int64  // unix ms of the last takeover of expired webhook leases
+	whRotor      atomic.Uint64 // the shard a webhook claim starts at, turned by every claim
+	healed       sync.Map      // carrier → time of its last healDue (cluster only)
 
 	stashMu sync.Mutex
 	stash   map[stashKey]stashed // claims read beyond n, kept for the consumer's next Claim
@@ -212,7 +260,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	}
 	s := &Store{c: client, opts: opts, stash: make(map[stashKey]stashed)}
 	_, s.cluster = client.(*redis.ClusterClient)
-	s.commit = newCommitter(client, opts.MaxBatch, s.whStreamKey())
+	s.commit = newCommitter(client, opts.MaxBatch, s.cluster)
 	return s, nil
 }
 
@@ -304,11 +352,18 @@ func newClient(url string) (redis.UniversalClient, error) {
 		if o.PoolSize == 0 {
 			o.PoolSize = DefaultPoolSize
 		}
+		o.ClusterStateReloadInterval = ClusterReloadInterval
 		return redis.NewClusterClient(o), nil
 	default:
 		return nil, fmt.Errorf("scheme %s: want redis, rediss, redis+sentinel or redis+cluster", scheme)
 	}
 }
+
+// ClusterReloadInterval is how often the cluster clients Open makes read the cluster's
+// slot map (CLUSTER SLOTS) while in use. go-redis follows MOVED redirects by itself, but
+// learns of a failover (a replica promoted in a dead master's place) only by such a
+// reload: its default, 60s, would leave the dead master's slots unreachable that long.
+const ClusterReloadInterval = time.Second
 
 // Cluster reports whether the store is on a Redis Cluster (its client is a
 // *redis.ClusterClient): then the writes of one group commit go out per slot.
@@ -319,22 +374,6 @@ func (s *Store) Client() redis.UniversalClient { return s.c }
 
 // Options returns the options in effect, defaults filled in.
 func (s *Store) Options() Options { return s.opts }
-
-func (s *Store) streamKey(carrier string, p store.Priority) string {
-	return s.opts.Prefix + ":q:" + carrier + ":" + strconv.Itoa(int(p))
-}
-
-func (s *Store) streamKeys(carrier string) []string {
-	return []string{s.streamKey(carrier, 0), s.streamKey(carrier, 1), s.streamKey(carrier, 2)}
-}
-
-func (s *Store) schedKey(carrier string) string { return s.opts.Prefix + ":sched:" + carrier }
-func (s *Store) schedSetKey() string            { return s.opts.Prefix + ":sched" }
-func (s *Store) recKey(id string) string        { return s.opts.Prefix + ":rec:" + id }
-func (s *Store) badKey() string                 { return s.opts.Prefix + ":bad" }
-func (s *Store) cidKey(carrier, cmid string) string {
-	return s.opts.Prefix + ":cid:" + carrier + ":" + cmid
-}
 
 // claimRef is what a claim's token says: which stream entry (carrier, priority, entry id)
 // and which delivery of it (the consumer it was handed to and its delivery count). Finishing

@@ -171,7 +171,8 @@ func msg(id, carrier string, p store.Priority) *store.Message {
 	return &store.Message{ID: id, Account: "a", Carrier: carrier, Priority: p, From: "SMPPDX", To: "919812345678", Text: "hi", AcceptedAt: time.Now()}
 }
 
-// TestKeyLayout pins the documented key names: operators look at them.
+// TestKeyLayout pins the documented key names: operators look at them, and a Redis Cluster
+// places them by their hash tags ({q:<carrier>}, {m<k>.<j>}).
 func TestKeyLayout(t *testing.T) {
 	c := newClient(t)
 	p := uniquePrefix()
@@ -190,8 +191,8 @@ func TestKeyLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, typ := range map[string]string{
-		p + ":q:jio:0": "stream", p + ":sched:jio": "zset", p + ":sched": "set",
-		p + ":rec:m1": "string", p + ":cid:jio:ABC": "string",
+		p + ":{q:jio}:0": "stream", p + ":{q:jio}:sched": "zset", p + ":sched": "set",
+		p + ":{m11.42}:rec:m1": "string", p + ":cid:jio:ABC": "string",
 	} {
 		if got := c.Type(ctx, key).Val(); got != typ {
 			t.Errorf("%s is %q, want %q", key, got, typ)
@@ -200,7 +201,7 @@ func TestKeyLayout(t *testing.T) {
 	if v := c.Get(ctx, p+":cid:jio:ABC").Val(); v != "m1|1" {
 		t.Errorf("index value %q", v)
 	}
-	if ttl := c.PTTL(ctx, p+":rec:m1").Val(); ttl <= 0 || ttl > time.Hour {
+	if ttl := c.PTTL(ctx, p+":{m11.42}:rec:m1").Val(); ttl <= 0 || ttl > time.Hour {
 		t.Errorf("record TTL %v", ttl)
 	}
 	// Acked entries do not accumulate in the stream.
@@ -211,14 +212,14 @@ func TestKeyLayout(t *testing.T) {
 	if err := s.Ack(ctx, "jio", claims...); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.XLen(ctx, p+":q:jio:0").Val(); n != 0 {
+	if n := c.XLen(ctx, p+":{q:jio}:0").Val(); n != 0 {
 		t.Errorf("stream holds %d entries after Ack", n)
 	}
 	// Promoting the last scheduled message of a carrier drops it from the carrier set.
 	if n, err := s.PromoteDue(ctx, later.SendAt, 10); err != nil || n != 1 {
 		t.Fatalf("PromoteDue: %d, %v", n, err)
 	}
-	if n := c.Exists(ctx, p+":sched", p+":sched:jio").Val(); n != 0 {
+	if n := c.Exists(ctx, p+":sched", p+":{q:jio}:sched").Val(); n != 0 {
 		t.Errorf("%d scheduling keys left after promoting everything", n)
 	}
 }
@@ -231,7 +232,7 @@ func TestQuarantine(t *testing.T) {
 	deleteKeys(t, c, p)
 	s := newStore(t, c, p)
 	ctx := context.Background()
-	if err := c.XAdd(ctx, &redis.XAddArgs{Stream: p + ":q:jio:0", Values: []any{"m", "{not json"}}).Err(); err != nil {
+	if err := c.XAdd(ctx, &redis.XAddArgs{Stream: p + ":{q:jio}:0", Values: []any{"m", "{not json"}}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Enqueue(ctx, msg("good", "jio", store.PriorityOTP)); err != nil {
@@ -261,7 +262,7 @@ func TestStreamsDeleted(t *testing.T) {
 	if _, err := s.Claim(ctx, "jio", "c1", 1, 0); err != nil { // creates the groups
 		t.Fatal(err)
 	}
-	if err := c.Del(ctx, p+":q:jio:0", p+":q:jio:1", p+":q:jio:2").Err(); err != nil {
+	if err := c.Del(ctx, p+":{q:jio}:0", p+":{q:jio}:1", p+":{q:jio}:2").Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Enqueue(ctx, msg("m1", "jio", store.PriorityTransactional)); err != nil {
@@ -271,7 +272,7 @@ func TestStreamsDeleted(t *testing.T) {
 	if err != nil || len(claims) != 1 {
 		t.Fatalf("Claim after the streams were deleted: %d, %v", len(claims), err)
 	}
-	if err := c.Del(ctx, p+":q:jio:0", p+":q:jio:1", p+":q:jio:2").Err(); err != nil {
+	if err := c.Del(ctx, p+":{q:jio}:0", p+":{q:jio}:1", p+":{q:jio}:2").Err(); err != nil {
 		t.Fatal(err)
 	}
 	go func() {

@@ -8,12 +8,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The DLT registry lives under P:dlt:registry (its YAML document) and P:dlt:version (a
-// counter); dlt.Engine polls the counter. Implements dlt.RegistryStore.
-
-func (s *Store) registryKeys() (doc, version string) {
-	return s.opts.Prefix + ":dlt:registry", s.opts.Prefix + ":dlt:version"
-}
+// The DLT registry lives under P:{dlt}:registry (its YAML document) and P:{dlt}:version (a
+// counter, in the same slot: SaveRegistry writes both in one MULTI); dlt.Engine polls the
+// counter. Implements dlt.RegistryStore.
 
 // LoadRegistry returns the stored registry document and its version (0 when none).
 func (s *Store) LoadRegistry(ctx context.Context) ([]byte, int64, error) {
