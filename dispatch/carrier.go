@@ -31,6 +31,11 @@ type held struct {
 	// duplicate says this send may deliver a second copy; it reaches the record when the
 	// message settles.
 	duplicate bool
+	// parts and done resume a long message whose later part was refused unsent (its bind
+	// was unbinding): the encoded parts (their concatenation reference must not change) and
+	// the carrier ids of the parts already accepted. Nil for a message not started.
+	parts []*smpp.SubmitSM
+	done  []string
 }
 
 // carrier runs one carrier's queue: claim, pace, send, settle.
@@ -283,6 +288,10 @@ func (c *carrier) release(ctx context.Context, why string) {
 	}
 	now := c.now()
 	for i, h := range hs {
+		if len(h.done) > 0 {
+			// Some parts are with the carrier already; the message goes out whole again.
+			h.claim.Message.Duplicates++
+		}
 		// Distinct times keep the order through the scheduled set.
 		if err := c.d.o.Store.Defer(context.WithoutCancel(ctx), c.o.Name, h.claim, now.Add(time.Duration(i)*time.Microsecond)); err != nil {
 			c.log.Error().Err(err).Str("msg", h.claim.Message.ID).Msg("could not hand a message back; it will be reclaimed")
@@ -434,13 +443,17 @@ func (c *carrier) start(ctx context.Context, h held) {
 		c.stats.windowDeferred.Add(1)
 		return
 	}
-	parts, err := buildParts(m, c.o, uint16(c.ref.Add(1)), c.d.o.ChainFor)
-	if err != nil {
-		<-c.inflight
-		c.finish(h, store.StatusFailed, "", fmt.Sprintf("cannot encode the text: %v", err), nil)
-		return
+	parts := h.parts
+	if parts == nil {
+		var err error
+		if parts, err = buildParts(m, c.o, uint16(c.ref.Add(1)), c.d.o.ChainFor); err != nil {
+			<-c.inflight
+			c.finish(h, store.StatusFailed, "", fmt.Sprintf("cannot encode the text: %v", err), nil)
+			return
+		}
 	}
-	if err := c.pace.wait(ctx, len(parts)); err != nil {
+	left := len(parts) - len(h.done)
+	if err := c.pace.wait(ctx, left); err != nil {
 		<-c.inflight
 		c.pushFront(h)
 		return
@@ -451,7 +464,7 @@ func (c *carrier) start(ctx context.Context, h held) {
 		c.pushFront(h)
 		return
 	}
-	if err := l.pace.wait(ctx, len(parts)); err != nil {
+	if err := l.pace.wait(ctx, left); err != nil {
 		<-c.inflight
 		c.pushFront(h)
 		return
@@ -485,12 +498,29 @@ func (c *carrier) send(h held, sess *smpp.Session, parts []*smpp.SubmitSM) {
 	}
 	m.Attempts++
 	h.claim.Message = &m
-	ids := make([]string, 0, len(parts))
-	for i, p := range parts {
+	ids := append(make([]string, 0, len(parts)), h.done...)
+	rebinds := 0
+	for i := len(ids); i < len(parts); i++ {
 		start := time.Now()
-		resp, err := sess.Submit(ctx, p)
+		resp, err := sess.Submit(ctx, parts[i])
 		c.event(err, time.Since(start))
 		if err != nil {
+			// A later part refused before it was written (the bind is closing: the carrier
+			// unbound mid-message): the earlier parts are with the carrier, so the rest go
+			// out on another bind rather than the whole message again.
+			if i > 0 && notSent(err) {
+				if rebinds < maxPartRebinds {
+					if next := c.otherSession(sess); next != nil {
+						sess, rebinds = next, rebinds+1
+						i--
+						continue
+					}
+				}
+				// No other bind now: the rest waits for one, the accepted parts are kept.
+				h.parts, h.done = parts, ids
+			} else {
+				h.parts, h.done = nil, nil
+			}
 			c.failed(h, err, i)
 			return
 		}
@@ -498,6 +528,35 @@ func (c *carrier) send(h held, sess *smpp.Session, parts []*smpp.SubmitSM) {
 		ids = append(ids, resp.MessageID)
 	}
 	c.finish(h, store.StatusSubmitted, "", "", ids)
+}
+
+// maxPartRebinds bounds how often one message's remaining parts move to another bind.
+const maxPartRebinds = 3
+
+// notSent reports whether err says the carrier never took the request: the session refused
+// it (closing, not bound) or the carrier answered that the bind was unbinding, so sending it
+// elsewhere cannot make a second copy.
+func notSent(err error) bool {
+	var se *smpp.StatusError
+	if errors.As(err, &se) {
+		return se.Status == smpp.ESME_RINVBNDSTS // refused because the bind was unbinding
+	}
+	return smpp.Retryable(err) && !smpp.OutcomeUnknown(err)
+}
+
+// otherSession waits (up to a quarter of HoldLimit) for a bound sending session other than
+// s; nil if none comes up.
+func (c *carrier) otherSession(s *smpp.Session) *smpp.Session {
+	deadline := time.Now().Add(c.d.o.HoldLimit / 4)
+	for {
+		if next, _ := c.pool.pick(); next != nil && next != s && next.State() == smpp.StateBound {
+			return next
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (c *carrier) event(err error, d time.Duration) {
@@ -525,6 +584,10 @@ func (c *carrier) failed(h held, err error, part int) {
 	switch {
 	case isStatus && se.Status.Throttling():
 		c.throttled(now)
+		c.pushFront(h)
+	case isStatus && se.Status == smpp.ESME_RINVBNDSTS:
+		// The bind was unbinding (the carrier's unbind crossed our submit): the carrier
+		// did not take the message, another bind sends it.
 		c.pushFront(h)
 	case smpp.OutcomeUnknown(err):
 		if c.o.NoResponse == PolicyUnknown {

@@ -555,3 +555,60 @@ func TestSubmitWithoutRouteIsTyped(t *testing.T) {
 		t.Fatalf("depth %+v after a refused message", dp)
 	}
 }
+
+// A carrier that sends unbind with submits in flight and then still answers them (as real
+// SMSCs do before maintenance) gets every part exactly once: answered submits are not
+// resent, and the rest of a long message goes out on another bind instead of the whole
+// message again.
+func TestCarrierUnbindMidWindowNoDuplicates(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		s := sim(t, func(a *smsc.Account) { a.Faults.UnbindMidWindow = 4 })
+		c := carrierFor("jio", s, 3, 8)
+		d := start(t, Options{Store: st, Carriers: []CarrierOptions{c}})
+		const n = 300
+		long := strings.Repeat("Your statement for the month is ready. ", 6) // two parts
+		var all []*store.Message
+		wantParts := 0
+		for i := range n {
+			m := msg(i, fmt.Sprintf("9198%08d", i), store.PriorityTransactional)
+			wantParts++
+			if i%3 == 0 {
+				m.Text = long
+				wantParts++
+			}
+			all = append(all, m)
+		}
+		if err := d.Submit(context.Background(), all...); err != nil {
+			t.Fatal(err)
+		}
+		if !smsc.WaitFor(60*time.Second, func() bool { return d.Stats(context.Background())[0].Submitted == n }) {
+			t.Fatalf("not every message submitted: %+v; simulator %+v", d.Stats(context.Background())[0], s.Counters())
+		}
+		if u := s.Counters().Unbinds; u < 5 {
+			t.Fatalf("only %d unbinds: the test did not exercise them", u)
+		}
+		if got := acceptedTotal(s); got != wantParts {
+			st := d.Stats(context.Background())[0]
+			t.Logf("duplicates %d unknown %d", st.Duplicates, st.Unknown)
+			per := map[string][]string{}
+			for _, m := range s.Messages(smsc.Filter{}) {
+				if m.Status == "ESME_ROK" {
+					per[m.Dest.Addr] = append(per[m.Dest.Addr], fmt.Sprintf("%d@%d/%s", len(m.ShortMessage), m.Bind, m.ReceivedAt.Format("05.000")))
+				}
+			}
+			for _, m := range all {
+				want := 1
+				if m.Text == long {
+					want = 2
+				}
+				if ps := per[m.To]; len(ps) != want {
+					t.Logf("%s (%d parts): %v", m.To, want, ps)
+				}
+			}
+			t.Fatalf("the carrier accepted %d parts, want %d: resends after its unbind", got, wantParts)
+		}
+		if dup := d.Stats(context.Background())[0].Duplicates; dup != 0 {
+			t.Fatalf("%d duplicates counted", dup)
+		}
+	})
+}

@@ -270,10 +270,11 @@ type Faults struct {
 	SilentEnquireLink bool `yaml:"silent_enquire_link" json:"silent_enquire_link,omitempty"`
 	// UnbindMidWindow unbinds each bind with this many submits in flight, and still answers
 	// them, as carriers do when they move a bind: the bind holds back its submit responses
-	// until N are due, sends unbind, and once the ESME's unbind_resp is in answers the N (and
-	// any others still due) before it closes. New submits after the unbind are refused
-	// ESME_RINVBNDSTS. A well-behaved ESME drains: it sends nothing new and closes after the
-	// last response. N above the ESME's window never fires. Counted in Counters.Unbinds.
+	// until N are due (or 200ms after the first, whichever comes first: a carrier answers
+	// late, never not at all), sends unbind, and once the ESME's unbind_resp is in answers
+	// them (and any others still due) before it closes. New submits after the unbind are
+	// refused ESME_RINVBNDSTS. A well-behaved ESME drains: it sends nothing new and closes
+	// after the last response. Counted in Counters.Unbinds.
 	// 0: never. Server.Unbind / UnbindAll do the same on demand.
 	UnbindMidWindow int `yaml:"unbind_mid_window" json:"unbind_mid_window,omitempty"`
 }

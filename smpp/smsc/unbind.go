@@ -2,6 +2,7 @@ package smsc
 
 import (
 	"sort"
+	"time"
 
 	"github.com/smppd/smppd/smpp"
 )
@@ -41,11 +42,26 @@ func (b *bind) hold(j *respJob) bool {
 		}
 	}
 	b.held = append(b.held, j)
-	if b.phase.Load() == holdNone && len(b.held) >= n {
+	switch {
+	case b.phase.Load() == holdNone && len(b.held) >= n:
 		b.startUnbindLocked()
+	case b.phase.Load() == holdNone && len(b.held) == 1:
+		// A carrier answers in its own time, never not at all: a bind that does not reach n
+		// responses due soon unbinds with what it holds.
+		time.AfterFunc(unbindMaxHold, func() {
+			b.holdMu.Lock()
+			defer b.holdMu.Unlock()
+			if b.phase.Load() == holdNone && len(b.held) > 0 {
+				b.startUnbindLocked()
+			}
+		})
 	}
 	return true
 }
+
+// unbindMaxHold bounds how long Faults.UnbindMidWindow holds a response back before the bind
+// unbinds (with fewer responses due than asked, when the ESME sends slowly).
+const unbindMaxHold = 200 * time.Millisecond
 
 // disarmed answers the responses held while waiting for Faults.UnbindMidWindow to fire,
 // when the fault was turned off (or raised beyond them) before it did.
