@@ -318,7 +318,7 @@ return flat
 
 // ensureWebhookGroups creates the consumer groups of the shards' streams unless known.
 func (s *Store) ensureWebhookGroups(ctx context.Context) error {
-	if _, ok := s.groups.Load(webhookGroup); ok {
+	if _, ok := s.groups.Load(s.whStreamKey(0)); ok {
 		return nil
 	}
 	cmds, _ := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -332,7 +332,7 @@ func (s *Store) ensureWebhookGroups(ctx context.Context) error {
 			return fmt.Errorf("create consumer group: %w", err)
 		}
 	}
-	s.groups.Store(webhookGroup, struct{}{})
+	s.groups.Store(s.whStreamKey(0), struct{}{}) // a key with ':', unlike the carriers' entries
 	return nil
 }
 
@@ -414,7 +414,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 		}
 		vals, err := claimJobsScript.Run(ctx, s.c, keys, args(n-len(out), takeover)...).Slice()
 		if isNoGroup(err) {
-			s.groups.Delete(webhookGroup)
+			s.groups.Delete(s.whStreamKey(0))
 		}
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return out, fmt.Errorf("store: %s: %w", op, err)
@@ -430,8 +430,12 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 		peeks[i] = &scriptCall{script: peekJobsScript, keys: []string{s.whStreamKey(k)},
 			args: []any{webhookGroup, n - len(out), ms(maxLease), takeover}}
 	}
-	if err := s.runScripts(ctx, peeks); err != nil && !isNoGroup(err) {
-		return out, fmt.Errorf("store: %s: %w", op, err)
+	if err := s.runScripts(ctx, peeks); err != nil {
+		if isNoGroup(err) || strings.Contains(err.Error(), "no such key") {
+			s.groups.Delete(s.whStreamKey(0)) // a stream deleted under us: recreated next time
+		} else {
+			return out, fmt.Errorf("store: %s: %w", op, err)
+		}
 	}
 	avail := make([]int, len(order))
 	for i, c := range peeks {
@@ -465,7 +469,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 		if vals, cerr := c.cmd.Slice(); cerr == nil {
 			out = append(out, s.decodeJobs(ctx, vals, func(int) int { return shards[i] })...)
 		} else if isNoGroup(cerr) {
-			s.groups.Delete(webhookGroup)
+			s.groups.Delete(s.whStreamKey(0))
 		}
 	}
 	sortJobs(out)

@@ -47,3 +47,32 @@ func TestWebhookClaimLeasesEveryJob(t *testing.T) {
 		t.Fatalf("jobs claimed again after %v, lease %v", d, lease)
 	}
 }
+
+// The webhook queue recovers when its streams (and groups) vanish under it, e.g. after an
+// operator's clean-up: the next claims recreate them.
+func TestWebhookStreamsDeleted(t *testing.T) {
+	s := storetest.OpenRedis(t, storetest.UniquePrefix(t))
+	ctx := context.Background()
+	job := func(id string) *store.WebhookJob {
+		return &store.WebhookJob{ID: id, MessageID: "m" + id, URL: "http://example.com/hook", Body: "b"}
+	}
+	if _, err := s.EnqueueWebhooks(ctx, job("1")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ClaimWebhooks(ctx, time.Now(), time.Minute, 10); err != nil || len(got) != 1 {
+		t.Fatalf("first claim: %d, %v", len(got), err)
+	}
+	if err := s.Client().Del(ctx, s.WebhookStreams()...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EnqueueWebhooks(ctx, job("2")); err != nil {
+		t.Fatal(err)
+	}
+	var got []*store.WebhookJob
+	for try := 0; try < 3 && len(got) == 0; try++ {
+		got, _ = s.ClaimWebhooks(ctx, time.Now(), time.Minute, 10)
+	}
+	if len(got) != 1 || got[0].ID != "2" {
+		t.Fatalf("claim after the streams were deleted: %v", got)
+	}
+}
