@@ -114,7 +114,10 @@ func (c *carrier) run(ctx context.Context) {
 			continue
 		}
 		if !c.pool.up() {
-			if c.pool.downFor(now) >= c.d.o.HoldLimit {
+			switch {
+			case c.pool.othersRun():
+				c.release(ctx, "this instance holds none of the carrier's binds")
+			case c.pool.downFor(now) >= c.d.o.HoldLimit:
 				c.release(ctx, "carrier down")
 			}
 			sleepOrWake(ctx, c.pool.wait(), c.d.o.HoldLimit/4)
@@ -219,7 +222,7 @@ func (c *carrier) drop(h held) {
 // claim takes as many messages as the carrier can have in flight, no more: a claim held in
 // memory is a claim another instance cannot take.
 func (c *carrier) claim(ctx context.Context) {
-	n := min(c.d.o.ClaimBatch, cap(c.inflight)-len(c.inflight))
+	n := c.room()
 	if n <= 0 {
 		sleepOrWake(ctx, c.freed, c.d.o.ClaimWait)
 		return
@@ -241,11 +244,17 @@ func (c *carrier) claim(ctx context.Context) {
 	c.hold(claims, consumer, c.now())
 }
 
+// room is how many messages a claim may take now: the free part of the windows of the binds
+// this instance runs (with bind leases, only the slots it holds), at most ClaimBatch.
+func (c *carrier) room() int {
+	return min(c.d.o.ClaimBatch, min(cap(c.inflight), c.pool.heldWindow())-len(c.inflight))
+}
+
 // takeOver takes the messages that dead instances (their heartbeat gone, or an earlier
 // incarnation of a restarted one) had claimed and never finished, as far as the windows
 // have room.
 func (c *carrier) takeOver(ctx context.Context) {
-	n := min(c.d.o.ClaimBatch, cap(c.inflight)-len(c.inflight))
+	n := c.room()
 	consumer := c.d.o.Membership.Consumer()
 	if n <= 0 || !c.d.o.Membership.Valid(consumer) {
 		return

@@ -136,10 +136,10 @@ func (d *Dispatcher) promote(ctx context.Context) {
 	}
 }
 
-// carrierUp reports whether a carrier has a sending bind up.
+// carrierUp reports whether a carrier has a sending bind up, or is other instances' to run.
 func (d *Dispatcher) carrierUp(name string) bool {
 	c := d.carriers[name]
-	return c != nil && c.pool.up()
+	return c != nil && (c.pool.up() || c.pool.othersRun())
 }
 
 // SubmitError says why a message was not accepted. Err, when set, is the typed cause
@@ -270,7 +270,7 @@ func (d *Dispatcher) Ready(ctx context.Context) error {
 	}
 	var down []string
 	for _, c := range d.order {
-		if !c.pool.up() {
+		if !d.carrierUp(c.o.Name) {
 			down = append(down, c.o.Name)
 		}
 	}

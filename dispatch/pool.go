@@ -11,12 +11,13 @@ import (
 
 // link is one supervised bind of a carrier.
 type link struct {
-	name  string
-	sv    *smpp.Supervisor
-	pace  *pacer     // the bind's own cap (unlimited when it has none)
-	sends bool       // transmitter or transceiver
-	group int        // index of its bind group
-	lease *linkLease // its slot's lease; nil without Options.Leases (lease.go)
+	name   string
+	sv     *smpp.Supervisor
+	pace   *pacer     // the bind's own cap (unlimited when it has none)
+	sends  bool       // transmitter or transceiver
+	window int        // its session's window
+	group  int        // index of its bind group
+	lease  *linkLease // its slot's lease; nil without Options.Leases (lease.go)
 }
 
 // pool holds a carrier's binds and picks the least loaded bound one for each submit.
@@ -42,7 +43,7 @@ func newPool(c *CarrierOptions, o *Options) *pool {
 			window = 10
 		}
 		for i := range g.Count {
-			l := &link{name: linkName(c.Name, g.Bind.Mode, gi, i), sends: g.Bind.Mode == 0 || g.Bind.Mode.CanSend(), pace: newPacer(g.MPS), group: gi}
+			l := &link{name: linkName(c.Name, g.Bind.Mode, gi, i), sends: g.Bind.Mode == 0 || g.Bind.Mode.CanSend(), pace: newPacer(g.MPS), group: gi, window: window}
 			if l.sends {
 				p.capacity += window
 			}
@@ -140,6 +141,23 @@ func (p *pool) up() bool {
 // nothing, and hands back what it holds after HoldLimit), but it must not fail the
 // carrier over, however long downFor says: other instances run its binds, and fail it over
 // when they see them down.
+// heldWindow is the sum of the windows of the sending binds this instance runs: the most
+// messages it can have in flight on the carrier, and so the most it claims.
+func (p *pool) heldWindow() int {
+	n := 0
+	for _, l := range p.links {
+		if l.sends && (l.lease == nil || l.lease.held.Load()) {
+			n += l.window
+		}
+	}
+	return n
+}
+
+// othersRun reports whether the carrier's binds are other instances' to run: leases are on
+// and this instance holds none of its sending slots (more instances than slots). Then the
+// carrier is not down for routing, readiness or failover, and this instance claims nothing.
+func (p *pool) othersRun() bool { return p.leases != nil && p.held() == 0 }
+
 func (p *pool) held() int {
 	n := 0
 	for _, l := range p.links {
