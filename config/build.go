@@ -28,6 +28,7 @@ func (c *Config) DispatchOptions() (dispatch.Options, error) {
 		PauseMax:     c.Dispatch.PauseMax,
 		RecordTTL:    c.Dispatch.RecordTTL,
 		IndexTTL:     c.Dispatch.IndexTTL,
+		LeaseTTL:     c.BindLeases.TTL,
 	}
 	for _, r := range c.Routes {
 		o.Routes = append(o.Routes, dispatch.Route{Prefix: r.Prefix, Carriers: r.Carriers})

@@ -43,19 +43,40 @@ type Config struct {
 	// HeartbeatTTL is how long the instance's heartbeat lives unless renewed (every third
 	// of it): how soon other instances take over what a crashed one held. Default: 6s.
 	HeartbeatTTL time.Duration `yaml:"heartbeat_ttl"`
-	HTTP     HTTP      `yaml:"http"`
-	Store    Store     `yaml:"store"`
-	Dispatch Dispatch  `yaml:"dispatch"`
-	Carriers []Carrier `yaml:"carriers"`
-	Routes   []Route   `yaml:"routes"`
-	Accounts []Account `yaml:"accounts"`
-	OTP      OTP       `yaml:"otp"`
-	DLT      DLTFiles  `yaml:"dlt"`
-	Receipts Receipts  `yaml:"receipts"`
-	Webhooks Webhooks  `yaml:"webhooks"`
+	// BindLeases share the carriers' binds between the instances sharing a Redis.
+	BindLeases BindLeases `yaml:"bind_leases"`
+	HTTP       HTTP       `yaml:"http"`
+	Store      Store      `yaml:"store"`
+	Dispatch   Dispatch   `yaml:"dispatch"`
+	Carriers   []Carrier  `yaml:"carriers"`
+	Routes     []Route    `yaml:"routes"`
+	Accounts   []Account  `yaml:"accounts"`
+	OTP        OTP        `yaml:"otp"`
+	DLT        DLTFiles   `yaml:"dlt"`
+	Receipts   Receipts   `yaml:"receipts"`
+	Webhooks   Webhooks   `yaml:"webhooks"`
 
 	path  string
 	lines map[string]int
+}
+
+// BindLeases make binds[].count the deployment's total: each bind is a slot that one
+// instance at a time holds through a lease in the store, and opens only while it holds it.
+type BindLeases struct {
+	// Enabled turns leases on. Default: true with store.type redis (instances share the
+	// carriers' bind limits), false with memory (one process).
+	Enabled *bool `yaml:"enabled"`
+	// TTL is how long a lease lives unless renewed (every third of it): a dead instance's
+	// binds are taken up by the others within about TTL. At least 1s. Default: 6s.
+	TTL time.Duration `yaml:"ttl"`
+}
+
+// LeasesEnabled says whether bind leases are on (see BindLeases.Enabled).
+func (c *Config) LeasesEnabled() bool {
+	if c.BindLeases.Enabled != nil {
+		return *c.BindLeases.Enabled
+	}
+	return c.Store.Type == "redis"
 }
 
 // HTTP is where smppd listens.

@@ -83,6 +83,9 @@ func (c *Config) validate() error {
 	if c.HeartbeatTTL != 0 && c.HeartbeatTTL < time.Second {
 		add("heartbeat_ttl", "%v is below 1s: renewals every third of it would not survive a slow round trip", c.HeartbeatTTL)
 	}
+	if c.BindLeases.TTL != 0 && c.BindLeases.TTL < time.Second {
+		add("bind_leases.ttl", "%v is below 1s: renewals every third of it would not survive a slow round trip", c.BindLeases.TTL)
+	}
 	checkHostPort(add, "http.listen", c.HTTP.Listen)
 	if c.HTTP.MetricsListen != "" {
 		checkHostPort(add, "http.metrics_listen", c.HTTP.MetricsListen)

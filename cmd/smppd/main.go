@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -168,6 +169,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	dopts.Store = d.store
 	dopts.Membership = d.member
+	if bl, ok := d.store.(store.BindLeases); ok && cfg.LeasesEnabled() {
+		dopts.Leases = bl
+	}
 	dopts.Logger = log
 	dopts.OnSubmit = m.observeSubmit
 	dopts.OnLinkEvent = m.observeLink
@@ -319,6 +323,44 @@ func reloadOnHUP(ctx context.Context, e *dlt.Engine, log zerolog.Logger) {
 	}
 }
 
+// readyJSON answers /readyz?verbose=1: readiness, this instance's member name, and every
+// bind slot with the instance holding it, for operators and load balancers that want more
+// than the status code.
+func (d *daemon) readyJSON(ctx context.Context, w http.ResponseWriter, readyErr error) {
+	type slot struct {
+		Carrier string    `json:"carrier"`
+		Slot    string    `json:"slot"`
+		Holder  string    `json:"holder"`
+		Token   int64     `json:"token,omitempty"`
+		Expires time.Time `json:"expires,omitzero"`
+		Local   bool      `json:"local"`
+		Bound   bool      `json:"bound"`
+	}
+	out := struct {
+		Ready      bool   `json:"ready"`
+		Error      string `json:"error,omitempty"`
+		Member     string `json:"member"`
+		Members    int    `json:"live_members"`
+		Binds      []slot `json:"binds"`
+		BindsError string `json:"binds_error,omitempty"`
+	}{Ready: readyErr == nil, Member: d.member.Consumer(), Members: d.member.LiveMembers(), Binds: []slot{}}
+	if readyErr != nil {
+		out.Error = readyErr.Error()
+	}
+	slots, err := d.disp.BindSlots(ctx)
+	if err != nil {
+		out.BindsError = err.Error()
+	}
+	for _, s := range slots {
+		out.Binds = append(out.Binds, slot(s))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if readyErr != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(out)
+}
+
 // redisLogger sends go-redis's own messages (connection retries) to our log.
 type redisLogger struct{ log zerolog.Logger }
 
@@ -339,6 +381,10 @@ func (d *daemon) routes(mux *http.ServeMux) {
 		err := d.disp.Ready(ctx)
 		if st := d.member.Stats(); err == nil && !st.Valid {
 			err = fmt.Errorf("heartbeat of %s not renewed in time; claiming nothing until it is", st.Member)
+		}
+		if r.URL.Query().Get("verbose") != "" {
+			d.readyJSON(ctx, w, err)
+			return
 		}
 		if err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)

@@ -163,6 +163,8 @@ var (
 	descBindUp     = prometheus.NewDesc("smppd_bind_up", "1 when the bind is bound.", []string{"carrier", "bind"}, nil)
 	descWindowUse  = prometheus.NewDesc("smppd_window_in_use", "submit_sm awaiting a response on the bind.", []string{"carrier", "bind"}, nil)
 	descWindowSize = prometheus.NewDesc("smppd_window_size", "Most submit_sm that may await a response on the bind.", []string{"carrier", "bind"}, nil)
+	descBindLeased = prometheus.NewDesc("smppd_bind_leased", "1 while this instance holds the bind's slot lease and so runs the bind (always 1 without bind leases); the instance label shows which instance holds which bind.", []string{"carrier", "bind"}, nil)
+	descLeaseLoss  = prometheus.NewDesc("smppd_bind_lease_losses_total", "Times this instance stopped the bind because its slot lease was lost or could not be renewed in time (Redis unreachable).", []string{"carrier", "bind"}, nil)
 	descReconnects = prometheus.NewDesc("smppd_reconnects_total", "Binds re-established after a loss.", []string{"carrier", "bind"}, nil)
 	descReadPaused = prometheus.NewDesc("smppd_bind_read_paused_seconds_total", "Time the bind's current session stopped reading because deliver_sm were waiting for the receipt handler (resets with the session).", []string{"carrier", "bind"}, nil)
 	descQueue      = prometheus.NewDesc("smppd_queue_depth", "Messages in the carrier's queue by state (ready, pending = claimed and not finished, scheduled = later or retry).", []string{"carrier", "state"}, nil)
@@ -182,6 +184,8 @@ func (c *dispatchCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, b := range s.Binds {
 			name := strings.TrimPrefix(b.Name, s.Carrier+"-")
 			ch <- prometheus.MustNewConstMetric(descBindUp, prometheus.GaugeValue, b2f(b.Bound), s.Carrier, name)
+			ch <- prometheus.MustNewConstMetric(descBindLeased, prometheus.GaugeValue, b2f(b.Leased), s.Carrier, name)
+			ch <- prometheus.MustNewConstMetric(descLeaseLoss, prometheus.CounterValue, float64(b.LeaseLosses), s.Carrier, name)
 			ch <- prometheus.MustNewConstMetric(descWindowUse, prometheus.GaugeValue, float64(b.WindowInUse), s.Carrier, name)
 			ch <- prometheus.MustNewConstMetric(descWindowSize, prometheus.GaugeValue, float64(b.WindowSize), s.Carrier, name)
 			ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, float64(b.Reconnects), s.Carrier, name)
@@ -210,6 +214,9 @@ func b2f(b bool) float64 {
 	}
 	return 0
 }
+
+// The Keeper also gives bind leases the live member count (the fair share of slots).
+var _ dispatch.MemberCounter = (*liveness.Keeper)(nil)
 
 // livenessCollector reports the instance's heartbeat.
 type livenessCollector struct{ k *liveness.Keeper }
