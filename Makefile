@@ -66,9 +66,13 @@ microbench:
 clean:
 	$(GO) clean -testcache
 
-# The reliability suite (not in `make test`): SIGKILL of smppd under load, carrier
-# disconnect storms, a webhook receiver outage and a Redis restart, each counting accepted,
-# submitted, receipted, webhooked, lost and duplicated messages. Needs redis-server.
+# The reliability suite (not in `make test`): smppd SIGKILLed under load and restarted at
+# once, one of two instances SIGKILLed, carrier disconnect and unbind storms, a webhook
+# receiver outage, a Redis restart and a Redis Cluster master killed, each counting
+# accepted, submitted, receipted, webhooked, lost and duplicated messages and the recovery
+# time (until every message accepted before the fault is sent and webhooked). smppd runs
+# on its default reclaim_after, webhooks.lease and heartbeat_ttl. Needs redis-server and
+# redis-cli. SMPPD_LOG=1 prints smppd's log (SMPPD_LOG_LEVEL, default warn).
 reliability:
 	$(GO) build -o bin/smppd ./cmd/smppd
 	SMPPD_BIN=$(CURDIR)/bin/smppd $(GO) test -tags reliability -count=1 -timeout 20m -v -run Reliability ./cmd/smppbench/
