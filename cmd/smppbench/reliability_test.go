@@ -21,6 +21,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -108,6 +109,8 @@ type scenario struct {
 	dupLimit int
 	// lossExpected: lost messages are reported, not a failure (asynchronous replication).
 	lossExpected bool
+	// ready, when set, runs once smppd is up, before the load starts (waits for a state).
+	ready func(t *testing.T, e *env)
 	// check runs after settling, for the scenario's own assertions and notes.
 	check func(t *testing.T, e *env, o *outcome)
 }
@@ -136,7 +139,7 @@ var scenarios = []scenario{
 			live := e.self.procs[0].target
 			e.loads[1].redirect.Store(&live)
 		},
-		check: checkBindsAfterKill},
+		ready: waitBindsShared, check: checkBindsAfterKill},
 	{name: "carrier disconnect storm", account: func(a *smsc.Account) {
 		a.Faults.DisconnectEvery = 700 * time.Millisecond
 	}},
@@ -299,6 +302,9 @@ func runScenario(t *testing.T, bin string, sc scenario, out *outcome) {
 	}
 	e.binds = watchBinds(self.sim, "smppd")
 	defer e.binds.stop()
+	if sc.ready != nil {
+		sc.ready(t, e)
+	}
 	sim := &inProcessSim{srv: self.sim}
 	out.ran = true
 	defer func() {
@@ -601,7 +607,76 @@ func checkBindsAfterKill(t *testing.T, e *env, o *outcome) {
 	case fullAt.IsZero():
 		t.Errorf("the survivor did not take the dead instance's binds over: %d of %d bound at the end", now, binds)
 	default:
-		e.note("the survivor holds all %d binds %.1fs after the kill", binds, fullAt.Sub(killAt).Seconds())
+		e.note("the simulator had all %d binds bound again %.1fs after the kill", binds, fullAt.Sub(killAt).Seconds())
+	}
+	// Every slot is the survivor's now.
+	b, err := readyzVerbose(e.self.procs[0])
+	n := 0
+	for _, s := range b.Binds {
+		if s.Local && s.Bound {
+			n++
+		}
+	}
+	if err != nil || n != binds {
+		t.Errorf("the survivor %s holds %d of %d binds (%v)", b.Member, n, binds, err)
+	} else {
+		e.note("the survivor %s holds all %d binds", b.Member, n)
+	}
+}
+
+// readyBinds is what /readyz?verbose=1 says of the bind slots.
+type readyBinds struct {
+	Member string `json:"member"`
+	Binds  []struct {
+		Slot   string `json:"slot"`
+		Holder string `json:"holder"`
+		Local  bool   `json:"local"`
+		Bound  bool   `json:"bound"`
+	} `json:"binds"`
+}
+
+func readyzVerbose(p *smppdProc) (readyBinds, error) {
+	var b readyBinds
+	resp, err := http.Get(p.target + "/readyz?verbose=1")
+	if err != nil {
+		return b, err
+	}
+	defer resp.Body.Close()
+	return b, json.NewDecoder(resp.Body).Decode(&b)
+}
+
+// waitBindsShared waits (at most 30s) until, with bind leases, every instance has its fair
+// share of the binds bound, so that the instance killed holds binds of its own.
+func waitBindsShared(t *testing.T, e *env) {
+	if !bindLeases(e.self) {
+		return
+	}
+	start := time.Now()
+	share := binds / len(e.self.procs)
+	for {
+		ok := true
+		var state []string
+		for _, p := range e.self.procs {
+			b, err := readyzVerbose(p)
+			n := 0
+			for _, s := range b.Binds {
+				if s.Local && s.Bound {
+					n++
+				}
+			}
+			state = append(state, fmt.Sprintf("%s holds %d bound", b.Member, n))
+			if err != nil || n < share {
+				ok = false
+			}
+		}
+		if ok {
+			e.note("bind leases shared %.1fs after the start: %s", time.Since(start).Seconds(), strings.Join(state, ", "))
+			return
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("the instances did not share the binds within 30s: %s", strings.Join(state, ", "))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
