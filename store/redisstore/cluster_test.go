@@ -249,9 +249,18 @@ func TestClusterFailover(t *testing.T) {
 			}
 		}
 	}
-	// Replication is asynchronous: wait for the replicas before losing a master.
+	// Replication is asynchronous: wait until every master's replica has acknowledged
+	// everything (a replica still in its first sync acknowledges nothing) before losing one.
 	if err := s.Client().(*redis.ClusterClient).ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
-		return m.Do(ctx, "WAIT", 1, 5000).Err()
+		for end := time.Now().Add(60 * time.Second); ; {
+			n, err := m.Do(ctx, "WAIT", 1, 1000).Int()
+			if err == nil && n >= 1 {
+				return nil
+			}
+			if time.Now().After(end) {
+				return fmt.Errorf("%s: no replica acknowledged within 60s (WAIT: %d, %v)", m.Options().Addr, n, err)
+			}
+		}
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -275,6 +284,10 @@ func TestClusterFailover(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if len(got) != each*len(carriers) {
+		for _, c := range carriers {
+			d, err := s.Depth(ctx, c)
+			t.Logf("%s: depth %+v %v", c, d, err)
+		}
 		t.Fatalf("claimed %d of %d after the failover", len(got), each*len(carriers))
 	}
 }
