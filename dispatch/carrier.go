@@ -60,6 +60,7 @@ type carrier struct {
 	pauseDur     time.Duration
 	lastThrottle time.Time
 	ref          atomic.Uint32
+	leakedUnder  atomic.Pointer[string] // a consumer name under which claims may have leaked
 	started      time.Time
 
 	segments atomic.Uint64 // segments sent, for estimating the rate when throttled
@@ -236,12 +237,33 @@ func (c *carrier) claim(ctx context.Context) {
 	claims, err := c.d.o.Store.Claim(ctx, c.o.Name, consumer, n, c.d.o.ClaimWait)
 	if err != nil {
 		if ctx.Err() == nil {
+			// The store may have handed the entries out and lost only its answer: they are
+			// pending under this name, and no one holds them.
+			c.leaked(consumer)
 			c.log.Error().Err(err).Msg("claim failed; retrying")
 			sleepOrWake(ctx, nil, time.Second)
 		}
 		return
 	}
 	c.hold(claims, consumer, c.now())
+	c.abandonLeaked()
+}
+
+// leaked notes that claims made under consumer may be pending in the store with nobody
+// holding them (a claim whose answer was lost, a settlement that could not be stored).
+func (c *carrier) leaked(consumer string) { c.leakedUnder.Store(&consumer) }
+
+// abandonLeaked, once the store answers again, gives up the incarnation that may have
+// leaked claims (Membership's Abandon, when it has one), so that they are taken over now
+// rather than after ReclaimAfter.
+func (c *carrier) abandonLeaked() {
+	p := c.leakedUnder.Swap(nil)
+	if p == nil {
+		return
+	}
+	if a, ok := c.d.o.Membership.(Abandoner); ok {
+		a.Abandon(*p)
+	}
 }
 
 // room is how many messages a claim may take now: the free part of the windows of the binds
@@ -671,7 +693,8 @@ func (c *carrier) finish(h held, st store.Status, code, reason string, ids []str
 			break
 		}
 		if attempt == 5 {
-			c.log.Error().Err(err).Str("msg", m.ID).Str("status", string(st)).Msg("could not store the outcome; leaving the claim for reclaim")
+			c.log.Error().Err(err).Str("msg", m.ID).Str("status", string(st)).Msg("could not store the outcome; leaving the claim to be taken over")
+			c.leaked(h.consumer)
 			return
 		}
 		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)

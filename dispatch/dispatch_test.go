@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smpp/smsc"
 	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/liveness"
 	"github.com/smppd/smppd/store/memstore"
 	"github.com/smppd/smppd/store/storetest"
 )
@@ -609,6 +612,53 @@ func TestCarrierUnbindMidWindowNoDuplicates(t *testing.T) {
 		}
 		if dup := d.Stats(context.Background())[0].Duplicates; dup != 0 {
 			t.Fatalf("%d duplicates counted", dup)
+		}
+	})
+}
+
+// lostReply is a store whose first Claim that hands out messages loses its answer, as when
+// Redis restarts between doing the claim and replying: the messages are pending under the
+// consumer, and nobody holds them.
+type lostReply struct {
+	store.Store
+	lost atomic.Bool
+}
+
+func (s *lostReply) Claim(ctx context.Context, carrier, consumer string, n int, wait time.Duration) ([]store.Claim, error) {
+	claims, err := s.Store.Claim(ctx, carrier, consumer, n, wait)
+	if len(claims) > 0 && !s.lost.Swap(true) {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return claims, err
+}
+
+// A claim whose answer was lost does not strand its messages until ReclaimAfter: the
+// instance abandons the incarnation they were claimed under, and takes them over at once.
+func TestLostClaimReplyTakenOverAtOnce(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		s := sim(t, nil)
+		k, err := liveness.Start(context.Background(), st, liveness.Options{Instance: "alpha", TTL: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer k.Stop(context.Background())
+		ls := &lostReply{Store: st}
+		d := start(t, Options{Store: ls, Membership: k, Carriers: []CarrierOptions{carrierFor("jio", s, 1, 10)},
+			ReclaimAfter: time.Hour, TakeoverEvery: 50 * time.Millisecond})
+		const n = 20
+		var all []*store.Message
+		for i := range n {
+			all = append(all, msg(i, fmt.Sprintf("9198%08d", i), store.PriorityTransactional))
+		}
+		if err := d.Submit(context.Background(), all...); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 15*time.Second, "every message sent", func() bool { return distinctAccepted(s) == n })
+		if !ls.lost.Load() || k.Stats().Abandons == 0 {
+			t.Fatalf("lost %v, abandons %d: the test did not lose a reply", ls.lost.Load(), k.Stats().Abandons)
+		}
+		if got := acceptedTotal(s); got != n {
+			t.Fatalf("the carrier accepted %d, want %d (nothing was on the wire)", got, n)
 		}
 	})
 }

@@ -175,6 +175,14 @@ type Membership interface {
 	Valid(consumer string) bool
 }
 
+// Abandoner is an optional capability of a Membership: giving up the incarnation named
+// consumer (and joining as a new one) because claims made under it may be pending in the
+// store with nobody holding them. store/liveness.Keeper has it. Without it, such claims wait
+// for ReclaimAfter.
+type Abandoner interface {
+	Abandon(consumer string)
+}
+
 // staticMember is the Membership of an instance without heartbeats: one name, always valid.
 type staticMember string
 

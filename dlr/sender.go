@@ -22,6 +22,14 @@ import (
 // SenderOptions configure a Sender. Zero values give the documented defaults.
 type SenderOptions struct {
 	Store store.Webhooks
+	// Member, if set, is the instance's incarnation (store/liveness.Keeper). A claim of jobs
+	// that failed may have been carried out with only its answer lost, leaving jobs leased
+	// to this instance that it does not hold; once the store answers again the incarnation
+	// is abandoned so that they are taken over at once instead of after Lease.
+	Member interface {
+		Consumer() string
+		Abandon(consumer string)
+	}
 	// Client sends the requests. Default: NewHTTPClient(Timeout, PerHostConcurrency,
 	// AllowPrivate), which checks every connection's address. A Client of your own gets the
 	// check before each request (resolution of the URL's host) but not at dial time.
@@ -272,7 +280,8 @@ func (s *Sender) releaseWaiting() {
 
 func (s *Sender) claimLoop() {
 	defer s.loop.Done()
-	limit := 100 // claim size: shrinks while hosts are saturated, so jobs are not churned
+	limit := 100      // claim size: shrinks while hosts are saturated, so jobs are not churned
+	leakedUnder := "" // the incarnation a failed claim may have leased jobs to (Member)
 	for {
 		free := int64(s.o.MaxInFlight) - s.held.Load()
 		if free <= 0 {
@@ -289,6 +298,12 @@ func (s *Sender) claimLoop() {
 		if err != nil {
 			s.stats.storeErrors.Add(1)
 			s.log.Warn().Err(err).Msg("claiming webhooks failed; retrying")
+			if s.o.Member != nil && leakedUnder == "" {
+				leakedUnder = s.o.Member.Consumer()
+			}
+		} else if leakedUnder != "" {
+			s.o.Member.Abandon(leakedUnder)
+			leakedUnder = ""
 		}
 		accepted := 0
 		for _, j := range jobs {

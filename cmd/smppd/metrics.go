@@ -216,7 +216,10 @@ func b2f(b bool) float64 {
 }
 
 // The Keeper also gives bind leases the live member count (the fair share of slots).
-var _ dispatch.MemberCounter = (*liveness.Keeper)(nil)
+var (
+	_ dispatch.MemberCounter = (*liveness.Keeper)(nil)
+	_ dispatch.Abandoner     = (*liveness.Keeper)(nil)
+)
 
 // livenessCollector reports the instance's heartbeat.
 type livenessCollector struct{ k *liveness.Keeper }
@@ -226,6 +229,7 @@ var (
 	descLiveMembers = prometheus.NewDesc("smppd_live_members", "Instances whose heartbeat was alive at the last renewal, this one included.", nil, nil)
 	descLapses      = prometheus.NewDesc("smppd_heartbeat_lapses_total", "Renewals that found this instance's heartbeat lapsed (it joined again as a new incarnation; others took over its claims).", nil, nil)
 	descRenewErrors = prometheus.NewDesc("smppd_heartbeat_errors_total", "Heartbeat renewals or rejoins that failed (store unreachable or slow).", nil, nil)
+	descAbandons    = prometheus.NewDesc("smppd_heartbeat_abandons_total", "Incarnations given up after a store error left claims possibly pending under them with nobody holding them (they are taken over at once).", nil, nil)
 	descConflicts   = prometheus.NewDesc("smppd_heartbeat_conflicts_total", "Renewals that found another live process under this instance name (misconfiguration: this one claims nothing until the other stops).", nil, nil)
 )
 
@@ -238,4 +242,5 @@ func (c *livenessCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descLapses, prometheus.CounterValue, float64(st.Lapses))
 	ch <- prometheus.MustNewConstMetric(descRenewErrors, prometheus.CounterValue, float64(st.RenewErrors))
 	ch <- prometheus.MustNewConstMetric(descConflicts, prometheus.CounterValue, float64(st.Conflicts))
+	ch <- prometheus.MustNewConstMetric(descAbandons, prometheus.CounterValue, float64(st.Abandons))
 }

@@ -43,8 +43,8 @@ func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, 
 	sender, err := dlr.NewSender(dlr.SenderOptions{
 		Store: ds, Secret: cfg.Webhooks.Secret, RetryFor: cfg.Webhooks.RetryFor, AllowPrivate: cfg.Webhooks.AllowPrivate,
 		Timeout: cfg.Webhooks.Timeout, Lease: cfg.Webhooks.Lease, PerHostConcurrency: cfg.Webhooks.PerHostConcurrency,
-		OnWebhook: m.observeWebhook,
-		Logger:    log.With().Str("component", "webhooks").Logger(),
+		OnWebhook: m.observeWebhook, Member: member,
+		Logger: log.With().Str("component", "webhooks").Logger(),
 	})
 	if err != nil {
 		return nil, nil, err

@@ -81,7 +81,9 @@ type Keeper struct {
 	deadline atomic.Int64 // unix nanos: the current member's claims are valid until then
 	live     atomic.Int64 // live members at the last count (at least 1: this one)
 
-	lapses, rejoins, renewErrors, conflicts atomic.Uint64
+	lapses, rejoins, renewErrors, conflicts, abandons atomic.Uint64
+	rejoinMu                                          sync.Mutex // one join at a time (renewal, Abandon)
+	abandoned                                         bool       // the current member is given up; the next round joins anew (rejoinMu)
 
 	stop chan struct{}
 	done chan struct{}
@@ -156,9 +158,15 @@ func (k *Keeper) run() {
 
 // renew extends the heartbeat once; on a lost one it joins again.
 func (k *Keeper) renew() {
+	k.rejoinMu.Lock()
+	defer k.rejoinMu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), k.o.TTL/3)
 	defer cancel()
 	m := *k.member.Load()
+	if k.abandoned {
+		k.rejoinAbandoned(ctx)
+		return
+	}
 	sent := k.o.Now()
 	err := k.s.Renew(ctx, m, k.o.TTL)
 	switch {
@@ -210,6 +218,42 @@ func (k *Keeper) replacedBy(ctx context.Context, m store.Member) (store.Member, 
 	return store.Member{}, false
 }
 
+// Abandon gives up the incarnation named consumer, if it is the current one, and joins as a
+// new one. Callers use it when claims made under it may have leaked: a claim whose reply was
+// lost (Redis restarted between doing it and answering) or a settlement that could not be
+// stored leaves entries pending under a live name, which nothing would take over before an
+// idle timeout of minutes. Once the name is dead, they are taken over at once like a crashed
+// instance's (what was on the wire may be sent twice, and is counted). Claims held under the
+// old name are dropped unsent by their holders (Valid is false from now on). Joining needs
+// the store: when it fails the keeper retries at its next round, claiming nothing meanwhile.
+func (k *Keeper) Abandon(consumer string) {
+	k.rejoinMu.Lock()
+	defer k.rejoinMu.Unlock()
+	m := k.Member()
+	if consumer != m.Consumer() {
+		return // abandoned already
+	}
+	k.abandons.Add(1)
+	k.deadline.Store(0)
+	k.abandoned = true
+	k.o.Logger.Warn().Str("member", consumer).Msg("abandoning this incarnation: some of its claims may have leaked; joining again so that they are taken over now")
+	ctx, cancel := context.WithTimeout(context.Background(), k.o.TTL)
+	defer cancel()
+	k.rejoinAbandoned(ctx)
+}
+
+// rejoinAbandoned joins as a new incarnation after Abandon; on failure the next renewal
+// round tries again (never renewing the abandoned one). Callers hold rejoinMu.
+func (k *Keeper) rejoinAbandoned(ctx context.Context) {
+	if err := k.join(ctx); err != nil {
+		k.renewErrors.Add(1)
+		k.o.Logger.Error().Err(err).Msg("joining again failed; retrying")
+		return
+	}
+	k.abandoned = false
+	k.rejoins.Add(1)
+}
+
 // Member returns the current incarnation.
 func (k *Keeper) Member() store.Member { return *k.member.Load() }
 
@@ -235,13 +279,15 @@ type Stats struct {
 	RenewErrors uint64 // renewals (or rejoins) that failed
 	// Conflicts counts renewals that found another live process under this instance name.
 	Conflicts uint64
+	// Abandons counts incarnations given up because claims made under them may have leaked.
+	Abandons uint64
 }
 
 // Stats returns the Keeper's counters.
 func (k *Keeper) Stats() Stats {
 	c := k.Consumer()
 	return Stats{Member: c, Valid: k.Valid(c), LiveMembers: k.LiveMembers(),
-		Lapses: k.lapses.Load(), Rejoins: k.rejoins.Load(), RenewErrors: k.renewErrors.Load(), Conflicts: k.conflicts.Load()}
+		Lapses: k.lapses.Load(), Rejoins: k.rejoins.Load(), RenewErrors: k.renewErrors.Load(), Conflicts: k.conflicts.Load(), Abandons: k.abandons.Load()}
 }
 
 // Stop stops renewing and removes the heartbeat, so that others take over at once whatever

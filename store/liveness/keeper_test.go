@@ -169,3 +169,42 @@ func TestKeeperSharedNameStaysOut(t *testing.T) {
 	_ = second.Stop(context.Background())
 	poll(t, 2*time.Second, "the first rejoins", func() bool { return first.Valid(first.Consumer()) })
 }
+
+// Abandon gives the incarnation up at once: its name is dead in the store (so its claims are
+// taken over), a new one is current; a second Abandon of the old name does nothing; when the
+// store cannot be reached the keeper keeps trying and never renews the abandoned name.
+func TestKeeperAbandon(t *testing.T) {
+	ms := memstore.New()
+	f := &flaky{Liveness: ms}
+	k, err := Start(context.Background(), f, Options{Instance: "alpha", TTL: 600 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Stop(context.Background())
+	first := k.Consumer()
+	k.Abandon(first)
+	second := k.Consumer()
+	if second == first || !k.Valid(second) || k.Valid(first) {
+		t.Fatalf("after Abandon: %s (valid %v), old valid %v", second, k.Valid(second), k.Valid(first))
+	}
+	members, _ := ms.Members(context.Background())
+	if len(members) != 1 || members[0].Consumer() != second {
+		t.Fatalf("members %v, want only %s", members, second)
+	}
+	k.Abandon(first) // stale: nothing happens
+	if k.Consumer() != second || k.Stats().Abandons != 1 {
+		t.Fatalf("a stale Abandon changed %s to %s (abandons %d)", second, k.Consumer(), k.Stats().Abandons)
+	}
+
+	f.down.Store(true)
+	k.Abandon(second)
+	if k.Valid(second) || k.Consumer() != second {
+		t.Fatalf("abandoned while the store is down: consumer %s valid %v", k.Consumer(), k.Valid(k.Consumer()))
+	}
+	time.Sleep(400 * time.Millisecond) // two renewal rounds: the abandoned name must not come back
+	if k.Valid(second) {
+		t.Fatal("the abandoned incarnation was renewed")
+	}
+	f.down.Store(false)
+	poll(t, 3*time.Second, "joined anew", func() bool { return k.Consumer() != second && k.Valid(k.Consumer()) })
+}
