@@ -69,6 +69,26 @@ type write struct {
 	done  chan error
 }
 
+// perStream gathers what a batch's writes do to each stream (acks, claims to finish), in the
+// order the streams first appear, with the writes that contributed: each stream gets one
+// merged command, whose error is charged to those writes.
+type perStream[T any] struct {
+	items  map[streamGroup][]T
+	owners map[streamGroup][]int
+	order  []streamGroup
+}
+
+func (g *perStream[T]) add(k streamGroup, owner int, items []T) {
+	if g.items == nil {
+		g.items, g.owners = map[streamGroup][]T{}, map[streamGroup][]int{}
+	}
+	if _, ok := g.items[k]; !ok {
+		g.order = append(g.order, k)
+	}
+	g.items[k] = append(g.items[k], items...)
+	g.owners[k] = append(g.owners[k], owner)
+}
+
 // streamGroup names a stream and the consumer group whose entries are acked.
 type streamGroup struct{ stream, group string }
 
@@ -160,28 +180,20 @@ func (cm *committer) flush(batch []*write) {
 // MULTI makes each caller's commands (all its steps) atomic with everything else in the
 // batch, and a command error is charged to the write that queued it.
 func (cm *committer) flushTx(batch []*write) {
-	acks := map[streamGroup][]string{}
-	var order []streamGroup
-	finishes := map[streamGroup][]claimRef{}
-	var finishOrder []streamGroup
+	var acks perStream[string]
+	var finishes perStream[claimRef]
 	var recKeys []string
 	var recVals []any
-	for _, w := range batch {
+	for i, w := range batch {
 		for k, refs := range w.finishes {
-			if _, ok := finishes[k]; !ok {
-				finishOrder = append(finishOrder, k)
-			}
-			finishes[k] = append(finishes[k], refs...)
+			finishes.add(k, i, refs)
 		}
 		for _, kv := range w.records {
 			recKeys = append(recKeys, kv.key, kv.wh)
 			recVals = append(recVals, kv.val, "0", "")
 		}
 		for k, ids := range w.acks {
-			if _, ok := acks[k]; !ok {
-				order = append(order, k)
-			}
-			acks[k] = append(acks[k], ids...)
+			acks.add(k, i, ids)
 		}
 	}
 	// The writes' own deadlines are theirs to watch; the batch is bounded by the client's
@@ -206,11 +218,11 @@ func (cm *committer) flushTx(batch []*write) {
 				w.then(p)
 			}
 		}
-		for _, k := range finishOrder {
-			finishCmds[k] = p.Eval(ctx, finishSource, []string{k.stream}, finishArgs(k.group, finishes[k])...)
+		for _, k := range finishes.order {
+			finishCmds[k] = p.Eval(ctx, finishSource, []string{k.stream}, finishArgs(k.group, finishes.items[k])...)
 		}
-		for _, k := range order {
-			ids := acks[k]
+		for _, k := range acks.order {
+			ids := acks.items[k]
 			ackCmds[k] = [2]redis.Cmder{p.XAck(ctx, k.stream, k.group, ids...), p.XDel(ctx, k.stream, ids...)}
 		}
 		for _, w := range batch {
@@ -300,9 +312,7 @@ func (cm *committer) flushSteps(batch []*write) {
 	step(func(st *stepPipe) {
 		recs := map[string]*swapGroup{} // by webhook stream: one per message shard
 		var recOrder []string
-		acks := map[streamGroup][]string{}
-		ackOwners := map[streamGroup][]int{}
-		var ackOrder []streamGroup
+		var acks perStream[string]
 		for i, w := range batch {
 			st.own(i, w.add)
 			for _, kv := range w.records {
@@ -315,11 +325,7 @@ func (cm *committer) flushSteps(batch []*write) {
 				g.add(i, kv)
 			}
 			for k, ids := range w.acks {
-				if _, ok := acks[k]; !ok {
-					ackOrder = append(ackOrder, k)
-				}
-				acks[k] = append(acks[k], ids...)
-				ackOwners[k] = append(ackOwners[k], i)
+				acks.add(k, i, ids)
 			}
 		}
 		for _, wh := range recOrder {
@@ -327,31 +333,25 @@ func (cm *committer) flushSteps(batch []*write) {
 			st.p.Eval(ctx, swapSource, g.keys, g.vals...)
 			st.merged(g.owners)
 		}
-		for _, k := range ackOrder {
-			st.p.Eval(ctx, ackSource, []string{k.stream}, ackArgs(k.group, acks[k])...)
-			st.merged(ackOwners[k])
+		for _, k := range acks.order {
+			st.p.Eval(ctx, ackSource, []string{k.stream}, ackArgs(k.group, acks.items[k])...)
+			st.merged(acks.owners[k])
 		}
 	})
 	step(func(st *stepPipe) {
-		finishes := map[streamGroup][]claimRef{}
-		owners := map[streamGroup][]int{}
-		var order []streamGroup
+		var finishes perStream[claimRef]
 		for i, w := range batch {
 			if errs[i] != nil {
 				continue
 			}
 			st.own(i, w.then)
 			for k, refs := range w.finishes {
-				if _, ok := finishes[k]; !ok {
-					order = append(order, k)
-				}
-				finishes[k] = append(finishes[k], refs...)
-				owners[k] = append(owners[k], i)
+				finishes.add(k, i, refs)
 			}
 		}
-		for _, k := range order {
-			c := st.p.Eval(ctx, finishSource, []string{k.stream}, finishArgs(k.group, finishes[k])...)
-			st.merged(owners[k])
+		for _, k := range finishes.order {
+			c := st.p.Eval(ctx, finishSource, []string{k.stream}, finishArgs(k.group, finishes.items[k])...)
+			st.merged(finishes.owners[k])
 			st.finishes = append(st.finishes, c)
 		}
 	})
