@@ -219,7 +219,7 @@ func (cm *committer) flushTx(batch []*write) {
 			}
 		}
 		for _, k := range finishes.order {
-			finishCmds[k] = p.Eval(ctx, finishSource, []string{k.stream}, finishArgs(k.group, finishes.items[k])...)
+			finishCmds[k] = p.Eval(ctx, finishSource, finishKeys(k.stream), finishArgs(k.group, finishes.items[k])...)
 		}
 		for _, k := range acks.order {
 			ids := acks.items[k]
@@ -350,7 +350,7 @@ func (cm *committer) flushSteps(batch []*write) {
 			}
 		}
 		for _, k := range finishes.order {
-			c := st.p.Eval(ctx, finishSource, []string{k.stream}, finishArgs(k.group, finishes.items[k])...)
+			c := st.p.Eval(ctx, finishSource, finishKeys(k.stream), finishArgs(k.group, finishes.items[k])...)
 			st.merged(finishes.owners[k])
 			st.finishes = append(st.finishes, c)
 		}

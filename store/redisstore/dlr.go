@@ -385,7 +385,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 			if len(out) >= n {
 				break
 			}
-			taken, err := s.takeOverDead(ctx, s.whStreamKey(k), webhookGroup, consumer, n-len(out), maxLease-lease)
+			taken, err := s.takeOverDead(ctx, s.whStreamKey(k), webhookGroup, consumer, "", n-len(out), maxLease-lease)
 			if err != nil {
 				return out, fmt.Errorf("store: %s: %w", op, err)
 			}

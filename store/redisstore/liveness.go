@@ -207,6 +207,7 @@ end
 args[#args + 1] = 'IDLE'
 args[#args + 1] = ARGV[5]
 local got = redis.call('XCLAIM', unpack(args))
+if KEYS[2] then redis.call('SET', KEYS[2], '1', 'PX', ARGV[6]) end
 local out = {}
 for _, e in ipairs(got) do
   if type(e) == 'table' and e[1] then
@@ -232,7 +233,10 @@ type takenEntry struct {
 // hold (members whose heartbeat is gone, or earlier incarnations of a restarted instance),
 // setting their idle time to idle. Consumers whose names no member made are left alone:
 // their liveness is unknown, and only an idle timeout may take their entries.
-func (s *Store) takeOverDead(ctx context.Context, stream, group, consumer string, n int, idle time.Duration) ([]takenEntry, error) {
+//
+// handed, if not "", is the stream's handed-over marker (handedKey): set in the same step, so
+// that finishing a claim checks its ownership for the fencing window from then on.
+func (s *Store) takeOverDead(ctx context.Context, stream, group, consumer, handed string, n int, idle time.Duration) ([]takenEntry, error) {
 	cons, err := s.c.XInfoConsumers(ctx, stream, group).Result()
 	if err != nil {
 		if isNoGroup(err) || strings.Contains(err.Error(), "no such key") {
@@ -261,7 +265,11 @@ func (s *Store) takeOverDead(ctx context.Context, stream, group, consumer string
 		if live[d] || len(out) >= n {
 			continue
 		}
-		vals, err := takeOverScript.Run(ctx, s.c, []string{stream}, group, d, consumer, n-len(out), ms(idle)).Slice()
+		keys, args := []string{stream}, []any{group, d, consumer, n - len(out), ms(idle)}
+		if handed != "" {
+			keys, args = append(keys, handed), append(args, ms(fenceWindow))
+		}
+		vals, err := takeOverScript.Run(ctx, s.c, keys, args...).Slice()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return out, err
 		}

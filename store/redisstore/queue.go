@@ -587,14 +587,30 @@ local function owned(key, group, id, d, consumer)
 end
 `
 
+// fenceWindow is how long after a claim was handed over from one consumer to another
+// (TakeOver, Reclaim) finishing claims of that stream checks each claim's ownership. The
+// earlier holder stops acting on its claims before its heartbeat can lapse (its Keeper's own
+// deadline), so what it may still try to finish after a takeover is what it was sending
+// then: a send bounded by its parts' response timeouts, minutes at most. Outside the window
+// no claim of the stream can be a fenced one, and finishing skips the check (one XPENDING per
+// message).
+const fenceWindow = 15 * time.Minute
+
+// handedKey is the marker of a queue stream whose claims were handed over within the fence
+// window (a string with that TTL; same hash tag as the stream).
+func handedKey(stream string) string { return stream + ":handed" }
+
 // finishSource acknowledges and deletes the entries of one stream that are still owned by
-// the claims naming them. KEYS[1] the stream; ARGV[1] the group, then (entry id, delivery
-// count, consumer) triples. Returns how many were not owned (finished already, or fenced).
-// The acks go out as variadic XACK and XDEL, in chunks (Lua's unpack is bounded).
+// the claims naming them. KEYS[1] the stream, KEYS[2] its handed-over marker; ARGV[1] the
+// group, then (entry id, delivery count, consumer) triples. Returns how many were not owned
+// (finished already, or fenced). Unless claims of the stream were handed over within the
+// fence window, none can be fenced and the check is skipped. The acks go out as variadic
+// XACK and XDEL, in chunks (Lua's unpack is bounded).
 const finishSource = ownedLua + `
 local ok = {}
+local check = redis.call('EXISTS', KEYS[2]) == 1
 for i = 2, #ARGV, 3 do
-  if owned(KEYS[1], ARGV[1], ARGV[i], ARGV[i + 1], ARGV[i + 2]) then ok[#ok + 1] = ARGV[i] end
+  if not check or owned(KEYS[1], ARGV[1], ARGV[i], ARGV[i + 1], ARGV[i + 2]) then ok[#ok + 1] = ARGV[i] end
 end
 for i = 1, #ok, 1000 do
   local chunk = {unpack(ok, i, math.min(i + 999, #ok))}
@@ -605,6 +621,9 @@ return (#ARGV - 1) / 3 - #ok
 `
 
 var finishScript = redis.NewScript(finishSource)
+
+// finishKeys returns finishSource's KEYS for stream.
+func finishKeys(stream string) []string { return []string{stream, handedKey(stream)} }
 
 // finishArgs returns finishSource's ARGV for refs.
 func finishArgs(group string, refs []claimRef) []any {
@@ -633,7 +652,7 @@ func (s *Store) Ack(ctx context.Context, carrier string, claims ...store.Claim) 
 	for prio, refs := range byPrio {
 		if len(refs) > 0 {
 			calls = append(calls, &scriptCall{script: finishScript,
-				keys: []string{s.streamKey(carrier, store.Priority(prio))}, args: finishArgs(s.opts.Group, refs)})
+				keys: finishKeys(s.streamKey(carrier, store.Priority(prio))), args: finishArgs(s.opts.Group, refs)})
 		}
 	}
 	if err := s.runScripts(ctx, calls); err != nil {
@@ -759,7 +778,7 @@ func (s *Store) Move(ctx context.Context, from string, c store.Claim, to string)
 	if err := s.c.XAdd(ctx, &redis.XAddArgs{Stream: dst, Values: []any{"m", body}}).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	if err := finishScript.Run(ctx, s.c, []string{src}, finishArgs(s.opts.Group, []claimRef{ref})...).Err(); err != nil {
+	if err := finishScript.Run(ctx, s.c, finishKeys(src), finishArgs(s.opts.Group, []claimRef{ref})...).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
@@ -781,7 +800,7 @@ func (s *Store) TakeOver(ctx context.Context, carrier, consumer string, n int) (
 			break
 		}
 		key := s.streamKey(carrier, p)
-		taken, err := s.takeOverDead(ctx, key, s.opts.Group, consumer, n-len(claims), 0)
+		taken, err := s.takeOverDead(ctx, key, s.opts.Group, consumer, handedKey(key), n-len(claims), 0)
 		if err != nil {
 			return claims, fmt.Errorf("store: %s: %w", op, err)
 		}
@@ -813,6 +832,22 @@ func (s *Store) Reclaim(ctx context.Context, carrier, consumer string, minIdle t
 	idle := time.Duration(ms(minIdle)) * time.Millisecond
 	for _, p := range store.Priorities() {
 		key := s.streamKey(carrier, p)
+		if len(claims) >= n {
+			break
+		}
+		// Only when something is idle that long: mark the stream handed over first (so that
+		// from now on finishing its claims checks their ownership), then take.
+		idleOnes, err := s.c.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: key, Group: s.opts.Group,
+			Idle: idle, Start: "-", End: "+", Count: 1}).Result()
+		if isNoGroup(err) || err == nil && len(idleOnes) == 0 {
+			continue
+		}
+		if err != nil {
+			return claims, fmt.Errorf("store: %s: %w", op, err)
+		}
+		if err := s.c.Set(ctx, handedKey(key), "1", fenceWindow).Err(); err != nil {
+			return claims, fmt.Errorf("store: %s: %w", op, err)
+		}
 		start := "0-0"
 		// XAUTOCLAIM scans at most 10×COUNT pending entries per call; a bounded number of
 		// rounds keeps one Reclaim short even with a huge pending list.

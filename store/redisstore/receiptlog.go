@@ -163,7 +163,7 @@ func (s *Store) ReclaimReceiptLog(ctx context.Context, consumer string, minIdle 
 	}
 	// Entries of dead members first, whatever their idle time (this also deletes dead
 	// members' consumers from the group once they hold nothing).
-	taken, err := s.takeOverDead(ctx, key, receiptGroup, consumer, n, 0)
+	taken, err := s.takeOverDead(ctx, key, receiptGroup, consumer, "", n, 0)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}

@@ -10,6 +10,9 @@
 //	P:{q:<carrier>}:<prio>     stream  ready and pending messages of one carrier and priority
 //	                                   (prio 0 OTP, 1 transactional, 2 promotional); field "m"
 //	                                   holds the Message as JSON; consumer group Options.Group
+//	P:{q:<carrier>}:<prio>:handed  string  "1" for fenceWindow (15m) after claims of the
+//	                                   stream were handed over (TakeOver, Reclaim): while it
+//	                                   exists, finishing a claim checks its ownership
 //	P:{q:<carrier>}:sched      zset    scheduled messages of one carrier (future SendAt,
 //	                                   deferred retries); score = due time in unix ms,
 //	                                   member = the Message as JSON (unique: it has ID and
