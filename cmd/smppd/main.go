@@ -86,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	cfgPath := fs.String("config", "", "configuration file (YAML; see docs/config.md); without it smppd runs its demo")
 	httpAddr := fs.String("http", "", "override http.listen (e.g. 127.0.0.1:0)")
 	check := fs.Bool("check", false, "validate the configuration and exit")
+	migrateKeys := fs.Bool("migrate-keys", false, "rename the Redis keys of versions before Redis Cluster support to the present layout (every instance stopped), report, and exit")
 	dltImport := fs.Bool("dlt-import", false, "import the configured DLT registry files into the store (every instance reloads them) and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -132,6 +133,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return err
 	}
 	defer d.store.Close()
+	if *migrateKeys {
+		rs, ok := d.store.(*redisstore.Store)
+		if !ok {
+			return errors.New("-migrate-keys: store.type is not redis: nothing to migrate")
+		}
+		r, err := rs.MigrateKeys(ctx)
+		fmt.Fprintf(stdout, "keys renamed: %d, webhook jobs re-queued: %d, skipped (new name taken): %d, not recognised: %d\n",
+			r.Renamed, r.Jobs, r.Skipped, r.Leftover)
+		return err
+	}
 
 	// The heartbeat first: claims are made under this incarnation's name, and a restarted
 	// instance's previous incarnation is dead (its claims taken over) from this join on.
