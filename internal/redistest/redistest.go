@@ -306,8 +306,10 @@ type Cluster struct {
 }
 
 // ClusterNodeTimeout is the cluster-node-timeout of test clusters: a killed master is
-// failed over by its replica within a few times this.
-const ClusterNodeTimeout = time.Second
+// failed over by its replica within a few times this. Not shorter: on a loaded two-core
+// machine (the race-enabled test run) a second let replicas promote themselves while their
+// master was only slow, losing what it had not replicated yet.
+const ClusterNodeTimeout = 3 * time.Second
 
 // StartCluster starts masters × (1 + replicasPerMaster) cluster-enabled servers, joins
 // them with redis-cli --cluster create (the slots spread evenly over the masters) and waits

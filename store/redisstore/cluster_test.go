@@ -264,6 +264,12 @@ func TestClusterFailover(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// What a failover must keep: every message, acknowledged and replicated.
+	for _, c := range carriers {
+		if d, err := s.Depth(ctx, c); err != nil || d.Ready != each {
+			t.Fatalf("%s before the failover: %+v, %v (the cluster changed masters by itself?)", c, d, err)
+		}
+	}
 	t.Logf("promoted %s at %v", cl.KillMaster(cl.MasterOf(int(redisstore.KeySlot(s.StreamKey("jio", 0))))), time.Now().Format("05.000"))
 	got := map[string]bool{}
 	deadline := time.Now().Add(30 * time.Second)
