@@ -56,6 +56,8 @@ func TestWebhookRetriesUntilDeliveredAndSigns(t *testing.T) {
 			c, _ := st.WebhookCounts(context.Background())
 			return c.Queued == 0
 		})
+		// The delivered event is reported once the ack is stored: it may trail the count.
+		waitFor(t, 5*time.Second, "four events", func() bool { mu.Lock(); defer mu.Unlock(); return len(events) == 4 })
 		mu.Lock()
 		defer mu.Unlock()
 		if strings.Join(attempts, " ") != "1/m1:DELIVERED 2/m1:DELIVERED 3/m1:DELIVERED 4/m1:DELIVERED" {
