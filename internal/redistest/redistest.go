@@ -303,6 +303,9 @@ func (s *Server) LogTail(n int) string {
 type Cluster struct {
 	t     testing.TB
 	nodes []*Server
+
+	mu   sync.Mutex
+	held map[string]net.Listener // ports of killed nodes, kept from other tests (holdPort)
 }
 
 // ClusterNodeTimeout is the cluster-node-timeout of test clusters: a killed master is
@@ -538,6 +541,7 @@ func (c *Cluster) KillMaster(i int) string {
 		c.t.Fatalf("redistest: master %s is not a node of this cluster", m.Addr)
 	}
 	srv.Kill()
+	c.holdPort(m.Addr)
 	deadline := time.Now().Add(30*time.Second + 10*ClusterNodeTimeout)
 	for {
 		nodes, err := c.Topology()
@@ -553,6 +557,51 @@ func (c *Cluster) KillMaster(i int) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// holdPort keeps a killed node's port taken until the test ends, refusing every connection
+// (accept, then close), as a dead host would answer. Without it, another test's redis-server
+// started meanwhile on a free port may get it, and a client that still has the dead node in
+// its slot map would read that unrelated server's (empty) data without any error.
+func (c *Cluster) holdPort(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		c.t.Logf("redistest: cannot hold the port of killed node %s: %v", addr, err)
+		return
+	}
+	c.mu.Lock()
+	if c.held == nil {
+		c.held = map[string]net.Listener{}
+	}
+	c.held[addr] = ln
+	c.mu.Unlock()
+	c.t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = conn.Close()
+		}
+	}()
+}
+
+// Revive starts a node KillMaster killed again, on its port and data (it rejoins as a
+// replica of the master that took over).
+func (c *Cluster) Revive(addr string) {
+	c.t.Helper()
+	c.mu.Lock()
+	if ln := c.held[addr]; ln != nil {
+		_ = ln.Close()
+		delete(c.held, addr)
+	}
+	c.mu.Unlock()
+	n := c.Node(addr)
+	if n == nil {
+		c.t.Fatalf("redistest: %s is not a node of this cluster", addr)
+	}
+	n.Start()
 }
 
 // waitHealthy polls until healthy(want) holds.

@@ -105,7 +105,7 @@ func TestClusterFailover(t *testing.T) {
 		}
 	}
 	// The old master comes back as a replica of the new one.
-	cl.Node(old).Start()
+	cl.Revive(old)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var back bool

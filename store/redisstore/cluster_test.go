@@ -294,6 +294,21 @@ func TestClusterFailover(t *testing.T) {
 			d, err := s.Depth(ctx, c)
 			t.Logf("%s: depth %+v %v", c, d, err)
 		}
+		// Where is the data? Ask every node itself.
+		for _, addr := range cl.Addrs() {
+			n := redis.NewClient(&redis.Options{Addr: addr})
+			role, _ := n.Do(ctx, "ROLE").Slice()
+			keys, err := n.Keys(ctx, "*{q:*").Result()
+			var lens []string
+			for _, k := range keys {
+				lens = append(lens, fmt.Sprintf("%s=%d", k, n.XLen(ctx, k).Val()))
+			}
+			t.Logf("node %s role %v: %v %v", addr, role, lens, err)
+			n.Close()
+		}
+		if topo, err := cl.Topology(); err == nil {
+			t.Logf("topology %+v", topo)
+		}
 		t.Fatalf("claimed %d of %d after the failover", len(got), each*len(carriers))
 	}
 }
