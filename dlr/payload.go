@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/store"
 )
 
@@ -33,9 +34,6 @@ const (
 	ModeOTP  = "otp"
 )
 
-// ist is the zone of the times in payloads, as 2Factor sends them.
-var ist = time.FixedZone("IST", 5*60*60+30*60)
-
 // TimeLayout is the layout of SentAt and StatusAt in payloads ("2025-11-24 19:43:06", IST).
 const TimeLayout = "2006-01-02 15:04:05"
 
@@ -44,7 +42,7 @@ func FormatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.In(ist).Format(TimeLayout)
+	return t.In(dlt.IST).Format(TimeLayout) // payload times are IST, as 2Factor sends them
 }
 
 // Payload is the JSON delivery report of the 2Factor R1 API, field for field.
