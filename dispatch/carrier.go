@@ -616,9 +616,9 @@ func (c *carrier) failed(h held, err error, part int) {
 	case isStatus && se.Status.Throttling():
 		c.throttled(now)
 		c.pushFront(h)
-	case isStatus && se.Status == smpp.ESME_RINVBNDSTS:
-		// The bind was unbinding (the carrier's unbind crossed our submit): the carrier
-		// did not take the message, another bind sends it.
+	case notSent(err):
+		// The carrier never took it (the session refused it before writing, or the bind
+		// was unbinding: its unbind crossed our submit): another bind sends it.
 		c.pushFront(h)
 	case smpp.OutcomeUnknown(err):
 		if c.o.NoResponse == PolicyUnknown {
@@ -627,9 +627,6 @@ func (c *carrier) failed(h held, err error, part int) {
 			return
 		}
 		h.unknown = true
-		c.pushFront(h)
-	case !isStatus && smpp.Retryable(err):
-		// The session went away before the request left, or was not bound: nothing was sent.
 		c.pushFront(h)
 	case smpp.Retryable(err) && m.Attempts < c.d.o.MaxAttempts:
 		c.deferRetry(h, now, err)
