@@ -59,7 +59,7 @@ flood:
 # commit, receipt log and webhook delivery on Redis at 127.0.0.1:6379).
 microbench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./smpp/ ./smpp/text/ ./dlt/
-	$(GO) test -run='^$$' -bench=SubmitWithReceipts -benchtime=200000x ./smpp/smsc/
+	$(GO) test -run='^$$' -bench=SubmitWithReceipts -benchtime=200000x ./smsc/
 	$(GO) test -run='^$$' -bench=GroupCommitAccept -benchtime=20000x ./store/redisstore/
 	$(GO) test -run='^$$' -bench='Receipt|Apply|WebhookDelivery' -benchtime=3000x ./dlr/
 

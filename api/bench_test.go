@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 )
 
 // BenchmarkOTPSendRate drives AUTOGEN at a fixed rate (default 2,000 requests/s, 2Factor's

@@ -19,7 +19,7 @@ import (
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/otp"
 	"github.com/smppd/smppd/smpp"
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/redisstore"
 	"github.com/smppd/smppd/store/storetest"

@@ -15,7 +15,7 @@ import (
 	"github.com/smppd/smppd/dispatch/dispatchtest"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/liveness"
 	"github.com/smppd/smppd/store/memstore"

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/dlt"
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/memstore"
 	"github.com/smppd/smppd/store/storetest"

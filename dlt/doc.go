@@ -4,7 +4,7 @@
 // the PE-TM chain hash; and the DLT error codes.
 //
 // The daemon uses it to refuse a message before accepting it, and the SMSC simulator
-// (smpp/smsc) uses the same code to scrub traffic the way Indian operators do, so the two
+// (smsc) uses the same code to scrub traffic the way Indian operators do, so the two
 // cannot drift apart. The package imports no other smppd package. The research behind the
 // rules is in reference/dlt-smpp.md; sections are cited as "dlt-smpp.md §n".
 //

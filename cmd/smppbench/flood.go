@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 )
 
 // SimReceipts is what the simulator counted about the receipts it delivered (smsc.Counters):

@@ -49,7 +49,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 )
 
 func main() {

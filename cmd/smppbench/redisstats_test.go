@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 )
 
 // An excerpt of Redis 7's INFO all, CRLF line ends as Redis sends them.

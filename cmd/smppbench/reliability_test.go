@@ -38,7 +38,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smppd/smppd/internal/redistest"
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 )
 
 // Load of every scenario: R1 single at loadRate requests/s from loadConcurrency workers

@@ -21,7 +21,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 )
 
 //go:embed bench_registry.yaml

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store/storetest"
 )
 

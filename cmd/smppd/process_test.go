@@ -13,7 +13,7 @@ import (
 
 	"github.com/smppd/smppd/config"
 	"github.com/smppd/smppd/dispatch"
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/storetest"
 )

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/dlr"
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/storetest"
 )

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/smpp"
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 )
 
 // submitAll starts n submits (no receipts asked) and returns a channel of their results.

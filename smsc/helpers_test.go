@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/smpp"
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 )
 
 const waitLong = 5 * time.Second

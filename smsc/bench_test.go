@@ -8,14 +8,14 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/smpp"
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 )
 
 // BenchmarkSubmitWithReceipts drives b.N submit_sm over one TRX bind with a window of 100
 // (16 concurrent submitters), each asking for a receipt, and waits for every receipt. It
 // reports submits/s (until the last response) and receipts/s (until the last receipt).
 //
-//	go test -run='^$' -bench=SubmitWithReceipts -benchtime=200000x ./smpp/smsc/
+//	go test -run='^$' -bench=SubmitWithReceipts -benchtime=200000x ./smsc/
 func BenchmarkSubmitWithReceipts(b *testing.B) {
 	srv := smsc.Start(b, smsc.Options{Window: 100, StoreSize: 200000})
 	var receipts atomic.Int64
@@ -80,7 +80,7 @@ func BenchmarkSubmitWithReceipts(b *testing.B) {
 // once, so its figure is what the delivery path sustains, with the default window of 64
 // and with no window.
 //
-//	go test -run='^$' -bench=Flood -benchtime=200000x ./smpp/smsc/
+//	go test -run='^$' -bench=Flood -benchtime=200000x ./smsc/
 func BenchmarkFlood(b *testing.B) {
 	for _, bc := range []struct {
 		name   string

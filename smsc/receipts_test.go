@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/smpp"
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 )
 
 // holder is an ESME that answers no deliver_sm until the test releases them: the slowest

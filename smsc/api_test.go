@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/smpp"
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/smpp/text"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/smpp"
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 )
 
 func acct(mod func(a *smsc.Account)) smsc.Options {

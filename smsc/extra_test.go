@@ -21,7 +21,7 @@ import (
 
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
-	"github.com/smppd/smppd/smpp/smsc"
+	"github.com/smppd/smppd/smsc"
 )
 
 const scenarioFile = "../../testdata/smscsim/scenario.yaml"
