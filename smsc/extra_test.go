@@ -24,7 +24,7 @@ import (
 	"github.com/smppd/smppd/smsc"
 )
 
-const scenarioFile = "../../testdata/smscsim/scenario.yaml"
+const scenarioFile = "../testdata/smscsim/scenario.yaml"
 
 func TestScenarioFile(t *testing.T) {
 	opts, err := smsc.LoadScenario(scenarioFile)
@@ -78,7 +78,7 @@ func TestDLTScrubbing(t *testing.T) {
 	// 22:30 IST: promotional traffic is out of its window.
 	night := time.Date(2025, 11, 3, 17, 0, 0, 0, time.UTC)
 	opts := acct(func(a *smsc.Account) { a.DLT = smsc.DLT{Enabled: true, RequireChainHash: true} })
-	opts.DLTRegistryFile = "../../testdata/smscsim/dlt_registry.yaml"
+	opts.DLTRegistryFile = "../testdata/smscsim/dlt_registry.yaml"
 	opts.Now = func() time.Time { return night }
 	srv := smsc.Start(t, opts)
 	in := newInbox()
