@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/smpp"
-	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/smpp/text"
+	"github.com/smppd/smppd/smsc"
 )
 
 func TestInjectMO(t *testing.T) {
