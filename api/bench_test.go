@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/internal/wait"
 )
 
 // BenchmarkOTPSendRate drives AUTOGEN at a fixed rate (default 2,000 requests/s, 2Factor's
@@ -73,7 +73,7 @@ func BenchmarkOTPSendRate(b *testing.B) {
 		b.ReportMetric(pct(0.99), "p99-ms")
 		b.ReportMetric(pct(1), "max-ms")
 		b.ReportMetric(float64(failed.Load()), "failed")
-		smsc.WaitFor(30*time.Second, func() bool { return p.sim.Received() >= total+50 })
+		wait.Until(30*time.Second, func() bool { return p.sim.Received() >= total+50 })
 		b.ReportMetric(float64(p.sim.Received()-50), "at-carrier")
 	}
 }

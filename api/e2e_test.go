@@ -17,6 +17,7 @@ import (
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dispatch/dispatchtest"
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/otp"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
@@ -136,7 +137,7 @@ func (p *pipeline) simMessages(tb testing.TB, dest string) []smsc.Message {
 func (p *pipeline) codeFromSim(t *testing.T, dest string, n int) (string, smsc.Message) {
 	t.Helper()
 	var ms []smsc.Message
-	if !smsc.WaitFor(10*time.Second, func() bool { ms = p.simMessages(t, dest); return len(ms) >= n }) {
+	if !wait.Until(10*time.Second, func() bool { ms = p.simMessages(t, dest); return len(ms) >= n }) {
 		t.Fatalf("the simulator got %d messages for %s, want %d", len(ms), dest, n)
 	}
 	m := ms[n-1]
@@ -181,7 +182,7 @@ func TestEndToEndOTP(t *testing.T) {
 		t.Fatalf("a consumed session: %d %v", code, m)
 	}
 	// the status record, through TRANS_SMS_DLR
-	if !smsc.WaitFor(10*time.Second, func() bool {
+	if !wait.Until(10*time.Second, func() bool {
 		r, err := p.st.GetRecord(context.Background(), session)
 		return err == nil && r.Status == store.StatusSubmitted
 	}) {
@@ -247,7 +248,7 @@ func TestEndToEndTransAndBulk(t *testing.T) {
 	if code != 200 || m["success"] != true || m["messageCount"] != float64(2) {
 		t.Fatal(code, m)
 	}
-	if !smsc.WaitFor(10*time.Second, func() bool { return p.sim.Received() >= 4 }) {
+	if !wait.Until(10*time.Second, func() bool { return p.sim.Received() >= 4 }) {
 		t.Fatalf("simulator got %d", p.sim.Received())
 	}
 	for _, d := range []string{"919812345670", "919812345671", "919812345672", "919812345674"} {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/smppd/smppd/dispatch/dispatchtest"
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
@@ -115,13 +116,6 @@ func msg(i int, to string, prio store.Priority) *store.Message {
 	}
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	if !smsc.WaitFor(d, cond) {
-		t.Fatalf("timed out after %s waiting for %s", d, what)
-	}
-}
-
 func tlv(m smsc.Message, tag smpp.Tag) string {
 	v, _ := m.RawTLV.String(tag)
 	return v
@@ -152,7 +146,7 @@ func TestTenThousandMessagesExactlyOnceWithTLVsOnTheRightCarrier(t *testing.T) {
 				batch = nil
 			}
 		}
-		waitFor(t, 60*time.Second, "all messages at the carriers", func() bool { return jio.Received()+airtel.Received() >= n })
+		wait.For(t, 60*time.Second, "all messages at the carriers", func() bool { return jio.Received()+airtel.Received() >= n })
 		chain := dlt.ChainHash(testPE, testTMD)
 		seen := map[string]int{}
 		for carrier, s := range map[string]*smsc.Server{"jio": jio, "airtel": airtel} {
@@ -177,7 +171,7 @@ func TestTenThousandMessagesExactlyOnceWithTLVsOnTheRightCarrier(t *testing.T) {
 				t.Fatalf("%s submitted %d times", to, c)
 			}
 		}
-		waitFor(t, 10*time.Second, "every record SUBMITTED", func() bool {
+		wait.For(t, 10*time.Second, "every record SUBMITTED", func() bool {
 			var sub uint64
 			for _, s := range d.Stats(context.Background()) {
 				sub += s.Submitted
@@ -203,7 +197,7 @@ func TestRecordsCarryCarrierIDsAndIndex(t *testing.T) {
 			t.Fatal(err)
 		}
 		var rec *store.Record
-		waitFor(t, 10*time.Second, "SUBMITTED", func() bool {
+		wait.For(t, 10*time.Second, "SUBMITTED", func() bool {
 			rec, _ = st.GetRecord(context.Background(), m.ID)
 			return rec != nil && rec.Status == store.StatusSubmitted
 		})
@@ -243,7 +237,7 @@ func TestDisconnectsMidWindowLoseNothing(t *testing.T) {
 		if err := d.Submit(context.Background(), all...); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 60*time.Second, "every message accepted once", func() bool {
+		wait.For(t, 60*time.Second, "every message accepted once", func() bool {
 			return distinctAccepted(s) == n
 		})
 		stats := d.Stats(context.Background())[0]
@@ -256,7 +250,7 @@ func TestDisconnectsMidWindowLoseNothing(t *testing.T) {
 		if uint64(extra) > stats.Duplicates {
 			t.Fatalf("%d extra copies at the carrier but only %d counted duplicates", extra, stats.Duplicates)
 		}
-		waitFor(t, 10*time.Second, "queue empty", func() bool {
+		wait.For(t, 10*time.Second, "queue empty", func() bool {
 			s := d.Stats(context.Background())[0]
 			return s.Submitted == n && s.Depth.Ready+s.Depth.Pending+s.Depth.Scheduled == 0
 		})
@@ -298,7 +292,7 @@ func TestThrottlingAdaptsKeepsOrderLosesNothing(t *testing.T) {
 		if err := d.Submit(context.Background(), all...); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 60*time.Second, "every message accepted", func() bool { return distinctAccepted(s) == n })
+		wait.For(t, 60*time.Second, "every message accepted", func() bool { return distinctAccepted(s) == n })
 		var order []string
 		for _, m := range s.Messages(smsc.Filter{}) {
 			if m.Status == "ESME_ROK" {
@@ -341,7 +335,7 @@ func TestPriorityOTPFirst(t *testing.T) {
 		}
 		d.Start()
 		defer d.Shutdown(context.Background())
-		waitFor(t, 20*time.Second, "all sent", func() bool { return distinctAccepted(s) == 30 })
+		wait.For(t, 20*time.Second, "all sent", func() bool { return distinctAccepted(s) == 30 })
 		msgs := s.Messages(smsc.Filter{})
 		// The first claim may race the bind; from the second on, OTP (20..29) leads.
 		otpSeen := 0
@@ -373,7 +367,7 @@ func TestPermanentErrorFailsAndTemporaryRetries(t *testing.T) {
 		if err := d.Submit(context.Background(), append(good, bad)...); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 20*time.Second, "the bad one failed", func() bool {
+		wait.For(t, 20*time.Second, "the bad one failed", func() bool {
 			r, _ := st.GetRecord(context.Background(), bad.ID)
 			return r != nil && r.Status == store.StatusFailed
 		})
@@ -381,7 +375,7 @@ func TestPermanentErrorFailsAndTemporaryRetries(t *testing.T) {
 		if r.ErrorCode != "0xb" || !strings.Contains(r.Reason, "ESME_RINVDSTADR") {
 			t.Fatalf("record %+v", r)
 		}
-		waitFor(t, 20*time.Second, "the good ones submitted despite ESME_RSYSERR", func() bool {
+		wait.For(t, 20*time.Second, "the good ones submitted despite ESME_RSYSERR", func() bool {
 			for _, m := range good {
 				r, _ := st.GetRecord(context.Background(), m.ID)
 				if r == nil || r.Status != store.StatusSubmitted {
@@ -407,7 +401,7 @@ func TestNoResponsePolicyUnknown(t *testing.T) {
 		if err := d.Submit(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "UNKNOWN", func() bool {
+		wait.For(t, 10*time.Second, "UNKNOWN", func() bool {
 			r, _ := st.GetRecord(context.Background(), m.ID)
 			return r != nil && r.Status == store.StatusUnknown
 		})
@@ -430,7 +424,7 @@ func TestScheduledSendWaits(t *testing.T) {
 		if r.Status != store.StatusScheduled {
 			t.Fatalf("status %s", r.Status)
 		}
-		waitFor(t, 10*time.Second, "sent", func() bool { return s.Received() == 1 })
+		wait.For(t, 10*time.Second, "sent", func() bool { return s.Received() == 1 })
 		if got := s.Messages(smsc.Filter{})[0].ReceivedAt; got.Before(m.SendAt) {
 			t.Fatalf("sent at %s, before %s", got, m.SendAt)
 		}
@@ -454,7 +448,7 @@ func TestFailoverWhenCarrierDown(t *testing.T) {
 		if err := d.Submit(context.Background(), all...); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 20*time.Second, "all sent through the backup", func() bool { return distinctAccepted(backup) == 50 })
+		wait.For(t, 20*time.Second, "all sent through the backup", func() bool { return distinctAccepted(backup) == 50 })
 		if d.Stats(context.Background())[0].Moved != 50 {
 			t.Fatalf("moved %d", d.Stats(context.Background())[0].Moved)
 		}
@@ -477,7 +471,7 @@ func TestShutdownLeavesUnsentInStore(t *testing.T) {
 		if err := d.Submit(context.Background(), all...); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "some sent", func() bool { return distinctAccepted(s) > 20 })
+		wait.For(t, 10*time.Second, "some sent", func() bool { return distinctAccepted(s) > 20 })
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := d.Shutdown(ctx); err != nil {
@@ -494,7 +488,7 @@ func TestShutdownLeavesUnsentInStore(t *testing.T) {
 		// A new dispatcher on the same store finishes the job.
 		s.SetThrottle("smppd", smsc.Throttle{})
 		start(t, Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", s, 1, 5)}})
-		waitFor(t, 20*time.Second, "the rest sent", func() bool { return distinctAccepted(s) == 500 })
+		wait.For(t, 20*time.Second, "the rest sent", func() bool { return distinctAccepted(s) == 500 })
 		if acceptedTotal(s) != 500 {
 			t.Fatalf("%d accepted in all: something was sent twice", acceptedTotal(s))
 		}
@@ -526,12 +520,12 @@ func TestTwoInstancesShareOneRedisQueue(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	waitFor(t, 60*time.Second, "every message at the carrier", func() bool { return distinctAccepted(s) == n })
+	wait.For(t, 60*time.Second, "every message at the carrier", func() bool { return distinctAccepted(s) == n })
 	if total := acceptedTotal(s); total != n {
 		t.Fatalf("%d submits accepted for %d messages: something was sent twice", total, n)
 	}
 	var byInstance []uint64
-	waitFor(t, 10*time.Second, "every message settled", func() bool {
+	wait.For(t, 10*time.Second, "every message settled", func() bool {
 		byInstance = byInstance[:0]
 		for _, d := range ds {
 			byInstance = append(byInstance, d.Stats(context.Background())[0].Submitted)
@@ -584,7 +578,7 @@ func TestCarrierUnbindMidWindowNoDuplicates(t *testing.T) {
 		if err := d.Submit(context.Background(), all...); err != nil {
 			t.Fatal(err)
 		}
-		if !smsc.WaitFor(60*time.Second, func() bool { return d.Stats(context.Background())[0].Submitted == n }) {
+		if !wait.Until(60*time.Second, func() bool { return d.Stats(context.Background())[0].Submitted == n }) {
 			t.Fatalf("not every message submitted: %+v; simulator %+v", d.Stats(context.Background())[0], s.Counters())
 		}
 		if u := s.Counters().Unbinds; u < 5 {
@@ -653,7 +647,7 @@ func TestLostClaimReplyTakenOverAtOnce(t *testing.T) {
 		if err := d.Submit(context.Background(), all...); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 15*time.Second, "every message sent", func() bool { return distinctAccepted(s) == n })
+		wait.For(t, 15*time.Second, "every message sent", func() bool { return distinctAccepted(s) == n })
 		if !ls.lost.Load() || k.Stats().Abandons == 0 {
 			t.Fatalf("lost %v, abandons %d: the test did not lose a reply", ls.lost.Load(), k.Stats().Abandons)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
 )
@@ -62,7 +63,7 @@ func TestDLTScrubbingAtTheCarrier(t *testing.T) {
 		}
 		for _, tc := range cases {
 			var r *store.Record
-			waitFor(t, 10*time.Second, tc.name+" settled", func() bool {
+			wait.For(t, 10*time.Second, tc.name+" settled", func() bool {
 				r, _ = st.GetRecord(context.Background(), ids[tc.name])
 				return r != nil && (r.Status == store.StatusSubmitted || r.Status.Final())
 			})
@@ -92,7 +93,7 @@ func TestPromotionalWaitsForTheWindow(t *testing.T) {
 		if err := d.Submit(context.Background(), promo, trans); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "the transactional one sent", func() bool { return sim.Received() == 1 })
+		wait.For(t, 10*time.Second, "the transactional one sent", func() bool { return sim.Received() == 1 })
 		r, _ := st.GetRecord(context.Background(), promo.ID)
 		if r.Status != store.StatusScheduled || sim.Received() != 1 {
 			t.Fatalf("promotional at 21:30 IST: status %s, sent %d", r.Status, sim.Received())
@@ -101,6 +102,6 @@ func TestPromotionalWaitsForTheWindow(t *testing.T) {
 			t.Fatalf("send at %s, want %s", promo.SendAt, want)
 		}
 		clock.Store(time.Date(2026, 11, 23, 10, 0, 1, 0, dlt.IST).UnixNano())
-		waitFor(t, 10*time.Second, "the promotional one sent in the window", func() bool { return sim.Received() == 2 })
+		wait.For(t, 10*time.Second, "the promotional one sent in the window", func() bool { return sim.Received() == 2 })
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/memstore"
@@ -92,11 +93,11 @@ func TestLeasesShareBindsBetweenInstances(t *testing.T) {
 			live := &atomic.Int32{}
 			live.Store(1)
 			d1 := start(t, leaseOptions(st1, s, 4, members{"inst-a", live}))
-			waitFor(t, 5*time.Second, "the only instance holding all four binds", func() bool { return leasedBound(d1) == 4 })
+			wait.For(t, 5*time.Second, "the only instance holding all four binds", func() bool { return leasedBound(d1) == 4 })
 
 			live.Store(2)
 			d2 := start(t, leaseOptions(st2, s, 4, members{"inst-b", live}))
-			waitFor(t, 10*time.Second, "two binds each", func() bool {
+			wait.For(t, 10*time.Second, "two binds each", func() bool {
 				return leasedBound(d1) == 2 && leasedBound(d2) == 2 && len(s.Binds()) == 4
 			})
 			slots, err := d1.BindSlots(context.Background())
@@ -132,7 +133,7 @@ func TestLeasesShareBindsBetweenInstances(t *testing.T) {
 			if err := d1.Submit(context.Background(), all...); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 20*time.Second, "every message at the carrier", func() bool { return distinctAccepted(s) == n })
+			wait.For(t, 20*time.Second, "every message at the carrier", func() bool { return distinctAccepted(s) == n })
 			if got := acceptedTotal(s); got != n {
 				t.Fatalf("%d submits accepted for %d messages", got, n)
 			}
@@ -144,7 +145,7 @@ func TestLeasesShareBindsBetweenInstances(t *testing.T) {
 			}
 			live.Store(1)
 			stopped := time.Now()
-			waitFor(t, 5*time.Second, "the remaining instance holding all four", func() bool { return leasedBound(d1) == 4 })
+			wait.For(t, 5*time.Second, "the remaining instance holding all four", func() bool { return leasedBound(d1) == 4 })
 			t.Logf("took the stopped instance's binds over in %v", time.Since(stopped).Round(time.Millisecond))
 			if m := most(); m != 4 {
 				t.Fatalf("the carrier saw at most %d binds at once; 4 are configured", m)
@@ -217,8 +218,8 @@ func TestLeaseUnbindsBeforeLapseWhenStoreUnreachable(t *testing.T) {
 			o1 := leaseOptions(st1, s, 2, members{"inst-a", live})
 			o1.Leases, o1.LeaseTTL = flaky, ttl
 			d1 := start(t, o1)
-			waitFor(t, 5*time.Second, "both binds up", func() bool { return leasedBound(d1) == 2 })
-			waitFor(t, 5*time.Second, "a renewal", func() bool {
+			wait.For(t, 5*time.Second, "both binds up", func() bool { return leasedBound(d1) == 2 })
+			wait.For(t, 5*time.Second, "a renewal", func() bool {
 				flaky.mu.Lock()
 				defer flaky.mu.Unlock()
 				return !flaky.lastSent.IsZero()
@@ -228,7 +229,7 @@ func TestLeaseUnbindsBeforeLapseWhenStoreUnreachable(t *testing.T) {
 			flaky.mu.Lock()
 			lapse := flaky.lastSent.Add(ttl) // the store's leases live at least until then
 			flaky.mu.Unlock()
-			waitFor(t, 2*ttl, "the binds down", func() bool { return len(s.Binds()) == 0 })
+			wait.For(t, 2*ttl, "the binds down", func() bool { return len(s.Binds()) == 0 })
 			down := time.Now()
 			if !down.Before(lapse) {
 				t.Fatalf("binds still up %v after the leases could lapse", down.Sub(lapse))
@@ -244,7 +245,7 @@ func TestLeaseUnbindsBeforeLapseWhenStoreUnreachable(t *testing.T) {
 			o2 := leaseOptions(st2, s, 2, members{"inst-b", live})
 			o2.LeaseTTL = ttl
 			d2 := start(t, o2)
-			waitFor(t, 3*ttl, "the other instance holding both", func() bool { return leasedBound(d2) == 2 })
+			wait.For(t, 3*ttl, "the other instance holding both", func() bool { return leasedBound(d2) == 2 })
 			if m := most(); m != 2 {
 				t.Fatalf("the carrier saw at most %d binds at once; 2 are configured", m)
 			}
@@ -284,7 +285,7 @@ func TestLeaseNoFailoverWithoutSlots(t *testing.T) {
 		HoldLimit: 400 * time.Millisecond, // a carrier down here is looked at again every 100ms
 		Carriers:  []CarrierOptions{jio, carrierFor("airtel", airtelSim, 2, 20)},
 		Routes:    []Route{{Prefix: "91", Carriers: []string{"jio", "airtel"}}}})
-	waitFor(t, 5*time.Second, "airtel's bind up", func() bool { return d.carriers["airtel"].pool.up() })
+	wait.For(t, 5*time.Second, "airtel's bind up", func() bool { return d.carriers["airtel"].pool.up() })
 	var all []*store.Message
 	for i := range 100 {
 		m := msg(i, fmt.Sprintf("9198%08d", i), store.PriorityTransactional)
@@ -296,14 +297,14 @@ func TestLeaseNoFailoverWithoutSlots(t *testing.T) {
 	}
 	pool := d.carriers["jio"].pool
 	// A failover would come within FailoverAfter plus its one-second retry; wait past both.
-	waitFor(t, 5*time.Second, "jio down here for 1.5s", func() bool { return pool.downFor(time.Now()) > 1500*time.Millisecond })
+	wait.For(t, 5*time.Second, "jio down here for 1.5s", func() bool { return pool.downFor(time.Now()) > 1500*time.Millisecond })
 	if n, moved := airtelSim.Received(), d.Stats(context.Background())[0].Moved; n != 0 || moved != 0 || pool.held() != 0 {
 		t.Fatalf("%d messages failed over to airtel (%d moved) by an instance holding %d of jio's binds", n, moved, pool.held())
 	}
 	if err := st.ReleaseBind(context.Background(), other); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "every message sent over jio once its slot is free", func() bool { return distinctAccepted(jioSim) == 100 })
+	wait.For(t, 10*time.Second, "every message sent over jio once its slot is free", func() bool { return distinctAccepted(jioSim) == 100 })
 	if n := airtelSim.Received(); n != 0 {
 		t.Fatalf("%d messages failed over to airtel", n)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/dlr"
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store"
 )
@@ -63,7 +64,7 @@ func BenchmarkReceipt(b *testing.B) {
 				}
 			})
 			acked := b.Elapsed()
-			waitFor(b, 5*time.Minute, "every receipt applied", func() bool { return c.ev.len() >= b.N })
+			wait.For(b, 5*time.Minute, "every receipt applied", func() bool { return c.ev.len() >= b.N })
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/acked.Seconds(), "acks/s")
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "receipts/s")
@@ -128,7 +129,7 @@ func BenchmarkWebhookDelivery(b *testing.B) {
 			}
 			b.ResetTimer()
 			newSender(b, dlr.SenderOptions{Store: st, PerHostConcurrency: 32, MaxInFlight: 512})
-			waitFor(b, 5*time.Minute, "every webhook delivered", func() bool { return rv.delivered() >= b.N })
+			wait.For(b, 5*time.Minute, "every webhook delivered", func() bool { return rv.delivered() >= b.N })
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "webhooks/s")
 		})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store"
 )
@@ -112,16 +113,16 @@ func TestIDFormatsDoNotCrossMatch(t *testing.T) {
 	// "16" in hex is 22: a decimal receipt "16" is another message's and must not match.
 	submitted(t, st, c.Correlator, "hexdec", "m-hex16", hookMeta, "16")
 	c.mustSend("hexdec", receipt("16", "DELIVRD", "000"))
-	waitFor(t, 10*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 1 })
+	wait.For(t, 10*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 1 })
 	if r := record(t, st, "m-hex16"); r.Status != store.StatusSubmitted {
 		t.Fatalf("decimal 16 matched hex 16: %+v", r)
 	}
 	c.mustSend("hexdec", receipt("22", "DELIVRD", "000"))
-	waitFor(t, 10*time.Second, "decimal 22 to match hex 16", func() bool { return statusIs(st, "m-hex16", store.StatusDelivered) })
+	wait.For(t, 10*time.Second, "decimal 22 to match hex 16", func() bool { return statusIs(st, "m-hex16", store.StatusDelivered) })
 	// as-is is exact: case matters.
 	submitted(t, st, c.Correlator, "asis", "m-asis", hookMeta, "AbC1")
 	c.mustSend("asis", receipt("abc1", "DELIVRD", "000"))
-	waitFor(t, 10*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 2 })
+	wait.For(t, 10*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 2 })
 	if r := record(t, st, "m-asis"); r.Status != store.StatusSubmitted {
 		t.Fatalf("as-is matched another spelling: %+v", r)
 	}
@@ -296,18 +297,18 @@ func TestEarlyReceiptIsAppliedOnceSettled(t *testing.T) {
 		if got := c.send("airtel", receipt("6699", "DELIVRD", "000")); got != smpp.ESME_ROK {
 			t.Fatalf("early receipt answered %v", got)
 		}
-		waitFor(t, 10*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 1 })
+		wait.For(t, 10*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 1 })
 		if n, _ := st.ReceiptCounts(ctx); n.Parked != 1 || n.Unmatched != 0 {
 			t.Fatalf("counts %+v", n)
 		}
 		settled := time.Now()
 		submitted(t, st, c.Correlator, "airtel", "m1", hookMeta, "1A2B") // dispatch settles the message
-		waitFor(t, 10*time.Second, "the early receipt applied", func() bool { return statusIs(st, "m1", store.StatusDelivered) })
+		wait.For(t, 10*time.Second, "the early receipt applied", func() bool { return statusIs(st, "m1", store.StatusDelivered) })
 		if d := time.Since(settled); d > 2*retry+3*time.Second { // generous: a loaded machine
 			t.Fatalf("applied %v after the settlement, RetryEvery %v", d, retry)
 		}
 		c.waitApplied(1)
-		waitFor(t, 10*time.Second, "the log emptied", func() bool { n, _ := st.ReceiptCounts(ctx); return n.Parked == 0 })
+		wait.For(t, 10*time.Second, "the log emptied", func() bool { n, _ := st.ReceiptCounts(ctx); return n.Parked == 0 })
 		if n, _ := st.ReceiptCounts(ctx); n.Unmatched != 0 {
 			t.Fatalf("counts %+v", n)
 		}
@@ -329,7 +330,7 @@ func TestEarlyReceiptWhileRecordNotYetSubmitted(t *testing.T) {
 	_ = st.PutRecord(ctx, &store.Record{ID: "m1", Status: store.StatusAccepted, Meta: hookMeta}, 0)
 	_ = st.IndexCarrierID(ctx, "jio", "9", "m1", 0, 0)
 	c.mustSend("jio", receipt("9", "DELIVRD", "000"))
-	waitFor(t, 10*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 1 })
+	wait.For(t, 10*time.Second, "the receipt tried and left waiting", func() bool { return c.Stats().Early == 1 })
 	if r := record(t, st, "m1"); r.Status != store.StatusAccepted {
 		t.Fatalf("applied to an unsubmitted record: %+v", r)
 	}
@@ -340,7 +341,7 @@ func TestEarlyReceiptWhileRecordNotYetSubmitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the receipt applied", func() bool { return statusIs(st, "m1", store.StatusDelivered) })
+	wait.For(t, 10*time.Second, "the receipt applied", func() bool { return statusIs(st, "m1", store.StatusDelivered) })
 	if s := c.Stats(); s.EarlyMatched != 1 || s.Unmatched != 0 {
 		t.Fatalf("stats %+v", s)
 	}
@@ -355,7 +356,7 @@ func TestUnmatchedReceiptsAreKeptAndCounted(t *testing.T) {
 		c.mustSend("jio", &smpp.DeliverSM{ESMClass: smpp.ESMClassDeliveryRcpt, ShortMessage: []byte("garbage without keys")})
 		// A stat without any id: nothing to wait for.
 		c.mustSend("jio", &smpp.DeliverSM{ESMClass: smpp.ESMClassDeliveryRcpt, ShortMessage: []byte("stat:DELIVRD err:000")})
-		waitFor(t, 10*time.Second, "all three unmatched", func() bool {
+		wait.For(t, 10*time.Second, "all three unmatched", func() bool {
 			n, _ := st.ReceiptCounts(ctx)
 			return n.Unmatched == 3 && n.Parked == 0
 		})
@@ -401,7 +402,7 @@ func TestUnreadableLogEntryIsKeptAsUnmatched(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := newCorr(t, dlr.CorrelatorOptions{Store: st})
-		waitFor(t, 10*time.Second, "the entry filed", func() bool {
+		wait.For(t, 10*time.Second, "the entry filed", func() bool {
 			n, _ := st.ReceiptCounts(ctx)
 			return n.Unmatched == 1 && n.Parked == 0
 		})
@@ -576,12 +577,12 @@ func TestMOIsHandedOnFromTheLog(t *testing.T) {
 		ShortMessage: []byte("id:1 stat:DELIVRD looks like a receipt but is MO")}
 	c.mustSend("jio", mo)
 	c.mustSend("jio", &smpp.DeliverSM{Source: mo.Source, Dest: mo.Dest, ShortMessage: []byte("fail me")})
-	waitFor(t, 10*time.Second, "both MO handed on", func() bool {
+	wait.For(t, 10*time.Second, "both MO handed on", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(texts) == 2
 	})
-	waitFor(t, 10*time.Second, "the log emptied", func() bool { return logLen(t, st) == 0 })
+	wait.For(t, 10*time.Second, "the log emptied", func() bool { return logLen(t, st) == 0 })
 	mu.Lock()
 	defer mu.Unlock()
 	if texts[0] != string(mo.ShortMessage) || texts[1] != "fail me" {
@@ -685,7 +686,7 @@ func TestReceiptsAcknowledgedWhileApplierStopped(t *testing.T) {
 				t.Fatalf("record %+v", r)
 			}
 		}
-		waitFor(t, 10*time.Second, "the log emptied", func() bool { return logLen(t, st) == 0 })
+		wait.For(t, 10*time.Second, "the log emptied", func() bool { return logLen(t, st) == 0 })
 		if jobs := queued(t, st); len(jobs) != n {
 			t.Fatalf("%d jobs", len(jobs))
 		}
@@ -708,12 +709,12 @@ func TestEntryOfDeadConsumerIsReclaimed(t *testing.T) {
 			t.Fatalf("read %d entries: %v", len(got), err)
 		}
 		c := newCorr(t, dlr.CorrelatorOptions{Store: st, Consumer: "live", RetryEvery: retry})
-		waitFor(t, 10*time.Second, "the dead consumer's entry applied", func() bool { return statusIs(st, "m1", store.StatusDelivered) })
+		wait.For(t, 10*time.Second, "the dead consumer's entry applied", func() bool { return statusIs(st, "m1", store.StatusDelivered) })
 		if d := time.Since(read); d < retry-5*time.Millisecond { // Redis counts idle time in whole ms
 			t.Fatalf("taken from a consumer after %v idle, RetryEvery %v", d, retry)
 		}
 		c.waitApplied(1)
-		waitFor(t, 10*time.Second, "the log emptied", func() bool { return logLen(t, st) == 0 })
+		wait.For(t, 10*time.Second, "the log emptied", func() bool { return logLen(t, st) == 0 })
 		if jobs := queued(t, st); len(jobs) != 1 {
 			t.Fatalf("jobs %+v", jobs)
 		}
@@ -851,7 +852,7 @@ func TestMaxPendingPausesTheSession(t *testing.T) {
 		}
 		l := c.link("jio")
 		answered, ok, wg := deliverAll(l, 0, n)
-		waitFor(t, 10*time.Second, "the handler waiting for room and the session pausing", func() bool {
+		wait.For(t, 10*time.Second, "the handler waiting for room and the session pausing", func() bool {
 			return c.Stats().PendingPauses > 0 && l.esme.Stats().InboundPauses > 0
 		})
 		if a := answered.Load(); a != 0 {
@@ -890,7 +891,7 @@ func TestMaxLagPausesUntilApplied(t *testing.T) {
 	}
 	l := c.link("jio")
 	answered, ok, wg := deliverAll(l, backlog, backlog+n)
-	waitFor(t, 10*time.Second, "the handler pausing on the backlog and the session pausing", func() bool {
+	wait.For(t, 10*time.Second, "the handler pausing on the backlog and the session pausing", func() bool {
 		return c.Stats().LagPauses > 0 && l.esme.Stats().InboundPauses > 0
 	})
 	if a := answered.Load(); a != 0 {

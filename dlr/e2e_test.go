@@ -15,6 +15,7 @@ import (
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
@@ -118,7 +119,7 @@ func TestEverySimulatorIDFormatEndToEnd(t *testing.T) {
 				if err := d.Submit(context.Background(), msgs...); err != nil {
 					t.Fatal(err)
 				}
-				waitFor(t, 20*time.Second, "every webhook", func() bool { return rv.delivered() == n })
+				wait.For(t, 20*time.Second, "every webhook", func() bool { return rv.delivered() == n })
 				for _, m := range msgs {
 					r := record(t, st, m.ID)
 					if r.Status != store.StatusDelivered || r.SentAt.IsZero() || r.StatusAt.Before(r.SentAt) {
@@ -135,7 +136,7 @@ func TestEverySimulatorIDFormatEndToEnd(t *testing.T) {
 				if s := c.Stats(); s.Unmatched != 0 || s.Matched != n+2 || s.Logged != n+2 || s.StoreErrors != 0 {
 					t.Fatalf("stats %+v", s)
 				}
-				waitFor(t, 5*time.Second, "the receipt log emptied", func() bool { return logLen(t, st) == 0 })
+				wait.For(t, 5*time.Second, "the receipt log emptied", func() bool { return logLen(t, st) == 0 })
 			})
 		}
 	})
@@ -163,17 +164,17 @@ func TestEarlyReceiptsEndToEnd(t *testing.T) {
 		if err := d.Submit(context.Background(), msgs...); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 20*time.Second, "every webhook", func() bool { return rv.delivered() == n })
+		wait.For(t, 20*time.Second, "every webhook", func() bool { return rv.delivered() == n })
 		s2 := c.Stats()
 		if s2.Early == 0 || s2.EarlyMatched != s2.Early || s2.Unmatched != 0 || s2.Matched != n {
 			t.Fatalf("stats %+v: receipts did not arrive early, or were lost", s2)
 		}
 		// Early receipts were acknowledged at once, never refused: the simulator sent each once.
-		waitFor(t, 5*time.Second, "the simulator to count every receipt acknowledged", func() bool { return s.Counters().ReceiptsSent == n })
+		wait.For(t, 5*time.Second, "the simulator to count every receipt acknowledged", func() bool { return s.Counters().ReceiptsSent == n })
 		if cnt := s.Counters(); cnt.ReceiptsRefused != 0 || cnt.ReceiptRetries != 0 {
 			t.Fatalf("simulator counters %+v", cnt)
 		}
-		waitFor(t, 5*time.Second, "the receipt log emptied", func() bool {
+		wait.For(t, 5*time.Second, "the receipt log emptied", func() bool {
 			cnt, _ := st.ReceiptCounts(context.Background())
 			return cnt.Parked == 0 && cnt.Unmatched == 0
 		})
@@ -264,13 +265,13 @@ func TestTenThousandReceiptsTenThousandWebhooks(t *testing.T) {
 		}
 	}
 	// Phase 1: half the requests fail. Phase 2: unreachable. Phase 3: back.
-	waitFor(t, 60*time.Second, "a third of the webhooks through a flaky receiver", func() bool {
+	wait.For(t, 60*time.Second, "a third of the webhooks through a flaky receiver", func() bool {
 		d, _, _ := rv.counts()
 		return d >= n/3
 	})
 	rv.stop()
 	down := time.Now()
-	waitFor(t, 30*time.Second, "every receipt while the receiver is down", func() bool {
+	wait.For(t, 30*time.Second, "every receipt while the receiver is down", func() bool {
 		return c.Stats().Matched >= n
 	})
 	for time.Since(down) < 2*time.Second { // keep it down a while: retries pile up
@@ -278,7 +279,7 @@ func TestTenThousandReceiptsTenThousandWebhooks(t *testing.T) {
 	}
 	rv.failing.Store(false)
 	rv.start(t) // same address
-	waitFor(t, 60*time.Second, "every webhook", func() bool {
+	wait.For(t, 60*time.Second, "every webhook", func() bool {
 		d, _, _ := rv.counts()
 		return d == n
 	})
@@ -292,7 +293,7 @@ func TestTenThousandReceiptsTenThousandWebhooks(t *testing.T) {
 	if ss.Failed == 0 {
 		t.Fatal("the receiver never failed: the test did not test retries")
 	}
-	waitFor(t, 10*time.Second, "queue empty", func() bool {
+	wait.For(t, 10*time.Second, "queue empty", func() bool {
 		c, _ := st.WebhookCounts(context.Background())
 		return c.Queued == 0 && c.Dead == 0
 	})
@@ -390,14 +391,14 @@ func TestRestartLosesNoReceipt(t *testing.T) {
 	if err := a.d.Submit(context.Background(), msgs...); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "a quarter of the webhooks", func() bool { return rv.delivered() >= n/4 })
+	wait.For(t, 30*time.Second, "a quarter of the webhooks", func() bool { return rv.delivered() >= n/4 })
 	a.kill()
 	delivered := rv.delivered()
 	if delivered >= n {
 		t.Fatal("everything was done before the kill: the test tested nothing")
 	}
 	b := boot(t, "b", prefix, s)
-	waitFor(t, 60*time.Second, "every webhook after the restart", func() bool { return rv.delivered() == n })
+	wait.For(t, 60*time.Second, "every webhook after the restart", func() bool { return rv.delivered() == n })
 	resent := 0
 	for _, m := range msgs {
 		r, err := b.st.GetRecord(context.Background(), m.ID)
@@ -426,7 +427,7 @@ func TestRestartLosesNoReceipt(t *testing.T) {
 	if cnt.Unmatched > int64(resent) {
 		t.Fatalf("%d unmatched receipts, but only %d messages were sent twice", cnt.Unmatched, resent)
 	}
-	waitFor(t, 10*time.Second, "the receipt log emptied", func() bool {
+	wait.For(t, 10*time.Second, "the receipt log emptied", func() bool {
 		c, _ := b.st.ReceiptCounts(context.Background())
 		return c.Parked == 0
 	})
@@ -467,7 +468,7 @@ func TestTwoInstancesShareOneRedis(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 60*time.Second, "every webhook", func() bool { return rv.delivered() == n })
+	wait.For(t, 60*time.Second, "every webhook", func() bool { return rv.delivered() == n })
 	for _, m := range msgs {
 		if r, err := a.st.GetRecord(context.Background(), m.ID); err != nil || r.Status != store.StatusDelivered {
 			t.Fatalf("record %s: %+v %v", m.ID, r, err)
@@ -488,7 +489,7 @@ func TestTwoInstancesShareOneRedis(t *testing.T) {
 	if sa.Unmatched+sb.Unmatched != 0 || sa.WebhooksQueued+sb.WebhooksQueued != n {
 		t.Fatalf("a %+v b %+v", sa, sb)
 	}
-	waitFor(t, 10*time.Second, "the queues emptied", func() bool {
+	wait.For(t, 10*time.Second, "the queues emptied", func() bool {
 		c, _ := a.st.WebhookCounts(context.Background())
 		r, _ := a.st.ReceiptCounts(context.Background())
 		return c.Queued == 0 && c.Dead == 0 && r.Parked == 0 && r.Unmatched == 0
@@ -514,7 +515,7 @@ func TestSubmitFailureWebhookEndToEnd(t *testing.T) {
 		if err := d.Submit(context.Background(), msgs...); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 20*time.Second, "three webhooks", func() bool { return rv.delivered() == 3 })
+		wait.For(t, 20*time.Second, "three webhooks", func() bool { return rv.delivered() == 3 })
 		bad := msgs[1]
 		r := record(t, st, bad.ID)
 		if r.Status != store.StatusFailed || r.ErrorCode != "0xb" {

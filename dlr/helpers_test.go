@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/dlr"
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/memstore"
@@ -43,18 +44,6 @@ func forEachStore(t *testing.T, f func(t *testing.T, st testStore)) {
 	sort.Strings(names)
 	for _, n := range names {
 		t.Run(n, func(t *testing.T) { f(t, newStores[n](t)) })
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after d.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -257,7 +246,7 @@ func (c *corr) mustSend(carrier string, p *smpp.DeliverSM) {
 // waitApplied waits until n receipts have been applied (their effect stored).
 func (c *corr) waitApplied(n int) {
 	c.t.Helper()
-	waitFor(c.t, 20*time.Second, fmt.Sprintf("%d receipts applied", n), func() bool { return c.ev.len() >= n })
+	wait.For(c.t, 20*time.Second, fmt.Sprintf("%d receipts applied", n), func() bool { return c.ev.len() >= n })
 	if got := c.ev.len(); got != n {
 		c.t.Fatalf("%d receipts applied, want %d: %+v", got, n, c.ev.list())
 	}

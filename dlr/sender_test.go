@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/dlr"
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/store"
 )
 
@@ -51,13 +52,13 @@ func TestWebhookRetriesUntilDeliveredAndSigns(t *testing.T) {
 			mu.Unlock()
 		}})
 		enqueue(t, st, rv.srv.URL+"/hook", "m1:DELIVERED")
-		waitFor(t, 10*time.Second, "delivery", func() bool { return rv.delivered() == 1 })
-		waitFor(t, 5*time.Second, "ack", func() bool {
+		wait.For(t, 10*time.Second, "delivery", func() bool { return rv.delivered() == 1 })
+		wait.For(t, 5*time.Second, "ack", func() bool {
 			c, _ := st.WebhookCounts(context.Background())
 			return c.Queued == 0
 		})
 		// The delivered event is reported once the ack is stored: it may trail the count.
-		waitFor(t, 5*time.Second, "four events", func() bool { mu.Lock(); defer mu.Unlock(); return len(events) == 4 })
+		wait.For(t, 5*time.Second, "four events", func() bool { mu.Lock(); defer mu.Unlock(); return len(events) == 4 })
 		mu.Lock()
 		defer mu.Unlock()
 		if strings.Join(attempts, " ") != "1/m1:DELIVERED 2/m1:DELIVERED 3/m1:DELIVERED 4/m1:DELIVERED" {
@@ -93,7 +94,7 @@ func TestWebhookLeaseExpiryResendsUnderSameKey(t *testing.T) {
 		o := dlr.SenderOptions{Store: st, Lease: 300 * time.Millisecond, Timeout: 20 * time.Second}
 		s1, s2 := newSender(t, o), newSender(t, o)
 		enqueue(t, st, rv.srv.URL, "lease")
-		waitFor(t, 10*time.Second, "both requests answered and acknowledged", func() bool {
+		wait.For(t, 10*time.Second, "both requests answered and acknowledged", func() bool {
 			c, _ := st.WebhookCounts(context.Background())
 			return s1.Stats().Delivered+s2.Stats().Delivered == 2 && c.Queued == 0 && c.Dead == 0
 		})
@@ -166,7 +167,7 @@ func TestWebhookDeadLetterAndReplay(t *testing.T) {
 		})
 		s := newSender(t, dlr.SenderOptions{Store: st, RetryFor: 300 * time.Millisecond})
 		enqueue(t, st, rv.srv.URL, "d1", "d2")
-		waitFor(t, 10*time.Second, "dead letters", func() bool {
+		wait.For(t, 10*time.Second, "dead letters", func() bool {
 			c, _ := st.WebhookCounts(context.Background())
 			return c.Dead == 2 && c.Queued == 0
 		})
@@ -182,11 +183,11 @@ func TestWebhookDeadLetterAndReplay(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("replay: %d %v", n, err)
 		}
-		waitFor(t, 10*time.Second, "replayed delivery", func() bool { return rv.delivered() == 1 })
+		wait.For(t, 10*time.Second, "replayed delivery", func() bool { return rv.delivered() == 1 })
 		if n, _ := s.Replay(context.Background()); n != 1 {
 			t.Fatalf("replay all: %d", n)
 		}
-		waitFor(t, 10*time.Second, "second replayed delivery", func() bool { return rv.delivered() == 2 })
+		wait.For(t, 10*time.Second, "second replayed delivery", func() bool { return rv.delivered() == 2 })
 	})
 }
 
@@ -214,7 +215,7 @@ func TestWebhookSlowHostDoesNotDelayOthers(t *testing.T) {
 	}
 	enqueue(t, st, slow.srv.URL, slowIDs...) // queued first: ahead of the fast host's jobs
 	enqueue(t, st, fast.srv.URL, fastIDs...)
-	if !waitUntil(10*time.Second, func() bool { return fast.delivered() == 100 }) {
+	if !wait.Until(10*time.Second, func() bool { return fast.delivered() == 100 }) {
 		t.Fatalf("fast host got %d of 100 while the slow one hangs; stats %+v", fast.delivered(), s.Stats())
 	}
 	if n := slowSeen.Load(); n > 2 {
@@ -249,7 +250,7 @@ func TestWebhookSSRFRefused(t *testing.T) {
 	enqueue(t, st, rv.srv.URL, "loopback")
 	enqueue(t, st, "http://localhost:1/x", "localhost")
 	enqueue(t, st, "ftp://example.com/x", "scheme")
-	waitFor(t, 10*time.Second, "refused jobs dead", func() bool {
+	wait.For(t, 10*time.Second, "refused jobs dead", func() bool {
 		c, _ := st.WebhookCounts(context.Background())
 		return c.Dead == 3
 	})
@@ -271,15 +272,4 @@ func TestWebhookSSRFRefused(t *testing.T) {
 	if _, err := c.Get(rv.srv.URL); !errors.Is(err, dlr.ErrForbiddenAddress) {
 		t.Fatalf("guarded client dialled loopback: %v", err)
 	}
-}
-
-func waitUntil(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return cond()
 }

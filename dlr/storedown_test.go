@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/dlr"
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store/redisstore"
 )
@@ -39,7 +40,7 @@ func TestRedisDownRefusesReceiptsTemporarily(t *testing.T) {
 	cmd := startRedis()
 	url := "redis://127.0.0.1:" + strconv.Itoa(port) + "/0?dial_timeout=200ms&read_timeout=200ms&write_timeout=200ms&max_retries=1"
 	var st *redisstore.Store
-	waitFor(t, 10*time.Second, "redis-server up", func() bool {
+	wait.For(t, 10*time.Second, "redis-server up", func() bool {
 		st, err = redisstore.Open(context.Background(), url, redisstore.Options{Prefix: "down"})
 		return err == nil
 	})
@@ -63,10 +64,10 @@ func TestRedisDownRefusesReceiptsTemporarily(t *testing.T) {
 	// Redis comes back empty (no persistence in this test): the carrier's retransmission is
 	// acknowledged, and (the record went with the data) waits in the log as an early receipt.
 	startRedis()
-	waitFor(t, 20*time.Second, "receipt accepted again", func() bool {
+	wait.For(t, 20*time.Second, "receipt accepted again", func() bool {
 		return c.send("jio", receipt("1", "DELIVRD", "000")) == smpp.ESME_ROK
 	})
-	waitFor(t, 10*time.Second, "the applier reading again", func() bool { return c.Stats().Early >= 1 })
+	wait.For(t, 10*time.Second, "the applier reading again", func() bool { return c.Stats().Early >= 1 })
 	if s := c.Stats(); s.Logged != 1 {
 		t.Fatalf("stats %+v", s)
 	}

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/smppd/smppd/internal/wait"
 )
 
 // The drain after an unbind (SMPP 3.4 §4.2): the peer's unbind is answered at once, nothing
@@ -147,7 +149,7 @@ func TestSubmitAfterPeerUnbindFailsAsNotSent(t *testing.T) {
 	subs := p.readSubmits(1)
 	// A second caller waits for the full window.
 	waiting := submitN(s, 1)[0]
-	waitFor(t, 5*time.Second, "the window full", func() bool { return s.WindowInUse() == 1 })
+	wait.For(t, 5*time.Second, "the window full", func() bool { return s.WindowInUse() == 1 })
 	p.unbind(7)
 
 	notSent := func(what string, err error) {
@@ -236,7 +238,7 @@ func TestDrainWaitsForDeliverHandlers(t *testing.T) {
 		})})
 	p := <-peers
 	p.send(2, ESME_ROK, &DeliverSM{ShortMessage: []byte("mo")})
-	waitFor(t, 5*time.Second, "the handler to start", func() bool { return s.Stats().Inbound == 1 })
+	wait.For(t, 5*time.Second, "the handler to start", func() bool { return s.Stats().Inbound == 1 })
 	p.unbind(3)
 	close(release)
 	if h, _ := p.read(); h.ID != DeliverSMRespID || h.Sequence != 2 || h.Status != ESME_ROK {
@@ -375,7 +377,7 @@ func TestServerSessionDrainsAfterTheClientUnbinds(t *testing.T) {
 	}
 	srvSess := <-ts.bound
 	p.send(2, ESME_ROK, testSubmit())
-	waitFor(t, 5*time.Second, "the submit at the handler", func() bool { return held.len() == 1 })
+	wait.For(t, 5*time.Second, "the submit at the handler", func() bool { return held.len() == 1 })
 	p.unbind(3)
 	// A request after the unbind is refused; the one accepted before is still answered.
 	p.send(4, ESME_ROK, testSubmit())
@@ -405,11 +407,11 @@ func TestUnbindMidWindowBothSides(t *testing.T) {
 	s := dialTest(t, ts.addr, BindTransceiver, Options{EnquireLinkInterval: -1, WindowSize: n, DrainTimeout: time.Minute})
 	srvSess := <-ts.bound
 	results := submitN(s, n)
-	waitFor(t, 5*time.Second, "the submits at the handler", func() bool { return held.len() == n })
+	wait.For(t, 5*time.Second, "the submits at the handler", func() bool { return held.len() == n })
 	if err := srvSess.Unbind(context.Background()); err != nil {
 		t.Fatalf("Unbind: %v", err)
 	}
-	waitFor(t, 5*time.Second, "the client to drain", func() bool { return s.State() == StateUnbinding })
+	wait.For(t, 5*time.Second, "the client to drain", func() bool { return s.State() == StateUnbinding })
 	if _, err := s.Submit(context.Background(), testSubmit()); OutcomeUnknown(err) || !errors.Is(err, ErrSessionClosed) {
 		t.Fatalf("submit after the unbind: %v", err)
 	}
@@ -477,14 +479,14 @@ func TestRequestsNotYetWrittenAtThePeerUnbindAreNotSent(t *testing.T) {
 	p := <-peers
 	gate.held.Store(true) // the carrier stops taking our writes
 	first := submitN(s, 1)[0]
-	waitFor(t, 5*time.Second, "the first submit being written", func() bool {
+	wait.For(t, 5*time.Second, "the first submit being written", func() bool {
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
 		return s.flushing
 	})
 	const queued = 10
 	results := submitN(s, queued)
-	waitFor(t, 5*time.Second, "the others queued", func() bool { return s.queuedFrames() == queued })
+	wait.For(t, 5*time.Second, "the others queued", func() bool { return s.queuedFrames() == queued })
 
 	p.send(1000, ESME_ROK, &Unbind{})
 	for i, ch := range results {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/smppd/smppd/internal/wait"
 )
 
 func TestDialSendsEveryBindField(t *testing.T) {
@@ -123,7 +125,7 @@ func TestWindowBlocksCallerUntilASlotFrees(t *testing.T) {
 	for range 2 {
 		go func() { _, err := s.Submit(context.Background(), testSubmit()); errs <- err }()
 	}
-	waitFor(t, 5*time.Second, "two submits at the SMSC", func() bool { return h.count() == 2 })
+	wait.For(t, 5*time.Second, "two submits at the SMSC", func() bool { return h.count() == 2 })
 	if s.WindowInUse() != 2 {
 		t.Fatalf("window in use %d, want 2", s.WindowInUse())
 	}
@@ -140,7 +142,7 @@ func TestWindowBlocksCallerUntilASlotFrees(t *testing.T) {
 	// Once a response frees a slot, a waiting caller goes through.
 	go func() { _, err := s.Submit(context.Background(), testSubmit()); errs <- err }()
 	h.releaseOne(ESME_ROK, "a")
-	waitFor(t, 5*time.Second, "the waiting submit to reach the SMSC", func() bool { return h.count() == 2 })
+	wait.For(t, 5*time.Second, "the waiting submit to reach the SMSC", func() bool { return h.count() == 2 })
 	h.releaseOne(ESME_ROK, "b")
 	h.releaseOne(ESME_ROK, "c")
 	for range 3 {
@@ -220,7 +222,7 @@ func TestResponseTimeoutThenLateResponse(t *testing.T) {
 	}
 	h, _ := p.read()
 	p.send(h.Sequence, ESME_ROK, &SubmitSMResp{MessageID: "late"})
-	waitFor(t, 5*time.Second, "the late response to be counted", func() bool { return s.Stats().LateResponses == 1 })
+	wait.For(t, 5*time.Second, "the late response to be counted", func() bool { return s.Stats().LateResponses == 1 })
 	if st := s.Stats(); st.Timeouts != 1 || st.WindowInUse != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -429,7 +431,7 @@ func TestInboundWindowOverflowThrottles(t *testing.T) {
 	// The first is taken by the worker (and blocks), the second waits in the queue; the
 	// third finds the queue full.
 	p.send(1, ESME_ROK, &DeliverSM{})
-	waitFor(t, 5*time.Second, "the worker to take the first", func() bool { return s.Stats().Inbound == 1 && len(s.inbound) == 0 })
+	wait.For(t, 5*time.Second, "the worker to take the first", func() bool { return s.Stats().Inbound == 1 && len(s.inbound) == 0 })
 	p.send(2, ESME_ROK, &DeliverSM{})
 	p.send(3, ESME_ROK, &DeliverSM{})
 	h, _ := p.read()
@@ -450,11 +452,11 @@ func TestInboundWindowOverflowPausesReadingByDefault(t *testing.T) {
 		})})
 	p := <-peers
 	p.send(1, ESME_ROK, &DeliverSM{})
-	waitFor(t, 5*time.Second, "the worker to take the first", func() bool { return s.Stats().Inbound == 1 && len(s.inbound) == 0 })
+	wait.For(t, 5*time.Second, "the worker to take the first", func() bool { return s.Stats().Inbound == 1 && len(s.inbound) == 0 })
 	p.send(2, ESME_ROK, &DeliverSM{})
 	p.send(3, ESME_ROK, &DeliverSM{})
 	p.send(4, ESME_ROK, &DeliverSM{})
-	waitFor(t, 5*time.Second, "reading to pause", func() bool { return s.Stats().InboundPauses >= 1 })
+	wait.For(t, 5*time.Second, "reading to pause", func() bool { return s.Stats().InboundPauses >= 1 })
 	close(block)
 	got := map[uint32]CommandStatus{}
 	for len(got) < 4 {
@@ -476,10 +478,10 @@ func TestCloseDrainsTheWindowThenUnbinds(t *testing.T) {
 	s := dialTest(t, h.addr, BindTransceiver, Options{})
 	done := make(chan error, 1)
 	go func() { _, err := s.Submit(context.Background(), testSubmit()); done <- err }()
-	waitFor(t, 5*time.Second, "the submit at the SMSC", func() bool { return h.count() == 1 })
+	wait.For(t, 5*time.Second, "the submit at the SMSC", func() bool { return h.count() == 1 })
 	closed := make(chan struct{})
 	go func() { s.Close(context.Background()); close(closed) }()
-	waitFor(t, 5*time.Second, "unbinding", func() bool { return s.State() == StateUnbinding })
+	wait.For(t, 5*time.Second, "unbinding", func() bool { return s.State() == StateUnbinding })
 	// New work is refused while unbinding, and is not in flight.
 	if _, err := s.Submit(context.Background(), testSubmit()); !errors.Is(err, ErrNotBound) || OutcomeUnknown(err) {
 		t.Fatalf("submit while unbinding: %v", err)

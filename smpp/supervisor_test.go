@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smppd/smppd/internal/wait"
 )
 
 type eventLog struct {
@@ -64,10 +66,10 @@ func TestSupervisorReconnectsAfterDrop(t *testing.T) {
 	ts := startSMSC(t, nil, nil)
 	sv, log, stop := runSupervisor(t, SupervisorOptions{Name: "test", Addrs: []string{ts.addr},
 		Bind: Bind{SystemID: "esme", Password: "secret"}, MinBackoff: 5 * time.Millisecond})
-	waitFor(t, 5*time.Second, "first bind", func() bool { return sv.Session() != nil })
+	wait.For(t, 5*time.Second, "first bind", func() bool { return sv.Session() != nil })
 	first := <-ts.bound
 	first.Abort() // the carrier drops the connection
-	waitFor(t, 5*time.Second, "second bind", func() bool { return log.count(EventBound) == 2 && sv.Session() != nil })
+	wait.For(t, 5*time.Second, "second bind", func() bool { return log.count(EventBound) == 2 && sv.Session() != nil })
 	if sv.Stats().Reconnects != 1 {
 		t.Fatalf("reconnects = %d", sv.Stats().Reconnects)
 	}
@@ -102,7 +104,7 @@ func TestSupervisorTriesAddressesInTurn(t *testing.T) {
 	ts := startSMSC(t, nil, nil)
 	sv, log, stop := runSupervisor(t, SupervisorOptions{Addrs: []string{deadAddr, ts.addr},
 		Bind: Bind{SystemID: "esme", Password: "secret"}, MinBackoff: time.Millisecond})
-	waitFor(t, 5*time.Second, "bind on the second address", func() bool { return sv.Session() != nil })
+	wait.For(t, 5*time.Second, "bind on the second address", func() bool { return sv.Session() != nil })
 	stop()
 	log.mu.Lock()
 	defer log.mu.Unlock()
@@ -118,7 +120,7 @@ func TestSupervisorPermanentBindFailureWaitsLongAndStopsAtOnce(t *testing.T) {
 	ts := startSMSC(t, nil, nil)
 	_, log, stop := runSupervisor(t, SupervisorOptions{Addrs: []string{ts.addr},
 		Bind: Bind{SystemID: "esme", Password: "wrong"}, MinBackoff: time.Millisecond, PermanentBackoff: time.Hour})
-	waitFor(t, 5*time.Second, "the refused bind", func() bool { return log.count(EventConnectFailed) == 1 })
+	wait.For(t, 5*time.Second, "the refused bind", func() bool { return log.count(EventConnectFailed) == 1 })
 	e := log.events[1]
 	var se *StatusError
 	if !e.Permanent || e.Backoff < time.Hour || !errors.As(e.Err, &se) || se.Status != ESME_RINVPASWD {

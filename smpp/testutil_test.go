@@ -15,18 +15,6 @@ import (
 	"time"
 )
 
-// waitFor polls cond until it holds or the deadline passes; tests never sleep blindly.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // testSMSC is a minimal in-process SMSC: it accepts any bind with password "secret" and
 // answers submit_sm with message ids "m1", "m2", …
 type testSMSC struct {

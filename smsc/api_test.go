@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smpp/text"
 	"github.com/smppd/smppd/smsc"
@@ -69,7 +70,7 @@ func TestInjectMO(t *testing.T) {
 	if last := got[6]; string(last.ShortMessage) != "STOP" || last.ESMClass != 0 {
 		t.Errorf("plain MO %+v", last)
 	}
-	waitFor(t, "mo counted", func() bool { return srv.Counters().MOSent == 7 })
+	wait.For(t, waitLong, "mo counted", func() bool { return srv.Counters().MOSent == 7 })
 
 	for _, bad := range []smsc.MO{{Dest: "1", Text: "x"}, {Source: "1", Dest: "2", Text: "x", Encoding: "ebcdic"}, {SystemID: "ghost", Source: "1", Dest: "2"}} {
 		if _, err := srv.InjectMO(bad); err == nil {
@@ -159,7 +160,7 @@ func TestHTTPAPI(t *testing.T) {
 		t.Errorf("outcomes now %+v", acc.Receipts)
 	}
 	id = submit(t, s, sm("919800000003", "x"))
-	waitFor(t, "UNDELIV receipt", func() bool { r := in.receipts()[id]; return r != nil && r.Stat == "UNDELIV" && r.ErrCode == 42 })
+	wait.For(t, waitLong, "UNDELIV receipt", func() bool { r := in.receipts()[id]; return r != nil && r.Stat == "UNDELIV" && r.ErrCode == 42 })
 	if st := submitStatus(t, s, sm("333", "x")); st != smpp.ESME_RSUBMITFAIL {
 		t.Errorf("333: %s", st)
 	}
@@ -194,7 +195,7 @@ func TestHTTPAPI(t *testing.T) {
 	if mo["parts"] != 1 {
 		t.Errorf("mo %v", mo)
 	}
-	waitFor(t, "MO", func() bool {
+	wait.For(t, waitLong, "MO", func() bool {
 		for _, p := range in.list() {
 			if string(p.ShortMessage) == "HELP" {
 				return true

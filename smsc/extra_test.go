@@ -20,6 +20,7 @@ import (
 	"github.com/fiorix/go-smpp/smpp/pdu/pdutlv"
 
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
 )
@@ -129,7 +130,7 @@ func TestDLTScrubbing(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := submit(t, s, dltSubmit("9002", "ACMEIN", "1107000000000000000", otp, false))
-	waitFor(t, "REJECTD receipt", func() bool { return in.receipts()[id] != nil })
+	wait.For(t, waitLong, "REJECTD receipt", func() bool { return in.receipts()[id] != nil })
 	if r := in.receipts()[id]; r.Stat != "REJECTD" || r.ErrCode != 630 {
 		t.Errorf("receipt %+v, want REJECTD err 630", r)
 	}
@@ -154,7 +155,7 @@ func TestTLS(t *testing.T) {
 	in := newInbox()
 	s := bind(t, srv, in, withOpts(func(o *smpp.Options) { o.TLSConfig = &tls.Config{InsecureSkipVerify: true} }))
 	id := submit(t, s, sm("9000", "over tls"))
-	waitFor(t, "receipt over TLS", func() bool { return in.receipts()[id] != nil })
+	wait.For(t, waitLong, "receipt over TLS", func() bool { return in.receipts()[id] != nil })
 	// Silence to enquire_link works on TLS binds too (the filter sits above TLS).
 	if err := srv.SetFaults("", smsc.Faults{SilentEnquireLink: true}); err != nil {
 		t.Fatal(err)

@@ -7,19 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
 )
 
 const waitLong = 5 * time.Second
-
-// waitFor polls cond until it holds; tests never sleep blindly.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	if !smsc.WaitFor(waitLong, cond) {
-		t.Fatalf("timed out after %s waiting for %s", waitLong, what)
-	}
-}
 
 // inbox collects the deliver_sm an ESME receives, per session.
 type inbox struct {
@@ -60,7 +53,7 @@ func (in *inbox) list() []*smpp.DeliverSM {
 
 func (in *inbox) wait(t testing.TB, n int) []*smpp.DeliverSM {
 	t.Helper()
-	waitFor(t, "deliver_sm", func() bool { return in.len() >= n })
+	wait.For(t, waitLong, "deliver_sm", func() bool { return in.len() >= n })
 	return in.list()
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
 )
@@ -89,7 +90,7 @@ func TestReceiptWindow(t *testing.T) {
 			submitN(t, tx, n, true)
 			// Every receipt is due at once; the window decides how many go out unanswered,
 			// and the rest wait in the account's queue.
-			waitFor(t, fmt.Sprintf("%d outstanding, %d held", tc.want, n-tc.want), func() bool {
+			wait.For(t, waitLong, fmt.Sprintf("%d outstanding, %d held", tc.want, n-tc.want), func() bool {
 				return esme.outstanding() == tc.want && srv.Counters().Held == n-tc.want
 			})
 			for _, b := range srv.Binds() {
@@ -97,7 +98,7 @@ func TestReceiptWindow(t *testing.T) {
 					t.Errorf("bind window_used %d, want %d", b.WindowUsed, tc.want)
 				}
 			}
-			waitFor(t, "every receipt answered", func() bool {
+			wait.For(t, waitLong, "every receipt answered", func() bool {
 				esme.release()
 				return srv.Counters().ReceiptsSent == n
 			})
@@ -114,12 +115,12 @@ func TestReceiptWindowChangedAtRunTime(t *testing.T) {
 	esme := &holder{}
 	bind(t, srv, nil, withMode(smpp.BindReceiver), withOpts(func(o *smpp.Options) { o.Handler = esme.handler() }))
 	submitN(t, bind(t, srv, nil, withMode(smpp.BindTransmitter)), n, true)
-	waitFor(t, "window of 3 full", func() bool { return esme.outstanding() == 3 && srv.Counters().Held == n-3 })
+	wait.For(t, waitLong, "window of 3 full", func() bool { return esme.outstanding() == 3 && srv.Counters().Held == n-3 })
 	// Lifting the window lets the waiting bind send the rest without any answer coming.
 	if err := srv.SetOutcomes("", smsc.Receipts{Window: smsc.NoWindow}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "all outstanding", func() bool { return esme.outstanding() == n && srv.Counters().Held == 0 })
+	wait.For(t, waitLong, "all outstanding", func() bool { return esme.outstanding() == n && srv.Counters().Held == 0 })
 	esme.release()
 }
 
@@ -176,7 +177,7 @@ func TestRefusedReceiptRetries(t *testing.T) {
 			esme := &attempts{at: map[string][]time.Time{}, status: tc.status}
 			bind(t, srv, nil, withMode(smpp.BindReceiver), withOpts(func(o *smpp.Options) { o.Handler = esme.handler() }))
 			ids := submitN(t, bind(t, srv, nil, withMode(smpp.BindTransmitter)), n, true)
-			waitFor(t, "every receipt given up", func() bool { return srv.Counters().ReceiptsGivenUp == n })
+			wait.For(t, waitLong, "every receipt given up", func() bool { return srv.Counters().ReceiptsGivenUp == n })
 
 			c := srv.Counters()
 			refused, timeouts := uint64(n*tc.want), uint64(0)
@@ -244,7 +245,7 @@ func TestFlood(t *testing.T) {
 	if el := time.Since(start); el < 240*time.Millisecond {
 		t.Errorf("flood of 250ms done after %s: not paced", el)
 	}
-	waitFor(t, "every flood receipt acknowledged", func() bool { return srv.Counters().FloodSent == total })
+	wait.For(t, waitLong, "every flood receipt acknowledged", func() bool { return srv.Counters().FloodSent == total })
 	c := srv.Counters()
 	if c.FloodQueued != total || c.ReceiptsSent != total || c.ReceiptsScheduled != 0 {
 		t.Errorf("counters %+v", c)
@@ -281,7 +282,7 @@ func TestFlood(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-run.Done()
-	waitFor(t, "ten more", func() bool { return a.len()+b.len() == seen+10 })
+	wait.For(t, waitLong, "ten more", func() bool { return a.len()+b.len() == seen+10 })
 	got := map[string]bool{}
 	for _, p := range append(a.list(), b.list()...) {
 		if r, _ := smpp.ParseReceipt(p, nil); r.Stat == "UNDELIV" && r.ErrCode == smsc.DefaultErr {
@@ -305,7 +306,7 @@ func TestFloodHonoursRetries(t *testing.T) {
 	if _, err := srv.Flood(smsc.FloodOptions{Rate: 1000, Duration: 20 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "given up", func() bool { return srv.Counters().ReceiptsGivenUp == 20 })
+	wait.For(t, waitLong, "given up", func() bool { return srv.Counters().ReceiptsGivenUp == 20 })
 	if c := srv.Counters(); c.ReceiptsRefused != 40 || c.ReceiptRetries != 20 || c.FloodQueued != 20 || c.FloodSent != 0 {
 		t.Errorf("counters %+v", c)
 	}
@@ -429,7 +430,7 @@ func TestDeliveryPolicySettings(t *testing.T) {
 	in.answer = func(*smpp.DeliverSM, int) smpp.CommandStatus { return smpp.ESME_RX_T_APPN }
 	s := bind(t, srv, in)
 	submit(t, s, sm("919800000001", "x"))
-	waitFor(t, "given up", func() bool { return srv.Counters().ReceiptsGivenUp == 1 })
+	wait.For(t, waitLong, "given up", func() bool { return srv.Counters().ReceiptsGivenUp == 1 })
 	resp, err := http.Get(ts.URL + "/api/counters")
 	if err != nil {
 		t.Fatal(err)

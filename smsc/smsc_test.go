@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
 )
@@ -55,7 +56,7 @@ func TestDefaultsJustWork(t *testing.T) {
 	if len(m.TLVs) != 1 || m.TLVs[0].Tag != 0x1400 || m.TLVs[0].Value != "1101557290000055412" || m.TLVs[0].Name != "dlt_pe_id" {
 		t.Errorf("stored TLVs %+v", m.TLVs)
 	}
-	waitFor(t, "receipt marked sent", func() bool { m, _ := srv.Message(id); return m.Receipt == "sent" })
+	wait.For(t, waitLong, "receipt marked sent", func() bool { m, _ := srv.Message(id); return m.Receipt == "sent" })
 	got, _ := srv.Message(id)
 	if got.State != "DELIVRD" || got.DoneAt == nil {
 		t.Errorf("state %q done %v", got.State, got.DoneAt)
@@ -115,7 +116,7 @@ func TestMaxBindsSlotFreedOnUnbind(t *testing.T) {
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "slot freed", func() bool { return len(srv.Binds()) == 0 })
+	wait.For(t, waitLong, "slot freed", func() bool { return len(srv.Binds()) == 0 })
 	bind(t, srv, nil, withCreds("one", "pw"))
 }
 
@@ -189,7 +190,7 @@ func TestOutcomes(t *testing.T) {
 			if tc.status != 0 {
 				return
 			}
-			waitFor(t, "receipt", func() bool { return in.receipts()[resp.MessageID] != nil })
+			wait.For(t, waitLong, "receipt", func() bool { return in.receipts()[resp.MessageID] != nil })
 			r := in.receipts()[resp.MessageID]
 			if r.Stat != tc.stat || r.ErrCode != tc.errCode || int(r.NetworkErrorCode) != tc.errCode {
 				t.Errorf("receipt stat %s err %d nerr %d, want %s %d", r.Stat, r.ErrCode, r.NetworkErrorCode, tc.stat, tc.errCode)
@@ -232,7 +233,7 @@ func TestRegisteredDelivery(t *testing.T) {
 	submit(t, s, sm("7000", "rule says no receipt"))
 	id := submit(t, s, failOnFailure)
 	in.wait(t, 1)
-	waitFor(t, "all completed", func() bool {
+	wait.For(t, waitLong, "all completed", func() bool {
 		for _, m := range srv.Messages(smsc.Filter{}) {
 			if m.DoneAt == nil {
 				return false
@@ -292,7 +293,7 @@ func TestQueryCancelReplace(t *testing.T) {
 	pending := submit(t, s, sm("1000", "original"))
 	done := submit(t, s, sm("2000", "delivered at once"))
 	in.wait(t, 1)
-	waitFor(t, "completion", func() bool { return querySM(t, s, done).MessageState == smpp.StateDelivered })
+	wait.For(t, waitLong, "completion", func() bool { return querySM(t, s, done).MessageState == smpp.StateDelivered })
 	q := querySM(t, s, done)
 	if q.FinalDate == "" || q.MessageID != done {
 		t.Errorf("query of delivered: %+v", q)
@@ -398,7 +399,7 @@ func TestRoundRobinOverBinds(t *testing.T) {
 	for i := range n {
 		submit(t, sender, sm(fmt.Sprint(9100+i), "x"))
 	}
-	waitFor(t, "all receipts", func() bool { return a.len()+b.len() == n })
+	wait.For(t, waitLong, "all receipts", func() bool { return a.len()+b.len() == n })
 	if a.len() < n/4 || b.len() < n/4 {
 		t.Errorf("receipts split %d/%d over two idle binds, want both used", a.len(), b.len())
 	}
@@ -413,11 +414,11 @@ func TestReceiptsHeldWhileNoReceiver(t *testing.T) {
 	for i := range 5 {
 		submit(t, tx, sm(fmt.Sprint(9100+i), "x"))
 	}
-	waitFor(t, "held", func() bool { return srv.Counters().Held == 5 })
+	wait.For(t, waitLong, "held", func() bool { return srv.Counters().Held == 5 })
 	in := newInbox()
 	bind(t, srv, in, withMode(smpp.BindReceiver))
 	in.wait(t, 5)
-	waitFor(t, "counted", func() bool { c := srv.Counters(); return c.Held == 0 && c.ReceiptsSent == 5 })
+	wait.For(t, waitLong, "counted", func() bool { c := srv.Counters(); return c.Held == 0 && c.ReceiptsSent == 5 })
 }
 
 func TestReceiptRetriedOnTemporaryError(t *testing.T) {
@@ -431,13 +432,13 @@ func TestReceiptRetriedOnTemporaryError(t *testing.T) {
 	}
 	s := bind(t, srv, in)
 	id := submit(t, s, sm("9000", "flaky"))
-	waitFor(t, "retries", func() bool { return srv.Counters().DeliveriesRetried >= 2 })
+	wait.For(t, waitLong, "retries", func() bool { return srv.Counters().DeliveriesRetried >= 2 })
 	in.mu.Lock()
 	in.answer = nil
 	in.mu.Unlock()
-	waitFor(t, "receipt", func() bool { return in.receipts()[id] != nil })
+	wait.For(t, waitLong, "receipt", func() bool { return in.receipts()[id] != nil })
 	if m, _ := srv.Message(id); m.Receipt != "sent" {
-		waitFor(t, "marked sent", func() bool { m, _ := srv.Message(id); return m.Receipt == "sent" })
+		wait.For(t, waitLong, "marked sent", func() bool { m, _ := srv.Message(id); return m.Receipt == "sent" })
 	}
 }
 
@@ -447,7 +448,7 @@ func TestReceiptGivenUpOnPermanentError(t *testing.T) {
 	in.answer = func(*smpp.DeliverSM, int) smpp.CommandStatus { return smpp.ESME_RX_P_APPN }
 	s := bind(t, srv, in)
 	id := submit(t, s, sm("9000", "x"))
-	waitFor(t, "failed", func() bool { return srv.Counters().DeliveriesFailed == 1 })
+	wait.For(t, waitLong, "failed", func() bool { return srv.Counters().DeliveriesFailed == 1 })
 	if m, _ := srv.Message(id); m.Receipt != "failed" {
 		t.Errorf("receipt state %q", m.Receipt)
 	}
@@ -459,9 +460,9 @@ func TestReceiptRedeliveredWhenBindDies(t *testing.T) {
 	stuck := smpp.HandlerFunc(func(ctx context.Context, r *smpp.Request) { r.Detach() })
 	dead := bind(t, srv, nil, withOpts(func(o *smpp.Options) { o.Handler = stuck }))
 	id := submit(t, dead, sm("9000", "x"))
-	waitFor(t, "in flight", func() bool { b := srv.Binds(); return len(b) == 1 && b[0].WindowUsed == 1 })
+	wait.For(t, waitLong, "in flight", func() bool { b := srv.Binds(); return len(b) == 1 && b[0].WindowUsed == 1 })
 	dead.Abort()
 	in := newInbox()
 	bind(t, srv, in, withMode(smpp.BindReceiver))
-	waitFor(t, "redelivered", func() bool { return in.receipts()[id] != nil })
+	wait.For(t, waitLong, "redelivered", func() bool { return in.receipts()[id] != nil })
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
 )
@@ -58,7 +59,7 @@ func TestUnbindMidWindowFault(t *testing.T) {
 	srv := smsc.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = n }))
 	s := bind(t, srv, nil, drainingESME)
 	results := submitAll(s, n)
-	waitFor(t, "the unbind", func() bool { return s.State() != smpp.StateBound })
+	wait.For(t, waitLong, "the unbind", func() bool { return s.State() != smpp.StateBound })
 	if _, err := s.Submit(context.Background(), sm("919800000001", "late")); !errors.Is(err, smpp.ErrSessionClosed) || smpp.OutcomeUnknown(err) {
 		t.Fatalf("submit after the unbind: %v, want refused as not sent", err)
 	}
@@ -67,7 +68,7 @@ func TestUnbindMidWindowFault(t *testing.T) {
 	if c.Unbinds != 1 || c.Accepted != n || c.Received != n {
 		t.Fatalf("counters: unbinds %d accepted %d received %d", c.Unbinds, c.Accepted, c.Received)
 	}
-	waitFor(t, "the bind gone", func() bool { return len(srv.Binds()) == 0 })
+	wait.For(t, waitLong, "the bind gone", func() bool { return len(srv.Binds()) == 0 })
 
 	// The next bind gets the same manners.
 	s2 := bind(t, srv, nil, drainingESME)
@@ -86,7 +87,7 @@ func TestUnbindAPI(t *testing.T) {
 	a := api{t, ts}
 	s := bind(t, srv, nil, drainingESME)
 	results := submitAll(s, 3)
-	waitFor(t, "3 submits at the SMSC", func() bool { return srv.Received() == 3 })
+	wait.For(t, waitLong, "3 submits at the SMSC", func() bool { return srv.Received() == 3 })
 
 	a.do("POST", "/api/binds/unbind?system_id=ghost", "", 404, nil)
 	a.do("POST", "/api/binds/999999/unbind", "", 404, nil)
@@ -107,7 +108,7 @@ func TestUnbindAPI(t *testing.T) {
 	// One bind by id.
 	s2 := bind(t, srv, nil, drainingESME)
 	results = submitAll(s2, 2)
-	waitFor(t, "2 more submits", func() bool { return srv.Received() == 5 })
+	wait.For(t, waitLong, "2 more submits", func() bool { return srv.Received() == 5 })
 	a.do("POST", "/api/binds/"+strconv.FormatUint(onlyBindID(t, srv), 10)+"/unbind", "", 202, nil)
 	drained(t, s2, 2, results)
 }
@@ -116,7 +117,7 @@ func TestUnbindAPI(t *testing.T) {
 func onlyBindID(t *testing.T, srv *smsc.Server) uint64 {
 	t.Helper()
 	var id uint64
-	waitFor(t, "one bind", func() bool {
+	wait.For(t, waitLong, "one bind", func() bool {
 		b := srv.Binds()
 		if len(b) == 1 {
 			id = b[0].ID
@@ -130,7 +131,7 @@ func TestUnbindMidWindowDisarmedAnswersHeld(t *testing.T) {
 	srv := smsc.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = 1000 }))
 	s := bind(t, srv, nil)
 	results := submitAll(s, 2)
-	waitFor(t, "2 submits held", func() bool { return srv.Received() == 2 })
+	wait.For(t, waitLong, "2 submits held", func() bool { return srv.Received() == 2 })
 	if err := srv.SetFaults("", smsc.Faults{}); err != nil {
 		t.Fatal(err)
 	}

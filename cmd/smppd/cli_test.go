@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store/storetest"
 )
@@ -89,7 +90,7 @@ carriers:
 		done <- run(ctx, []string{"-config", cfg}, io.Discard, io.Discard, func(a string) { apiAddr <- a })
 	}()
 	api := <-apiAddr
-	waitFor(t, 10*time.Second, "ready on the ops listener", func() bool {
+	wait.For(t, 10*time.Second, "ready on the ops listener", func() bool {
 		resp, err := http.Get("http://" + ops + "/readyz")
 		if err != nil {
 			return false

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store/storetest"
 )
@@ -94,7 +95,7 @@ carriers:
 		}
 		return out
 	}
-	waitFor(t, 15*time.Second, "two binds each", func() bool {
+	wait.For(t, 15*time.Second, "two binds each", func() bool {
 		maxBinds = max(maxBinds, sim.Counters().BindsActive)
 		h := holders(a)
 		return len(h) == 2 && h[""] == 0 && sim.Counters().BindsActive == 4 && func() bool {
@@ -112,7 +113,7 @@ carriers:
 	}
 
 	stopA()
-	waitFor(t, 15*time.Second, "beta holds all four", func() bool {
+	wait.For(t, 15*time.Second, "beta holds all four", func() bool {
 		maxBinds = max(maxBinds, sim.Counters().BindsActive)
 		r, err := readyz(b)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/smppd/smppd/config"
 	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/storetest"
@@ -161,7 +162,7 @@ func TestSIGKILLWithMessagesInFlightLosesNothing(t *testing.T) {
 	ids := enqueue(t, cfg, st, n)
 
 	first := startDaemon(t, cfgPath)
-	waitFor(t, 60*time.Second, "a third of the messages at the carrier", func() bool { d, _ := countAccepted(sim); return d >= n/3 })
+	wait.For(t, 60*time.Second, "a third of the messages at the carrier", func() bool { d, _ := countAccepted(sim); return d >= n/3 })
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func TestSIGKILLWithMessagesInFlightLosesNothing(t *testing.T) {
 	}
 
 	startDaemon(t, cfgPath)
-	waitFor(t, 90*time.Second, "every message at the carrier", func() bool { d, _ := countAccepted(sim); return d == n })
+	wait.For(t, 90*time.Second, "every message at the carrier", func() bool { d, _ := countAccepted(sim); return d == n })
 	distinct, total := countAccepted(sim)
 	extra := total - distinct
 
@@ -193,7 +194,7 @@ func TestSIGKILLWithMessagesInFlightLosesNothing(t *testing.T) {
 	if counted > 2*20 {
 		t.Fatalf("%d possible duplicates counted; at most the 40 in flight at the kill could be", counted)
 	}
-	waitFor(t, 10*time.Second, "the queue empty", func() bool {
+	wait.For(t, 10*time.Second, "the queue empty", func() bool {
 		d, err := st.Depth(context.Background(), "sim")
 		return err == nil && d.Ready+d.Pending+d.Scheduled == 0
 	})
@@ -211,7 +212,7 @@ func TestSIGTERMDrainsAndExitsCleanly(t *testing.T) {
 	const n = 2000
 	enqueue(t, cfg, st, n)
 	d := startDaemon(t, cfgPath)
-	waitFor(t, 30*time.Second, "some sent", func() bool { x, _ := countAccepted(sim); return x > 100 })
+	wait.For(t, 30*time.Second, "some sent", func() bool { x, _ := countAccepted(sim); return x > 100 })
 	if err := d.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -226,12 +227,5 @@ func TestSIGTERMDrainsAndExitsCleanly(t *testing.T) {
 	}
 	if dep.Pending != 0 || int64(sent)+dep.Ready+dep.Scheduled != n || total != sent {
 		t.Fatalf("after SIGTERM: sent %d (total %d), depth %+v", sent, total, dep)
-	}
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	if !smsc.WaitFor(d, cond) {
-		t.Fatalf("timed out after %s waiting for %s", d, what)
 	}
 }

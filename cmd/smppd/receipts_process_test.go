@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/dlr"
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/storetest"
@@ -75,14 +76,14 @@ func TestSIGKILLWithReceiptsAndWebhooksInFlight(t *testing.T) {
 	}
 
 	first := startDaemon(t, cfgPath)
-	waitFor(t, 60*time.Second, "a quarter of the webhooks", func() bool { d, _ := sink.counts(); return d >= n/4 })
+	wait.For(t, 60*time.Second, "a quarter of the webhooks", func() bool { d, _ := sink.counts(); return d >= n/4 })
 	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_, _ = first.Process.Wait()
 	atKill, _ := sink.counts()
 	startDaemon(t, cfgPath)
-	waitFor(t, 120*time.Second, "every message's webhook", func() bool { d, _ := sink.counts(); return d == n })
+	wait.For(t, 120*time.Second, "every message's webhook", func() bool { d, _ := sink.counts(); return d == n })
 	distinct, total := sink.counts()
 	t.Logf("%d webhooks before the kill; %d distinct keys, %d deliveries after restart", atKill, distinct, total)
 	for _, id := range ids {

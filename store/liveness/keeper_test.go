@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/memstore"
 )
@@ -34,17 +35,6 @@ func (f *flaky) Join(ctx context.Context, m store.Member, ttl time.Duration) err
 	return f.Liveness.Join(ctx, m, ttl)
 }
 
-func poll(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestKeeperLapseAndRejoin(t *testing.T) {
 	ms := memstore.New()
 	f := &flaky{Liveness: ms}
@@ -68,7 +58,7 @@ func TestKeeperLapseAndRejoin(t *testing.T) {
 	// lapses (so before anyone can take them over).
 	f.down.Store(true)
 	var invalidAt time.Time
-	poll(t, 2*ttl, "claims invalid", func() bool {
+	wait.For(t, 2*ttl, "claims invalid", func() bool {
 		if !k.Valid(first) {
 			invalidAt = time.Now()
 			return true
@@ -83,7 +73,7 @@ func TestKeeperLapseAndRejoin(t *testing.T) {
 	// Back before the store's heartbeat lapsed: nobody could have taken anything over, so
 	// the same incarnation goes on.
 	f.down.Store(false)
-	poll(t, 2*ttl, "valid again", func() bool { return k.Valid(first) })
+	wait.For(t, 2*ttl, "valid again", func() bool { return k.Valid(first) })
 	if k.Consumer() != first {
 		t.Fatalf("rejoined as %s although the heartbeat never lapsed", k.Consumer())
 	}
@@ -91,12 +81,12 @@ func TestKeeperLapseAndRejoin(t *testing.T) {
 	// Out of reach until the store's heartbeat lapses: back, the keeper joins as a new
 	// incarnation, and the old one's claims stay invalid.
 	f.down.Store(true)
-	poll(t, 5*ttl, "the store's heartbeat lapses", func() bool {
+	wait.For(t, 5*ttl, "the store's heartbeat lapses", func() bool {
 		ms, _ := ms.Members(context.Background())
 		return len(ms) == 0
 	})
 	f.down.Store(false)
-	poll(t, 5*ttl, "rejoined", func() bool { return k.Consumer() != first && k.Valid(k.Consumer()) })
+	wait.For(t, 5*ttl, "rejoined", func() bool { return k.Consumer() != first && k.Valid(k.Consumer()) })
 	if k.Valid(first) {
 		t.Fatal("the old incarnation's claims are valid again")
 	}
@@ -128,9 +118,9 @@ func TestKeeperCountsMembers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	poll(t, time.Second, "a counts two members", func() bool { return a.LiveMembers() == 2 })
+	wait.For(t, time.Second, "a counts two members", func() bool { return a.LiveMembers() == 2 })
 	_ = b.Stop(context.Background())
-	poll(t, time.Second, "a counts one member", func() bool { return a.LiveMembers() == 1 })
+	wait.For(t, time.Second, "a counts one member", func() bool { return a.LiveMembers() == 1 })
 }
 
 func TestOptionsRejectBadInstance(t *testing.T) {
@@ -156,7 +146,7 @@ func TestKeeperSharedNameStaysOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 2*time.Second, "the first sees the conflict", func() bool { return first.Stats().Conflicts > 0 })
+	wait.For(t, 2*time.Second, "the first sees the conflict", func() bool { return first.Stats().Conflicts > 0 })
 	if first.Valid(first.Consumer()) {
 		t.Fatal("the first process still acts on its claims")
 	}
@@ -167,7 +157,7 @@ func TestKeeperSharedNameStaysOut(t *testing.T) {
 	}
 	// Once the second stops, the first joins again.
 	_ = second.Stop(context.Background())
-	poll(t, 2*time.Second, "the first rejoins", func() bool { return first.Valid(first.Consumer()) })
+	wait.For(t, 2*time.Second, "the first rejoins", func() bool { return first.Valid(first.Consumer()) })
 }
 
 // Abandon gives the incarnation up at once: its name is dead in the store (so its claims are
@@ -206,5 +196,5 @@ func TestKeeperAbandon(t *testing.T) {
 		t.Fatal("the abandoned incarnation was renewed")
 	}
 	f.down.Store(false)
-	poll(t, 3*time.Second, "joined anew", func() bool { return k.Consumer() != second && k.Valid(k.Consumer()) })
+	wait.For(t, 3*time.Second, "joined anew", func() bool { return k.Consumer() != second && k.Valid(k.Consumer()) })
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/store"
 )
 
@@ -44,13 +45,13 @@ func TestLeaseKeyLayout(t *testing.T) {
 	}
 	// A lapsed slot leaves the index at the next listing; the index itself lapses with
 	// the last lease, the fence stays.
-	if !waitUntil(5*time.Second, func() bool { return c.Exists(ctx, slotKey).Val() == 0 }) {
+	if !wait.Until(5*time.Second, func() bool { return c.Exists(ctx, slotKey).Val() == 0 }) {
 		t.Fatal("slot key did not expire")
 	}
 	if ls, err := s.BindLeases(ctx, ""); err != nil || len(ls) != 0 {
 		t.Fatalf("BindLeases after the lapse: %v, %v", ls, err)
 	}
-	if !waitUntil(5*time.Second, func() bool { return c.Exists(ctx, index).Val() == 0 }) {
+	if !wait.Until(5*time.Second, func() bool { return c.Exists(ctx, index).Val() == 0 }) {
 		t.Errorf("%s outlived every lease", index)
 	}
 	if c.Get(ctx, fence).Val() != "1" {
@@ -105,17 +106,6 @@ func (h countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
-}
-
-func waitUntil(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
 }
 
 // hashTag is the part of key that Redis Cluster hashes: between the first '{' and the

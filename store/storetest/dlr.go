@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/store"
 )
 
@@ -69,7 +70,7 @@ func testUnmatch(t *testing.T, s DLRStore) {
 	must(t, s.Unmatch(ctx, rcpt("u2", "jio", "78", now), time.Hour)) // same id: replaced
 	must(t, s.Unmatch(ctx, rcpt("gone", "jio", "79", now), 50*time.Millisecond))
 	var list []*store.Receipt
-	eventually(t, "short-lived unmatched receipt expires", func() bool {
+	wait.For(t, 10*time.Second, "short-lived unmatched receipt expires", func() bool {
 		var err error
 		list, err = s.Unmatched(ctx, 10)
 		must(t, err)
@@ -223,7 +224,7 @@ func testWebhookLeaseToken(t *testing.T, s DLRStore) {
 		t.Fatal("claimed again during its lease")
 	}
 	if len(second) == 0 {
-		eventually(t, "job claimable again after its lease ran out", func() bool {
+		wait.For(t, 10*time.Second, "job claimable again after its lease ran out", func() bool {
 			second, err = s.ClaimWebhooks(ctx, time.Now(), lease, 1)
 			must(t, err)
 			return len(second) > 0
@@ -268,13 +269,13 @@ func testWebhookLeaseToken(t *testing.T, s DLRStore) {
 	third[0].Attempts = 3
 	must(t, s.RetryWebhook(ctx, third[0], time.Now()))
 	var fourth []*store.WebhookJob
-	eventually(t, "the retried job claimable", func() bool {
+	wait.For(t, 10*time.Second, "the retried job claimable", func() bool {
 		fourth, err = s.ClaimWebhooks(ctx, time.Now(), lease, 10)
 		must(t, err)
 		return len(fourth) == 1
 	})
 	var fifth []*store.WebhookJob
-	eventually(t, "the job claimable again after its lease", func() bool {
+	wait.For(t, 10*time.Second, "the job claimable again after its lease", func() bool {
 		fifth, err = s.ClaimWebhooks(ctx, time.Now(), time.Hour, 10)
 		must(t, err)
 		return len(fifth) == 1

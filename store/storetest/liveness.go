@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/store"
 )
 
@@ -27,18 +28,6 @@ func wantMembers(t *testing.T, s store.Store, want ...store.Member) {
 	}
 	if g, w := consumers(got), consumers(want); !slices.Equal(g, w) {
 		t.Fatalf("Members = %q, want %q", g, w)
-	}
-}
-
-// pollUntil polls cond every 10ms until it holds or d passes.
-func pollUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -69,7 +58,7 @@ func testLiveness(t *testing.T, s store.Store) {
 	c := store.NewMember("gamma")
 	must(t, s.Join(ctx, c, 150*time.Millisecond))
 	wantMembers(t, s, a2, c)
-	pollUntil(t, 5*time.Second, "gamma's heartbeat lapses", func() bool {
+	wait.For(t, 5*time.Second, "gamma's heartbeat lapses", func() bool {
 		ms, err := s.Members(ctx)
 		return err == nil && len(ms) == 1
 	})
@@ -141,7 +130,7 @@ func testTakeOver(t *testing.T, s store.Store) {
 		t.Fatalf("gamma claimed %d", len(cl))
 	}
 	var moved []store.Claim
-	pollUntil(t, 5*time.Second, "gamma's claim taken over", func() bool {
+	wait.For(t, 5*time.Second, "gamma's claim taken over", func() bool {
 		moved, err = s.TakeOver(ctx, "jio", b.Consumer(), 10)
 		return err != nil || len(moved) > 0
 	})

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/store"
 )
 
@@ -252,7 +253,7 @@ func testReceiptLogReclaim(t *testing.T, s DLRStore) {
 	}
 
 	var re []*store.LoggedPDU
-	eventually(t, "read entries become reclaimable", func() bool {
+	wait.For(t, 10*time.Second, "read entries become reclaimable", func() bool {
 		re = mustReclaim(t, s, "c2", minIdle, 2)
 		return len(re) > 0
 	})
@@ -281,7 +282,7 @@ func testReceiptLogReclaim(t *testing.T, s DLRStore) {
 
 	// Every one comes back once more, after minIdle, each with one more delivery.
 	got := map[string]bool{}
-	eventually(t, "every entry reclaimed again", func() bool {
+	wait.For(t, 10*time.Second, "every entry reclaimed again", func() bool {
 		for _, p := range mustReclaim(t, s, "c4", minIdle, 10) {
 			if got[p.Token] {
 				deliveries[p.Token] = p.Deliveries // handed out once more since: fine

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/store"
 )
 
@@ -572,7 +573,7 @@ func testGetRecords(t *testing.T, s store.Store) {
 	if err := s.PutRecord(ctx, record("g-short"), 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "short-lived record expires", func() bool {
+	wait.For(t, 10*time.Second, "short-lived record expires", func() bool {
 		rs, err := s.GetRecords(ctx, "g-short")
 		must(t, err)
 		return len(rs) == 1 && rs[0] == nil

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/store"
 )
 
@@ -911,18 +912,6 @@ func testRecordUpdateConcurrent(t *testing.T, s store.Store) {
 	}
 }
 
-// eventually polls cond every 50ms until it is true or 10s have passed.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 10s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // testRecordTTL: records expire after their TTL, and UpdateRecord, SwapRecords and Settle
 // keep the remaining time (a record they had given a new TTL would outlive the test).
 func testRecordTTL(t *testing.T, s store.Store) {
@@ -968,7 +957,7 @@ func testRecordTTL(t *testing.T, s store.Store) {
 		}
 	}
 	for _, id := range []string{"short", "swapped", m.ID} {
-		eventually(t, "record "+id+" expires", func() bool {
+		wait.For(t, 10*time.Second, "record "+id+" expires", func() bool {
 			_, err := s.GetRecord(ctx, id)
 			return errors.Is(err, store.ErrNotFound)
 		})
@@ -1029,7 +1018,7 @@ func testCarrierIndexTTL(t *testing.T, s store.Store) {
 	if err := s.IndexCarrierID(ctx, "jio", "long", "msg-1", 2, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "index entry expires", func() bool {
+	wait.For(t, 10*time.Second, "index entry expires", func() bool {
 		_, _, err := s.LookupCarrierID(ctx, "jio", "short")
 		return errors.Is(err, store.ErrNotFound)
 	})
