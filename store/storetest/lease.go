@@ -137,26 +137,54 @@ func testBindLeaseTokensGrow(t *testing.T, s store.Store) {
 	}
 }
 
-// Acquiring a slot one already holds renews it and keeps the token.
+// Acquiring a slot one already holds renews it and keeps the token, past the first ttl.
+//
+// The renewal must come before the first ttl lapses, which no sleep can promise on a loaded
+// machine; an attempt whose re-acquire came too late proves nothing either way, so it is
+// repeated on fresh slots with a ttl twice as long. That the first ttl has passed is read
+// from the store, not from this process's clock: a control lease, taken with the same ttl
+// just after the first, has lapsed.
 func testBindLeaseReacquireKeepsToken(t *testing.T, s store.Store) {
 	bl := leases(t, s)
-	first, ok := mustAcquire(t, bl, "jio-trx-0.0", "a~1", leaseTTL)
-	if !ok {
-		t.Fatal("free slot refused")
-	}
-	for range 4 { // past the first ttl, held all along
-		time.Sleep(leaseTTL / 2)
-		again, ok := mustAcquire(t, bl, "jio-trx-0.0", "a~1", leaseTTL)
+	ttl := leaseTTL
+	for attempt := 0; ; attempt, ttl = attempt+1, 2*ttl {
+		if attempt == 4 {
+			t.Fatalf("%d attempts: no re-acquire came within a ttl (up to %v) of the acquire", attempt, ttl/2)
+		}
+		slot, control := fmt.Sprintf("jio-trx-%d.0", attempt), fmt.Sprintf("jio-trx-%d.1", attempt)
+		start := time.Now()
+		first, ok := mustAcquire(t, bl, slot, "a~1", ttl)
+		if !ok {
+			t.Fatal("free slot refused")
+		}
+		if _, ok := mustAcquire(t, bl, control, "c~1", ttl); !ok {
+			t.Fatal("free control slot refused")
+		}
+		again, ok := mustAcquire(t, bl, slot, "a~1", time.Minute)
+		if time.Since(start) >= ttl {
+			continue // the first lease may have lapsed before this re-acquire
+		}
 		if !ok || again.Token != first.Token || again.Holder != "a~1" {
 			t.Fatalf("re-acquire: %+v ok=%v, want token %d kept", again, ok, first.Token)
 		}
-		if _, ok := mustAcquire(t, bl, "jio-trx-0.0", "b~1", leaseTTL); ok {
+		if _, ok := mustAcquire(t, bl, slot, "b~1", leaseTTL); ok {
 			t.Fatal("another holder got a slot renewed by re-acquiring")
 		}
-	}
-	// Another incarnation of the same instance is another holder.
-	if _, ok := mustAcquire(t, bl, "jio-trx-0.0", "a~2", leaseTTL); ok {
-		t.Fatal("a new incarnation got the old incarnation's slot")
+		// The control lease lapses no sooner than the first ttl: past it, only the renewal
+		// still holds the slot.
+		acquireWhenFree(t, bl, control, "b~1", time.Minute)
+		again, ok = mustAcquire(t, bl, slot, "a~1", time.Minute)
+		if !ok || again.Token != first.Token || again.Holder != "a~1" {
+			t.Fatalf("re-acquire past the first ttl: %+v ok=%v, want token %d kept", again, ok, first.Token)
+		}
+		if _, ok := mustAcquire(t, bl, slot, "b~1", leaseTTL); ok {
+			t.Fatal("another holder got a slot renewed by re-acquiring, past the first ttl")
+		}
+		// Another incarnation of the same instance is another holder.
+		if _, ok := mustAcquire(t, bl, slot, "a~2", leaseTTL); ok {
+			t.Fatal("a new incarnation got the old incarnation's slot")
+		}
+		return
 	}
 }
 
