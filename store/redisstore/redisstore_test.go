@@ -20,19 +20,13 @@ import (
 	"github.com/smppd/smppd/store/storetest"
 )
 
-// The tests need a Redis at REDIS_URL (default redis://127.0.0.1:6379/0). Without one they
-// fail, unless SMPPD_SKIP_REDIS=1. Every test uses its own key prefix and deletes its keys.
-
-func redisURL() string {
-	if u := os.Getenv("REDIS_URL"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
+// The tests need a Redis at storetest.RedisURL() (REDIS_URL, default
+// redis://127.0.0.1:6379/0). Without one they fail, unless SMPPD_SKIP_REDIS=1. Every test
+// uses its own key prefix and deletes its keys.
 
 func newClient(tb testing.TB) *redis.Client {
 	tb.Helper()
-	opts, err := redis.ParseURL(redisURL())
+	opts, err := redis.ParseURL(storetest.RedisURL())
 	if err != nil {
 		tb.Fatalf("REDIS_URL: %v", err)
 	}
@@ -42,9 +36,9 @@ func newClient(tb testing.TB) *redis.Client {
 	if err := c.Ping(ctx).Err(); err != nil {
 		_ = c.Close()
 		if os.Getenv("SMPPD_SKIP_REDIS") == "1" {
-			tb.Skipf("no Redis at %s (SMPPD_SKIP_REDIS=1): %v", redisURL(), err)
+			tb.Skipf("no Redis at %s (SMPPD_SKIP_REDIS=1): %v", storetest.RedisURL(), err)
 		}
-		tb.Fatalf("no Redis at %s: %v (set REDIS_URL, or SMPPD_SKIP_REDIS=1 to skip the Redis tests)", redisURL(), err)
+		tb.Fatalf("no Redis at %s: %v (set REDIS_URL, or SMPPD_SKIP_REDIS=1 to skip the Redis tests)", storetest.RedisURL(), err)
 	}
 	tb.Cleanup(func() { _ = c.Close() })
 	return c
@@ -141,7 +135,7 @@ func TestOpen(t *testing.T) {
 	newClient(t) // fails or skips without Redis
 	ctx := context.Background()
 	p := uniquePrefix()
-	s, err := redisstore.Open(ctx, redisURL(), redisstore.Options{Prefix: p})
+	s, err := redisstore.Open(ctx, storetest.RedisURL(), redisstore.Options{Prefix: p})
 	if err != nil {
 		t.Fatal(err)
 	}
