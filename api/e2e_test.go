@@ -52,8 +52,8 @@ func newPipeline(tb testing.TB, scrub bool, mod func(*Options)) *pipeline {
 	st := storetest.OpenRedis(tb, storetest.UniquePrefix(tb))
 	clock := &testClock{}
 	clock.set(time.Now())
-	d, err := dispatch.New(dispatch.Options{
-		Store: st, ClaimWait: 50 * time.Millisecond, PromoteEvery: 20 * time.Millisecond,
+	d := dispatchtest.Start(tb, dispatch.Options{
+		Store: st,
 		Carriers: []dispatch.CarrierOptions{{
 			Name: "jio",
 			Binds: []dispatch.BindGroup{{
@@ -70,16 +70,6 @@ func newPipeline(tb testing.TB, scrub bool, mod func(*Options)) *pipeline {
 			}
 			return nil
 		},
-		Receipts: dispatchtest.AckReceipts{},
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	d.Start()
-	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = d.Shutdown(ctx)
 	})
 	svc, err := otp.New(otp.Options{Store: st, Key: []byte("e2e otp hmac key, 32 bytes or more"), Now: clock.now, MaxAttempts: 3})
 	if err != nil {

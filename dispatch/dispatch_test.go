@@ -1,17 +1,17 @@
-package dispatch
+package dispatch_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dispatch/dispatchtest"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/internal/wait"
@@ -29,27 +29,6 @@ const (
 	testTMD = "1702123456789012345"
 )
 
-// newStores lists the stores every pipeline test runs against.
-var newStores = map[string]func(t *testing.T) store.Store{
-	"memory": func(t *testing.T) store.Store {
-		s := memstore.New()
-		t.Cleanup(func() { s.Close() })
-		return s
-	},
-	"redis": func(t *testing.T) store.Store { return storetest.OpenRedis(t, storetest.UniquePrefix(t)) },
-}
-
-func forEachStore(t *testing.T, f func(t *testing.T, st store.Store)) {
-	names := make([]string, 0, len(newStores))
-	for n := range newStores {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		t.Run(n, func(t *testing.T) { f(t, newStores[n](t)) })
-	}
-}
-
 // sim starts a simulator with one account; mod adjusts the account.
 func sim(t *testing.T, mod func(*smsc.Account)) *smsc.Server {
 	a := smsc.Account{SystemID: "smppd", Password: "password"}
@@ -59,10 +38,10 @@ func sim(t *testing.T, mod func(*smsc.Account)) *smsc.Server {
 	return smsc.Start(t, smsc.Options{Accounts: []smsc.Account{a}, EnquireLinkInterval: -1})
 }
 
-func carrierFor(name string, s *smsc.Server, binds, window int) CarrierOptions {
-	return CarrierOptions{
+func carrierFor(name string, s *smsc.Server, binds, window int) dispatch.CarrierOptions {
+	return dispatch.CarrierOptions{
 		Name: name,
-		Binds: []BindGroup{{
+		Binds: []dispatch.BindGroup{{
 			Addrs: []string{s.Addr()}, Count: binds,
 			Bind:         smpp.Bind{Mode: smpp.BindTransceiver, SystemID: "smppd", Password: "password"},
 			Session:      smpp.Options{WindowSize: window, ResponseTimeout: 2 * time.Second, EnquireLinkInterval: -1},
@@ -70,42 +49,6 @@ func carrierFor(name string, s *smsc.Server, binds, window int) CarrierOptions {
 		}},
 		DLT: dlt.CarrierSpec{TMChain: []string{testTMD}},
 	}
-}
-
-func start(t *testing.T, o Options) *Dispatcher {
-	t.Helper()
-	if o.ClaimWait == 0 {
-		o.ClaimWait = 50 * time.Millisecond
-	}
-	if o.PromoteEvery == 0 {
-		o.PromoteEvery = 20 * time.Millisecond
-	}
-	if o.PauseMin == 0 {
-		o.PauseMin = 20 * time.Millisecond
-		o.PauseMax = 200 * time.Millisecond
-	}
-	if o.RetryMin == 0 {
-		o.RetryMin, o.RetryMax = 20*time.Millisecond, 200*time.Millisecond
-	}
-	if o.ReclaimAfter == 0 {
-		o.ReclaimAfter = 2 * time.Minute
-	}
-	if o.Receipts == nil {
-		// Receipts are the dlr package's business; here they are simply acknowledged so
-		// that the simulator does not resend them over the binds under test.
-		o.Receipts = dispatchtest.AckReceipts{}
-	}
-	d, err := New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = d.Shutdown(ctx)
-	})
-	return d
 }
 
 func msg(i int, to string, prio store.Priority) *store.Message {
@@ -122,12 +65,12 @@ func tlv(m smsc.Message, tag smpp.Tag) string {
 }
 
 func TestTenThousandMessagesExactlyOnceWithTLVsOnTheRightCarrier(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		jio, airtel := sim(t, nil), sim(t, nil)
-		d := start(t, Options{
+		d := dispatchtest.Start(t, dispatch.Options{
 			Store:    st,
-			Carriers: []CarrierOptions{carrierFor("jio", jio, 2, 50), carrierFor("airtel", airtel, 2, 50)},
-			Routes:   []Route{{Prefix: "9170", Carriers: []string{"airtel"}}, {Prefix: "91", Carriers: []string{"jio"}}},
+			Carriers: []dispatch.CarrierOptions{carrierFor("jio", jio, 2, 50), carrierFor("airtel", airtel, 2, 50)},
+			Routes:   []dispatch.Route{{Prefix: "9170", Carriers: []string{"airtel"}}, {Prefix: "91", Carriers: []string{"jio"}}},
 		})
 		const n = 10000
 		want := map[string]string{} // destination → carrier
@@ -187,9 +130,9 @@ func TestTenThousandMessagesExactlyOnceWithTLVsOnTheRightCarrier(t *testing.T) {
 }
 
 func TestRecordsCarryCarrierIDsAndIndex(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		s := sim(t, func(a *smsc.Account) { a.MessageID = &smsc.MessageIDFormat{Kind: "hex"} })
-		d := start(t, Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", s, 1, 10)}})
+		d := dispatchtest.Start(t, dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{carrierFor("jio", s, 1, 10)}})
 		long := strings.Repeat("Long message part. ", 20) // 380 characters: 3 parts
 		m := msg(1, "919812345678", store.PriorityTransactional)
 		m.Text = long
@@ -225,10 +168,10 @@ func TestRecordsCarryCarrierIDsAndIndex(t *testing.T) {
 }
 
 func TestDisconnectsMidWindowLoseNothing(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		s := sim(t, func(a *smsc.Account) { a.Faults.DisconnectAfter = 97 })
 		c := carrierFor("jio", s, 2, 20)
-		d := start(t, Options{Store: st, Carriers: []CarrierOptions{c}})
+		d := dispatchtest.Start(t, dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{c}})
 		const n = 2000
 		var all []*store.Message
 		for i := range n {
@@ -278,12 +221,12 @@ func acceptedTotal(s *smsc.Server) int {
 }
 
 func TestThrottlingAdaptsKeepsOrderLosesNothing(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		// The cap sits well below what one bind with window 1 sends even under the race
 		// detector with Redis, so the carrier does throttle.
 		s := sim(t, func(a *smsc.Account) { a.Throttle = smsc.Throttle{PerAccount: 40, Burst: 2} })
 		c := carrierFor("jio", s, 1, 1) // one bind, window 1: the carrier sees our exact order
-		d := start(t, Options{Store: st, Carriers: []CarrierOptions{c}})
+		d := dispatchtest.Start(t, dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{c}})
 		const n = 200
 		var all []*store.Message
 		for i := range n {
@@ -318,11 +261,11 @@ func TestThrottlingAdaptsKeepsOrderLosesNothing(t *testing.T) {
 }
 
 func TestPriorityOTPFirst(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		s := sim(t, nil)
 		c := carrierFor("jio", s, 1, 1)
 		// Queue everything before the carrier is reachable, so priority alone decides.
-		d, err := New(Options{Store: st, Carriers: []CarrierOptions{c}, ClaimWait: 20 * time.Millisecond, ClaimBatch: 1})
+		d, err := dispatch.New(dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{c}, ClaimWait: 20 * time.Millisecond, ClaimBatch: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -353,12 +296,12 @@ func TestPriorityOTPFirst(t *testing.T) {
 }
 
 func TestPermanentErrorFailsAndTemporaryRetries(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		s := sim(t, func(a *smsc.Account) {
 			a.Receipts.Rules = []smsc.Rule{{Dest: "919800000001", SubmitStatus: "ESME_RINVDSTADR"}}
 			a.Faults.SysErr = smsc.Fault{Every: 3}
 		})
-		d := start(t, Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", s, 1, 5)}})
+		d := dispatchtest.Start(t, dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{carrierFor("jio", s, 1, 5)}})
 		bad := msg(1, "919800000001", store.PriorityTransactional)
 		var good []*store.Message
 		for i := range 20 {
@@ -391,12 +334,12 @@ func TestPermanentErrorFailsAndTemporaryRetries(t *testing.T) {
 }
 
 func TestNoResponsePolicyUnknown(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		s := sim(t, func(a *smsc.Account) { a.Receipts.Rules = []smsc.Rule{{Dest: "919800000002", NoResponse: true}} })
 		c := carrierFor("jio", s, 1, 5)
-		c.NoResponse = PolicyUnknown
+		c.NoResponse = dispatch.PolicyUnknown
 		c.Binds[0].Session.ResponseTimeout = 100 * time.Millisecond
-		d := start(t, Options{Store: st, Carriers: []CarrierOptions{c}})
+		d := dispatchtest.Start(t, dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{c}})
 		m := msg(1, "919800000002", store.PriorityOTP)
 		if err := d.Submit(context.Background(), m); err != nil {
 			t.Fatal(err)
@@ -412,9 +355,9 @@ func TestNoResponsePolicyUnknown(t *testing.T) {
 }
 
 func TestScheduledSendWaits(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		s := sim(t, nil)
-		d := start(t, Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", s, 1, 5)}})
+		d := dispatchtest.Start(t, dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{carrierFor("jio", s, 1, 5)}})
 		m := msg(1, "919812345678", store.PriorityTransactional)
 		m.SendAt = time.Now().Add(300 * time.Millisecond)
 		if err := d.Submit(context.Background(), m); err != nil {
@@ -432,13 +375,13 @@ func TestScheduledSendWaits(t *testing.T) {
 }
 
 func TestFailoverWhenCarrierDown(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		backup := sim(t, nil)
 		dead := carrierFor("jio", backup, 1, 5)
 		dead.Binds[0].Addrs = []string{"127.0.0.1:1"} // nothing listens there
 		dead.FailoverAfter = 100 * time.Millisecond
-		d := start(t, Options{Store: st, Carriers: []CarrierOptions{dead, carrierFor("airtel", backup, 1, 5)},
-			Routes: []Route{{Prefix: "91", Carriers: []string{"jio", "airtel"}}}})
+		d := dispatchtest.Start(t, dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{dead, carrierFor("airtel", backup, 1, 5)},
+			Routes: []dispatch.Route{{Prefix: "91", Carriers: []string{"jio", "airtel"}}}})
 		var all []*store.Message
 		for i := range 50 {
 			m := msg(i, fmt.Sprintf("9198%08d", i), store.PriorityTransactional)
@@ -456,9 +399,9 @@ func TestFailoverWhenCarrierDown(t *testing.T) {
 }
 
 func TestShutdownLeavesUnsentInStore(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		s := sim(t, func(a *smsc.Account) { a.Throttle = smsc.Throttle{PerAccount: 50, Burst: 5} })
-		d, err := New(Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", s, 1, 5)}, ClaimWait: 20 * time.Millisecond,
+		d, err := dispatch.New(dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{carrierFor("jio", s, 1, 5)}, ClaimWait: 20 * time.Millisecond,
 			PauseMin: 10 * time.Millisecond, PauseMax: 50 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
@@ -487,7 +430,7 @@ func TestShutdownLeavesUnsentInStore(t *testing.T) {
 		}
 		// A new dispatcher on the same store finishes the job.
 		s.SetThrottle("smppd", smsc.Throttle{})
-		start(t, Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", s, 1, 5)}})
+		dispatchtest.Start(t, dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{carrierFor("jio", s, 1, 5)}})
 		wait.For(t, 20*time.Second, "the rest sent", func() bool { return distinctAccepted(s) == 500 })
 		if acceptedTotal(s) != 500 {
 			t.Fatalf("%d accepted in all: something was sent twice", acceptedTotal(s))
@@ -498,11 +441,11 @@ func TestShutdownLeavesUnsentInStore(t *testing.T) {
 func TestTwoInstancesShareOneRedisQueue(t *testing.T) {
 	prefix := storetest.UniquePrefix(t)
 	s := sim(t, nil)
-	var ds []*Dispatcher
+	var ds []*dispatch.Dispatcher
 	for i := range 2 {
 		st := storetest.OpenRedis(t, prefix)
-		ds = append(ds, start(t, Options{Store: st, Consumer: fmt.Sprintf("instance-%d", i),
-			Carriers: []CarrierOptions{carrierFor("jio", s, 2, 20)}}))
+		ds = append(ds, dispatchtest.Start(t, dispatch.Options{Store: st, Consumer: fmt.Sprintf("instance-%d", i),
+			Carriers: []dispatch.CarrierOptions{carrierFor("jio", s, 2, 20)}}))
 	}
 	const n = 4000
 	var wg sync.WaitGroup
@@ -541,12 +484,12 @@ func TestTwoInstancesShareOneRedisQueue(t *testing.T) {
 // failure of its own (it answers the client's error, not HTTP 500), and nothing is stored.
 func TestSubmitWithoutRouteIsTyped(t *testing.T) {
 	st := memstore.New()
-	d := start(t, Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", sim(t, nil), 1, 10)},
-		Routes: []Route{{Prefix: "91", Carriers: []string{"jio"}}}})
+	d := dispatchtest.Start(t, dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{carrierFor("jio", sim(t, nil), 1, 10)},
+		Routes: []dispatch.Route{{Prefix: "91", Carriers: []string{"jio"}}}})
 	err := d.Submit(context.Background(), &store.Message{Account: "acme", From: "ACMEIN", To: "447700900123", Text: "hello"})
-	var se *SubmitError
-	if !errors.Is(err, ErrNoRoute) || !errors.As(err, &se) || se.Field != "to" {
-		t.Fatalf("Submit: %v, want a SubmitError on \"to\" wrapping ErrNoRoute", err)
+	var se *dispatch.SubmitError
+	if !errors.Is(err, dispatch.ErrNoRoute) || !errors.As(err, &se) || se.Field != "to" {
+		t.Fatalf("Submit: %v, want a dispatch.SubmitError on \"to\" wrapping dispatch.ErrNoRoute", err)
 	}
 	if dp, _ := st.Depth(context.Background(), "jio"); dp != (store.Depth{}) {
 		t.Fatalf("depth %+v after a refused message", dp)
@@ -558,10 +501,10 @@ func TestSubmitWithoutRouteIsTyped(t *testing.T) {
 // resent, and the rest of a long message goes out on another bind instead of the whole
 // message again.
 func TestCarrierUnbindMidWindowNoDuplicates(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		s := sim(t, func(a *smsc.Account) { a.Faults.UnbindMidWindow = 4 })
 		c := carrierFor("jio", s, 3, 8)
-		d := start(t, Options{Store: st, Carriers: []CarrierOptions{c}})
+		d := dispatchtest.Start(t, dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{c}})
 		const n = 300
 		long := strings.Repeat("Your statement for the month is ready. ", 6) // two parts
 		var all []*store.Message
@@ -629,7 +572,7 @@ func (s *lostReply) Claim(ctx context.Context, carrier, consumer string, n int, 
 // A claim whose answer was lost does not strand its messages until ReclaimAfter: the
 // instance abandons the incarnation they were claimed under, and takes them over at once.
 func TestLostClaimReplyTakenOverAtOnce(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		s := sim(t, nil)
 		k, err := liveness.Start(context.Background(), st, liveness.Options{Instance: "alpha", TTL: 2 * time.Second})
 		if err != nil {
@@ -637,7 +580,7 @@ func TestLostClaimReplyTakenOverAtOnce(t *testing.T) {
 		}
 		defer k.Stop(context.Background())
 		ls := &lostReply{Store: st}
-		d := start(t, Options{Store: ls, Membership: k, Carriers: []CarrierOptions{carrierFor("jio", s, 1, 10)},
+		d := dispatchtest.Start(t, dispatch.Options{Store: ls, Membership: k, Carriers: []dispatch.CarrierOptions{carrierFor("jio", s, 1, 10)},
 			ReclaimAfter: time.Hour, TakeoverEvery: 50 * time.Millisecond})
 		const n = 20
 		var all []*store.Message

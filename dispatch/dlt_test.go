@@ -1,4 +1,4 @@
-package dispatch
+package dispatch_test
 
 import (
 	"context"
@@ -7,10 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/dispatch/dispatchtest"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/storetest"
 )
 
 // With DLT scrubbing on at the simulator, compliant traffic goes through and non-compliant
@@ -27,14 +30,14 @@ func TestDLTScrubbingAtTheCarrier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1, DLTRegistryFile: registry, Accounts: []smsc.Account{{
 			SystemID: "smppd", Password: "password",
 			DLT: smsc.DLT{Enabled: true, RequireChainHash: true},
 		}}})
 		c := carrierFor("jio", sim, 1, 10)
 		c.DLT = dlt.CarrierSpec{TMChain: []string{tmd}}
-		d := start(t, Options{Store: st, Carriers: []CarrierOptions{c}, ChainFor: func(peID string) []string {
+		d := dispatchtest.Start(t, dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{c}, ChainFor: func(peID string) []string {
 			chains := reg.Chains(peID)
 			if len(chains) == 0 {
 				return nil
@@ -80,13 +83,13 @@ func TestDLTScrubbingAtTheCarrier(t *testing.T) {
 // Promotional traffic waits for 10:00–21:00 IST, whether it is accepted outside the window or
 // comes up for sending outside it.
 func TestPromotionalWaitsForTheWindow(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st store.Store) {
+	storetest.ForEach(t, func(t *testing.T, st store.Store) {
 		sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1})
 		var clock atomic.Int64
 		night := time.Date(2026, 11, 22, 21, 30, 0, 0, dlt.IST)
 		clock.Store(night.UnixNano())
 		now := func() time.Time { return time.Unix(0, clock.Load()) }
-		d := start(t, Options{Store: st, Carriers: []CarrierOptions{carrierFor("jio", sim, 1, 10)}, Now: now})
+		d := dispatchtest.Start(t, dispatch.Options{Store: st, Carriers: []dispatch.CarrierOptions{carrierFor("jio", sim, 1, 10)}, Now: now})
 		promo := msg(1, "919812345678", store.PriorityPromotional)
 		promo.Windowed = true
 		trans := msg(2, "919812345679", store.PriorityTransactional)

@@ -1,4 +1,4 @@
-package dispatch
+package dispatch_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/dispatch/dispatchtest"
 	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
@@ -28,7 +30,7 @@ func (m members) Consumer() string    { return m.name }
 func (m members) Valid(c string) bool { return c == m.name }
 func (m members) LiveMembers() int    { return int(m.live.Load()) }
 
-var _ MemberCounter = members{}
+var _ dispatch.MemberCounter = members{}
 
 // twoStores returns two handles on one store, as two instances have: the same memstore,
 // or two Redis stores on one prefix.
@@ -66,7 +68,7 @@ func watchBinds(t *testing.T, s *smsc.Server) func() int {
 }
 
 // leasedBound counts the binds of the dispatcher's first carrier that it holds and has up.
-func leasedBound(d *Dispatcher) int {
+func leasedBound(d *dispatch.Dispatcher) int {
 	n := 0
 	for _, b := range d.Stats(context.Background())[0].Binds {
 		if b.Leased && b.Bound {
@@ -76,9 +78,9 @@ func leasedBound(d *Dispatcher) int {
 	return n
 }
 
-func leaseOptions(st store.Store, s *smsc.Server, binds int, m members) Options {
-	return Options{Store: st, Leases: st.(store.BindLeases), LeaseTTL: 900 * time.Millisecond,
-		Membership: m, Consumer: m.name, Carriers: []CarrierOptions{carrierFor("jio", s, binds, 20)}}
+func leaseOptions(st store.Store, s *smsc.Server, binds int, m members) dispatch.Options {
+	return dispatch.Options{Store: st, Leases: st.(store.BindLeases), LeaseTTL: 900 * time.Millisecond,
+		Membership: m, Consumer: m.name, Carriers: []dispatch.CarrierOptions{carrierFor("jio", s, binds, 20)}}
 }
 
 // Two instances share a carrier's four binds: alone, one holds all four; when the second
@@ -92,11 +94,11 @@ func TestLeasesShareBindsBetweenInstances(t *testing.T) {
 			st1, st2 := twoStores(t, kind)
 			live := &atomic.Int32{}
 			live.Store(1)
-			d1 := start(t, leaseOptions(st1, s, 4, members{"inst-a", live}))
+			d1 := dispatchtest.Start(t, leaseOptions(st1, s, 4, members{"inst-a", live}))
 			wait.For(t, 5*time.Second, "the only instance holding all four binds", func() bool { return leasedBound(d1) == 4 })
 
 			live.Store(2)
-			d2 := start(t, leaseOptions(st2, s, 4, members{"inst-b", live}))
+			d2 := dispatchtest.Start(t, leaseOptions(st2, s, 4, members{"inst-b", live}))
 			wait.For(t, 10*time.Second, "two binds each", func() bool {
 				return leasedBound(d1) == 2 && leasedBound(d2) == 2 && len(s.Binds()) == 4
 			})
@@ -217,7 +219,7 @@ func TestLeaseUnbindsBeforeLapseWhenStoreUnreachable(t *testing.T) {
 			live.Store(1)
 			o1 := leaseOptions(st1, s, 2, members{"inst-a", live})
 			o1.Leases, o1.LeaseTTL = flaky, ttl
-			d1 := start(t, o1)
+			d1 := dispatchtest.Start(t, o1)
 			wait.For(t, 5*time.Second, "both binds up", func() bool { return leasedBound(d1) == 2 })
 			wait.For(t, 5*time.Second, "a renewal", func() bool {
 				flaky.mu.Lock()
@@ -244,7 +246,7 @@ func TestLeaseUnbindsBeforeLapseWhenStoreUnreachable(t *testing.T) {
 			// Another instance, which reaches the store, takes the slots once they lapse.
 			o2 := leaseOptions(st2, s, 2, members{"inst-b", live})
 			o2.LeaseTTL = ttl
-			d2 := start(t, o2)
+			d2 := dispatchtest.Start(t, o2)
 			wait.For(t, 3*ttl, "the other instance holding both", func() bool { return leasedBound(d2) == 2 })
 			if m := most(); m != 2 {
 				t.Fatalf("the carrier saw at most %d binds at once; 2 are configured", m)
@@ -259,8 +261,8 @@ func TestLeaseUnbindsBeforeLapseWhenStoreUnreachable(t *testing.T) {
 func TestLeaseTTLValidated(t *testing.T) {
 	st := memstore.New()
 	defer st.Close()
-	o := Options{Store: st, Leases: st, LeaseTTL: 10 * time.Millisecond, Carriers: []CarrierOptions{carrierFor("jio", sim(t, nil), 1, 10)}}
-	if _, err := New(o); err == nil {
+	o := dispatch.Options{Store: st, Leases: st, LeaseTTL: 10 * time.Millisecond, Carriers: []dispatch.CarrierOptions{carrierFor("jio", sim(t, nil), 1, 10)}}
+	if _, err := dispatch.New(o); err == nil {
 		t.Fatal("LeaseTTL of 10ms accepted")
 	}
 }
@@ -281,11 +283,11 @@ func TestLeaseNoFailoverWithoutSlots(t *testing.T) {
 	live.Store(2)
 	jio := carrierFor("jio", jioSim, 1, 20)
 	jio.FailoverAfter = 100 * time.Millisecond
-	d := start(t, Options{Store: st, Leases: st, LeaseTTL: 900 * time.Millisecond, Membership: members{"inst-a", live}, Consumer: "inst-a",
+	d := dispatchtest.Start(t, dispatch.Options{Store: st, Leases: st, LeaseTTL: 900 * time.Millisecond, Membership: members{"inst-a", live}, Consumer: "inst-a",
 		HoldLimit: 400 * time.Millisecond, // a carrier down here is looked at again every 100ms
-		Carriers:  []CarrierOptions{jio, carrierFor("airtel", airtelSim, 2, 20)},
-		Routes:    []Route{{Prefix: "91", Carriers: []string{"jio", "airtel"}}}})
-	wait.For(t, 5*time.Second, "airtel's bind up", func() bool { return d.carriers["airtel"].pool.up() })
+		Carriers:  []dispatch.CarrierOptions{jio, carrierFor("airtel", airtelSim, 2, 20)},
+		Routes:    []dispatch.Route{{Prefix: "91", Carriers: []string{"jio", "airtel"}}}})
+	wait.For(t, 5*time.Second, "airtel's bind up", func() bool { return d.PoolUp("airtel") })
 	var all []*store.Message
 	for i := range 100 {
 		m := msg(i, fmt.Sprintf("9198%08d", i), store.PriorityTransactional)
@@ -295,11 +297,10 @@ func TestLeaseNoFailoverWithoutSlots(t *testing.T) {
 	if err := d.Submit(context.Background(), all...); err != nil {
 		t.Fatal(err)
 	}
-	pool := d.carriers["jio"].pool
 	// A failover would come within FailoverAfter plus its one-second retry; wait past both.
-	wait.For(t, 5*time.Second, "jio down here for 1.5s", func() bool { return pool.downFor(time.Now()) > 1500*time.Millisecond })
-	if n, moved := airtelSim.Received(), d.Stats(context.Background())[0].Moved; n != 0 || moved != 0 || pool.held() != 0 {
-		t.Fatalf("%d messages failed over to airtel (%d moved) by an instance holding %d of jio's binds", n, moved, pool.held())
+	wait.For(t, 5*time.Second, "jio down here for 1.5s", func() bool { return d.PoolDownFor("jio", time.Now()) > 1500*time.Millisecond })
+	if n, moved := airtelSim.Received(), d.Stats(context.Background())[0].Moved; n != 0 || moved != 0 || d.PoolHeld("jio") != 0 {
+		t.Fatalf("%d messages failed over to airtel (%d moved) by an instance holding %d of jio's binds", n, moved, d.PoolHeld("jio"))
 	}
 	if err := st.ReleaseBind(context.Background(), other); err != nil {
 		t.Fatal(err)

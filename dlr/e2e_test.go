@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/dispatch/dispatchtest"
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/internal/wait"
@@ -43,26 +44,6 @@ func carrierFor(name string, s *smsc.Server, binds, window int) dispatch.Carrier
 		Text: dispatch.TextOptions{MaxParts: 3},
 		DLT:  dlt.CarrierSpec{TMChain: []string{testTMD}},
 	}
-}
-
-func startDispatch(t testing.TB, o dispatch.Options) *dispatch.Dispatcher {
-	t.Helper()
-	o.ClaimWait, o.PromoteEvery = 50*time.Millisecond, 20*time.Millisecond
-	o.RetryMin, o.RetryMax = 20*time.Millisecond, 200*time.Millisecond
-	if o.ReclaimAfter == 0 {
-		o.ReclaimAfter = 2 * time.Minute
-	}
-	d, err := dispatch.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = d.Shutdown(ctx)
-	})
-	return d
 }
 
 func message(i int, hook string) *store.Message {
@@ -98,7 +79,7 @@ func TestEverySimulatorIDFormatEndToEnd(t *testing.T) {
 		{"fixed-length-hex", smsc.MessageIDFormat{Kind: "HEX", Length: 16}, dlr.FormatHex},
 		{"prefix", smsc.MessageIDFormat{Kind: "hex", Prefix: "SIM-"}, dlr.FormatAsIs},
 	}
-	forEachStore(t, func(t *testing.T, st testStore) {
+	storetest.ForEach(t, func(t *testing.T, st testStore) {
 		for i, f := range formats {
 			t.Run(f.name, func(t *testing.T) {
 				// One carrier name per simulator: simulators started in the same second count
@@ -108,7 +89,7 @@ func TestEverySimulatorIDFormatEndToEnd(t *testing.T) {
 				s := sim(t, func(a *smsc.Account) { a.MessageID = &f.sim })
 				c := newCorr(t, dlr.CorrelatorOptions{Store: st, Carriers: []dlr.CarrierIDs{{Name: carrier, Format: f.format}}})
 				newSender(t, dlr.SenderOptions{Store: st})
-				d := startDispatch(t, dispatch.Options{Store: st, Receipts: c.Correlator,
+				d := dispatchtest.Start(t, dispatch.Options{Store: st, Receipts: c.Correlator,
 					Carriers: []dispatch.CarrierOptions{carrierFor(carrier, s, 2, 10)}})
 				const n = 20
 				var msgs []*store.Message
@@ -146,7 +127,7 @@ func TestEverySimulatorIDFormatEndToEnd(t *testing.T) {
 // submit_sm_resp, so every receipt arrives before the id it names is known: each is
 // acknowledged at once, waits in the log, and is applied once dispatch settles its message.
 func TestEarlyReceiptsEndToEnd(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st testStore) {
+	storetest.ForEach(t, func(t *testing.T, st testStore) {
 		rv := newReceiver(t, nil)
 		s := sim(t, func(a *smsc.Account) {
 			a.Latency = smsc.Latency{Min: 300 * time.Millisecond}
@@ -154,7 +135,7 @@ func TestEarlyReceiptsEndToEnd(t *testing.T) {
 		})
 		c := newCorr(t, dlr.CorrelatorOptions{Store: st, Carriers: []dlr.CarrierIDs{{Name: "jio", Format: dlr.FormatHex}}})
 		newSender(t, dlr.SenderOptions{Store: st})
-		d := startDispatch(t, dispatch.Options{Store: st, Receipts: c.Correlator,
+		d := dispatchtest.Start(t, dispatch.Options{Store: st, Receipts: c.Correlator,
 			Carriers: []dispatch.CarrierOptions{carrierFor("jio", s, 1, 20)}})
 		const n = 30
 		var msgs []*store.Message
@@ -250,7 +231,7 @@ func TestTenThousandReceiptsTenThousandWebhooks(t *testing.T) {
 	c := newCorr(t, dlr.CorrelatorOptions{Store: st, Carriers: []dlr.CarrierIDs{{Name: "jio", Format: dlr.FormatHex}}})
 	snd := newSender(t, dlr.SenderOptions{Store: st, PerHostConcurrency: 32, MaxInFlight: 512, Timeout: 2 * time.Second,
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second, HostBusyDelay: 100 * time.Millisecond, RetryFor: 10 * time.Minute})
-	d := startDispatch(t, dispatch.Options{Store: st, Receipts: c.Correlator,
+	d := dispatchtest.Start(t, dispatch.Options{Store: st, Receipts: c.Correlator,
 		Carriers: []dispatch.CarrierOptions{carrierFor("jio", s, 4, 100)}})
 	const n = 10000
 	hook := "http://" + rv.addr + "/dlr"
@@ -334,9 +315,10 @@ func bootInstance(t *testing.T, name, prefix string, s *smsc.Server) *instance {
 	snd.Start()
 	co := carrierFor("jio", s, 2, 50)
 	co.Text.MaxParts = 1
-	d, err := dispatch.New(dispatch.Options{Store: st, Receipts: c, Consumer: name,
-		Carriers: []dispatch.CarrierOptions{co}, ReclaimAfter: 4 * time.Second, HoldLimit: time.Second,
-		ClaimWait: 50 * time.Millisecond, PromoteEvery: 20 * time.Millisecond, RetryMin: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+	// Started by hand, not with dispatchtest.Start: the test stops or kills the instance
+	// (with its store, correlator and sender) itself, in the order a crash would.
+	d, err := dispatch.New(dispatchtest.Defaults(dispatch.Options{Store: st, Receipts: c, Consumer: name,
+		Carriers: []dispatch.CarrierOptions{co}, ReclaimAfter: 4 * time.Second, HoldLimit: time.Second}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,14 +482,14 @@ func TestTwoInstancesShareOneRedis(t *testing.T) {
 // dispatch itself, and its webhook (dlr.Correlator.FinalWebhook, queued in the settlement)
 // reaches the client; its neighbours are delivered through receipts as usual.
 func TestSubmitFailureWebhookEndToEnd(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st testStore) {
+	storetest.ForEach(t, func(t *testing.T, st testStore) {
 		rv := newReceiver(t, nil)
 		s := sim(t, func(a *smsc.Account) {
 			a.Receipts.Rules = []smsc.Rule{{Dest: "919800000001", SubmitStatus: "ESME_RINVDSTADR"}}
 		})
 		c := newCorr(t, dlr.CorrelatorOptions{Store: st, Carriers: []dlr.CarrierIDs{{Name: "jio", Format: dlr.FormatDecimal}}})
 		newSender(t, dlr.SenderOptions{Store: st})
-		d := startDispatch(t, dispatch.Options{Store: st, Receipts: c.Correlator, Carriers: []dispatch.CarrierOptions{carrierFor("jio", s, 1, 10)}})
+		d := dispatchtest.Start(t, dispatch.Options{Store: st, Receipts: c.Correlator, Carriers: []dispatch.CarrierOptions{carrierFor("jio", s, 1, 10)}})
 		var msgs []*store.Message
 		for i := range 3 {
 			msgs = append(msgs, message(i, rv.srv.URL))

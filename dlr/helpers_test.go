@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,34 +16,12 @@ import (
 	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store"
-	"github.com/smppd/smppd/store/memstore"
-	"github.com/smppd/smppd/store/storetest"
 )
 
 // testStore is everything the tests use: dispatch's store plus dlr's.
 type testStore interface {
 	store.Store
 	dlr.Store
-}
-
-var newStores = map[string]func(t testing.TB) testStore{
-	"memory": func(t testing.TB) testStore {
-		s := memstore.New()
-		t.Cleanup(func() { s.Close() })
-		return s
-	},
-	"redis": func(t testing.TB) testStore { return storetest.OpenRedis(t, storetest.UniquePrefix(t)) },
-}
-
-func forEachStore(t *testing.T, f func(t *testing.T, st testStore)) {
-	names := make([]string, 0, len(newStores))
-	for n := range newStores {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		t.Run(n, func(t *testing.T) { f(t, newStores[n](t)) })
-	}
 }
 
 // receipt builds a deliver_sm receipt for carrier message id `id` with stat and err, the

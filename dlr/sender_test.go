@@ -15,6 +15,7 @@ import (
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/storetest"
 )
 
 func enqueue(t testing.TB, st dlr.Store, url string, ids ...string) {
@@ -31,7 +32,7 @@ func enqueue(t testing.TB, st dlr.Store, url string, ids ...string) {
 }
 
 func TestWebhookRetriesUntilDeliveredAndSigns(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st testStore) {
+	storetest.ForEach(t, func(t *testing.T, st testStore) {
 		secret := "s3cret"
 		var attempts []string
 		var mu sync.Mutex
@@ -77,7 +78,7 @@ func TestWebhookRetriesUntilDeliveredAndSigns(t *testing.T) {
 // (its sender hung, or died) is sent again, by any sender, under the same Idempotency-Key;
 // both senders acknowledge, and nothing is left queued or dead.
 func TestWebhookLeaseExpiryResendsUnderSameKey(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st testStore) {
+	storetest.ForEach(t, func(t *testing.T, st testStore) {
 		second := make(chan struct{})
 		rv := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int, body []byte) bool {
 			switch n {
@@ -107,7 +108,7 @@ func TestWebhookLeaseExpiryResendsUnderSameKey(t *testing.T) {
 }
 
 func TestWebhookSignatureHeaderVerifies(t *testing.T) {
-	st := newStores["memory"](t)
+	st := storetest.OpenMemory(t)
 	got := make(chan error, 1)
 	rv := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int, body []byte) bool {
 		got <- dlr.Verify([]byte("k"), r.Header.Get(dlr.SignatureHeader), body, 5*time.Minute, time.Now())
@@ -156,7 +157,7 @@ func TestSignAndVerify(t *testing.T) {
 }
 
 func TestWebhookDeadLetterAndReplay(t *testing.T) {
-	forEachStore(t, func(t *testing.T, st testStore) {
+	storetest.ForEach(t, func(t *testing.T, st testStore) {
 		var up atomic.Bool
 		rv := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int, body []byte) bool {
 			if !up.Load() {
@@ -192,7 +193,7 @@ func TestWebhookDeadLetterAndReplay(t *testing.T) {
 }
 
 func TestWebhookSlowHostDoesNotDelayOthers(t *testing.T) {
-	st := newStores["memory"](t)
+	st := storetest.OpenMemory(t)
 	release := make(chan struct{})
 	var slowSeen atomic.Int32
 	slow := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int, body []byte) bool {
@@ -239,7 +240,7 @@ func TestWebhookSSRFRefused(t *testing.T) {
 			t.Errorf("ForbiddenIP(%s) = %v", tc.ip, got)
 		}
 	}
-	st := newStores["memory"](t)
+	st := storetest.OpenMemory(t)
 	rv := newReceiver(t, nil)
 	s, err := dlr.NewSender(dlr.SenderOptions{Store: st, PollEvery: 10 * time.Millisecond})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/storetest"
 )
 
 // TestReceiptTable runs testdata/dlr/receipts.txt: text-only receipts (no TLVs), sent over
@@ -33,7 +34,7 @@ func TestReceiptTable(t *testing.T) {
 		}
 		n++
 		t.Run(fmt.Sprint(n, "-", col[0]), func(t *testing.T) {
-			st := newStores["memory"](t)
+			st := storetest.OpenMemory(t)
 			c := newCorr(t, dlr.CorrelatorOptions{Store: st, Carriers: []dlr.CarrierIDs{{Name: "c", Format: dlr.Format(col[0])}}})
 			submitted(t, st, c.Correlator, "c", "m", hookMeta, col[1])
 			c.mustSend("c", &smpp.DeliverSM{ESMClass: smpp.ESMClassDeliveryRcpt, ShortMessage: []byte(col[2])})

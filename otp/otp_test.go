@@ -21,12 +21,6 @@ type clock struct{ ns atomic.Int64 }
 func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()) }
 func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
 func newClock() *clock               { c := &clock{}; c.ns.Store(time.Now().UnixNano()); return c }
-func stores() map[string]func(*testing.T) otp.Store {
-	return map[string]func(*testing.T) otp.Store{
-		"memory": func(t *testing.T) otp.Store { s := memstore.New(); t.Cleanup(func() { s.Close() }); return s },
-		"redis":  func(t *testing.T) otp.Store { return storetest.OpenRedis(t, storetest.UniquePrefix(t)) },
-	}
-}
 
 func service(t *testing.T, st otp.Store, c *clock, mod func(*otp.Options)) *otp.Service {
 	o := otp.Options{Store: st, Key: testKey, Now: c.now, MaxAttempts: 3, SendLimit: 3}
@@ -41,8 +35,10 @@ func service(t *testing.T, st otp.Store, c *clock, mod func(*otp.Options)) *otp.
 }
 
 func TestService(t *testing.T) {
-	for name, mk := range stores() {
-		t.Run(name, func(t *testing.T) {
+	// Each subtest gets a fresh store of the kind (they use the same phone number).
+	for _, kind := range storetest.Kinds {
+		mk := func(t *testing.T) otp.Store { return kind.Open(t).(otp.Store) }
+		t.Run(kind.Name, func(t *testing.T) {
 			ctx := context.Background()
 			const phone = "919812345678"
 			t.Run("generate and verify once", func(t *testing.T) {

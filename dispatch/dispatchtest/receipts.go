@@ -8,8 +8,7 @@ import (
 	"github.com/smppd/smppd/store"
 )
 
-// AckReceipts is the dispatch.Receipts seam (this package does not import dispatch, so
-// dispatch's own tests can use it) of tests that do not correlate receipts (that is
+// AckReceipts is the dispatch.Receipts seam of tests that do not correlate receipts (that is
 // package dlr's business): every deliver_sm is acknowledged, so the simulator does not send
 // it again over the binds under test; carrier ids are indexed as given; no webhooks.
 type AckReceipts struct{}
