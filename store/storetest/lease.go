@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/store"
 )
 
@@ -37,17 +38,15 @@ func mustAcquire(t *testing.T, bl store.BindLeases, slot, holder string, ttl tim
 // acquireWhenFree polls until holder gets slot (it lapses), failing after a few seconds.
 func acquireWhenFree(t *testing.T, bl store.BindLeases, slot, holder string, ttl time.Duration) store.BindLease {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		l, ok := mustAcquire(t, bl, slot, holder, ttl)
-		if ok {
-			return l
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s never got %s: still held by %s", holder, slot, l.Holder)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var l store.BindLease
+	if !wait.Until(5*time.Second, func() bool {
+		var ok bool
+		l, ok = mustAcquire(t, bl, slot, holder, ttl)
+		return ok
+	}) {
+		t.Fatalf("%s never got %s: still held by %s", holder, slot, l.Holder)
 	}
+	return l
 }
 
 func mustRenew(t *testing.T, bl store.BindLeases, ttl time.Duration, ls ...store.BindLease) []error {
@@ -236,40 +235,65 @@ func testBindLeaseRenewAfterTakeover(t *testing.T, s store.Store) {
 
 // RenewBinds renews many leases in one call, each with its own verdict, and a renewed lease
 // outlives its first ttl.
+//
+// As in testBindLeaseReacquireKeepsToken, a renewal that came after the first ttl proves
+// nothing, so the attempt is repeated on fresh slots with a doubled ttl, and the end of the
+// first ttl is read from the store (a control lease lapsing), not from sleeps.
 func testBindLeaseRenewMany(t *testing.T, s store.Store) {
 	bl := leases(t, s)
-	var mine []store.BindLease
-	for i := range 3 {
-		l, ok := mustAcquire(t, bl, fmt.Sprintf("jio-trx-0.%d", i), "a~1", leaseTTL)
-		if !ok {
-			t.Fatal("free slot refused")
-		}
-		mine = append(mine, l)
-	}
-	other, _ := mustAcquire(t, bl, "jio-trx-0.3", "b~1", time.Minute)
-	forged := other
-	forged.Holder = "a~1"
-	unknown := store.BindLease{Slot: "jio-trx-0.9", Holder: "a~1", Token: mine[0].Token}
 	if errs := mustRenew(t, bl, time.Minute); len(errs) != 0 {
 		t.Fatalf("renewing nothing: %v", errs)
 	}
-	end := time.Now().Add(3 * leaseTTL)
-	for time.Now().Before(end) {
-		errs := mustRenew(t, bl, leaseTTL, append(slices.Clone(mine), forged, unknown)...)
-		for i, err := range errs {
-			if want := i >= len(mine); errors.Is(err, store.ErrLeaseLost) != want {
-				t.Fatalf("renewal %d: %v (lost wanted: %v)", i, err, want)
+	ttl := leaseTTL
+	for attempt := 0; ; attempt, ttl = attempt+1, 2*ttl {
+		if attempt == 4 {
+			t.Fatalf("%d attempts: no renewal came within a ttl (up to %v) of the acquire", attempt, ttl/2)
+		}
+		slot := func(i int) string { return fmt.Sprintf("jio-trx-%d.%d", attempt, i) }
+		start := time.Now()
+		var mine []store.BindLease
+		for i := range 3 {
+			l, ok := mustAcquire(t, bl, slot(i), "a~1", ttl)
+			if !ok {
+				t.Fatal("free slot refused")
+			}
+			mine = append(mine, l)
+		}
+		if _, ok := mustAcquire(t, bl, slot(5), "c~1", ttl); !ok {
+			t.Fatal("free control slot refused")
+		}
+		other, _ := mustAcquire(t, bl, slot(3), "b~1", time.Minute)
+		forged := other
+		forged.Holder = "a~1"
+		unknown := store.BindLease{Slot: slot(9), Holder: "a~1", Token: mine[0].Token}
+		verdicts := func(errs []error, when string) {
+			t.Helper()
+			for i, err := range errs {
+				if want := i >= len(mine); errors.Is(err, store.ErrLeaseLost) != want {
+					t.Fatalf("renewal %d%s: %v (lost wanted: %v)", i, when, err, want)
+				}
 			}
 		}
-		time.Sleep(leaseTTL / 4)
-	}
-	for _, l := range mine {
-		if _, ok := mustAcquire(t, bl, l.Slot, "b~1", time.Minute); ok {
-			t.Fatalf("%s taken though renewed", l.Slot)
+		renew := func() []error {
+			return mustRenew(t, bl, time.Minute, append(slices.Clone(mine), forged, unknown)...)
 		}
-	}
-	if h := holders(t, bl, ""); h["jio-trx-0.3"] != "b~1" {
-		t.Fatalf("BindLeases after forged renewals: %v", h)
+		errs := renew()
+		if time.Since(start) >= ttl {
+			continue // mine may have lapsed before this renewal
+		}
+		verdicts(errs, "")
+		// The control lease lapses no sooner than mine would have without the renewal.
+		acquireWhenFree(t, bl, slot(5), "b~1", time.Minute)
+		verdicts(renew(), " past the first ttl")
+		for _, l := range mine {
+			if _, ok := mustAcquire(t, bl, l.Slot, "b~1", time.Minute); ok {
+				t.Fatalf("%s taken though renewed", l.Slot)
+			}
+		}
+		if h := holders(t, bl, ""); h[slot(3)] != "b~1" {
+			t.Fatalf("BindLeases after forged renewals: %v", h)
+		}
+		return
 	}
 }
 
@@ -324,16 +348,9 @@ func testBindLeasesList(t *testing.T, s store.Store) {
 	if err := bl.ReleaseBind(ctxT(t), gone); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		h := holders(t, bl, "")
-		if _, still := h[short.Slot]; !still {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("lapsed lease still listed: %v", h)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var h map[string]string
+	if !wait.Until(5*time.Second, func() bool { h = holders(t, bl, ""); _, still := h[short.Slot]; return !still }) {
+		t.Fatalf("lapsed lease still listed: %v", h)
 	}
 	ls, err := bl.BindLeases(ctxT(t), "jio-")
 	if err != nil {
