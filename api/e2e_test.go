@@ -19,7 +19,6 @@ import (
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/otp"
-	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/redisstore"
@@ -53,17 +52,8 @@ func newPipeline(tb testing.TB, scrub bool, mod func(*Options)) *pipeline {
 	clock := &testClock{}
 	clock.set(time.Now())
 	d := dispatchtest.Start(tb, dispatch.Options{
-		Store: st,
-		Carriers: []dispatch.CarrierOptions{{
-			Name: "jio",
-			Binds: []dispatch.BindGroup{{
-				Addrs: []string{sim.Addr()}, Count: 2,
-				Bind:         smpp.Bind{Mode: smpp.BindTransceiver, SystemID: "smppd", Password: "password"},
-				Session:      smpp.Options{WindowSize: 50, ResponseTimeout: 2 * time.Second, EnquireLinkInterval: -1},
-				ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
-			}},
-			DLT: dlt.CarrierSpec{TMChain: []string{tmd}},
-		}},
+		Store:    st,
+		Carriers: []dispatch.CarrierOptions{dispatchtest.Carrier("jio", sim.Addr(), 2, 50, tmd)},
 		ChainFor: func(pe string) []string {
 			if cs := reg.Chains(pe); len(cs) > 0 {
 				return append(append([]string{}, cs[0].TMAF...), cs[0].TMD)

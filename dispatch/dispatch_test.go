@@ -39,16 +39,7 @@ func sim(t *testing.T, mod func(*smsc.Account)) *smsc.Server {
 }
 
 func carrierFor(name string, s *smsc.Server, binds, window int) dispatch.CarrierOptions {
-	return dispatch.CarrierOptions{
-		Name: name,
-		Binds: []dispatch.BindGroup{{
-			Addrs: []string{s.Addr()}, Count: binds,
-			Bind:         smpp.Bind{Mode: smpp.BindTransceiver, SystemID: "smppd", Password: "password"},
-			Session:      smpp.Options{WindowSize: window, ResponseTimeout: 2 * time.Second, EnquireLinkInterval: -1},
-			ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
-		}},
-		DLT: dlt.CarrierSpec{TMChain: []string{testTMD}},
-	}
+	return dispatchtest.Carrier(name, s.Addr(), binds, window, testTMD)
 }
 
 func msg(i int, to string, prio store.Priority) *store.Message {

@@ -15,9 +15,7 @@ import (
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dispatch/dispatchtest"
 	"github.com/smppd/smppd/dlr"
-	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/internal/wait"
-	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/redisstore"
@@ -33,17 +31,9 @@ const (
 // carrierFor is a dispatch carrier on simulator s. Its binds serve deliver_sm with the
 // handler of dispatch.Options.Receipts (the correlator): how cmd/smppd wires dlr.
 func carrierFor(name string, s *smsc.Server, binds, window int) dispatch.CarrierOptions {
-	return dispatch.CarrierOptions{
-		Name: name,
-		Binds: []dispatch.BindGroup{{
-			Addrs: []string{s.Addr()}, Count: binds,
-			Bind:         smpp.Bind{Mode: smpp.BindTransceiver, SystemID: "smppd", Password: "password"},
-			Session:      smpp.Options{WindowSize: window, ResponseTimeout: 2 * time.Second, EnquireLinkInterval: -1},
-			ReconnectMin: 10 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
-		}},
-		Text: dispatch.TextOptions{MaxParts: 3},
-		DLT:  dlt.CarrierSpec{TMChain: []string{testTMD}},
-	}
+	c := dispatchtest.Carrier(name, s.Addr(), binds, window, testTMD)
+	c.Text.MaxParts = 3
+	return c
 }
 
 func message(i int, hook string) *store.Message {
