@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smppd/smppd/internal/wait"
 )
 
 // memRegistryStore is a RegistryStore in memory, standing in for Redis (whose
@@ -86,16 +88,10 @@ func TestEngineSharesAndReloadsTheRegistry(t *testing.T) {
 	if err := a.ImportFiles(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, ok := b.Registry().Template("1107161234567899999"); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("instance b never saw the new template")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	wait.For(t, 5*time.Second, "instance b to see the new template", func() bool {
+		_, ok := b.Registry().Template("1107161234567899999")
+		return ok
+	})
 	// A broken file changes nothing anywhere.
 	if err := os.WriteFile(file, []byte("templates: [{id: x}]\n"), 0o600); err != nil {
 		t.Fatal(err)
