@@ -15,10 +15,11 @@ import (
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smpp/text"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 )
 
 func TestInjectMO(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{})
+	srv := smsctest.Start(t, smsc.Options{})
 	long := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 9) // 405 chars: 3 parts
 	// Queued before any bind: held until one comes.
 	n, err := srv.InjectMO(smsc.MO{Source: "919800000001", Dest: "56161", Text: long, OrderName: "reverse"})
@@ -103,7 +104,7 @@ func (a api) do(method, path, body string, wantCode int, out any) {
 }
 
 func TestHTTPAPI(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{})
+	srv := smsctest.Start(t, smsc.Options{})
 	ts := httptest.NewServer(srv.HTTPHandler())
 	defer ts.Close()
 	a := api{t, ts}
@@ -228,7 +229,7 @@ func TestHTTPAPI(t *testing.T) {
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
 func TestStoreIsBounded(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{StoreSize: 10})
+	srv := smsctest.Start(t, smsc.Options{StoreSize: 10})
 	s := bind(t, srv, nil)
 	var ids []string
 	for range 25 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 )
 
 // holder is an ESME that answers no deliver_sm until the test releases them: the slowest
@@ -80,7 +81,7 @@ func TestReceiptWindow(t *testing.T) {
 		{name: "no window", window: smsc.NoWindow, want: n},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := smsc.Start(t, receiptsOpts(smsc.Receipts{Window: tc.window}))
+			srv := smsctest.Start(t, receiptsOpts(smsc.Receipts{Window: tc.window}))
 			esme := &holder{}
 			bind(t, srv, nil, withMode(smpp.BindReceiver), withOpts(func(o *smpp.Options) {
 				o.Handler, o.InboundWindow = esme.handler(), 1000
@@ -110,7 +111,7 @@ func TestReceiptWindow(t *testing.T) {
 
 func TestReceiptWindowChangedAtRunTime(t *testing.T) {
 	const n = 40
-	srv := smsc.Start(t, receiptsOpts(smsc.Receipts{Window: 3}))
+	srv := smsctest.Start(t, receiptsOpts(smsc.Receipts{Window: 3}))
 	esme := &holder{}
 	bind(t, srv, nil, withMode(smpp.BindReceiver), withOpts(func(o *smpp.Options) { o.Handler = esme.handler() }))
 	submitN(t, bind(t, srv, nil, withMode(smpp.BindTransmitter)), n, true)
@@ -172,7 +173,7 @@ func TestRefusedReceiptRetries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := receiptsOpts(smsc.Receipts{Retries: tc.retries, RetryDelay: delay, ResponseTimeout: 100 * time.Millisecond})
 			opts.MaxAttempts = tc.maxAttempts
-			srv := smsc.Start(t, opts)
+			srv := smsctest.Start(t, opts)
 			esme := &attempts{at: map[string][]time.Time{}, status: tc.status}
 			bind(t, srv, nil, withMode(smpp.BindReceiver), withOpts(func(o *smpp.Options) { o.Handler = esme.handler() }))
 			ids := submitN(t, bind(t, srv, nil, withMode(smpp.BindTransmitter)), n, true)
@@ -216,7 +217,7 @@ func TestRefusedReceiptRetries(t *testing.T) {
 }
 
 func TestFlood(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{})
+	srv := smsctest.Start(t, smsc.Options{})
 	a, b := newInbox(), newInbox()
 	bind(t, srv, a, withMode(smpp.BindReceiver))
 	bind(t, srv, b, withMode(smpp.BindReceiver))
@@ -297,7 +298,7 @@ func TestFlood(t *testing.T) {
 
 func TestFloodHonoursRetries(t *testing.T) {
 	one := 1
-	srv := smsc.Start(t, receiptsOpts(smsc.Receipts{Retries: &one, RetryDelay: 5 * time.Millisecond}))
+	srv := smsctest.Start(t, receiptsOpts(smsc.Receipts{Retries: &one, RetryDelay: 5 * time.Millisecond}))
 	in := newInbox()
 	in.answer = func(*smpp.DeliverSM, int) smpp.CommandStatus { return smpp.ESME_RX_P_APPN }
 	s := bind(t, srv, in)
@@ -312,7 +313,7 @@ func TestFloodHonoursRetries(t *testing.T) {
 }
 
 func TestFloodErrors(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: "acme"}, {SystemID: "idle"}}})
+	srv := smsctest.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: "acme"}, {SystemID: "idle"}}})
 	ts := httptest.NewServer(srv.HTTPHandler())
 	defer ts.Close()
 	a := api{t, ts}
@@ -386,7 +387,7 @@ func TestFloodErrors(t *testing.T) {
 }
 
 func TestDeliveryPolicySettings(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{})
+	srv := smsctest.Start(t, smsc.Options{})
 	ts := httptest.NewServer(srv.HTTPHandler())
 	defer ts.Close()
 	a := api{t, ts}
