@@ -6,21 +6,15 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// HTTPHandler returns the control and inspection API (JSON; see docs/smscsim.md) with
-// Prometheus metrics at /metrics, on the simulator's own registry.
+// HTTPHandler returns the control and inspection API (JSON; see docs/smscsim.md). It serves
+// no /metrics: the simulator exports its numbers through Stats, and cmd/smscsim mounts a
+// Prometheus handler next to this one, so the package links no metrics library.
 func (srv *Server) HTTPHandler() http.Handler { return srv.http }
 
 func (srv *Server) newHTTPHandler() http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{srv: srv}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "smpp_addr": srv.Addr()})
 	})

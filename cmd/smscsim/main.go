@@ -103,7 +103,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(smppAd
 		if err != nil {
 			return fmt.Errorf("http listen %s: %w", *httpAddr, err)
 		}
-		hs = &http.Server{Handler: srv.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+		hs = &http.Server{Handler: httpHandler(srv), ReadHeaderTimeout: 10 * time.Second}
 		go func() { httpErr <- hs.Serve(hln) }()
 	}
 	ev := log.Info().Str("smpp_addr", srv.Addr()).Bool("tls", opts.TLSConfig != nil)
