@@ -45,21 +45,26 @@ type submission struct {
 	acc   *account
 	cfg   *acctConfig // the account's settings as they were when the submit arrived
 	r     *smpp.Request
-	m     *msgIn
+	m     msgIn // a copy: a pointer here would move every caller's msgIn to the heap
 	rec   *record
 	now   time.Time
 	delay time.Duration // response latency: the account's, raised by a slow fault or a rule
+
+	// one and oneDest back perDestination's answer for a single destination, so the
+	// common case allocates no slices.
+	one     [1]outcome
+	oneDest [1]smpp.Address
 }
 
 // newSubmission counts the submit as received and as holding a place in the bind's
 // server-side window (respond frees it), and starts the record every outcome stores.
-func (srv *Server) newSubmission(b *bind, cfg *acctConfig, r *smpp.Request, m *msgIn) *submission {
+func (srv *Server) newSubmission(b *bind, cfg *acctConfig, r *smpp.Request, m *msgIn) submission {
 	acc := b.acc
 	acc.c.received.Add(1)
 	b.outstanding.Add(1)
 	now := srv.opts.Now()
-	return &submission{
-		srv: srv, b: b, acc: acc, cfg: cfg, r: r, m: m, now: now,
+	return submission{
+		srv: srv, b: b, acc: acc, cfg: cfg, r: r, m: *m, now: now,
 		rec: &record{
 			account: acc.id, bind: b.sess.ID(), cmd: m.cmd, serviceType: m.serviceType, src: m.src, dest: m.dest,
 			more: m.more, esm: m.esm, regDel: m.regDel, dc: m.dc, sm: m.sm, tlvs: m.tlvs, received: now,
@@ -171,7 +176,7 @@ func (s *submission) scrubDLT(out outcome) (outcome, bool) {
 	if !s.cfg.a.DLT.Enabled {
 		return out, false
 	}
-	code, reason := s.srv.dltCheck(s.acc.id, &s.cfg.a.DLT, s.m, s.now)
+	code, reason := s.srv.dltCheck(s.acc.id, &s.cfg.a.DLT, &s.m, s.now)
 	if code == 0 {
 		return out, false
 	}
@@ -189,7 +194,8 @@ func (s *submission) scrubDLT(out outcome) (outcome, bool) {
 // unsuccessful instead of failing the whole submit. A DLT failure applies to them all.
 func (s *submission) perDestination(out outcome) (outs []outcome, dests []smpp.Address, unsuccess []smpp.UnsuccessSME) {
 	if s.m.cmd != smpp.SubmitMultiID {
-		return []outcome{out}, []smpp.Address{s.m.dest}, nil
+		s.one, s.oneDest = [1]outcome{out}, [1]smpp.Address{s.m.dest}
+		return s.one[:], s.oneDest[:], nil
 	}
 	for _, d := range append([]smpp.Address{s.m.dest}, s.m.more...) {
 		o := s.cfg.oc.decide(d.Addr)
