@@ -17,6 +17,12 @@ import (
 func httpHandler(srv *smsc.Server) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metricsHandler(srv))
+	// Without this, POST /metrics would fall through to the control API's 404; answer 405
+	// as the simulator did when /metrics was one of its own routes.
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+	})
 	mux.Handle("/", srv.HTTPHandler())
 	return mux
 }

@@ -70,6 +70,14 @@ func TestMetricsSeriesAndControlAPIOnOneHandler(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	post, err := http.Post(ts.URL+"/metrics", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post.Body.Close()
+	if post.StatusCode != http.StatusMethodNotAllowed || post.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST /metrics: %d Allow %q, want 405 Allow GET, HEAD", post.StatusCode, post.Header.Get("Allow"))
+	}
 	// Everything else is the simulator's own control API.
 	if code, body := get("/healthz"); code != http.StatusOK || !strings.Contains(body, srv.Addr()) {
 		t.Errorf("/healthz through the binary's handler: %d %s", code, body)
