@@ -22,17 +22,16 @@ package api
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
-	"github.com/smppd/smppd/config"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/otp"
 	"github.com/smppd/smppd/store"
@@ -80,8 +79,9 @@ type Options struct {
 	Registry func() *dlt.Registry
 	// Match tunes DLT content matching (variable length, URL whitelist).
 	Match dlt.MatchOptions
-	// TrustedProxies are CIDRs (or addresses) whose X-Forwarded-For is believed.
-	TrustedProxies []string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed (a single address
+	// is a /32 or /128 prefix).
+	TrustedProxies []netip.Prefix
 	// MaxBodyBytes bounds request bodies (default 1 MiB); MaxBulkBytes the Bulk body
 	// (default 4 MiB).
 	MaxBodyBytes int64
@@ -96,8 +96,9 @@ type Options struct {
 type Account struct {
 	Name    string
 	APIKeys []string
-	// IPAllow lists CIDRs or addresses allowed to use the keys; empty allows all.
-	IPAllow []string
+	// IPAllow lists the networks allowed to use the keys (a single address is a /32 or
+	// /128 prefix); empty allows all.
+	IPAllow []netip.Prefix
 	// RateLimit is requests per second per key; 0 means DefaultRateLimit, negative
 	// unlimited.
 	RateLimit float64
@@ -140,39 +141,6 @@ type Account struct {
 	EncKey []byte
 }
 
-// AccountsFromConfig converts the configuration's accounts. Fields the configuration does
-// not have yet (OTPTemplates, OTPText, DeferPromotional, LegacyExpiredSuccess, EncKey) stay
-// zero.
-func AccountsFromConfig(cs []config.Account) ([]Account, error) {
-	out := make([]Account, 0, len(cs))
-	for i, c := range cs {
-		a := Account{
-			Name: c.Name, APIKeys: c.APIKeys, IPAllow: c.IPAllow, RateLimit: c.RateLimit,
-			SenderIDs: c.SenderIDs, DLTEntity: c.DLTEntity, WebhookURL: c.WebhookURL,
-			TransactionalCredits: c.TransactionalCredits, PromotionalCredits: c.PromotionalCredits,
-			Sandbox: c.Sandbox, Disabled: c.Disabled, OTPTemplate: c.OTPTemplate, OTPExpiry: c.OTPExpiry,
-			OTPTemplates: c.OTPTemplates, OTPText: c.OTPText, DeferPromotional: c.DeferPromotional,
-			LegacyExpiredSuccess: c.LegacyExpiredSuccess,
-		}
-		if c.EncKey != "" {
-			k, err := base64.StdEncoding.DecodeString(c.EncKey)
-			if err != nil || len(k) != 32 {
-				return nil, fmt.Errorf("api: accounts[%d].enc_key: want the base64 of 32 bytes", i)
-			}
-			a.EncKey = k
-		}
-		if c.ExpiresAt != "" {
-			t, err := time.Parse(time.RFC3339, c.ExpiresAt)
-			if err != nil {
-				return nil, fmt.Errorf("api: accounts[%d].expires_at: %w", i, err)
-			}
-			a.ExpiresAt = t
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
-
 // Server is the HTTP API.
 type Server struct {
 	o        Options
@@ -213,8 +181,8 @@ func New(o Options) (*Server, error) {
 		o.Registry = func() *dlt.Registry { return nil }
 	}
 	s := &Server{o: o, keys: map[[32]byte]*apiKey{}, encKeys: map[string]*account{}}
-	for i, cidr := range o.TrustedProxies {
-		n, err := config.ParseCIDR(cidr)
+	for i, p := range o.TrustedProxies {
+		n, err := ipNet(p)
 		if err != nil {
 			return nil, fmt.Errorf("api: TrustedProxies[%d]: %w", i, err)
 		}
@@ -230,8 +198,8 @@ func New(o Options) (*Server, error) {
 			return nil, fmt.Errorf("api: account %s: name used twice", a.Name)
 		}
 		names[a.Name] = true
-		for j, cidr := range a.IPAllow {
-			n, err := config.ParseCIDR(cidr)
+		for j, p := range a.IPAllow {
+			n, err := ipNet(p)
 			if err != nil {
 				return nil, fmt.Errorf("api: account %s: ip_allow[%d]: %w", a.Name, j, err)
 			}
@@ -281,6 +249,24 @@ func New(o Options) (*Server, error) {
 	}
 	s.routes = s.routeTable()
 	return s, nil
+}
+
+// ipNet turns a prefix into the *net.IPNet the address checks use (an IPv4 prefix with a
+// 4-byte mask, so that it matches the unmapped client addresses clientIP returns).
+func ipNet(p netip.Prefix) (*net.IPNet, error) {
+	if !p.IsValid() {
+		return nil, fmt.Errorf("%v is not a valid prefix", p)
+	}
+	p = p.Masked()
+	a := p.Addr().Unmap()
+	bits := p.Bits()
+	if p.Addr().Is4In6() {
+		bits -= 96
+		if bits < 0 {
+			return nil, fmt.Errorf("%v: an IPv4-mapped prefix shorter than /96", p)
+		}
+	}
+	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(bits, a.BitLen())}, nil
 }
 
 // Handler returns the API's handler. Mount it at the root: it routes /API/... itself and
