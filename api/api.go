@@ -168,18 +168,7 @@ func New(o Options) (*Server, error) {
 	if o.Sender == nil {
 		return nil, errors.New("api: Options.Sender is required")
 	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if o.MaxBulkBytes <= 0 {
-		o.MaxBulkBytes = DefaultMaxBulkBytes
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Registry == nil {
-		o.Registry = func() *dlt.Registry { return nil }
-	}
+	o = o.WithDefaults()
 	s := &Server{o: o, keys: map[[32]byte]*apiKey{}, encKeys: map[string]*account{}}
 	for i, p := range o.TrustedProxies {
 		n, err := ipNet(p)
@@ -221,11 +210,7 @@ func New(o Options) (*Server, error) {
 				return nil, fmt.Errorf("api: account %s: an API key is used twice", a.Name)
 			}
 			ak := &apiKey{key: []byte(k), acct: a}
-			r := a.RateLimit
-			if r == 0 {
-				r = DefaultRateLimit
-			}
-			if r > 0 {
+			if r := a.RateLimit; r > 0 {
 				ak.lim = rate.NewLimiter(rate.Limit(r), max(1, int(r)))
 			}
 			s.keys[h] = ak
@@ -249,6 +234,30 @@ func New(o Options) (*Server, error) {
 	}
 	s.routes = s.routeTable()
 	return s, nil
+}
+
+// WithDefaults returns o with every zero field that has a documented default set to it,
+// each account's RateLimit included: what New runs with. The accounts are copied.
+func (o Options) WithDefaults() Options {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxBulkBytes <= 0 {
+		o.MaxBulkBytes = DefaultMaxBulkBytes
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Registry == nil {
+		o.Registry = func() *dlt.Registry { return nil }
+	}
+	o.Accounts = append([]Account(nil), o.Accounts...)
+	for i := range o.Accounts {
+		if o.Accounts[i].RateLimit == 0 {
+			o.Accounts[i].RateLimit = DefaultRateLimit
+		}
+	}
+	return o
 }
 
 // ipNet turns a prefix into the *net.IPNet the address checks use (an IPv4 prefix with a

@@ -63,9 +63,17 @@ func TestMinimalConfigTakesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := c.Carriers[0].Binds[0]
-	if c.HTTP.Listen != "127.0.0.1:8080" || c.Store.Type != "memory" || b.Mode != "trx" || b.Window != 10 || b.Count != 1 {
-		t.Fatalf("%+v %+v", c, b)
+	if c.HTTP.Listen != "127.0.0.1:8080" || c.Store.Type != "memory" {
+		t.Fatalf("%+v", c)
+	}
+	// The bind's mode, window and count are left to the components: a transceiver, 10 and 1.
+	o, err := c.DispatchOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := o.WithDefaults().Carriers[0].Binds[0]
+	if b.Bind.Mode != smpp.BindTransceiver || b.Session.WithDefaults().WindowSize != 10 || b.Count != 1 {
+		t.Fatalf("%+v", b)
 	}
 }
 

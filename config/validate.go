@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// applyDefaults fills in the defaults that belong to the file itself: the log level, the
+// HTTP address and the store to open. Every other field left out stays zero, which the
+// Options of the component it configures documents and applies as that component's
+// default (config_test.go checks docs/config.md against them).
 func (c *Config) applyDefaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
@@ -21,51 +25,12 @@ func (c *Config) applyDefaults() {
 		c.Store.Type = "memory"
 	}
 	if c.Store.RedisURL == "" {
-		c.Store.RedisURL = "redis://127.0.0.1:6379/0"
-	}
-	if c.Store.Prefix == "" {
-		c.Store.Prefix = "smppd"
-	}
-	for i := range c.Carriers {
-		cr := &c.Carriers[i]
-		if cr.NoResponse == "" {
-			cr.NoResponse = "resubmit"
-		}
-		if cr.MessageIDFormat == "" {
-			cr.MessageIDFormat = "as-is"
-		}
-		if cr.Text.Long == "" {
-			cr.Text.Long = "udh"
-		}
-		if cr.DLT.ChainMode == "" {
-			cr.DLT.ChainMode = "sha256"
-		}
-		for j := range cr.Binds {
-			b := &cr.Binds[j]
-			if b.Mode == "" {
-				b.Mode = "trx"
-			}
-			if b.Count == 0 {
-				b.Count = 1
-			}
-			if b.Window == 0 {
-				b.Window = 10
-			}
-			if b.InterfaceVersion == 0 {
-				b.InterfaceVersion = 0x34
-			}
-		}
-	}
-	for i := range c.Accounts {
-		a := &c.Accounts[i]
-		if a.RateLimit == 0 {
-			a.RateLimit = 200
-		}
-		if a.OTPExpiry == 0 {
-			a.OTPExpiry = 10 * time.Minute
-		}
+		c.Store.RedisURL = DefaultRedisURL
 	}
 }
+
+// DefaultRedisURL is store.redis_url's default: a Redis on this host.
+const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 
 // problems collects the errors of a validation, each at its key's line.
 type problems struct {
@@ -181,16 +146,16 @@ func (c *Config) validateCarrier(p *problems, k string, cr Carrier) {
 	if cr.MPS < 0 {
 		p.add(k+".mps", "%v: must not be negative", cr.MPS)
 	}
-	if cr.NoResponse != "resubmit" && cr.NoResponse != "unknown" {
+	if cr.NoResponse != "" && cr.NoResponse != "resubmit" && cr.NoResponse != "unknown" {
 		p.add(k+".no_response", "%q: want resubmit or unknown", cr.NoResponse)
 	}
 	switch cr.MessageIDFormat {
-	case "as-is", "hex", "decimal", "hex-upper", "hex-lower", "hex-decimal", "decimal-hex":
+	case "", "as-is", "hex", "decimal", "hex-upper", "hex-lower", "hex-decimal", "decimal-hex":
 	default:
 		p.add(k+".message_id_format", "%q: want as-is, hex, decimal, hex-upper, hex-lower, hex-decimal or decimal-hex", cr.MessageIDFormat)
 	}
 	switch cr.Text.Long {
-	case "udh", "udh16", "sar", "payload":
+	case "", "udh", "udh16", "sar", "payload":
 	default:
 		p.add(k+".text.long", "%q: want udh, udh16, sar or payload", cr.Text.Long)
 	}
@@ -222,7 +187,7 @@ func (c *Config) validateCarrierDLT(p *problems, k string, d CarrierDLT) {
 		}
 	}
 	switch d.ChainMode {
-	case "sha256", "raw", "off":
+	case "", "sha256", "raw", "off":
 	default:
 		p.add(k+".chain_mode", "%q: want sha256, raw or off", d.ChainMode)
 	}
@@ -247,7 +212,7 @@ func (c *Config) validateBind(p *problems, bk string, b Bind) (sends bool) {
 		checkHostPort(p.add, fmt.Sprintf("%s.addrs[%d]", bk, a), addr)
 	}
 	switch b.Mode {
-	case "trx", "tx":
+	case "", "trx", "tx":
 		sends = true
 	case "rx":
 	default:
@@ -264,10 +229,10 @@ func (c *Config) validateBind(p *problems, bk string, b Bind) (sends bool) {
 	if len(b.SystemType) > 12 {
 		p.add(bk+".system_type", "%d characters; SMPP allows 12", len(b.SystemType))
 	}
-	if b.Count < 1 || b.Count > 64 {
+	if b.Count < 0 || b.Count > 64 {
 		p.add(bk+".count", "%d: want 1 to 64", b.Count)
 	}
-	if b.Window < 1 || b.Window > 10000 {
+	if b.Window < 0 || b.Window > 10000 {
 		p.add(bk+".window", "%d is not allowed: want 1 to 10000", b.Window)
 	}
 	if b.MPS < 0 {
@@ -382,10 +347,7 @@ func (c *Config) validateOTP(p *problems) {
 
 // validateWebhooks checks the sender's timeouts: the lease must outlast a request.
 func (c *Config) validateWebhooks(p *problems) {
-	timeout := c.Webhooks.Timeout
-	if timeout == 0 {
-		timeout = 10 * time.Second // the sender's default
-	}
+	timeout := c.SenderOptions().WithDefaults().Timeout
 	if c.Webhooks.Lease > 0 && c.Webhooks.Lease <= timeout {
 		p.add("webhooks.lease", "%s must exceed the webhook timeout (%s), or a slow request is sent twice", c.Webhooks.Lease, timeout)
 	}
