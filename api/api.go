@@ -58,6 +58,8 @@ const (
 	MaxTextRunes        = 1000 // characters of one message text (the Bulk rule, applied everywhere)
 	MaxParts            = 10   // SMS segments of one message
 	MinScheduleAhead    = 5 * time.Minute
+	// DefaultOTPText is Account.OTPText's default.
+	DefaultOTPText = "Your OTP is {#numeric#}"
 )
 
 // Options configure a Server.
@@ -124,7 +126,7 @@ type Account struct {
 	OTPTemplate  string
 	OTPTemplates map[string]string
 	// OTPText is the OTP text used when no DLT registry is configured, with one {#var#}
-	// (or {#numeric#}) for the code. Default "Your OTP is {#numeric#}".
+	// (or {#numeric#}) for the code. Default: DefaultOTPText.
 	OTPText string
 	// OTPExpiry overrides the OTP service's expiry for this account when positive.
 	OTPExpiry time.Duration
@@ -255,6 +257,9 @@ func (o Options) WithDefaults() Options {
 	for i := range o.Accounts {
 		if o.Accounts[i].RateLimit == 0 {
 			o.Accounts[i].RateLimit = DefaultRateLimit
+		}
+		if o.Accounts[i].OTPText == "" {
+			o.Accounts[i].OTPText = DefaultOTPText
 		}
 	}
 	return o

@@ -6,10 +6,14 @@
 // errors (a misspelt key silently ignored is a misconfigured carrier). Every error names the
 // file, the line and the key path, e.g.
 //
-//	smppd.yaml:14: carriers[0].binds[0].window: 0 is not allowed: at least 1
+//	smppd.yaml:14: carriers[0].binds[0].window: -1 is not allowed: want 1 to 10000
 //
-// Defaults are documented on each field and in docs/config.md; a field left out takes the
-// default of the component it configures.
+// config is the one package that knows the file: it turns it into each component's Options
+// (DispatchOptions, APIOptions, OTPOptions, CorrelatorOptions, SenderOptions, RedisStore,
+// LivenessOptions, DLTOptions), and no component imports it. A field left out (or zero)
+// stays zero in those Options, which take their own documented defaults; config fills in
+// only the defaults of the file itself (log level, HTTP address, store type and URL).
+// docs/config.md lists every default; a test checks it against the components.
 package config
 
 import (
@@ -103,7 +107,8 @@ type Store struct {
 	Prefix string `yaml:"prefix"`
 }
 
-// Dispatch tunes the sending pipeline; see dispatch.Options for the defaults.
+// Dispatch tunes the sending pipeline; a field left out takes dispatch.Options' default
+// (ReclaimAfter: dispatch.DefaultReclaimAfter, 5 minutes).
 type Dispatch struct {
 	ClaimBatch   int           `yaml:"claim_batch"`
 	ClaimWait    time.Duration `yaml:"claim_wait"`
