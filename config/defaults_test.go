@@ -190,6 +190,13 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 		"otp.key":                                     "required",
 		"webhooks.secret":                             "none: no value",
 	}
+	// The ReclaimAfter the issue found documented twice (2 minutes in an old doc comment, 5
+	// in the code): 5 minutes is right, because dispatch.New refuses a ReclaimAfter that
+	// does not exceed HoldLimit plus MaxParts response timeouts, 2 minutes with every
+	// default, so that a slow send is never taken over and sent twice.
+	if hold := disp.HoldLimit + time.Duration(carrier.Text.MaxParts)*session.ResponseTimeout; disp.ReclaimAfter <= hold {
+		t.Errorf("default ReclaimAfter %v does not exceed the default hold %v", disp.ReclaimAfter, hold)
+	}
 	doc := docDefaults(t)
 	for key, v := range want {
 		d, ok := doc[key]
