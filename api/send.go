@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,40 +63,6 @@ type built struct {
 	segments int64
 }
 
-var placeholder = regexp.MustCompile(`\{#\s*([A-Za-z]{1,20})\s*#\}`)
-
-// fill replaces the template's placeholders in order with vals (missing ones with "").
-func fill(tmpl string, vals []string) string {
-	i := 0
-	return placeholder.ReplaceAllStringFunc(tmpl, func(string) string {
-		v := ""
-		if i < len(vals) {
-			v = vals[i]
-		}
-		i++
-		return v
-	})
-}
-
-// fillOTP puts code in the template's first numeric placeholder, or its first one, and
-// leaves the other placeholders empty.
-func fillOTP(tmpl, code string) string {
-	slots := placeholder.FindAllStringSubmatchIndex(tmpl, -1)
-	target := 0
-	for i, m := range slots {
-		name := strings.ToLower(tmpl[m[2]:m[3]])
-		if name == "numeric" || name == "number" {
-			target = i
-			break
-		}
-	}
-	vals := make([]string, len(slots))
-	if len(vals) > 0 {
-		vals[target] = code
-	}
-	return fill(tmpl, vals)
-}
-
 // findTemplate resolves a template name or CT ID among the entity's templates.
 func findTemplate(reg *dlt.Registry, entity, name string) *dlt.Template {
 	if t, ok := reg.Template(name); ok && t.EntityID == entity {
@@ -147,7 +112,7 @@ func (s *Server) build(a *account, sp spec, now time.Time) (*built, *apiError) {
 		}
 		switch {
 		case tmpl != nil:
-			body = fillOTP(tmpl.Text, sp.otpCode)
+			body = dlt.FillOTP(tmpl.Text, sp.otpCode)
 		case reg != nil || ctid == "":
 			return nil, msgErr(msgInvalidTemplate + " - no OTP template is configured for this account")
 		default:
@@ -155,7 +120,7 @@ func (s *Server) build(a *account, sp spec, now time.Time) (*built, *apiError) {
 			if t == "" {
 				t = "Your OTP is {#numeric#}"
 			}
-			body = fillOTP(t, sp.otpCode)
+			body = dlt.FillOTP(t, sp.otpCode)
 		}
 	} else if sp.template != "" {
 		if reg == nil {
@@ -166,7 +131,7 @@ func (s *Server) build(a *account, sp spec, now time.Time) (*built, *apiError) {
 			return nil, msgErr(msgInvalidTemplate + " - no template " + strconv.Quote(sp.template) + " is registered for this account")
 		}
 		ctid = tmpl.ID
-		body = fill(tmpl.Text, sp.vars)
+		body = dlt.Fill(tmpl.Text, sp.vars)
 	}
 	body = strings.TrimSpace(body)
 	if body == "" {
