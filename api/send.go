@@ -13,6 +13,7 @@ import (
 
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/msisdn"
 	"github.com/smppd/smppd/smpp/text"
 	"github.com/smppd/smppd/store"
 )
@@ -329,7 +330,7 @@ func (s *Server) commit(ctx context.Context, a *account, bs []*built) *apiError 
 			// The operator routes no carrier to this number: the client's error, not ours.
 			return msgErr(msgNoRoute)
 		}
-		s.o.Logger.Error().Err(err).Str("account", a.Name).Str("to", maskPhone(msgs[0].To)).Int("messages", len(msgs)).Msg("submit failed")
+		s.o.Logger.Error().Err(err).Str("account", a.Name).Str("to", msisdn.Mask(msgs[0].To)).Int("messages", len(msgs)).Msg("submit failed")
 		return errorf(http.StatusInternalServerError, msgInternal)
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/msisdn"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store"
 )
@@ -704,7 +705,7 @@ func (c *carrier) finish(h held, st store.Status, code, reason string, ids []str
 		c.stats.submitted.Add(1)
 	case store.StatusFailed, store.StatusRejected:
 		c.stats.failed.Add(1)
-		c.log.Warn().Str("msg", m.ID).Str("to", maskPhone(m.To)).Str("code", code).Str("reason", reason).Msg("message failed")
+		c.log.Warn().Str("msg", m.ID).Str("to", msisdn.Mask(m.To)).Str("code", code).Str("reason", reason).Msg("message failed")
 	}
 }
 
@@ -723,16 +724,4 @@ func (c *carrier) record(h held, st store.Status, code, reason string, ids []str
 		r.CarrierIDs, r.Parts, r.SentAt = ids, len(ids), now
 	}
 	return r
-}
-
-// maskPhone keeps the country code and last two digits: enough to correlate, not to call.
-func maskPhone(p string) string {
-	if len(p) <= 4 {
-		return "****"
-	}
-	b := []byte(p)
-	for i := 2; i < len(b)-2; i++ {
-		b[i] = '*'
-	}
-	return string(b)
 }
