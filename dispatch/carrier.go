@@ -464,10 +464,10 @@ func (c *carrier) adaptRate(now time.Time, lastSecondSegments float64) {
 // The caller holds an in-flight token.
 func (c *carrier) start(ctx context.Context, h held) {
 	m := h.claim.Message
-	if now := c.now(); m.Windowed && !dlt.InSendWindow(dlt.Promotional, now) {
+	now := c.now()
+	if at := dlt.NextSendTime(m.Windowed, now); at.After(now) {
 		// TRAI allows promotional traffic only 10:00–21:00 IST: wait for the next window.
 		<-c.inflight
-		at := dlt.NextSendTime(dlt.Promotional, now)
 		if err := c.d.o.Store.Defer(context.Background(), c.o.Name, h.claim, at); err != nil {
 			c.log.Error().Err(err).Str("msg", m.ID).Msg("could not defer to the promotional window; it will be reclaimed")
 			return

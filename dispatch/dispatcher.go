@@ -173,8 +173,8 @@ func (d *Dispatcher) Submit(ctx context.Context, msgs ...*store.Message) error {
 	recs := make([]*store.Record, len(msgs))
 	for i, m := range msgs {
 		st := store.StatusAccepted
-		if m.Windowed && m.SendAt.Before(now) && !dlt.InSendWindow(dlt.Promotional, now) {
-			m.SendAt = dlt.NextSendTime(dlt.Promotional, now)
+		if at := dlt.NextSendTime(m.Windowed, now); m.SendAt.Before(now) && at.After(now) {
+			m.SendAt = at // a windowed message due now, outside the window: hold it until it opens
 		}
 		if m.SendAt.After(now) {
 			st = store.StatusScheduled
