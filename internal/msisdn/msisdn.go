@@ -1,6 +1,7 @@
 // Package msisdn is the one home for phone-number rules: the forms API clients send
 // (Normalise, Indian mobiles only, as 2Factor accepts them), the international form the
-// dispatcher routes (International) and how a number is printed in logs (Mask). Errors are
+// dispatcher routes (International), the ten-digit form 2Factor's callbacks carry
+// (National) and how a number is printed in logs (Mask). Errors are
 // *Error, so each caller can answer in its own words for the same Problem.
 package msisdn
 
@@ -93,6 +94,17 @@ func International(s string) (string, error) {
 		return "", &Error{Number: Mask(d), Problem: BadLength, Want: wantIntl}
 	}
 	return d, nil
+}
+
+// National writes an Indian number the way 2Factor's delivery callbacks do, as its ten
+// national digits: 919876543210 and +919876543210 become 9876543210. Other numbers are
+// returned without a leading '+'.
+func National(n string) string {
+	n = strings.TrimPrefix(n, "+")
+	if len(n) == 12 && strings.HasPrefix(n, "91") {
+		return n[2:]
+	}
+	return n
 }
 
 // Mask hides a number for logs: it keeps the first two characters (the country code, for

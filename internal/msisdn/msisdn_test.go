@@ -106,3 +106,18 @@ func TestErrorIsMasked(t *testing.T) {
 		t.Fatalf("error %q", err)
 	}
 }
+
+func TestNational(t *testing.T) {
+	for in, want := range map[string]string{
+		"919876543210":  "9876543210",
+		"+919876543210": "9876543210",
+		"9876543210":    "9876543210",
+		"447700900123":  "447700900123",
+		"+447700900123": "447700900123",
+		"91987654321":   "91987654321",
+	} {
+		if got := National(in); got != want {
+			t.Errorf("National(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
