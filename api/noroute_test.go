@@ -12,6 +12,7 @@ import (
 	"github.com/smppd/smppd/dispatch/dispatchtest"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 	"github.com/smppd/smppd/store/memstore"
 )
 
@@ -20,7 +21,7 @@ import (
 // HTTP and a real dispatcher that routes only 9170… to its one carrier. A routed number on
 // the same server goes through, so the refusal is the route's and not a broken dispatcher.
 func TestNoRouteOverHTTP(t *testing.T) {
-	sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1, Accounts: []smsc.Account{{SystemID: "smppd", Password: "password"}}})
+	sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1, Accounts: []smsc.Account{{SystemID: "smppd", Password: "password"}}})
 	st := memstore.New()
 	t.Cleanup(func() { st.Close() })
 	d, err := dispatch.New(dispatch.Options{
