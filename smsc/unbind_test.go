@@ -12,6 +12,7 @@ import (
 	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 )
 
 // submitAll starts n submits (no receipts asked) and returns a channel of their results.
@@ -56,7 +57,7 @@ var drainingESME = withOpts(func(o *smpp.Options) { o.DrainTimeout = time.Minute
 
 func TestUnbindMidWindowFault(t *testing.T) {
 	const n = 4
-	srv := smsc.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = n }))
+	srv := smsctest.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = n }))
 	s := bind(t, srv, nil, drainingESME)
 	results := submitAll(s, n)
 	wait.For(t, waitLong, "the unbind", func() bool { return s.State() != smpp.StateBound })
@@ -81,7 +82,7 @@ func TestUnbindMidWindowFault(t *testing.T) {
 func TestUnbindAPI(t *testing.T) {
 	// Responses are held (the fault is armed far above what is in flight) until the API
 	// says unbind.
-	srv := smsc.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = 1000 }))
+	srv := smsctest.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = 1000 }))
 	ts := httptest.NewServer(srv.HTTPHandler())
 	defer ts.Close()
 	a := api{t, ts}
@@ -128,7 +129,7 @@ func onlyBindID(t *testing.T, srv *smsc.Server) uint64 {
 }
 
 func TestUnbindMidWindowDisarmedAnswersHeld(t *testing.T) {
-	srv := smsc.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = 1000 }))
+	srv := smsctest.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = 1000 }))
 	s := bind(t, srv, nil)
 	results := submitAll(s, 2)
 	wait.For(t, waitLong, "2 submits held", func() bool { return srv.Received() == 2 })

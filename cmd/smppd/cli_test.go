@@ -15,6 +15,7 @@ import (
 
 	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 	"github.com/smppd/smppd/store/storetest"
 )
 
@@ -35,7 +36,7 @@ func TestCheckValidatesConfigAndRegistry(t *testing.T) {
 }
 
 func TestDLTImportPublishesToEveryInstance(t *testing.T) {
-	sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1})
+	sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1})
 	prefix := storetest.UniquePrefix(t)
 	st := storetest.OpenRedis(t, prefix)
 	cfgPath, _ := killScenario(t, sim, prefix)
@@ -68,7 +69,7 @@ func freeAddr(t *testing.T) string {
 }
 
 func TestMetricsOnTheirOwnListener(t *testing.T) {
-	sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1})
+	sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1})
 	ops := freeAddr(t)
 	cfg := filepath.Join(t.TempDir(), "smppd.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`

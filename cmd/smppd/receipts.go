@@ -19,33 +19,23 @@ func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, 
 	if !ok {
 		return nil, nil, fmt.Errorf("store %T keeps no receipts or webhooks", st)
 	}
-	webhooks := map[string][2]string{}
-	for _, a := range cfg.Accounts {
-		webhooks[a.Name] = [2]string{a.WebhookURL, "json"}
+	copts, err := cfg.CorrelatorOptions()
+	if err != nil {
+		return nil, nil, err
 	}
-	var carriers []dlr.CarrierIDs
-	for i, c := range cfg.Carriers {
-		carriers = append(carriers, dlr.CarrierIDs{Name: c.Name, Format: dlr.Format(c.MessageIDFormat), DLT: dopts.Carriers[i].DLT})
-	}
-	corr, err := dlr.NewCorrelator(dlr.CorrelatorOptions{
-		Store: ds, Carriers: carriers, EarlyWindow: cfg.Receipts.EarlyWindow, RetryEvery: cfg.Receipts.RetryEvery,
-		MaxPending: cfg.Receipts.MaxPending, MaxLag: cfg.Receipts.MaxLag, Member: member,
-		AccountWebhook: func(account string) (string, string) { w := webhooks[account]; return w[0], w[1] },
-		OnReceipt:      m.observeReceipt,
-		Logger:         log.With().Str("component", "dlr").Logger(),
-	})
+	copts.Store, copts.Member, copts.OnReceipt = ds, member, m.observeReceipt
+	copts.Logger = log.With().Str("component", "dlr").Logger()
+	corr, err := dlr.NewCorrelator(copts)
 	if err != nil {
 		return nil, nil, err
 	}
 	// One seam: dispatch gives every bind the correlator's handler, indexes submitted parts
 	// as it says, and queues the webhooks of messages it makes final.
 	dopts.Receipts = corr
-	sender, err := dlr.NewSender(dlr.SenderOptions{
-		Store: ds, Secret: cfg.Webhooks.Secret, RetryFor: cfg.Webhooks.RetryFor, AllowPrivate: cfg.Webhooks.AllowPrivate,
-		Timeout: cfg.Webhooks.Timeout, Lease: cfg.Webhooks.Lease, PerHostConcurrency: cfg.Webhooks.PerHostConcurrency,
-		OnWebhook: m.observeWebhook, Member: member,
-		Logger: log.With().Str("component", "webhooks").Logger(),
-	})
+	sopts := cfg.SenderOptions()
+	sopts.Store, sopts.Member, sopts.OnWebhook = ds, member, m.observeWebhook
+	sopts.Logger = log.With().Str("component", "webhooks").Logger()
+	sender, err := dlr.NewSender(sopts)
 	if err != nil {
 		return nil, nil, err
 	}
