@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp/text"
 	"github.com/smppd/smppd/store"
@@ -241,8 +242,8 @@ func (s *Server) build(a *account, sp spec, now time.Time) (*built, *apiError) {
 	}
 	meta := map[string]string{}
 	if a.WebhookURL != "" {
-		meta["webhook_url"] = a.WebhookURL
-		meta["webhook_mode"] = "json"
+		meta[dlr.MetaWebhookURL] = a.WebhookURL
+		meta[dlr.MetaWebhookMode] = dlr.ModeJSON
 	}
 	for k, v := range sp.meta {
 		if v != "" {

@@ -15,10 +15,15 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store"
 )
+
+// The correlator is dispatch's one seam to receipts: it serves the carriers' deliver_sm,
+// indexes submitted parts, and builds the webhooks of messages dispatch makes final.
+var _ dispatch.Receipts = (*Correlator)(nil)
 
 // Store is what the correlator keeps its state in: status records and the carrier id index
 // (written by dispatch), the receipt log, unmatched receipts, and the webhook queue.
@@ -77,9 +82,6 @@ type CorrelatorOptions struct {
 	// Consumer names this correlator in the receipt log's consumer group. Default: host
 	// name, process id and a random suffix.
 	Consumer string
-	// AccountWebhook returns an account's default webhook URL and mode ("json" or "form");
-	// a message's MetaWebhookURL wins over it. Nil: only messages that name a URL get one.
-	AccountWebhook func(account string) (url, mode string)
 	// MO handles deliver_sm that are not receipts (mobile-originated messages), from the
 	// log, after the carrier was answered; its status is only logged. Nil: they are counted.
 	MO smpp.DeliverHandlerFunc
@@ -763,16 +765,11 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, *s
 	return &next, job, becameFinal
 }
 
-// webhookOf returns where and how rec's webhook goes.
+// webhookOf returns where and how rec's webhook goes: the message carries both (the api
+// sets them at accept, from the account and the request), so a receipt needs no lookup and
+// a message keeps the webhook it was accepted with.
 func (c *Correlator) webhookOf(rec *store.Record) (string, string) {
 	target, mode := rec.Meta[MetaWebhookURL], rec.Meta[MetaWebhookMode]
-	if target == "" && c.o.AccountWebhook != nil {
-		var amode string
-		target, amode = c.o.AccountWebhook(rec.Account)
-		if mode == "" {
-			mode = amode
-		}
-	}
 	if rec.Meta[MetaOTP] == "1" {
 		mode = ModeOTP
 	}

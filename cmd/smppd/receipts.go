@@ -19,10 +19,6 @@ func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, 
 	if !ok {
 		return nil, nil, fmt.Errorf("store %T keeps no receipts or webhooks", st)
 	}
-	webhooks := map[string][2]string{}
-	for _, a := range cfg.Accounts {
-		webhooks[a.Name] = [2]string{a.WebhookURL, "json"}
-	}
 	var carriers []dlr.CarrierIDs
 	for i, c := range cfg.Carriers {
 		carriers = append(carriers, dlr.CarrierIDs{Name: c.Name, Format: dlr.Format(c.MessageIDFormat), DLT: dopts.Carriers[i].DLT})
@@ -30,9 +26,8 @@ func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, 
 	corr, err := dlr.NewCorrelator(dlr.CorrelatorOptions{
 		Store: ds, Carriers: carriers, EarlyWindow: cfg.Receipts.EarlyWindow, RetryEvery: cfg.Receipts.RetryEvery,
 		MaxPending: cfg.Receipts.MaxPending, MaxLag: cfg.Receipts.MaxLag, Member: member,
-		AccountWebhook: func(account string) (string, string) { w := webhooks[account]; return w[0], w[1] },
-		OnReceipt:      m.observeReceipt,
-		Logger:         log.With().Str("component", "dlr").Logger(),
+		OnReceipt: m.observeReceipt, // webhook URLs travel in each message's Meta (set by api)
+		Logger:    log.With().Str("component", "dlr").Logger(),
 	})
 	if err != nil {
 		return nil, nil, err
