@@ -101,7 +101,7 @@ func (s *Store) Unmatch(ctx context.Context, r *store.Receipt, ttl time.Duration
 		return fmt.Errorf("store: unmatch receipt: %w", err)
 	}
 	now := time.Now()
-	keys := []string{s.unmatchedKey(), s.unmatchedDataKey()}
+	keys := []string{s.keys.unmatchedKey(), s.keys.unmatchedDataKey()}
 	err = unmatchScript.Run(ctx, s.c, keys, r.ID, b, now.Add(ttl).UnixMilli(), now.UnixMilli()).Err()
 	if err != nil {
 		return fmt.Errorf("store: unmatch receipt %s: %w", r.ID, err)
@@ -118,9 +118,9 @@ func (s *Store) Unmatched(ctx context.Context, n int) ([]*store.Receipt, error) 
 	if n <= 0 {
 		return nil, nil
 	}
-	ids, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.unmatchedKey(), Start: "+inf",
+	ids, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.keys.unmatchedKey(), Start: "+inf",
 		Stop: strconv.FormatInt(time.Now().UnixMilli(), 10), ByScore: true, Rev: true, Count: int64(n)}).Result()
-	return hashValues[store.Receipt](ctx, s, op, s.unmatchedDataKey(), ids, err)
+	return hashValues[store.Receipt](ctx, s, op, s.keys.unmatchedDataKey(), ids, err)
 }
 
 // hashValues reads the JSON values of ids (found by an index query that returned err) from
@@ -148,8 +148,8 @@ func (s *Store) ReceiptCounts(ctx context.Context) (store.ReceiptCounts, error) 
 	}
 	var parked, unmatched *redis.IntCmd
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		parked = p.XLen(ctx, s.receiptLogKey())
-		unmatched = p.ZCount(ctx, s.unmatchedKey(), strconv.FormatInt(time.Now().UnixMilli()+1, 10), "+inf")
+		parked = p.XLen(ctx, s.keys.receiptLogKey())
+		unmatched = p.ZCount(ctx, s.keys.unmatchedKey(), strconv.FormatInt(time.Now().UnixMilli()+1, 10), "+inf")
 		return nil
 	})
 	if err != nil {
@@ -205,9 +205,9 @@ func (s *Store) EnqueueWebhooks(ctx context.Context, jobs ...*store.WebhookJob) 
 		for _, i := range idx {
 			k := jobShard(jobs[i])
 			if j := jobs[i]; j.NextAt.After(now) {
-				p.ZAdd(ctx, s.whRetryKey(k), redis.Z{Score: float64(j.NextAt.UnixMilli()), Member: bodies[i]})
+				p.ZAdd(ctx, s.keys.whRetryKey(k), redis.Z{Score: float64(j.NextAt.UnixMilli()), Member: bodies[i]})
 			} else {
-				p.XAdd(ctx, &redis.XAddArgs{Stream: s.whStreamKey(k), Values: []any{"j", bodies[i]}})
+				p.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.whStreamKey(k), Values: []any{"j", bodies[i]}})
 			}
 		}
 	}
@@ -318,12 +318,12 @@ return flat
 
 // ensureWebhookGroups creates the consumer groups of the shards' streams unless known.
 func (s *Store) ensureWebhookGroups(ctx context.Context) error {
-	if _, ok := s.groups.Load(s.whStreamKey(0)); ok {
+	if _, ok := s.groups.Load(s.keys.whStreamKey(0)); ok {
 		return nil
 	}
 	cmds, _ := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k := range messageShards {
-			p.XGroupCreateMkStream(ctx, s.whStreamKey(k), webhookGroup, "0")
+			p.XGroupCreateMkStream(ctx, s.keys.whStreamKey(k), webhookGroup, "0")
 		}
 		return nil
 	})
@@ -332,7 +332,7 @@ func (s *Store) ensureWebhookGroups(ctx context.Context) error {
 			return fmt.Errorf("create consumer group: %w", err)
 		}
 	}
-	s.groups.Store(s.whStreamKey(0), struct{}{}) // a key with ':', unlike the carriers' entries
+	s.groups.Store(s.keys.whStreamKey(0), struct{}{}) // a key with ':', unlike the carriers' entries
 	return nil
 }
 
@@ -361,7 +361,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 		s.lastPromote.Store(now.UnixMilli())
 		calls := make([]*scriptCall, messageShards)
 		for k := range calls {
-			calls[k] = &scriptCall{script: promoteJobsScript, keys: []string{s.whRetryKey(k), s.whStreamKey(k)},
+			calls[k] = &scriptCall{script: promoteJobsScript, keys: []string{s.keys.whRetryKey(k), s.keys.whStreamKey(k)},
 				args: []any{now.UnixMilli(), 1000}}
 		}
 		if err := s.runScripts(ctx, calls); err != nil {
@@ -385,7 +385,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 			if len(out) >= n {
 				break
 			}
-			taken, err := s.takeOverDead(ctx, s.whStreamKey(k), webhookGroup, consumer, "", n-len(out), maxLease-lease)
+			taken, err := s.takeOverDead(ctx, s.keys.whStreamKey(k), webhookGroup, consumer, "", n-len(out), maxLease-lease)
 			if err != nil {
 				return out, fmt.Errorf("store: %s: %w", op, err)
 			}
@@ -410,11 +410,11 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	if !s.cluster {
 		keys := make([]string, len(order))
 		for i, k := range order {
-			keys[i] = s.whStreamKey(k)
+			keys[i] = s.keys.whStreamKey(k)
 		}
 		vals, err := claimJobsScript.Run(ctx, s.c, keys, args(n-len(out), takeover)...).Slice()
 		if isNoGroup(err) {
-			s.groups.Delete(s.whStreamKey(0))
+			s.groups.Delete(s.keys.whStreamKey(0))
 		}
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return out, fmt.Errorf("store: %s: %w", op, err)
@@ -427,12 +427,12 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	// (one pipeline), then the claim split between those that have something.
 	peeks := make([]*scriptCall, len(order))
 	for i, k := range order {
-		peeks[i] = &scriptCall{script: peekJobsScript, keys: []string{s.whStreamKey(k)},
+		peeks[i] = &scriptCall{script: peekJobsScript, keys: []string{s.keys.whStreamKey(k)},
 			args: []any{webhookGroup, n - len(out), ms(maxLease), takeover}}
 	}
 	if err := s.runScripts(ctx, peeks); err != nil {
 		if isNoGroup(err) || strings.Contains(err.Error(), "no such key") {
-			s.groups.Delete(s.whStreamKey(0)) // a stream deleted under us: recreated next time
+			s.groups.Delete(s.keys.whStreamKey(0)) // a stream deleted under us: recreated next time
 		} else {
 			return out, fmt.Errorf("store: %s: %w", op, err)
 		}
@@ -460,7 +460,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	var shards []int
 	for i, k := range order {
 		if quota[i] > 0 {
-			calls = append(calls, &scriptCall{script: claimJobsScript, keys: []string{s.whStreamKey(k)}, args: args(quota[i], takeover)})
+			calls = append(calls, &scriptCall{script: claimJobsScript, keys: []string{s.keys.whStreamKey(k)}, args: args(quota[i], takeover)})
 			shards = append(shards, k)
 		}
 	}
@@ -469,7 +469,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 		if vals, cerr := c.cmd.Slice(); cerr == nil {
 			out = append(out, s.decodeJobs(ctx, vals, func(int) int { return shards[i] })...)
 		} else if isNoGroup(cerr) {
-			s.groups.Delete(s.whStreamKey(0))
+			s.groups.Delete(s.keys.whStreamKey(0))
 		}
 	}
 	sortJobs(out)
@@ -524,7 +524,7 @@ func (s *Store) shardsWithOthers(ctx context.Context, consumer string) ([]int, e
 	cmds := make([]*redis.XInfoConsumersCmd, messageShards)
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k := range cmds {
-			cmds[k] = p.XInfoConsumers(ctx, s.whStreamKey(k), webhookGroup)
+			cmds[k] = p.XInfoConsumers(ctx, s.keys.whStreamKey(k), webhookGroup)
 		}
 		return nil
 	})
@@ -563,7 +563,7 @@ func (s *Store) decodeJobs(ctx context.Context, vals []any, shard func(keyIndex 
 func (s *Store) decodeJob(ctx context.Context, k int, id, body string, deliveries int64) *store.WebhookJob {
 	j := new(store.WebhookJob)
 	if body == "" || json.Unmarshal([]byte(body), j) != nil || j.ID == "" {
-		key := s.whStreamKey(k)
+		key := s.keys.whStreamKey(k)
 		s.c.XAck(ctx, key, webhookGroup, id)
 		s.c.XDel(ctx, key, id)
 		return nil
@@ -586,7 +586,7 @@ func (s *Store) AckWebhooks(ctx context.Context, jobs ...*store.WebhookJob) erro
 			continue
 		}
 		if k, id, _, ok := parseWhToken(j.Token); ok {
-			sg := streamGroup{s.whStreamKey(k), webhookGroup}
+			sg := streamGroup{s.keys.whStreamKey(k), webhookGroup}
 			acks[sg] = append(acks[sg], id)
 		}
 	}
@@ -631,7 +631,7 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	keys := []string{s.whStreamKey(k), s.whRetryKey(k)}
+	keys := []string{s.keys.whStreamKey(k), s.keys.whRetryKey(k)}
 	if err := retryJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, b, at.UnixMilli()).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -670,7 +670,7 @@ func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	keys := []string{s.whStreamKey(k), s.deadKey(k), s.deadIdxKey(k)}
+	keys := []string{s.keys.whStreamKey(k), s.keys.deadKey(k), s.keys.deadIdxKey(k)}
 	cutoff := time.Now().Add(-s.opts.DeadRetention).UnixMilli()
 	if err := deadJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, job.ID, b, c.DeadAt.UnixMilli(), cutoff).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
@@ -694,7 +694,7 @@ func (s *Store) deadLetters(ctx context.Context, n int) ([]deadLetter, error) {
 	}
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k := range cmds {
-			cmds[k] = p.ZRangeWithScores(ctx, s.deadIdxKey(k), 0, stop)
+			cmds[k] = p.ZRangeWithScores(ctx, s.keys.deadIdxKey(k), 0, stop)
 		}
 		return nil
 	})
@@ -753,7 +753,7 @@ func (s *Store) deadValues(ctx context.Context, dead []deadLetter) ([]any, error
 			for j, i := range idx {
 				ids[j] = dead[i].id
 			}
-			cmds[k] = p.HMGet(ctx, s.deadKey(k), ids...)
+			cmds[k] = p.HMGet(ctx, s.keys.deadKey(k), ids...)
 		}
 		return nil
 	})
@@ -824,7 +824,7 @@ func (s *Store) ReplayWebhooks(ctx context.Context, now time.Time, ids ...string
 			return 0, fmt.Errorf("store: %s: %w", op, err)
 		}
 		calls = append(calls, &scriptCall{script: replayJobScript,
-			keys: []string{s.deadKey(d.shard), s.deadIdxKey(d.shard), s.whStreamKey(d.shard)}, args: []any{d.id, b}})
+			keys: []string{s.keys.deadKey(d.shard), s.keys.deadIdxKey(d.shard), s.keys.whStreamKey(d.shard)}, args: []any{d.id, b}})
 	}
 	err = s.runScripts(ctx, calls)
 	n := 0
@@ -848,7 +848,7 @@ func (s *Store) WebhookCounts(ctx context.Context) (store.WebhookCounts, error) 
 	var cmds []*redis.IntCmd
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k := range messageShards {
-			cmds = append(cmds, p.XLen(ctx, s.whStreamKey(k)), p.ZCard(ctx, s.whRetryKey(k)), p.HLen(ctx, s.deadKey(k)))
+			cmds = append(cmds, p.XLen(ctx, s.keys.whStreamKey(k)), p.ZCard(ctx, s.keys.whRetryKey(k)), p.HLen(ctx, s.keys.deadKey(k)))
 		}
 		return nil
 	})

@@ -119,7 +119,6 @@ import (
 	"errors"
 	"fmt"
 	neturl "net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -216,6 +215,7 @@ func (o *Options) setDefaults() error {
 type Store struct {
 	c         redis.UniversalClient
 	opts      Options
+	keys      keyspace // every key name (layout.go)
 	ownClient bool
 	cluster   bool // c is a *redis.ClusterClient
 	closed    atomic.Bool
@@ -235,18 +235,6 @@ type Store struct {
 	stash   map[stashKey]stashed // claims read beyond n, kept for the consumer's next Claim
 }
 
-type stashKey struct{ carrier, consumer string }
-
-type stashed struct {
-	claims []store.Claim
-	at     time.Time
-}
-
-// stashMaxAge bounds how long extra claims wait for their consumer's next Claim. Older
-// ones are dropped from memory (they stay pending in Redis, and Reclaim hands them out), so
-// a consumer that stopped claiming never gets claims that someone else may have finished.
-const stashMaxAge = 5 * time.Second
-
 var (
 	_ store.Store      = (*Store)(nil)
 	_ store.ReceiptLog = (*Store)(nil)
@@ -261,7 +249,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Store{c: client, opts: opts, stash: make(map[stashKey]stashed)}
+	s := &Store{c: client, opts: opts, keys: keyspace(opts.Prefix), stash: make(map[stashKey]stashed)}
 	_, s.cluster = client.(*redis.ClusterClient)
 	s.commit = newCommitter(client, opts.MaxBatch, s.cluster)
 	return s, nil
@@ -378,45 +366,6 @@ func (s *Store) Client() redis.UniversalClient { return s.c }
 // Options returns the options in effect, defaults filled in.
 func (s *Store) Options() Options { return s.opts }
 
-// claimRef is what a claim's token says: which stream entry (carrier, priority, entry id)
-// and which delivery of it (the consumer it was handed to and its delivery count). Finishing
-// a claim checks the delivery against the entry's pending state, so a claim that was taken
-// over (another consumer, a higher count) can no longer finish the entry: that is the
-// fencing of a holder that was thought dead.
-type claimRef struct {
-	prio       store.Priority
-	id         string
-	deliveries int64
-	consumer   string
-}
-
-// token encodes a claim: "carrier:prio:id:deliveries:consumer".
-func token(carrier string, p store.Priority, id string, deliveries int64, consumer string) string {
-	return carrier + ":" + strconv.Itoa(int(p)) + ":" + id + ":" + strconv.FormatInt(deliveries, 10) + ":" + consumer
-}
-
-// parseToken reads a token made for carrier.
-func parseToken(carrier, tok string) (claimRef, bool) {
-	c, rest, ok := strings.Cut(tok, ":")
-	if !ok || c != carrier {
-		return claimRef{}, false
-	}
-	ps, rest, ok := strings.Cut(rest, ":")
-	if !ok || len(ps) != 1 || ps[0] < '0' || ps[0] > '2' {
-		return claimRef{}, false
-	}
-	id, rest, ok := strings.Cut(rest, ":")
-	if !ok || !validEntryID(id) {
-		return claimRef{}, false
-	}
-	ds, consumer, ok := strings.Cut(rest, ":")
-	d, err := strconv.ParseInt(ds, 10, 64)
-	if !ok || err != nil || d < 1 || consumer == "" {
-		return claimRef{}, false
-	}
-	return claimRef{prio: store.Priority(ps[0] - '0'), id: id, deliveries: d, consumer: consumer}, true
-}
-
 func (s *Store) check(ctx context.Context, op string) error {
 	if s.closed.Load() {
 		return fmt.Errorf("store: %s: %w", op, store.ErrClosed)
@@ -443,7 +392,7 @@ func (s *Store) ensureGroups(ctx context.Context, carrier string) error {
 		return nil
 	}
 	cmds, _ := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range s.streamKeys(carrier) {
+		for _, k := range s.keys.streamKeys(carrier) {
 			p.XGroupCreateMkStream(ctx, k, s.opts.Group, "0")
 		}
 		return nil
