@@ -17,6 +17,8 @@ import (
 	"github.com/smppd/smppd/store/internal/valid"
 )
 
+var _ store.Accepter = (*Store)(nil)
+
 func marshalMsg(m *store.Message) (string, error) {
 	b, err := json.Marshal(m)
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"github.com/smppd/smppd/store/internal/valid"
 )
 
+var _ store.Settler = (*Store)(nil)
+
 // Settle implements store.Settler: for each settlement the record (the compare-and-set of
 // SwapRecords expecting revision 0: never recreated once gone, never over a record a receipt
 // changed), the index entries (SET with the index TTL), the webhook job (XADD) and the claim's

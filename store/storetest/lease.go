@@ -16,15 +16,6 @@ import (
 
 const leaseTTL = 200 * time.Millisecond
 
-func leases(t *testing.T, s store.Store) store.BindLeases {
-	t.Helper()
-	bl, ok := s.(store.BindLeases)
-	if !ok {
-		t.Fatalf("%T does not implement store.BindLeases", s)
-	}
-	return bl
-}
-
 func mustAcquire(t *testing.T, bl store.BindLeases, slot, holder string, ttl time.Duration) (store.BindLease, bool) {
 	t.Helper()
 	l, ok, err := bl.AcquireBind(ctxT(t), slot, holder, ttl)
@@ -77,7 +68,7 @@ func holders(t *testing.T, bl store.BindLeases, prefix string) map[string]string
 
 // Many holders racing for one slot: exactly one gets it, and the others are told who.
 func testBindLeaseExclusive(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	const n = 16
 	var wg sync.WaitGroup
 	got := make([]store.BindLease, n)
@@ -118,7 +109,7 @@ func testBindLeaseExclusive(t *testing.T, s store.Store) {
 
 // Every acquisition gets a larger token than any before, across slots and holders.
 func testBindLeaseTokensGrow(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	var last int64
 	for i := range 6 {
 		slot := fmt.Sprintf("jio-tx-0.%d", i%2)
@@ -139,7 +130,7 @@ func testBindLeaseTokensGrow(t *testing.T, s store.Store) {
 
 // Acquiring a slot one already holds renews it and keeps the token.
 func testBindLeaseReacquireKeepsToken(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	first, ok := mustAcquire(t, bl, "jio-trx-0.0", "a~1", leaseTTL)
 	if !ok {
 		t.Fatal("free slot refused")
@@ -163,7 +154,7 @@ func testBindLeaseReacquireKeepsToken(t *testing.T, s store.Store) {
 // A lease nobody renews lapses after its ttl and another holder may take it, with a larger
 // token; until then nobody may.
 func testBindLeaseLapses(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	a, ok := mustAcquire(t, bl, "jio-trx-0.0", "a~1", leaseTTL)
 	if !ok {
 		t.Fatal("free slot refused")
@@ -184,7 +175,7 @@ func testBindLeaseLapses(t *testing.T, s store.Store) {
 // The old holder of a slot that lapsed and went to another can no longer renew nor release
 // it; the new holder can renew.
 func testBindLeaseRenewAfterTakeover(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	a, _ := mustAcquire(t, bl, "jio-trx-0.0", "a~1", leaseTTL)
 	b := acquireWhenFree(t, bl, "jio-trx-0.0", "b~1", time.Minute)
 	if errs := mustRenew(t, bl, time.Minute, a); !errors.Is(errs[0], store.ErrLeaseLost) {
@@ -209,7 +200,7 @@ func testBindLeaseRenewAfterTakeover(t *testing.T, s store.Store) {
 // RenewBinds renews many leases in one call, each with its own verdict, and a renewed lease
 // outlives its first ttl.
 func testBindLeaseRenewMany(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	var mine []store.BindLease
 	for i := range 3 {
 		l, ok := mustAcquire(t, bl, fmt.Sprintf("jio-trx-0.%d", i), "a~1", leaseTTL)
@@ -247,7 +238,7 @@ func testBindLeaseRenewMany(t *testing.T, s store.Store) {
 
 // Only the holder, with its token, releases a slot; after that anyone may take it at once.
 func testBindLeaseReleaseOnlyByHolder(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	a, _ := mustAcquire(t, bl, "jio-trx-0.0", "a~1", time.Minute)
 	for _, wrong := range []store.BindLease{
 		{Slot: a.Slot, Holder: "b~1", Token: a.Token},
@@ -278,7 +269,7 @@ func testBindLeaseReleaseOnlyByHolder(t *testing.T, s store.Store) {
 // BindLeases lists the live leases under a prefix, sorted by slot, with holder, token and
 // an expiry in the future; released and lapsed ones are gone.
 func testBindLeasesList(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	if ls, err := bl.BindLeases(ctxT(t), ""); err != nil || len(ls) != 0 {
 		t.Fatalf("empty store: %v, %v", ls, err)
 	}
@@ -330,7 +321,7 @@ func testBindLeasesList(t *testing.T, s store.Store) {
 }
 
 func testBindLeaseInvalid(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	if _, _, err := bl.AcquireBind(ctxT(t), "", "a~1", time.Minute); err == nil {
 		t.Fatal("AcquireBind with no slot: no error")
 	}
