@@ -5,7 +5,8 @@
 // # Key layout
 //
 // With the default prefix "smppd" (P below); the part in braces is the key's Redis Cluster
-// hash tag, and keys with equal tags share a slot (layout.go):
+// hash tag, and keys with equal tags share a slot (layout.go, where keyspace spells every key
+// name):
 //
 //	P:{q:<carrier>}:<prio>     stream  ready and pending messages of one carrier and priority
 //	                                   (prio 0 OTP, 1 transactional, 2 promotional); field "m"
@@ -21,10 +22,10 @@
 //	P:{m<k>.<j>}:rec:<id>      string  status record as JSON, with a TTL; its first field is
 //	                                   "rev", the compare-and-set revision; in message shard k
 //	                                   (FNV-1a of the id mod 16) beside the shard's webhook
-//	                                   queue P:{m<k>.<j>}:wh… (dlr.go)
+//	                                   queue P:{m<k>.<j>}:wh… (webhooks.go)
 //	P:cid:<carrier>:<cmid>     string  carrier message id index: "msgID|part", with a TTL
 //	P:rlog                     stream  the receipt log (receiptlog.go)
-//	P:{dlr}:…                          unmatched receipts (dlr.go)
+//	P:{dlr}:…                          unmatched receipts (receipts.go)
 //	P:otp:{<account>}:…, P:credits:…   OTP sessions and credits (otp.go)
 //	P:{dlt}:registry, P:{dlt}:version  the DLT registry (registry.go)
 //	P:{live}, P:{lease}:…              liveness (liveness.go) and bind leases (lease.go)
@@ -110,6 +111,15 @@
 // it) and checks ctx between slices, so a cancelled Claim returns within about MaxBlock. Each
 // waiting Claim holds one pooled connection while it blocks: size PoolSize (default
 // 10 × GOMAXPROCS) above the number of consumers.
+//
+// # Files
+//
+// redisstore.go opens the store; layout.go names the keys. The send queues (store.Queue,
+// Accepter, Settler) are enqueue.go, claim.go, settle.go, takeover.go, schedule.go and
+// queue.go; records.go keeps the status records and the carrier id index; committer.go and
+// exec.go run the group commit. What dlr keeps is in receiptlog.go, receipts.go,
+// webhooks.go and deadletters.go; then otp.go, registry.go, liveness.go, lease.go, and
+// migrate.go with keys.go for the tools.
 //
 // The package logs nothing.
 package redisstore
