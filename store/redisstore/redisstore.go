@@ -118,8 +118,9 @@
 // Accepter, Settler) are enqueue.go, claim.go, settle.go, takeover.go, schedule.go and
 // queue.go; records.go keeps the status records and the carrier id index; committer.go and
 // exec.go run the group commit. What dlr keeps is in receiptlog.go, receipts.go,
-// webhooks.go and deadletters.go; then otp.go, registry.go, liveness.go, lease.go, and
-// migrate.go with keys.go for the tools.
+// webhooks.go and deadletters.go; then otp.go, registry.go, liveness.go and lease.go.
+// keys.go lists the keys that live without a TTL and who deletes them; migrate.go renames
+// the keys of the layout before hash tags.
 //
 // The package logs nothing.
 package redisstore
