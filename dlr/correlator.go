@@ -21,14 +21,16 @@ import (
 var _ dispatch.Receipts = (*Correlator)(nil)
 
 // Store is what the correlator keeps its state in: status records and the carrier id index
-// (written by dispatch), the receipt log, unmatched receipts, and the webhook queue.
-// *memstore.Store and *redisstore.Store implement it.
+// (written by dispatch), the receipt log, unmatched receipts, and the webhook queue. Every
+// store.Store is one.
 type Store interface {
 	store.Records
 	store.Receipts
 	store.Webhooks
 	store.ReceiptLog
 }
+
+var _ Store = store.Store(nil)
 
 // CarrierIDs says how one carrier writes message ids, and how its receipts' err: codes read.
 type CarrierIDs struct {
