@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -56,6 +57,13 @@ func parseToken(carrier, tok string) (claimRef, bool) {
 		return claimRef{}, false
 	}
 	return claimRef{prio: store.Priority(ps[0] - '0'), id: id, deliveries: d, consumer: consumer}, true
+}
+
+// claimStash keeps the claims a Claim read beyond its n for the same consumer's next Claim
+// (one read serves several calls), each consumer's for at most stashMaxAge.
+type claimStash struct {
+	mu sync.Mutex
+	m  map[stashKey]stashed
 }
 
 type stashKey struct{ carrier, consumer string }
@@ -125,7 +133,7 @@ func (s *Store) Claim(ctx context.Context, carrier, consumer string, n int, wait
 	if err := s.ensureGroups(ctx, carrier); err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
-	claims := s.takeStash(carrier, consumer, n)
+	claims := s.stash.take(carrier, consumer, n)
 	if len(claims) < n {
 		raw, err := s.readNow(ctx, carrier, consumer, n-len(claims))
 		if err != nil {
@@ -188,7 +196,7 @@ func (s *Store) Claim(ctx context.Context, carrier, consumer string, n int, wait
 		if len(claims) > n {
 			// Several streams filled at once: keep the rest (pending for this consumer) for
 			// its next Claim rather than hand out more than n.
-			s.putStash(carrier, consumer, claims[n:])
+			s.stash.put(carrier, consumer, claims[n:])
 			claims = claims[:n]
 		}
 		if err != nil {
@@ -200,44 +208,49 @@ func (s *Store) Claim(ctx context.Context, carrier, consumer string, n int, wait
 	}
 }
 
-func (s *Store) takeStash(carrier, consumer string, n int) []store.Claim {
-	s.stashMu.Lock()
-	defer s.stashMu.Unlock()
-	if len(s.stash) == 0 {
+// take returns up to n of the claims kept for consumer of carrier, dropping what is too old.
+func (cs *claimStash) take(carrier, consumer string, n int) []store.Claim {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if len(cs.m) == 0 {
 		return nil
 	}
 	now := time.Now()
-	for k, st := range s.stash {
+	for k, st := range cs.m {
 		if now.Sub(st.at) > stashMaxAge {
-			delete(s.stash, k)
+			delete(cs.m, k)
 		}
 	}
 	k := stashKey{carrier, consumer}
-	st, ok := s.stash[k]
+	st, ok := cs.m[k]
 	if !ok {
 		return nil
 	}
 	take := min(n, len(st.claims))
 	out := slices.Clone(st.claims[:take])
 	if take == len(st.claims) {
-		delete(s.stash, k)
+		delete(cs.m, k)
 	} else {
 		st.claims = slices.Clone(st.claims[take:])
-		s.stash[k] = st
+		cs.m[k] = st
 	}
 	return out
 }
 
-func (s *Store) putStash(carrier, consumer string, claims []store.Claim) {
-	s.stashMu.Lock()
-	defer s.stashMu.Unlock()
+// put keeps claims for consumer of carrier.
+func (cs *claimStash) put(carrier, consumer string, claims []store.Claim) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.m == nil {
+		cs.m = make(map[stashKey]stashed)
+	}
 	k := stashKey{carrier, consumer}
-	st := s.stash[k]
+	st := cs.m[k]
 	if len(st.claims) == 0 {
 		st.at = time.Now()
 	}
 	st.claims = append(st.claims, claims...)
-	s.stash[k] = st
+	cs.m[k] = st
 }
 
 // healEvery is how often Claim looks, on a cluster, whether a carrier has scheduled

@@ -242,8 +242,7 @@ type Store struct {
 	whRotor      atomic.Uint64 // the shard a webhook claim starts at, turned by every claim
 	healed       sync.Map      // carrier → time of its last healDue (cluster only)
 
-	stashMu sync.Mutex
-	stash   map[stashKey]stashed // claims read beyond n, kept for the consumer's next Claim
+	stash claimStash // claims read beyond n, kept for the consumer's next Claim (claim.go)
 }
 
 var (
@@ -260,7 +259,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Store{c: client, opts: opts, keys: keyspace(opts.Prefix), stash: make(map[stashKey]stashed)}
+	s := &Store{c: client, opts: opts, keys: keyspace(opts.Prefix)}
 	_, s.cluster = client.(*redis.ClusterClient)
 	s.commit = newCommitter(client, opts.MaxBatch, s.cluster)
 	return s, nil
