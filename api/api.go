@@ -22,17 +22,16 @@ package api
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
-	"github.com/smppd/smppd/config"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/otp"
 	"github.com/smppd/smppd/store"
@@ -59,6 +58,8 @@ const (
 	MaxTextRunes        = 1000 // characters of one message text (the Bulk rule, applied everywhere)
 	MaxParts            = 10   // SMS segments of one message
 	MinScheduleAhead    = 5 * time.Minute
+	// DefaultOTPText is Account.OTPText's default.
+	DefaultOTPText = "Your OTP is {#numeric#}"
 )
 
 // Options configure a Server.
@@ -80,8 +81,9 @@ type Options struct {
 	Registry func() *dlt.Registry
 	// Match tunes DLT content matching (variable length, URL whitelist).
 	Match dlt.MatchOptions
-	// TrustedProxies are CIDRs (or addresses) whose X-Forwarded-For is believed.
-	TrustedProxies []string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed (a single address
+	// is a /32 or /128 prefix).
+	TrustedProxies []netip.Prefix
 	// MaxBodyBytes bounds request bodies (default 1 MiB); MaxBulkBytes the Bulk body
 	// (default 4 MiB).
 	MaxBodyBytes int64
@@ -96,8 +98,9 @@ type Options struct {
 type Account struct {
 	Name    string
 	APIKeys []string
-	// IPAllow lists CIDRs or addresses allowed to use the keys; empty allows all.
-	IPAllow []string
+	// IPAllow lists the networks allowed to use the keys (a single address is a /32 or
+	// /128 prefix); empty allows all.
+	IPAllow []netip.Prefix
 	// RateLimit is requests per second per key; 0 means DefaultRateLimit, negative
 	// unlimited.
 	RateLimit float64
@@ -123,7 +126,7 @@ type Account struct {
 	OTPTemplate  string
 	OTPTemplates map[string]string
 	// OTPText is the OTP text used when no DLT registry is configured, with one {#var#}
-	// (or {#numeric#}) for the code. Default "Your OTP is {#numeric#}".
+	// (or {#numeric#}) for the code. Default: DefaultOTPText.
 	OTPText string
 	// OTPExpiry overrides the OTP service's expiry for this account when positive.
 	OTPExpiry time.Duration
@@ -138,39 +141,6 @@ type Account struct {
 	// EncKey is the 32-byte AES-256 secret of the encrypted module (module=ENC), shared
 	// with the client out of band; nil disables ENC for the account.
 	EncKey []byte
-}
-
-// AccountsFromConfig converts the configuration's accounts. Fields the configuration does
-// not have yet (OTPTemplates, OTPText, DeferPromotional, LegacyExpiredSuccess, EncKey) stay
-// zero.
-func AccountsFromConfig(cs []config.Account) ([]Account, error) {
-	out := make([]Account, 0, len(cs))
-	for i, c := range cs {
-		a := Account{
-			Name: c.Name, APIKeys: c.APIKeys, IPAllow: c.IPAllow, RateLimit: c.RateLimit,
-			SenderIDs: c.SenderIDs, DLTEntity: c.DLTEntity, WebhookURL: c.WebhookURL,
-			TransactionalCredits: c.TransactionalCredits, PromotionalCredits: c.PromotionalCredits,
-			Sandbox: c.Sandbox, Disabled: c.Disabled, OTPTemplate: c.OTPTemplate, OTPExpiry: c.OTPExpiry,
-			OTPTemplates: c.OTPTemplates, OTPText: c.OTPText, DeferPromotional: c.DeferPromotional,
-			LegacyExpiredSuccess: c.LegacyExpiredSuccess,
-		}
-		if c.EncKey != "" {
-			k, err := base64.StdEncoding.DecodeString(c.EncKey)
-			if err != nil || len(k) != 32 {
-				return nil, fmt.Errorf("api: accounts[%d].enc_key: want the base64 of 32 bytes", i)
-			}
-			a.EncKey = k
-		}
-		if c.ExpiresAt != "" {
-			t, err := time.Parse(time.RFC3339, c.ExpiresAt)
-			if err != nil {
-				return nil, fmt.Errorf("api: accounts[%d].expires_at: %w", i, err)
-			}
-			a.ExpiresAt = t
-		}
-		out = append(out, a)
-	}
-	return out, nil
 }
 
 // Server is the HTTP API.
@@ -200,21 +170,10 @@ func New(o Options) (*Server, error) {
 	if o.Sender == nil {
 		return nil, errors.New("api: Options.Sender is required")
 	}
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if o.MaxBulkBytes <= 0 {
-		o.MaxBulkBytes = DefaultMaxBulkBytes
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Registry == nil {
-		o.Registry = func() *dlt.Registry { return nil }
-	}
+	o = o.WithDefaults()
 	s := &Server{o: o, keys: map[[32]byte]*apiKey{}, encKeys: map[string]*account{}}
-	for i, cidr := range o.TrustedProxies {
-		n, err := config.ParseCIDR(cidr)
+	for i, p := range o.TrustedProxies {
+		n, err := ipNet(p)
 		if err != nil {
 			return nil, fmt.Errorf("api: TrustedProxies[%d]: %w", i, err)
 		}
@@ -230,8 +189,8 @@ func New(o Options) (*Server, error) {
 			return nil, fmt.Errorf("api: account %s: name used twice", a.Name)
 		}
 		names[a.Name] = true
-		for j, cidr := range a.IPAllow {
-			n, err := config.ParseCIDR(cidr)
+		for j, p := range a.IPAllow {
+			n, err := ipNet(p)
 			if err != nil {
 				return nil, fmt.Errorf("api: account %s: ip_allow[%d]: %w", a.Name, j, err)
 			}
@@ -253,11 +212,7 @@ func New(o Options) (*Server, error) {
 				return nil, fmt.Errorf("api: account %s: an API key is used twice", a.Name)
 			}
 			ak := &apiKey{key: []byte(k), acct: a}
-			r := a.RateLimit
-			if r == 0 {
-				r = DefaultRateLimit
-			}
-			if r > 0 {
+			if r := a.RateLimit; r > 0 {
 				ak.lim = rate.NewLimiter(rate.Limit(r), max(1, int(r)))
 			}
 			s.keys[h] = ak
@@ -281,6 +236,51 @@ func New(o Options) (*Server, error) {
 	}
 	s.routes = s.routeTable()
 	return s, nil
+}
+
+// WithDefaults returns o with every zero field that has a documented default set to it,
+// each account's RateLimit included: what New runs with. The accounts are copied.
+func (o Options) WithDefaults() Options {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.MaxBulkBytes <= 0 {
+		o.MaxBulkBytes = DefaultMaxBulkBytes
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Registry == nil {
+		o.Registry = func() *dlt.Registry { return nil }
+	}
+	o.Accounts = append([]Account(nil), o.Accounts...)
+	for i := range o.Accounts {
+		if o.Accounts[i].RateLimit == 0 {
+			o.Accounts[i].RateLimit = DefaultRateLimit
+		}
+		if o.Accounts[i].OTPText == "" {
+			o.Accounts[i].OTPText = DefaultOTPText
+		}
+	}
+	return o
+}
+
+// ipNet turns a prefix into the *net.IPNet the address checks use (an IPv4 prefix with a
+// 4-byte mask, so that it matches the unmapped client addresses clientIP returns).
+func ipNet(p netip.Prefix) (*net.IPNet, error) {
+	if !p.IsValid() {
+		return nil, fmt.Errorf("%v is not a valid prefix", p)
+	}
+	p = p.Masked()
+	a := p.Addr().Unmap()
+	bits := p.Bits()
+	if p.Addr().Is4In6() {
+		bits -= 96
+		if bits < 0 {
+			return nil, fmt.Errorf("%v: an IPv4-mapped prefix shorter than /96", p)
+		}
+	}
+	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(bits, a.BitLen())}, nil
 }
 
 // Handler returns the API's handler. Mount it at the root: it routes /API/... itself and

@@ -87,39 +87,3 @@ func (s *Server) trusted(ip net.IP) bool {
 	}
 	return false
 }
-
-// normalisePhone turns the forms real clients send (10 digits, 91…, +91…, 0…, with spaces
-// or dashes) into 91 followed by 10 digits of an Indian mobile number.
-func normalisePhone(s string) (string, *apiError) {
-	s = strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '-', '(', ')', '.', '\t':
-			return -1
-		}
-		return r
-	}, s)
-	s = strings.TrimPrefix(s, "+")
-	if s == "" || strings.Trim(s, "0123456789") != "" {
-		return "", errorf(http.StatusBadRequest, msgPhoneLength)
-	}
-	switch {
-	case len(s) == 12 && strings.HasPrefix(s, "91"):
-		s = s[2:]
-	case len(s) == 11 && s[0] == '0':
-		s = s[1:]
-	case len(s) != 10:
-		return "", errorf(http.StatusBadRequest, msgPhoneLength)
-	}
-	if s[0] < '6' {
-		return "", errorf(http.StatusBadRequest, msgNotIndian)
-	}
-	return "91" + s, nil
-}
-
-// maskPhone keeps the last 4 digits, for logs.
-func maskPhone(p string) string {
-	if len(p) <= 4 {
-		return "****"
-	}
-	return strings.Repeat("*", len(p)-4) + p[len(p)-4:]
-}

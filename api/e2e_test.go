@@ -20,6 +20,7 @@ import (
 	"github.com/smppd/smppd/otp"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/redisstore"
 	"github.com/smppd/smppd/store/storetest"
@@ -43,7 +44,7 @@ func newPipeline(tb testing.TB, scrub bool, mod func(*Options)) *pipeline {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sim := smsc.Start(tb, smsc.Options{EnquireLinkInterval: -1, DLTRegistryFile: testRegistry, Accounts: []smsc.Account{{
+	sim := smsctest.Start(tb, smsc.Options{EnquireLinkInterval: -1, DLTRegistryFile: testRegistry, Accounts: []smsc.Account{{
 		SystemID: "smppd", Password: "password", DLT: smsc.DLT{Enabled: scrub, RequireChainHash: scrub},
 	}}})
 	simHTTP := httptest.NewServer(sim.HTTPHandler())

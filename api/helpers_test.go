@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,7 +112,7 @@ func testAccounts() []Account {
 		acct("sandbox", keySandbox, func(a *Account) { a.Sandbox = true }),
 		acct("disabled", keyDisabled, func(a *Account) { a.Disabled = true }),
 		acct("expired", keyExpired, func(a *Account) { a.ExpiresAt = noon.Add(-time.Hour) }),
-		acct("iponly", keyIP, func(a *Account) { a.IPAllow = []string{"203.0.113.0/24"} }),
+		acct("iponly", keyIP, func(a *Account) { a.IPAllow = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")} }),
 		acct("poor", keyPoor, func(a *Account) { a.TransactionalCredits = i64(1) }),
 		acct("legacy", keyLegacy, func(a *Account) { a.LegacyExpiredSuccess = true }),
 		acct("slow", keySlow, func(a *Account) { a.RateLimit = 2 }),
@@ -135,7 +136,7 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 	}
 	f := &fakeSender{}
 	o := Options{Accounts: testAccounts(), Sender: f, OTP: svc, Credits: st, Records: st,
-		Registry: func() *dlt.Registry { return reg }, Now: c.now, TrustedProxies: []string{"10.0.0.1"}}
+		Registry: func() *dlt.Registry { return reg }, Now: c.now, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}}
 	if mod != nil {
 		mod(&o)
 	}

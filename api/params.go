@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/smppd/smppd/internal/msisdn"
 )
 
 // params are request parameters with lower-cased names, merged from the query string and
@@ -150,4 +152,19 @@ func numberList(s string) []string {
 		}
 	}
 	return out
+}
+
+// normalisePhone reads a phone number as msisdn.Normalise does (the one rule for the forms
+// clients send) and answers a bad one with 2Factor's replies: "Not An Indian Mobile Number"
+// for ten digits that no Indian mobile starts with, "Length Mismatch" for everything else.
+func normalisePhone(s string) (string, *apiError) {
+	n, err := msisdn.Normalise(s)
+	if err == nil {
+		return n, nil
+	}
+	var e *msisdn.Error
+	if errors.As(err, &e) && e.Problem == msisdn.NotIndianMobile {
+		return "", errorf(http.StatusBadRequest, msgNotIndian)
+	}
+	return "", errorf(http.StatusBadRequest, msgPhoneLength)
 }

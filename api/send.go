@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/msisdn"
 	"github.com/smppd/smppd/smpp/text"
 	"github.com/smppd/smppd/store"
 )
@@ -65,40 +65,6 @@ type built struct {
 	segments int64
 }
 
-var placeholder = regexp.MustCompile(`\{#\s*([A-Za-z]{1,20})\s*#\}`)
-
-// fill replaces the template's placeholders in order with vals (missing ones with "").
-func fill(tmpl string, vals []string) string {
-	i := 0
-	return placeholder.ReplaceAllStringFunc(tmpl, func(string) string {
-		v := ""
-		if i < len(vals) {
-			v = vals[i]
-		}
-		i++
-		return v
-	})
-}
-
-// fillOTP puts code in the template's first numeric placeholder, or its first one, and
-// leaves the other placeholders empty.
-func fillOTP(tmpl, code string) string {
-	slots := placeholder.FindAllStringSubmatchIndex(tmpl, -1)
-	target := 0
-	for i, m := range slots {
-		name := strings.ToLower(tmpl[m[2]:m[3]])
-		if name == "numeric" || name == "number" {
-			target = i
-			break
-		}
-	}
-	vals := make([]string, len(slots))
-	if len(vals) > 0 {
-		vals[target] = code
-	}
-	return fill(tmpl, vals)
-}
-
 // findTemplate resolves a template name or CT ID among the entity's templates.
 func findTemplate(reg *dlt.Registry, entity, name string) *dlt.Template {
 	if t, ok := reg.Template(name); ok && t.EntityID == entity {
@@ -116,154 +82,247 @@ func findTemplate(reg *dlt.Registry, entity, name string) *dlt.Template {
 // with 400, R1 with 200 and Status Error.
 func msgErr(details string) *apiError { return errorf(http.StatusOK, details) }
 
-// build checks one message for the account: sender, PE and CT ids, template and text, DLT
-// rules, category and send window, length; and returns it ready for Submit.
+// build checks one message for the account and returns it ready for Submit. The steps run in
+// a fixed order, each refusing with the reply a client sees; the order decides which refusal
+// a message with several faults gets, so it is part of the API's behaviour.
 func (s *Server) build(a *account, sp spec, now time.Time) (*built, *apiError) {
-	reg := s.o.Registry()
-	peid := sp.peid
-	if peid == "" {
-		peid = a.DLTEntity
+	d := &draft{a: a, sp: sp, reg: s.o.Registry(), now: now,
+		peid: sp.peid, ctid: sp.ctid, body: sp.text, sendAt: sp.sendAt}
+	if d.peid == "" {
+		d.peid = a.DLTEntity
 	}
-	ctid := sp.ctid
-	body := sp.text
-	var tmpl *dlt.Template
+	if e := d.fillText(); e != nil {
+		return nil, e
+	}
+	if e := d.checkText(); e != nil {
+		return nil, e
+	}
+	if e := d.resolveSender(); e != nil {
+		return nil, e
+	}
+	if e := d.checkDLT(s.o.Match); e != nil {
+		return nil, e
+	}
+	if e := d.decideWindow(); e != nil {
+		return nil, e
+	}
+	return d.message()
+}
 
-	if sp.kind == kindOTP {
-		name := sp.template
-		if id := a.OTPTemplates[name]; id != "" {
-			name = id
-		}
-		if reg != nil && name != "" {
-			tmpl = findTemplate(reg, peid, name)
-		}
-		if tmpl == nil {
-			ctid = a.OTPTemplate
-			if reg != nil && ctid != "" {
-				if t, ok := reg.Template(ctid); ok {
-					tmpl = t
-				}
-			}
-		} else {
-			ctid = tmpl.ID
-		}
-		switch {
-		case tmpl != nil:
-			body = fillOTP(tmpl.Text, sp.otpCode)
-		case reg != nil || ctid == "":
-			return nil, msgErr(msgInvalidTemplate + " - no OTP template is configured for this account")
-		default:
-			t := a.OTPText
-			if t == "" {
-				t = "Your OTP is {#numeric#}"
-			}
-			body = fillOTP(t, sp.otpCode)
-		}
-	} else if sp.template != "" {
-		if reg == nil {
-			return nil, msgErr(msgInvalidTemplate + " - template names need the DLT registry, which is not configured; send msg with peid and ctid")
-		}
-		tmpl = findTemplate(reg, peid, sp.template)
-		if tmpl == nil {
-			return nil, msgErr(msgInvalidTemplate + " - no template " + strconv.Quote(sp.template) + " is registered for this account")
-		}
-		ctid = tmpl.ID
-		body = fill(tmpl.Text, sp.vars)
-	}
-	body = strings.TrimSpace(body)
-	if body == "" {
-		return nil, msgErr("Message text is empty - send msg or a template name")
-	}
-	if n := utf8.RuneCountInString(body); n > MaxTextRunes {
-		return nil, msgErr(fmt.Sprintf("Message text is %d characters - at most %d are allowed", n, MaxTextRunes))
-	}
+// draft is a message while build checks it: what the request said (sp) and what the steps
+// have resolved so far.
+type draft struct {
+	a   *account
+	sp  spec
+	reg *dlt.Registry // nil: no DLT registry configured
+	now time.Time
 
-	from := sp.from
-	if from == "" {
-		from = defaultSender(a, tmpl)
-	}
-	if from == "" {
-		return nil, msgErr("Sender Id (from) is required")
-	}
-	if len(a.SenderIDs) > 0 && !slices.Contains(a.SenderIDs, from) {
-		return nil, msgErr("Access Denied - Sender Id '" + from + "' not approved")
-	}
-	if peid == "" {
-		return nil, msgErr("DLT PE ID missing - the account has no DLT entity; pass peid")
-	}
+	peid, ctid string        // PE ID (the account's unless given) and CT ID
+	tmpl       *dlt.Template // the template the text comes from or matched, once known
+	body       string        // the text to send
+	from       string        // the sender id
+	windowed   bool          // the template's category only goes out inside the window
+	sendAt     time.Time     // when to send; zero or past means now
+}
 
-	windowed := false
-	if reg != nil {
-		if tmpl == nil && ctid != "" {
-			tmpl, _ = reg.Template(ctid)
+// fillText makes the text from a template when the request names one: an OTP's code goes
+// into the account's OTP template, other requests' vars into the named template. A request
+// with its own text keeps it.
+func (d *draft) fillText() *apiError {
+	switch {
+	case d.sp.kind == kindOTP:
+		return d.fillOTPText()
+	case d.sp.template != "":
+		if d.reg == nil {
+			return msgErr(msgInvalidTemplate + " - template names need the DLT registry, which is not configured; send msg with peid and ctid")
 		}
-		if tmpl == nil && ctid == "" {
-			t, _, err := reg.MatchContent(peid, body, s.o.Match)
-			if err != nil {
-				return nil, msgErr(violationText(err))
-			}
-			tmpl, ctid = t, t.ID
+		d.tmpl = findTemplate(d.reg, d.peid, d.sp.template)
+		if d.tmpl == nil {
+			return msgErr(msgInvalidTemplate + " - no template " + strconv.Quote(d.sp.template) + " is registered for this account")
 		}
-		if v := reg.Check(dlt.Message{PEID: peid, TemplateID: ctid, Header: from, Text: body}, now,
-			dlt.CheckOptions{Match: s.o.Match, SkipSendWindow: true}); v != nil {
-			return nil, msgErr(violationText(v))
-		}
-		cat := tmpl.Category
-		switch {
-		case sp.kind == kindPromo && cat != dlt.Promotional && cat != dlt.ServiceExplicit:
-			return nil, msgErr(fmt.Sprintf("%s - template %s is %s; PROMO_SMS sends promotional and service explicit templates, use TRANS_SMS", msgInvalidTemplate, tmpl.ID, cat))
-		case sp.kind != kindPromo && cat == dlt.Promotional:
-			return nil, msgErr(fmt.Sprintf("%s - template %s is promotional; send it with PROMO_SMS", msgInvalidTemplate, tmpl.ID))
-		}
-		if cat.Windowed() {
-			windowed = true
-			at := now
-			if sp.sendAt.After(now) {
-				at = sp.sendAt
-			}
-			if !dlt.InSendWindow(cat, at) {
-				if !a.DeferPromotional {
-					return nil, msgErr(fmt.Sprintf("DLT: template %s is %s, which may only be delivered 10:00-21:00 IST; it is %s IST (schedule it inside the window)",
-						tmpl.ID, cat, at.In(dlt.IST).Format("15:04")))
-				}
-				sp.sendAt = dlt.NextSendTime(cat, at)
-			}
-		}
-	} else if ctid == "" {
-		return nil, msgErr("DLT CT ID missing - no DLT registry is configured, so pass ctid")
+		d.ctid = d.tmpl.ID
+		d.body = dlt.Fill(d.tmpl.Text, d.sp.vars)
 	}
+	return nil
+}
 
-	enc, err := text.ChooseEncoding(body)
+// fillOTPText finds the OTP template (the one the request names, through the account's
+// name map, else the account's default CT ID) and puts the code in it. Without a registry the
+// account's OTP text stands in, so a deployment with no DLT data can still send OTPs.
+func (d *draft) fillOTPText() *apiError {
+	a, reg := d.a, d.reg
+	name := d.sp.template
+	if id := a.OTPTemplates[name]; id != "" {
+		name = id
+	}
+	if reg != nil && name != "" {
+		d.tmpl = findTemplate(reg, d.peid, name)
+	}
+	if d.tmpl == nil {
+		d.ctid = a.OTPTemplate
+		if reg != nil && d.ctid != "" {
+			if t, ok := reg.Template(d.ctid); ok {
+				d.tmpl = t
+			}
+		}
+	} else {
+		d.ctid = d.tmpl.ID
+	}
+	switch {
+	case d.tmpl != nil:
+		d.body = dlt.FillOTP(d.tmpl.Text, d.sp.otpCode)
+	case reg != nil || d.ctid == "":
+		return msgErr(msgInvalidTemplate + " - no OTP template is configured for this account")
+	default:
+		t := a.OTPText
+		if t == "" {
+			t = "Your OTP is {#numeric#}"
+		}
+		d.body = dlt.FillOTP(t, d.sp.otpCode)
+	}
+	return nil
+}
+
+// checkText refuses an empty text and one longer than MaxTextRunes, before any DLT work.
+func (d *draft) checkText() *apiError {
+	d.body = strings.TrimSpace(d.body)
+	if d.body == "" {
+		return msgErr("Message text is empty - send msg or a template name")
+	}
+	if n := utf8.RuneCountInString(d.body); n > MaxTextRunes {
+		return msgErr(fmt.Sprintf("Message text is %d characters - at most %d are allowed", n, MaxTextRunes))
+	}
+	return nil
+}
+
+// resolveSender picks the sender id (the request's, else the account's first one the
+// template allows) and refuses one the account is not approved for.
+func (d *draft) resolveSender() *apiError {
+	d.from = d.sp.from
+	if d.from == "" {
+		d.from = defaultSender(d.a, d.tmpl)
+	}
+	if d.from == "" {
+		return msgErr("Sender Id (from) is required")
+	}
+	if len(d.a.SenderIDs) > 0 && !slices.Contains(d.a.SenderIDs, d.from) {
+		return msgErr("Access Denied - Sender Id '" + d.from + "' not approved")
+	}
+	return nil
+}
+
+// checkDLT applies TRAI's rules: a PE ID always; with a registry, the template (given, or
+// found by matching the text), the registry's checks and the category the request kind may
+// send; without one, the caller must name the CT ID the carrier will be told. The send
+// window is not checked here (SkipSendWindow): decideWindow may defer instead of refusing.
+func (d *draft) checkDLT(match dlt.MatchOptions) *apiError {
+	if d.peid == "" {
+		return msgErr("DLT PE ID missing - the account has no DLT entity; pass peid")
+	}
+	reg := d.reg
+	if reg == nil {
+		if d.ctid == "" {
+			return msgErr("DLT CT ID missing - no DLT registry is configured, so pass ctid")
+		}
+		return nil
+	}
+	if d.tmpl == nil && d.ctid != "" {
+		d.tmpl, _ = reg.Template(d.ctid)
+	}
+	if d.tmpl == nil && d.ctid == "" {
+		t, _, err := reg.MatchContent(d.peid, d.body, match)
+		if err != nil {
+			return msgErr(violationText(err))
+		}
+		d.tmpl, d.ctid = t, t.ID
+	}
+	if v := reg.Check(dlt.Message{PEID: d.peid, TemplateID: d.ctid, Header: d.from, Text: d.body}, d.now,
+		dlt.CheckOptions{Match: match, SkipSendWindow: true}); v != nil {
+		return msgErr(violationText(v))
+	}
+	return d.checkCategory()
+}
+
+// checkCategory keeps promotional traffic on PROMO_SMS and only there: the two go out under
+// different credits, priorities and headers.
+func (d *draft) checkCategory() *apiError {
+	cat, id := d.tmpl.Category, d.tmpl.ID
+	switch {
+	case d.sp.kind == kindPromo && cat != dlt.Promotional && cat != dlt.ServiceExplicit:
+		return msgErr(fmt.Sprintf("%s - template %s is %s; PROMO_SMS sends promotional and service explicit templates, use TRANS_SMS", msgInvalidTemplate, id, cat))
+	case d.sp.kind != kindPromo && cat == dlt.Promotional:
+		return msgErr(fmt.Sprintf("%s - template %s is promotional; send it with PROMO_SMS", msgInvalidTemplate, id))
+	}
+	return nil
+}
+
+// decideWindow settles the send window once, at accept: whether the message is windowed
+// (carried in store.Message.Windowed for the dispatcher and carrier, which ask
+// dlt.NextSendTime again when they hold it) and, for one due outside the window, either a
+// refusal or, for accounts that defer promotional traffic, a send time at the next opening.
+// Without a registry the category is unknown and the message is not windowed.
+func (d *draft) decideWindow() *apiError {
+	if d.tmpl == nil {
+		return nil
+	}
+	d.windowed = d.tmpl.Category.Windowed()
+	at := d.now
+	if d.sendAt.After(d.now) {
+		at = d.sendAt
+	}
+	next := dlt.NextSendTime(d.windowed, at)
+	if !next.After(at) {
+		return nil
+	}
+	if !d.a.DeferPromotional {
+		return msgErr(fmt.Sprintf("DLT: template %s is %s, which may only be delivered 10:00-21:00 IST; it is %s IST (schedule it inside the window)",
+			d.tmpl.ID, d.tmpl.Category, at.In(dlt.IST).Format("15:04")))
+	}
+	d.sendAt = next
+	return nil
+}
+
+// message counts the SMS parts (the credits it costs) and makes the store message, with the
+// account's webhook and the request's metadata.
+func (d *draft) message() (*built, *apiError) {
+	enc, err := text.ChooseEncoding(d.body)
 	if err != nil {
 		return nil, msgErr("Message text is not valid UTF-8")
 	}
-	info, err := text.Count(body, enc, text.Options{MaxParts: MaxParts})
+	info, err := text.Count(d.body, enc, text.Options{MaxParts: MaxParts})
 	if err != nil {
 		return nil, msgErr(fmt.Sprintf("Message text is too long - %d SMS parts, at most %d", info.Parts, MaxParts))
 	}
+	m := &store.Message{
+		Account: d.a.Name, Priority: d.sp.kind.priority(), From: d.from, To: d.sp.to, Text: d.body,
+		PEID: d.peid, TemplateID: d.ctid, Windowed: d.windowed, Meta: d.meta(),
+	}
+	if d.sendAt.After(d.now) {
+		m.SendAt = d.sendAt
+	}
+	return &built{msg: m, segments: int64(info.Parts)}, nil
+}
+
+// meta is the message's metadata: the account's webhook, the request's non-empty values and
+// the OTP mark dlr uses; nil when there is none.
+func (d *draft) meta() map[string]string {
 	meta := map[string]string{}
-	if a.WebhookURL != "" {
-		meta[dlr.MetaWebhookURL] = a.WebhookURL
+	if d.a.WebhookURL != "" {
+		meta[dlr.MetaWebhookURL] = d.a.WebhookURL
 		meta[dlr.MetaWebhookMode] = dlr.ModeJSON
 	}
-	for k, v := range sp.meta {
+	for k, v := range d.sp.meta {
 		if v != "" {
 			meta[k] = v
 		}
 	}
-	if sp.kind == kindOTP {
+	if d.sp.kind == kindOTP {
 		meta["otp"] = "1"
 	}
 	if len(meta) == 0 {
-		meta = nil
+		return nil
 	}
-	m := &store.Message{
-		Account: a.Name, Priority: sp.kind.priority(), From: from, To: sp.to, Text: body,
-		PEID: peid, TemplateID: ctid, Windowed: windowed, Meta: meta,
-	}
-	if sp.sendAt.After(now) {
-		m.SendAt = sp.sendAt
-	}
-	return &built{msg: m, segments: int64(info.Parts)}, nil
+	return meta
 }
 
 func defaultSender(a *account, t *dlt.Template) string {
@@ -365,7 +424,7 @@ func (s *Server) commit(ctx context.Context, a *account, bs []*built) *apiError 
 			// The operator routes no carrier to this number: the client's error, not ours.
 			return msgErr(msgNoRoute)
 		}
-		s.o.Logger.Error().Err(err).Str("account", a.Name).Str("to", maskPhone(msgs[0].To)).Int("messages", len(msgs)).Msg("submit failed")
+		s.o.Logger.Error().Err(err).Str("account", a.Name).Str("to", msisdn.Mask(msgs[0].To)).Int("messages", len(msgs)).Msg("submit failed")
 		return errorf(http.StatusInternalServerError, msgInternal)
 	}
 	return nil

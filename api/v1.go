@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/smppd/smppd/internal/msisdn"
 	"github.com/smppd/smppd/otp"
 	"github.com/smppd/smppd/store"
 )
@@ -107,7 +108,7 @@ func (s *Server) sendOTP(r *http.Request, a *account, phone, code string, digits
 	case errors.Is(err, otp.ErrInvalidCode):
 		return "", "", errorf(http.StatusBadRequest, msgInvalidOTPValue)
 	case err != nil:
-		s.o.Logger.Error().Err(err).Str("account", a.Name).Str("to", maskPhone(phone)).Msg("creating an OTP session failed")
+		s.o.Logger.Error().Err(err).Str("account", a.Name).Str("to", msisdn.Mask(phone)).Msg("creating an OTP session failed")
 		return "", "", errorf(http.StatusInternalServerError, msgInternal)
 	}
 	b.msg.ID = sess.ID

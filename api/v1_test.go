@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/store"
 )
 
@@ -351,12 +352,12 @@ func TestV1Legacy(t *testing.T) {
 
 func TestV1OutsidePromoWindow(t *testing.T) {
 	e := newEnv(t, nil)
-	e.clock.set(time.Date(2026, 11, 23, 22, 0, 0, 0, time.FixedZone("IST", 19800)))
+	e.clock.set(time.Date(2026, 11, 23, 22, 0, 0, 0, dlt.IST))
 	body := "From=512345&To=9812345678&Msg=" + url.QueryEscape(promoText)
 	expect(t, e.do("POST", "/API/V1/"+key1+"/ADDON_SERVICES/SEND/PSMS", "application/x-www-form-urlencoded", body), 400, "Error", "DLT: template "+promoCT+" is promotional")
 	expect(t, e.do("POST", "/API/V1/"+keyDefer+"/ADDON_SERVICES/SEND/PSMS", "application/x-www-form-urlencoded", body), 200, "Success", "")
 	ms := e.sender.sent()
-	if len(ms) != 1 || !ms[0].SendAt.Equal(time.Date(2026, 11, 24, 10, 0, 0, 0, time.FixedZone("IST", 19800))) {
+	if len(ms) != 1 || !ms[0].SendAt.Equal(time.Date(2026, 11, 24, 10, 0, 0, 0, dlt.IST)) {
 		t.Fatalf("%+v", ms)
 	}
 	_ = http.StatusOK

@@ -48,7 +48,6 @@ func carrierOptions(cr Carrier) (dispatch.CarrierOptions, error) {
 		Name: cr.Name, MPS: cr.MPS, NoResponse: dispatch.NoResponsePolicy(cr.NoResponse),
 		FailoverAfter: cr.FailoverAfter,
 		Text:          dispatch.TextOptions{MaxParts: cr.Text.MaxParts, PackGSM7: cr.Text.PackGSM7, SARFullParts: cr.Text.SARFullParts},
-		DLT:           dlt.CarrierSpec{ChainMode: cr.DLT.ChainMode, TMChain: cr.DLT.TMChain, StatusCodes: cr.DLT.StatusCodes, Codes: cr.DLT.Codes},
 	}
 	switch cr.Text.Long {
 	case "udh16":
@@ -60,17 +59,9 @@ func carrierOptions(cr Carrier) (dispatch.CarrierOptions, error) {
 	default:
 		co.Text.Concat = text.ConcatUDH8
 	}
-	for _, t := range []struct {
-		s   string
-		dst *uint16
-	}{{cr.DLT.PETag, &co.DLT.PETag}, {cr.DLT.TemplateTag, &co.DLT.TemplateTag}, {cr.DLT.ChainTag, &co.DLT.ChainTag}} {
-		if t.s != "" {
-			v, err := ParseTag(t.s)
-			if err != nil {
-				return co, err
-			}
-			*t.dst = v
-		}
+	var err error
+	if co.DLT, err = carrierDLT(cr); err != nil {
+		return co, err
 	}
 	for _, b := range cr.Binds {
 		g := dispatch.BindGroup{
@@ -98,6 +89,25 @@ func carrierOptions(cr Carrier) (dispatch.CarrierOptions, error) {
 		co.Binds = append(co.Binds, g)
 	}
 	return co, nil
+}
+
+// carrierDLT returns how the carrier wants the DLT data, with the TLV tags read; a tag left
+// out stays 0, dlt.CarrierSpec's default.
+func carrierDLT(cr Carrier) (dlt.CarrierSpec, error) {
+	spec := dlt.CarrierSpec{ChainMode: cr.DLT.ChainMode, TMChain: cr.DLT.TMChain, StatusCodes: cr.DLT.StatusCodes, Codes: cr.DLT.Codes}
+	for _, t := range []struct {
+		s   string
+		dst *uint16
+	}{{cr.DLT.PETag, &spec.PETag}, {cr.DLT.TemplateTag, &spec.TemplateTag}, {cr.DLT.ChainTag, &spec.ChainTag}} {
+		if t.s != "" {
+			v, err := ParseTag(t.s)
+			if err != nil {
+				return spec, err
+			}
+			*t.dst = v
+		}
+	}
+	return spec, nil
 }
 
 func bindMode(s string) smpp.BindMode {

@@ -6,10 +6,14 @@
 // errors (a misspelt key silently ignored is a misconfigured carrier). Every error names the
 // file, the line and the key path, e.g.
 //
-//	smppd.yaml:14: carriers[0].binds[0].window: 0 is not allowed: at least 1
+//	smppd.yaml:14: carriers[0].binds[0].window: -1 is not allowed: want 1 to 10000
 //
-// Defaults are documented on each field and in docs/config.md; a field left out takes the
-// default of the component it configures.
+// config is the one package that knows the file: it turns it into each component's Options
+// (DispatchOptions, APIOptions, OTPOptions, CorrelatorOptions, SenderOptions, RedisStore,
+// LivenessOptions, DLTOptions), and no component imports it. A field left out (or zero)
+// stays zero in those Options, which take their own documented defaults; config fills in
+// only the defaults of the file itself (log level, HTTP address, store type and URL).
+// docs/config.md lists every default; a test checks it against the components.
 package config
 
 import (
@@ -41,7 +45,8 @@ type Config struct {
 	// e.g. "sms1-8080".
 	Instance string `yaml:"instance"`
 	// HeartbeatTTL is how long the instance's heartbeat lives unless renewed (every third
-	// of it): how soon other instances take over what a crashed one held. Default: 6s.
+	// of it): how soon other instances take over what a crashed one held. Default:
+	// liveness.DefaultTTL.
 	HeartbeatTTL time.Duration `yaml:"heartbeat_ttl"`
 	// BindLeases share the carriers' binds between the instances sharing a Redis.
 	BindLeases BindLeases `yaml:"bind_leases"`
@@ -67,7 +72,8 @@ type BindLeases struct {
 	// carriers' bind limits), false with memory (one process).
 	Enabled *bool `yaml:"enabled"`
 	// TTL is how long a lease lives unless renewed (every third of it): a dead instance's
-	// binds are taken up by the others within about TTL. At least 1s. Default: 6s.
+	// binds are taken up by the others within about TTL. At least 1s. Default:
+	// dispatch.DefaultLeaseTTL.
 	TTL time.Duration `yaml:"ttl"`
 }
 
@@ -99,11 +105,13 @@ type Store struct {
 	// RedisURL is redis://[user:password@]host:port/db (rediss:// for TLS). Default:
 	// redis://127.0.0.1:6379/0.
 	RedisURL string `yaml:"redis_url"`
-	// Prefix starts every Redis key, so several deployments can share one Redis. Default: smppd.
+	// Prefix starts every Redis key, so several deployments can share one Redis. Default:
+	// redisstore.DefaultPrefix.
 	Prefix string `yaml:"prefix"`
 }
 
-// Dispatch tunes the sending pipeline; see dispatch.Options for the defaults.
+// Dispatch tunes the sending pipeline; a field left out takes dispatch.Options' default
+// (ReclaimAfter: dispatch.DefaultReclaimAfter, 5 minutes).
 type Dispatch struct {
 	ClaimBatch   int           `yaml:"claim_batch"`
 	ClaimWait    time.Duration `yaml:"claim_wait"`
@@ -144,7 +152,7 @@ type CarrierText struct {
 	// Long is how long text is split: "udh" (8-bit reference; default), "udh16", "sar" or
 	// "payload".
 	Long string `yaml:"long"`
-	// MaxParts caps the parts of one message. Default: 10.
+	// MaxParts caps the parts of one message. Default: dispatch.TextOptions'.
 	MaxParts int `yaml:"max_parts"`
 	// PackGSM7 packs GSM-7 text 7 bits per character. Default: false (one septet per octet,
 	// what most SMSCs expect on data_coding 0).
@@ -156,7 +164,7 @@ type CarrierText struct {
 // CarrierDLT says how the carrier wants the DLT data.
 type CarrierDLT struct {
 	// PETag, TemplateTag and ChainTag are TLV tag numbers (0x1400 style or decimal).
-	// Defaults: 0x1400, 0x1401, 0x1402.
+	// Defaults: dlt.DefaultPETag, DefaultTemplateTag, DefaultChainTag.
 	PETag       string `yaml:"pe_tag"`
 	TemplateTag string `yaml:"template_tag"`
 	ChainTag    string `yaml:"chain_tag"`
@@ -178,31 +186,31 @@ type Bind struct {
 	Addrs []string `yaml:"addrs"`
 	// Mode is "trx" (default), "tx" or "rx".
 	Mode             string `yaml:"mode"`
-	Count            int    `yaml:"count"` // default 1
+	Count            int    `yaml:"count"` // default: dispatch.BindGroup's
 	SystemID         string `yaml:"system_id"`
 	Password         string `yaml:"password"`
 	SystemType       string `yaml:"system_type"`
-	InterfaceVersion int    `yaml:"interface_version"` // default 0x34
+	InterfaceVersion int    `yaml:"interface_version"` // default: smpp.Dial's (3.4)
 	AddrTON          int    `yaml:"addr_ton"`
 	AddrNPI          int    `yaml:"addr_npi"`
 	AddressRange     string `yaml:"address_range"`
 	// MPS caps this bind's messages per second. 0: no cap of its own.
 	MPS float64 `yaml:"mps"`
-	// Window is how many submit_sm may await a response on one bind. Default: 10.
+	// Window is how many submit_sm may await a response on one bind. Default: smpp.Options.WindowSize's.
 	Window int `yaml:"window"`
-	// ResponseTimeout bounds the wait for each response. Default: 10s.
+	// ResponseTimeout bounds the wait for each response. Default: smpp.Options'.
 	ResponseTimeout time.Duration `yaml:"response_timeout"`
-	// EnquireLinkInterval; negative disables. Default: 30s.
+	// EnquireLinkInterval; negative disables. Default: smpp.Options'.
 	EnquireLinkInterval time.Duration `yaml:"enquire_link_interval"`
-	// MaxEnquireLinkOutstanding is the keepalive budget. Default: 3.
+	// MaxEnquireLinkOutstanding is the keepalive budget. Default: smpp.Options'.
 	MaxEnquireLinkOutstanding int           `yaml:"max_enquire_link_outstanding"`
-	BindTimeout               time.Duration `yaml:"bind_timeout"`      // default 10s
-	DialTimeout               time.Duration `yaml:"dial_timeout"`      // default 10s
-	WriteTimeout              time.Duration `yaml:"write_timeout"`     // default 10s
-	MaxPDUSize                int           `yaml:"max_pdu_size"`      // default 65536
-	ReconnectMin              time.Duration `yaml:"reconnect_min"`     // default 500ms
-	ReconnectMax              time.Duration `yaml:"reconnect_max"`     // default 30s
-	PermanentBackoff          time.Duration `yaml:"permanent_backoff"` // default 5m
+	BindTimeout               time.Duration `yaml:"bind_timeout"`      // default: smpp.Options'
+	DialTimeout               time.Duration `yaml:"dial_timeout"`      // default: smpp.Options'
+	WriteTimeout              time.Duration `yaml:"write_timeout"`     // default: smpp.Options'
+	MaxPDUSize                int           `yaml:"max_pdu_size"`      // default: smpp.DefaultMaxPDUSize
+	ReconnectMin              time.Duration `yaml:"reconnect_min"`     // default: smpp.SupervisorOptions.MinBackoff's
+	ReconnectMax              time.Duration `yaml:"reconnect_max"`     // default: smpp.SupervisorOptions.MaxBackoff's
+	PermanentBackoff          time.Duration `yaml:"permanent_backoff"` // default: smpp.SupervisorOptions'
 	TLS                       TLS           `yaml:"tls"`
 }
 
@@ -226,7 +234,8 @@ type Account struct {
 	APIKeys []string `yaml:"api_keys"`
 	// IPAllow lists CIDRs (or single addresses) allowed to use the keys; empty allows all.
 	IPAllow []string `yaml:"ip_allow"`
-	// RateLimit is requests per second per key. Default: 200 (2Factor's documented limit).
+	// RateLimit is requests per second per key. Default: api.DefaultRateLimit (2Factor's
+	// documented limit).
 	RateLimit float64 `yaml:"rate_limit"`
 	// SenderIDs are the headers the account may send from; the first is the default.
 	SenderIDs []string `yaml:"sender_ids"`
@@ -249,9 +258,9 @@ type Account struct {
 	OTPTemplate  string            `yaml:"otp_template"`
 	OTPTemplates map[string]string `yaml:"otp_templates"`
 	// OTPText is the OTP text when no DLT registry is configured, with {#numeric#} for the
-	// code. Default: "Your OTP is {#numeric#}".
+	// code. Default: api.DefaultOTPText.
 	OTPText string `yaml:"otp_text"`
-	// OTPExpiry is how long an OTP may be verified. Default: 10m.
+	// OTPExpiry is how long an OTP may be verified. Default: otp.DefaultExpiry.
 	OTPExpiry time.Duration `yaml:"otp_expiry"`
 	// DeferPromotional holds promotional messages accepted outside 10:00–21:00 IST until
 	// the window opens; by default they are refused.
@@ -270,9 +279,10 @@ type OTP struct {
 	// characters, the same on every instance, from the environment. Required when any
 	// account exists. Changing it invalidates every live OTP.
 	Key string `yaml:"key"`
-	// MaxAttempts is how many wrong codes a session takes. Default: 5.
+	// MaxAttempts is how many wrong codes a session takes. Default: otp.DefaultMaxAttempts.
 	MaxAttempts int `yaml:"max_attempts"`
-	// SendLimit OTPs per phone per SendWindow. Defaults: 10 per 1h; negative disables.
+	// SendLimit OTPs per phone per SendWindow; negative disables. Defaults:
+	// otp.DefaultSendLimit per otp.DefaultSendWindow.
 	SendLimit  int           `yaml:"send_limit"`
 	SendWindow time.Duration `yaml:"send_window"`
 }
@@ -295,34 +305,33 @@ type DLTFiles struct {
 // its defaults).
 type Receipts struct {
 	// EarlyWindow is how long a receipt that arrives before its submit_sm_resp is stored
-	// waits in the receipt log before it counts as unmatched. Default: 2m.
+	// waits in the receipt log before it counts as unmatched.
 	EarlyWindow time.Duration `yaml:"early_window"`
-	// RetryEvery is how often waiting receipts are tried again. Default: 500ms.
+	// RetryEvery is how often waiting receipts are tried again.
 	RetryEvery time.Duration `yaml:"retry_every"`
 	// MaxPending bounds receipts being appended to the log at once; beyond it sessions stop
-	// reading until there is room. Default: 16384.
+	// reading until there is room.
 	MaxPending int `yaml:"max_pending"`
 	// MaxLag bounds the log's backlog of receipts not yet applied; beyond it sessions stop
-	// reading receipts until it shrinks. Default: 1000000.
+	// reading receipts until it shrinks.
 	MaxLag int64 `yaml:"max_lag"`
 }
 
-// Webhooks tunes webhook delivery.
+// Webhooks tunes webhook delivery (dlr.SenderOptions; zero values take its defaults).
 type Webhooks struct {
 	// Secret signs webhook bodies (HMAC-SHA256); set it from the environment.
 	Secret string `yaml:"secret"`
 	// RetryFor bounds how long a webhook is retried before it goes to the dead-letter list.
-	// Default: 24h.
 	RetryFor time.Duration `yaml:"retry_for"`
 	// AllowPrivate lets webhook URLs point at loopback and private addresses. Default: false.
 	AllowPrivate bool `yaml:"allow_private"`
-	// Timeout bounds one webhook request. Default: 10s.
+	// Timeout bounds one webhook request.
 	Timeout time.Duration `yaml:"timeout"`
 	// Lease is how long a webhook job taken by an instance is reserved for it; if the
-	// instance dies, another sends the job after this. Must exceed timeout. Default: 2m.
+	// instance dies, another sends the job after this. Must exceed timeout.
 	Lease time.Duration `yaml:"lease"`
 	// PerHostConcurrency bounds requests in flight to one host, so one slow client never
-	// delays the others. Default: 4.
+	// delays the others.
 	PerHostConcurrency int `yaml:"per_host_concurrency"`
 }
 

@@ -2,12 +2,14 @@ package config
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smpp/text"
 )
@@ -63,9 +65,17 @@ func TestMinimalConfigTakesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := c.Carriers[0].Binds[0]
-	if c.HTTP.Listen != "127.0.0.1:8080" || c.Store.Type != "memory" || b.Mode != "trx" || b.Window != 10 || b.Count != 1 {
-		t.Fatalf("%+v %+v", c, b)
+	if c.HTTP.Listen != "127.0.0.1:8080" || c.Store.Type != "memory" {
+		t.Fatalf("%+v", c)
+	}
+	// The bind's mode, window and count are left to the components: a transceiver, 10 and 1.
+	o, err := c.DispatchOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := o.WithDefaults().Carriers[0].Binds[0]
+	if b.Bind.Mode != smpp.BindTransceiver || b.Session.WithDefaults().WindowSize != 10 || b.Count != 1 {
+		t.Fatalf("%+v", b)
 	}
 }
 
@@ -128,5 +138,76 @@ func TestEnvExpansionKeepsTypes(t *testing.T) {
 	}
 	if c.Carriers[0].Binds[0].Password != "a#b: c" {
 		t.Fatalf("password %q", c.Carriers[0].Binds[0].Password)
+	}
+}
+
+// The builders hand each component its Options, with the file's strings parsed (CIDRs, keys,
+// tags, id formats) and what the file leaves out left zero for the component's default.
+func TestBuildersHandOptionsDown(t *testing.T) {
+	data, err := os.ReadFile("../testdata/config/smppd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse("smppd.yaml", data, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ao, err := c.APIOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ao.TrustedProxies) != 1 || ao.TrustedProxies[0] != netip.MustParsePrefix("10.0.0.0/8") {
+		t.Errorf("trusted proxies %v", ao.TrustedProxies)
+	}
+	acme := ao.Accounts[0]
+	if acme.Name != "acme" || len(acme.IPAllow) != 2 || acme.IPAllow[0] != netip.MustParsePrefix("203.0.113.0/24") ||
+		acme.IPAllow[1] != netip.MustParsePrefix("198.51.100.7/32") || len(acme.EncKey) != 32 || acme.RateLimit != 200 {
+		t.Errorf("acme %+v", acme)
+	}
+	if o := c.OTPOptions(); string(o.Key) != c.OTP.Key || o.MaxAttempts != 5 || o.Store != nil {
+		t.Errorf("otp %+v", o)
+	}
+	co, err := c.CorrelatorOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(co.Carriers) != 2 || co.Carriers[0].Format != dlr.FormatHex || co.Carriers[1].Format != dlr.FormatDecimal ||
+		co.Carriers[0].DLT.PETag != 0x1400 || co.EarlyWindow != 0 {
+		t.Errorf("correlator %+v", co)
+	}
+	// The one route of an account's webhook URL: into api's account, which writes it into
+	// each message's Meta for dlr.
+	if acme.WebhookURL == "" || acme.WebhookURL != c.Accounts[0].WebhookURL {
+		t.Errorf("acme's webhook %q", acme.WebhookURL)
+	}
+	if so := c.SenderOptions(); so.Secret != "change-me" || so.Timeout != 0 {
+		t.Errorf("sender %+v", so)
+	}
+	if url, ro := c.RedisStore(); url != c.Store.RedisURL || ro.Prefix != "smppd" {
+		t.Errorf("redis %q %+v", url, ro)
+	}
+	if lo := c.LivenessOptions(); lo.Instance != "smppd-1" || lo.TTL != 0 {
+		t.Errorf("liveness %+v", lo)
+	}
+}
+
+func TestParseCIDR(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{"10.0.0.0/8", "10.0.0.0/8", ""},
+		{"10.1.2.3/8", "10.0.0.0/8", ""},
+		{"198.51.100.7", "198.51.100.7/32", ""},
+		{"::ffff:198.51.100.7", "198.51.100.7/32", ""},
+		{"2001:db8::1", "2001:db8::1/128", ""},
+		{"2001:db8::/32", "2001:db8::/32", ""},
+		{"10.0.0.0/33", "", `"10.0.0.0/33" is not a CIDR`},
+		{"example.com", "", `"example.com" is not an IP address or CIDR`},
+	} {
+		p, err := ParseCIDR(tc.in)
+		switch {
+		case tc.err != "" && (err == nil || err.Error() != tc.err):
+			t.Errorf("%s: error %v, want %s", tc.in, err, tc.err)
+		case tc.err == "" && (err != nil || p.String() != tc.want):
+			t.Errorf("%s: %v %v, want %s", tc.in, p, err, tc.want)
+		}
 	}
 }

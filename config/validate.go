@@ -10,6 +10,10 @@ import (
 	"time"
 )
 
+// applyDefaults fills in the defaults that belong to the file itself: the log level, the
+// HTTP address and the store to open. Every other field left out stays zero, which the
+// Options of the component it configures documents and applies as that component's
+// default (config_test.go checks docs/config.md against them).
 func (c *Config) applyDefaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
@@ -21,80 +25,76 @@ func (c *Config) applyDefaults() {
 		c.Store.Type = "memory"
 	}
 	if c.Store.RedisURL == "" {
-		c.Store.RedisURL = "redis://127.0.0.1:6379/0"
+		c.Store.RedisURL = DefaultRedisURL
 	}
-	if c.Store.Prefix == "" {
-		c.Store.Prefix = "smppd"
+}
+
+// DefaultRedisURL is store.redis_url's default: a Redis on this host.
+const DefaultRedisURL = "redis://127.0.0.1:6379/0"
+
+// problems collects the errors of a validation, each at its key's line.
+type problems struct {
+	c    *Config
+	errs Errors
+}
+
+func (p *problems) add(key, format string, args ...any) {
+	p.errs = append(p.errs, p.c.errAt(key, format, args...))
+}
+
+// validate reports every problem at once, each at its line: one function per section,
+// each naming the key and what is wrong with it.
+func (c *Config) validate() error {
+	p := &problems{c: c}
+	c.validateTop(p)
+	c.validateHTTP(p)
+	c.validateStore(p)
+	c.validateDispatch(p)
+	carriers := c.validateCarriers(p)
+	c.validateRoutes(p, carriers)
+	c.validateAccounts(p)
+	c.validateOTP(p)
+	c.validateWebhooks(p)
+	c.validateReceipts(p)
+	if len(p.errs) > 0 {
+		return p.errs
 	}
-	for i := range c.Carriers {
-		cr := &c.Carriers[i]
-		if cr.NoResponse == "" {
-			cr.NoResponse = "resubmit"
-		}
-		if cr.MessageIDFormat == "" {
-			cr.MessageIDFormat = "as-is"
-		}
-		if cr.Text.Long == "" {
-			cr.Text.Long = "udh"
-		}
-		if cr.DLT.ChainMode == "" {
-			cr.DLT.ChainMode = "sha256"
-		}
-		for j := range cr.Binds {
-			b := &cr.Binds[j]
-			if b.Mode == "" {
-				b.Mode = "trx"
-			}
-			if b.Count == 0 {
-				b.Count = 1
-			}
-			if b.Window == 0 {
-				b.Window = 10
-			}
-			if b.InterfaceVersion == 0 {
-				b.InterfaceVersion = 0x34
-			}
-		}
+	return nil
+}
+
+// validateTop checks log_level, instance, heartbeat_ttl and bind_leases.
+func (c *Config) validateTop(p *problems) {
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p.add("log_level", "%q: want debug, info, warn or error", c.LogLevel)
 	}
-	for i := range c.Accounts {
-		a := &c.Accounts[i]
-		if a.RateLimit == 0 {
-			a.RateLimit = 200
-		}
-		if a.OTPExpiry == 0 {
-			a.OTPExpiry = 10 * time.Minute
+	if c.Instance != "" && strings.IndexFunc(c.Instance, func(r rune) bool { return !instanceRune(r) }) >= 0 {
+		p.add("instance", "%q: only letters, digits and . _ - are allowed", c.Instance)
+	}
+	if c.HeartbeatTTL != 0 && c.HeartbeatTTL < time.Second {
+		p.add("heartbeat_ttl", "%v is below 1s: renewals every third of it would not survive a slow round trip", c.HeartbeatTTL)
+	}
+	if c.BindLeases.TTL != 0 && c.BindLeases.TTL < time.Second {
+		p.add("bind_leases.ttl", "%v is below 1s: renewals every third of it would not survive a slow round trip", c.BindLeases.TTL)
+	}
+}
+
+// validateHTTP checks the listen addresses and trusted proxies.
+func (c *Config) validateHTTP(p *problems) {
+	checkHostPort(p.add, "http.listen", c.HTTP.Listen)
+	if c.HTTP.MetricsListen != "" {
+		checkHostPort(p.add, "http.metrics_listen", c.HTTP.MetricsListen)
+	}
+	for i, s := range c.HTTP.TrustedProxies {
+		if _, err := ParseCIDR(s); err != nil {
+			p.add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%v", err)
 		}
 	}
 }
 
-// validate reports every problem at once, each at its line.
-func (c *Config) validate() error {
-	var errs Errors
-	add := func(key, format string, args ...any) { errs = append(errs, c.errAt(key, format, args...)) }
-
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		add("log_level", "%q: want debug, info, warn or error", c.LogLevel)
-	}
-	if c.Instance != "" && strings.IndexFunc(c.Instance, func(r rune) bool { return !instanceRune(r) }) >= 0 {
-		add("instance", "%q: only letters, digits and . _ - are allowed", c.Instance)
-	}
-	if c.HeartbeatTTL != 0 && c.HeartbeatTTL < time.Second {
-		add("heartbeat_ttl", "%v is below 1s: renewals every third of it would not survive a slow round trip", c.HeartbeatTTL)
-	}
-	if c.BindLeases.TTL != 0 && c.BindLeases.TTL < time.Second {
-		add("bind_leases.ttl", "%v is below 1s: renewals every third of it would not survive a slow round trip", c.BindLeases.TTL)
-	}
-	checkHostPort(add, "http.listen", c.HTTP.Listen)
-	if c.HTTP.MetricsListen != "" {
-		checkHostPort(add, "http.metrics_listen", c.HTTP.MetricsListen)
-	}
-	for i, p := range c.HTTP.TrustedProxies {
-		if _, err := ParseCIDR(p); err != nil {
-			add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%v", err)
-		}
-	}
+// validateStore checks the store type and, for Redis, the URL.
+func (c *Config) validateStore(p *problems) {
 	switch c.Store.Type {
 	case "memory":
 	case "redis":
@@ -104,215 +104,263 @@ func (c *Config) validate() error {
 		}
 		base, mode, _ := strings.Cut(u.Scheme, "+")
 		if (base != "redis" && base != "rediss") || (mode != "" && mode != "sentinel" && mode != "cluster") || u.Host == "" {
-			add("store.redis_url", "%q is not a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL", redact(c.Store.RedisURL))
+			p.add("store.redis_url", "%q is not a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL", redact(c.Store.RedisURL))
 		}
 	default:
-		add("store.type", "%q: want memory or redis", c.Store.Type)
+		p.add("store.type", "%q: want memory or redis", c.Store.Type)
 	}
-	if c.Dispatch.ClaimBatch < 0 || c.Dispatch.MaxAttempts < 0 {
-		add("dispatch", "claim_batch and max_attempts must not be negative")
-	}
+}
 
+// validateDispatch checks the pipeline tuning; dispatch.New checks the rest (ReclaimAfter
+// against the carriers' timeouts) once defaults are applied.
+func (c *Config) validateDispatch(p *problems) {
+	if c.Dispatch.ClaimBatch < 0 || c.Dispatch.MaxAttempts < 0 {
+		p.add("dispatch", "claim_batch and max_attempts must not be negative")
+	}
+}
+
+// validateCarriers checks every carrier and its binds, and returns the carriers' names.
+func (c *Config) validateCarriers(p *problems) map[string]bool {
 	carriers := map[string]bool{}
 	if len(c.Carriers) == 0 {
-		add("carriers", "no carriers: smppd needs at least one to send through")
+		p.add("carriers", "no carriers: smppd needs at least one to send through")
 	}
 	for i, cr := range c.Carriers {
 		k := fmt.Sprintf("carriers[%d]", i)
 		switch {
 		case cr.Name == "":
-			add(k+".name", "required")
+			p.add(k+".name", "required")
 		case carriers[cr.Name]:
-			add(k+".name", "duplicate carrier name %q", cr.Name)
+			p.add(k+".name", "duplicate carrier name %q", cr.Name)
 		case strings.ContainsAny(cr.Name, " :{}"):
-			add(k+".name", "%q: no spaces, colons or braces (it is part of store keys)", cr.Name)
+			p.add(k+".name", "%q: no spaces, colons or braces (it is part of store keys)", cr.Name)
 		}
 		carriers[cr.Name] = true
-		if cr.MPS < 0 {
-			add(k+".mps", "%v: must not be negative", cr.MPS)
-		}
-		if cr.NoResponse != "resubmit" && cr.NoResponse != "unknown" {
-			add(k+".no_response", "%q: want resubmit or unknown", cr.NoResponse)
-		}
-		switch cr.MessageIDFormat {
-		case "as-is", "hex", "decimal", "hex-upper", "hex-lower", "hex-decimal", "decimal-hex":
-		default:
-			add(k+".message_id_format", "%q: want as-is, hex, decimal, hex-upper, hex-lower, hex-decimal or decimal-hex", cr.MessageIDFormat)
-		}
-		switch cr.Text.Long {
-		case "udh", "udh16", "sar", "payload":
-		default:
-			add(k+".text.long", "%q: want udh, udh16, sar or payload", cr.Text.Long)
-		}
-		if cr.Text.MaxParts < 0 || cr.Text.MaxParts > 255 {
-			add(k+".text.max_parts", "%d: want 1 to 255", cr.Text.MaxParts)
-		}
-		for _, t := range []struct{ key, val string }{{"pe_tag", cr.DLT.PETag}, {"template_tag", cr.DLT.TemplateTag}, {"chain_tag", cr.DLT.ChainTag}} {
-			if t.val != "" {
-				if _, err := ParseTag(t.val); err != nil {
-					add(k+".dlt."+t.key, "%v", err)
-				}
-			}
-		}
-		switch cr.DLT.ChainMode {
-		case "sha256", "raw", "off":
-		default:
-			add(k+".dlt.chain_mode", "%q: want sha256, raw or off", cr.DLT.ChainMode)
-		}
-		switch cr.DLT.StatusCodes {
-		case "", "decimal", "hex":
-		default:
-			add(k+".dlt.status_codes", "%q: want decimal or hex", cr.DLT.StatusCodes)
-		}
-		for j, id := range cr.DLT.TMChain {
-			if strings.Trim(id, "0123456789") != "" || id == "" {
-				add(fmt.Sprintf("%s.dlt.tm_chain[%d]", k, j), "%q: a DLT id is digits only", id)
-			}
-		}
-		if len(cr.Binds) == 0 {
-			add(k+".binds", "no binds")
-		}
-		sends := false
-		for j, b := range cr.Binds {
-			bk := fmt.Sprintf("%s.binds[%d]", k, j)
-			if len(b.Addrs) == 0 {
-				add(bk+".addrs", "at least one host:port")
-			}
-			for a, addr := range b.Addrs {
-				checkHostPort(add, fmt.Sprintf("%s.addrs[%d]", bk, a), addr)
-			}
-			switch b.Mode {
-			case "trx", "tx":
-				sends = true
-			case "rx":
-			default:
-				add(bk+".mode", "%q: want trx, tx or rx", b.Mode)
-			}
-			if b.SystemID == "" {
-				add(bk+".system_id", "required")
-			} else if len(b.SystemID) > 15 {
-				add(bk+".system_id", "%d characters; SMPP allows 15", len(b.SystemID))
-			}
-			if len(b.Password) > 8 {
-				add(bk+".password", "%d characters; SMPP 3.4 allows 8", len(b.Password))
-			}
-			if len(b.SystemType) > 12 {
-				add(bk+".system_type", "%d characters; SMPP allows 12", len(b.SystemType))
-			}
-			if b.Count < 1 || b.Count > 64 {
-				add(bk+".count", "%d: want 1 to 64", b.Count)
-			}
-			if b.Window < 1 || b.Window > 10000 {
-				add(bk+".window", "%d is not allowed: want 1 to 10000", b.Window)
-			}
-			if b.MPS < 0 {
-				add(bk+".mps", "%v: must not be negative", b.MPS)
-			}
-			if b.ResponseTimeout < 0 {
-				add(bk+".response_timeout", "must not be negative")
-			}
-			if b.EnquireLinkInterval > 0 && b.EnquireLinkInterval < 100*time.Millisecond {
-				add(bk+".enquire_link_interval", "%s is below 100ms", b.EnquireLinkInterval)
-			}
-			for name, v := range map[string]int{"addr_ton": b.AddrTON, "addr_npi": b.AddrNPI, "interface_version": b.InterfaceVersion} {
-				if v < 0 || v > 255 {
-					add(bk+"."+name, "%d does not fit one octet", v)
-				}
-			}
-			if b.TLS.CAFile != "" && !b.TLS.Enabled {
-				add(bk+".tls.ca_file", "set while tls.enabled is false")
-			}
-		}
-		if len(cr.Binds) > 0 && !sends {
-			add(k+".binds", "no tx or trx bind: the carrier could not be sent to")
+		c.validateCarrier(p, k, cr)
+	}
+	return carriers
+}
+
+// validateCarrier checks one carrier's own keys, its text and DLT settings and its binds.
+func (c *Config) validateCarrier(p *problems, k string, cr Carrier) {
+	if cr.MPS < 0 {
+		p.add(k+".mps", "%v: must not be negative", cr.MPS)
+	}
+	if cr.NoResponse != "" && cr.NoResponse != "resubmit" && cr.NoResponse != "unknown" {
+		p.add(k+".no_response", "%q: want resubmit or unknown", cr.NoResponse)
+	}
+	switch cr.MessageIDFormat {
+	case "", "as-is", "hex", "decimal", "hex-upper", "hex-lower", "hex-decimal", "decimal-hex":
+	default:
+		p.add(k+".message_id_format", "%q: want as-is, hex, decimal, hex-upper, hex-lower, hex-decimal or decimal-hex", cr.MessageIDFormat)
+	}
+	switch cr.Text.Long {
+	case "", "udh", "udh16", "sar", "payload":
+	default:
+		p.add(k+".text.long", "%q: want udh, udh16, sar or payload", cr.Text.Long)
+	}
+	if cr.Text.MaxParts < 0 || cr.Text.MaxParts > 255 {
+		p.add(k+".text.max_parts", "%d: want 1 to 255", cr.Text.MaxParts)
+	}
+	c.validateCarrierDLT(p, k+".dlt", cr.DLT)
+	if len(cr.Binds) == 0 {
+		p.add(k+".binds", "no binds")
+	}
+	sends := false
+	for j, b := range cr.Binds {
+		if c.validateBind(p, fmt.Sprintf("%s.binds[%d]", k, j), b) {
+			sends = true
 		}
 	}
+	if len(cr.Binds) > 0 && !sends {
+		p.add(k+".binds", "no tx or trx bind: the carrier could not be sent to")
+	}
+}
+
+// validateCarrierDLT checks a carrier's dlt section (k is its key).
+func (c *Config) validateCarrierDLT(p *problems, k string, d CarrierDLT) {
+	for _, t := range []struct{ key, val string }{{"pe_tag", d.PETag}, {"template_tag", d.TemplateTag}, {"chain_tag", d.ChainTag}} {
+		if t.val != "" {
+			if _, err := ParseTag(t.val); err != nil {
+				p.add(k+"."+t.key, "%v", err)
+			}
+		}
+	}
+	switch d.ChainMode {
+	case "", "sha256", "raw", "off":
+	default:
+		p.add(k+".chain_mode", "%q: want sha256, raw or off", d.ChainMode)
+	}
+	switch d.StatusCodes {
+	case "", "decimal", "hex":
+	default:
+		p.add(k+".status_codes", "%q: want decimal or hex", d.StatusCodes)
+	}
+	for j, id := range d.TMChain {
+		if strings.Trim(id, "0123456789") != "" || id == "" {
+			p.add(fmt.Sprintf("%s.tm_chain[%d]", k, j), "%q: a DLT id is digits only", id)
+		}
+	}
+}
+
+// validateBind checks one bind group (bk is its key) and says whether it can send.
+func (c *Config) validateBind(p *problems, bk string, b Bind) (sends bool) {
+	if len(b.Addrs) == 0 {
+		p.add(bk+".addrs", "at least one host:port")
+	}
+	for a, addr := range b.Addrs {
+		checkHostPort(p.add, fmt.Sprintf("%s.addrs[%d]", bk, a), addr)
+	}
+	switch b.Mode {
+	case "", "trx", "tx":
+		sends = true
+	case "rx":
+	default:
+		p.add(bk+".mode", "%q: want trx, tx or rx", b.Mode)
+	}
+	if b.SystemID == "" {
+		p.add(bk+".system_id", "required")
+	} else if len(b.SystemID) > 15 {
+		p.add(bk+".system_id", "%d characters; SMPP allows 15", len(b.SystemID))
+	}
+	if len(b.Password) > 8 {
+		p.add(bk+".password", "%d characters; SMPP 3.4 allows 8", len(b.Password))
+	}
+	if len(b.SystemType) > 12 {
+		p.add(bk+".system_type", "%d characters; SMPP allows 12", len(b.SystemType))
+	}
+	if b.Count < 0 || b.Count > 64 {
+		p.add(bk+".count", "%d: want 1 to 64", b.Count)
+	}
+	if b.Window < 0 || b.Window > 10000 {
+		p.add(bk+".window", "%d is not allowed: want 1 to 10000", b.Window)
+	}
+	if b.MPS < 0 {
+		p.add(bk+".mps", "%v: must not be negative", b.MPS)
+	}
+	if b.ResponseTimeout < 0 {
+		p.add(bk+".response_timeout", "must not be negative")
+	}
+	if b.EnquireLinkInterval > 0 && b.EnquireLinkInterval < 100*time.Millisecond {
+		p.add(bk+".enquire_link_interval", "%s is below 100ms", b.EnquireLinkInterval)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"addr_ton", b.AddrTON}, {"addr_npi", b.AddrNPI}, {"interface_version", b.InterfaceVersion}} {
+		if f.v < 0 || f.v > 255 {
+			p.add(bk+"."+f.name, "%d does not fit one octet", f.v)
+		}
+	}
+	if b.TLS.CAFile != "" && !b.TLS.Enabled {
+		p.add(bk+".tls.ca_file", "set while tls.enabled is false")
+	}
+	return sends
+}
+
+// validateRoutes checks every route's prefix and that its carriers exist.
+func (c *Config) validateRoutes(p *problems, carriers map[string]bool) {
 	for i, r := range c.Routes {
 		k := fmt.Sprintf("routes[%d]", i)
 		if strings.Trim(r.Prefix, "0123456789") != "" {
-			add(k+".prefix", "%q: digits only (international form without +)", r.Prefix)
+			p.add(k+".prefix", "%q: digits only (international form without +)", r.Prefix)
 		}
 		if len(r.Carriers) == 0 {
-			add(k+".carriers", "at least one carrier")
+			p.add(k+".carriers", "at least one carrier")
 		}
 		for j, n := range r.Carriers {
 			if !carriers[n] {
-				add(fmt.Sprintf("%s.carriers[%d]", k, j), "unknown carrier %q", n)
+				p.add(fmt.Sprintf("%s.carriers[%d]", k, j), "unknown carrier %q", n)
 			}
 		}
 	}
+}
+
+// validateAccounts checks every account: names and keys unique, CIDRs, URLs, the ENC key
+// and the expiry readable.
+func (c *Config) validateAccounts(p *problems) {
 	keys := map[string]string{}
 	names := map[string]bool{}
 	for i, a := range c.Accounts {
 		k := fmt.Sprintf("accounts[%d]", i)
 		if a.Name == "" {
-			add(k+".name", "required")
+			p.add(k+".name", "required")
 		} else if names[a.Name] {
-			add(k+".name", "duplicate account %q", a.Name)
+			p.add(k+".name", "duplicate account %q", a.Name)
 		}
 		names[a.Name] = true
 		if len(a.APIKeys) == 0 {
-			add(k+".api_keys", "at least one key")
+			p.add(k+".api_keys", "at least one key")
 		}
 		for j, key := range a.APIKeys {
 			kk := fmt.Sprintf("%s.api_keys[%d]", k, j)
 			switch {
 			case len(key) < 16:
-				add(kk, "%d characters; use at least 16 random characters", len(key))
+				p.add(kk, "%d characters; use at least 16 random characters", len(key))
 			case strings.ContainsAny(key, "/?#% "):
-				add(kk, "must not contain / ? # %% or spaces (keys travel in URL paths)")
+				p.add(kk, "must not contain / ? # %% or spaces (keys travel in URL paths)")
 			case keys[key] != "":
-				add(kk, "the same key is already given to account %q", keys[key])
+				p.add(kk, "the same key is already given to account %q", keys[key])
 			}
 			keys[key] = a.Name
 		}
-		for j, cidr := range a.IPAllow {
-			if _, err := ParseCIDR(cidr); err != nil {
-				add(fmt.Sprintf("%s.ip_allow[%d]", k, j), "%v", err)
-			}
-		}
-		if a.RateLimit < 0 {
-			add(k+".rate_limit", "must not be negative")
-		}
-		if a.DLTEntity != "" && strings.Trim(a.DLTEntity, "0123456789") != "" {
-			add(k+".dlt_entity", "%q: a PE id is digits only", a.DLTEntity)
-		}
-		if a.WebhookURL != "" {
-			if u, err := url.Parse(a.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				add(k+".webhook_url", "%q is not an http(s) URL", a.WebhookURL)
-			}
-		}
-		if a.EncKey != "" {
-			if key, err := base64.StdEncoding.DecodeString(a.EncKey); err != nil || len(key) != 32 {
-				add(k+".enc_key", "want the base64 of 32 random bytes (openssl rand -base64 32)")
-			}
-		}
-		if a.ExpiresAt != "" {
-			if _, err := time.Parse(time.RFC3339, a.ExpiresAt); err != nil {
-				add(k+".expires_at", "%q: want RFC 3339, e.g. 2027-03-31T23:59:59+05:30", a.ExpiresAt)
-			}
+		c.validateAccount(p, k, a)
+	}
+}
+
+// validateAccount checks one account's own keys (k is its key).
+func (c *Config) validateAccount(p *problems, k string, a Account) {
+	for j, cidr := range a.IPAllow {
+		if _, err := ParseCIDR(cidr); err != nil {
+			p.add(fmt.Sprintf("%s.ip_allow[%d]", k, j), "%v", err)
 		}
 	}
+	if a.RateLimit < 0 {
+		p.add(k+".rate_limit", "must not be negative")
+	}
+	if a.DLTEntity != "" && strings.Trim(a.DLTEntity, "0123456789") != "" {
+		p.add(k+".dlt_entity", "%q: a PE id is digits only", a.DLTEntity)
+	}
+	if a.WebhookURL != "" {
+		if u, err := url.Parse(a.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.add(k+".webhook_url", "%q is not an http(s) URL", a.WebhookURL)
+		}
+	}
+	if a.EncKey != "" {
+		if key, err := base64.StdEncoding.DecodeString(a.EncKey); err != nil || len(key) != 32 {
+			p.add(k+".enc_key", "want the base64 of 32 random bytes (openssl rand -base64 32)")
+		}
+	}
+	if a.ExpiresAt != "" {
+		if _, err := time.Parse(time.RFC3339, a.ExpiresAt); err != nil {
+			p.add(k+".expires_at", "%q: want RFC 3339, e.g. 2027-03-31T23:59:59+05:30", a.ExpiresAt)
+		}
+	}
+}
+
+// validateOTP checks the OTP key, required as soon as there is an account.
+func (c *Config) validateOTP(p *problems) {
 	if len(c.Accounts) > 0 && len(c.OTP.Key) < 32 {
-		add("otp.key", "%d characters; OTP codes are hashed with it: at least 32 random characters, the same on every instance (openssl rand -hex 32)", len(c.OTP.Key))
+		p.add("otp.key", "%d characters; OTP codes are hashed with it: at least 32 random characters, the same on every instance (openssl rand -hex 32)", len(c.OTP.Key))
 	}
-	timeout := c.Webhooks.Timeout
-	if timeout == 0 {
-		timeout = 10 * time.Second // the sender's default
-	}
+}
+
+// validateWebhooks checks the sender's timeouts: the lease must outlast a request.
+func (c *Config) validateWebhooks(p *problems) {
+	timeout := c.SenderOptions().WithDefaults().Timeout
 	if c.Webhooks.Lease > 0 && c.Webhooks.Lease <= timeout {
-		add("webhooks.lease", "%s must exceed the webhook timeout (%s), or a slow request is sent twice", c.Webhooks.Lease, timeout)
+		p.add("webhooks.lease", "%s must exceed the webhook timeout (%s), or a slow request is sent twice", c.Webhooks.Lease, timeout)
 	}
 	if c.Webhooks.PerHostConcurrency < 0 || c.Webhooks.Timeout < 0 || c.Webhooks.RetryFor < 0 {
-		add("webhooks", "timeout, lease, retry_for and per_host_concurrency must not be negative")
+		p.add("webhooks", "timeout, lease, retry_for and per_host_concurrency must not be negative")
 	}
+}
+
+// validateReceipts checks the receipt log's tuning.
+func (c *Config) validateReceipts(p *problems) {
 	if r := c.Receipts; r.EarlyWindow < 0 || r.RetryEvery < 0 || r.MaxPending < 0 || r.MaxLag < 0 {
-		add("receipts", "early_window, retry_every, max_pending and max_lag must not be negative")
+		p.add("receipts", "early_window, retry_every, max_pending and max_lag must not be negative")
 	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
 }
 
 func checkHostPort(add func(string, string, ...any), key, v string) {
@@ -334,26 +382,6 @@ func ParseTag(s string) (uint16, error) {
 		return 0, fmt.Errorf("%q is not a 16-bit tag (write 0x1400 or 5120)", s)
 	}
 	return uint16(v), nil
-}
-
-// ParseCIDR reads a CIDR, or a single address as a /32 or /128.
-func ParseCIDR(s string) (*net.IPNet, error) {
-	if !strings.Contains(s, "/") {
-		ip := net.ParseIP(s)
-		if ip == nil {
-			return nil, fmt.Errorf("%q is not an IP address or CIDR", s)
-		}
-		bits := 128
-		if ip.To4() != nil {
-			ip, bits = ip.To4(), 32
-		}
-		return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
-	}
-	_, n, err := net.ParseCIDR(s)
-	if err != nil {
-		return nil, fmt.Errorf("%q is not a CIDR", s)
-	}
-	return n, nil
 }
 
 // redact hides a password in a URL for error messages.

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/msisdn"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store"
 )
@@ -463,10 +464,10 @@ func (c *carrier) adaptRate(now time.Time, lastSecondSegments float64) {
 // The caller holds an in-flight token.
 func (c *carrier) start(ctx context.Context, h held) {
 	m := h.claim.Message
-	if now := c.now(); m.Windowed && !dlt.InSendWindow(dlt.Promotional, now) {
+	now := c.now()
+	if at := dlt.NextSendTime(m.Windowed, now); at.After(now) {
 		// TRAI allows promotional traffic only 10:00–21:00 IST: wait for the next window.
 		<-c.inflight
-		at := dlt.NextSendTime(dlt.Promotional, now)
 		if err := c.d.o.Store.Defer(context.Background(), c.o.Name, h.claim, at); err != nil {
 			c.log.Error().Err(err).Str("msg", m.ID).Msg("could not defer to the promotional window; it will be reclaimed")
 			return
@@ -704,7 +705,7 @@ func (c *carrier) finish(h held, st store.Status, code, reason string, ids []str
 		c.stats.submitted.Add(1)
 	case store.StatusFailed, store.StatusRejected:
 		c.stats.failed.Add(1)
-		c.log.Warn().Str("msg", m.ID).Str("to", maskPhone(m.To)).Str("code", code).Str("reason", reason).Msg("message failed")
+		c.log.Warn().Str("msg", m.ID).Str("to", msisdn.Mask(m.To)).Str("code", code).Str("reason", reason).Msg("message failed")
 	}
 }
 
@@ -723,16 +724,4 @@ func (c *carrier) record(h held, st store.Status, code, reason string, ids []str
 		r.CarrierIDs, r.Parts, r.SentAt = ids, len(ids), now
 	}
 	return r
-}
-
-// maskPhone keeps the country code and last two digits: enough to correlate, not to call.
-func maskPhone(p string) string {
-	if len(p) <= 4 {
-		return "****"
-	}
-	b := []byte(p)
-	for i := 2; i < len(b)-2; i++ {
-		b[i] = '*'
-	}
-	return string(b)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/liveness"
 	"github.com/smppd/smppd/store/memstore"
@@ -55,7 +56,7 @@ func sim(t *testing.T, mod func(*smsc.Account)) *smsc.Server {
 	if mod != nil {
 		mod(&a)
 	}
-	return smsc.Start(t, smsc.Options{Accounts: []smsc.Account{a}, EnquireLinkInterval: -1})
+	return smsctest.Start(t, smsc.Options{Accounts: []smsc.Account{a}, EnquireLinkInterval: -1})
 }
 
 func carrierFor(name string, s *smsc.Server, binds, window int) CarrierOptions {

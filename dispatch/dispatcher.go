@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/msisdn"
 	"github.com/smppd/smppd/store"
 )
 
@@ -143,8 +144,8 @@ func (d *Dispatcher) carrierUp(name string) bool {
 }
 
 // SubmitError says why a message was not accepted. Err, when set, is the typed cause
-// (ErrNoRoute), so callers can tell a destination no route covers from a malformed message
-// with errors.Is.
+// (ErrNoRoute, or a *msisdn.Error for a malformed number) and Unwrap returns it, so callers
+// can tell a destination no route covers from a malformed message with errors.Is/As.
 type SubmitError struct {
 	Index  int    // position in the Submit call
 	Field  string // "to", "text" …
@@ -172,8 +173,8 @@ func (d *Dispatcher) Submit(ctx context.Context, msgs ...*store.Message) error {
 	recs := make([]*store.Record, len(msgs))
 	for i, m := range msgs {
 		st := store.StatusAccepted
-		if m.Windowed && m.SendAt.Before(now) && !dlt.InSendWindow(dlt.Promotional, now) {
-			m.SendAt = dlt.NextSendTime(dlt.Promotional, now)
+		if at := dlt.NextSendTime(m.Windowed, now); m.SendAt.Before(now) && at.After(now) {
+			m.SendAt = at // a windowed message due now, outside the window: hold it until it opens
 		}
 		if m.SendAt.After(now) {
 			st = store.StatusScheduled
@@ -190,9 +191,9 @@ func (d *Dispatcher) Submit(ctx context.Context, msgs ...*store.Message) error {
 }
 
 func (d *Dispatcher) prepare(i int, m *store.Message, now time.Time) error {
-	to := strings.TrimPrefix(m.To, "+")
-	if len(to) < 8 || len(to) > 15 || strings.Trim(to, "0123456789") != "" {
-		return &SubmitError{Index: i, Field: "to", Reason: fmt.Sprintf("%q is not an international number of 8 to 15 digits", m.To)}
+	to, err := msisdn.International(m.To)
+	if err != nil {
+		return &SubmitError{Index: i, Field: "to", Reason: err.Error(), Err: err}
 	}
 	m.To = to
 	if m.Text == "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 	"github.com/smppd/smppd/store"
 )
 
@@ -27,7 +28,7 @@ func TestDLTScrubbingAtTheCarrier(t *testing.T) {
 		t.Fatal(err)
 	}
 	forEachStore(t, func(t *testing.T, st store.Store) {
-		sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1, DLTRegistryFile: registry, Accounts: []smsc.Account{{
+		sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1, DLTRegistryFile: registry, Accounts: []smsc.Account{{
 			SystemID: "smppd", Password: "password",
 			DLT: smsc.DLT{Enabled: true, RequireChainHash: true},
 		}}})
@@ -80,7 +81,7 @@ func TestDLTScrubbingAtTheCarrier(t *testing.T) {
 // comes up for sending outside it.
 func TestPromotionalWaitsForTheWindow(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st store.Store) {
-		sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1})
+		sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1})
 		var clock atomic.Int64
 		night := time.Date(2026, 11, 22, 21, 30, 0, 0, dlt.IST)
 		clock.Store(night.UnixNano())

@@ -85,6 +85,12 @@ type Route struct {
 	Carriers []string
 }
 
+// DefaultReclaimAfter is Options.ReclaimAfter's default. It must exceed the default
+// HoldLimit (20 s) plus the default MaxParts (10) × the default response timeout (10 s),
+// 2 minutes, which New requires (a slow send must not be taken over and sent twice); 5
+// minutes leaves room for a slower carrier's longer response timeout.
+const DefaultReclaimAfter = 5 * time.Minute
+
 // Options configure a Dispatcher.
 type Options struct {
 	Store    store.Store
@@ -111,7 +117,7 @@ type Options struct {
 	// unknown (one that keeps no heartbeat: an older smppd, a tool) before another instance
 	// takes it over. Claims of dead members are taken over within TakeoverEvery instead. It
 	// must exceed the longest a live instance holds a claim: HoldLimit plus the response
-	// timeouts of all parts. Default: 5 minutes.
+	// timeouts of all parts. Default: DefaultReclaimAfter (5 minutes).
 	ReclaimAfter time.Duration
 	// HoldLimit is how long claimed messages may wait in memory for a carrier that is down
 	// or paused before they are handed back to the store for anyone to take. Default: 20 s.
@@ -211,6 +217,13 @@ type SubmitEvent struct {
 	Latency time.Duration
 }
 
+// WithDefaults returns o with every zero field that has a documented default set to it:
+// what New runs with. Configuration tests compare it with docs/config.md.
+func (o Options) WithDefaults() Options {
+	o.setDefaults()
+	return o
+}
+
 func (o *Options) setDefaults() {
 	if o.Consumer == "" {
 		o.Consumer = store.ConsumerName()
@@ -228,7 +241,7 @@ func (o *Options) setDefaults() {
 		o.ClaimWait = time.Second
 	}
 	if o.ReclaimAfter <= 0 {
-		o.ReclaimAfter = 5 * time.Minute
+		o.ReclaimAfter = DefaultReclaimAfter
 	}
 	if o.HoldLimit <= 0 {
 		o.HoldLimit = 20 * time.Second

@@ -91,6 +91,13 @@ type CorrelatorOptions struct {
 	Now func() time.Time
 }
 
+// WithDefaults returns o with every zero field that has a documented default set to it:
+// what NewCorrelator runs with.
+func (o CorrelatorOptions) WithDefaults() CorrelatorOptions {
+	o.setDefaults()
+	return o
+}
+
 func (o *CorrelatorOptions) setDefaults() {
 	if o.EarlyWindow <= 0 {
 		o.EarlyWindow = 2 * time.Minute

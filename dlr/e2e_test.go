@@ -17,6 +17,7 @@ import (
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/redisstore"
 	"github.com/smppd/smppd/store/storetest"
@@ -78,7 +79,7 @@ func sim(t testing.TB, mod func(*smsc.Account)) *smsc.Server {
 	if mod != nil {
 		mod(&a)
 	}
-	return smsc.Start(t, smsc.Options{Accounts: []smsc.Account{a}, EnquireLinkInterval: -1, RetryDelay: 50 * time.Millisecond, MaxAttempts: 1000})
+	return smsctest.Start(t, smsc.Options{Accounts: []smsc.Account{a}, EnquireLinkInterval: -1, RetryDelay: 50 * time.Millisecond, MaxAttempts: 1000})
 }
 
 // TestEverySimulatorIDFormatEndToEnd sends over real TCP to the simulator with each of its

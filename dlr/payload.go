@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/msisdn"
 	"github.com/smppd/smppd/store"
 )
 
@@ -58,20 +59,10 @@ type Payload struct {
 	CallbackValue2 string `json:"callback_value2"`
 }
 
-// tenDigits writes an Indian number as 2Factor's callbacks do: 919876543210 → 9876543210.
-// Other numbers are left as they are.
-func tenDigits(to string) string {
-	to = strings.TrimPrefix(to, "+")
-	if len(to) == 12 && strings.HasPrefix(to, "91") {
-		return to[2:]
-	}
-	return to
-}
-
 // PayloadOf returns the JSON payload for a record.
 func PayloadOf(r *store.Record) Payload {
 	return Payload{
-		SessionId: r.ID, SmsFrom: r.From, SmsTo: tenDigits(r.To), SmsStatus: string(r.Status),
+		SessionId: r.ID, SmsFrom: r.From, SmsTo: msisdn.National(r.To), SmsStatus: string(r.Status),
 		SentAt: FormatTime(r.SentAt), StatusAt: FormatTime(r.StatusAt),
 		CallbackValue1: r.Meta[MetaCallback1], CallbackValue2: r.Meta[MetaCallback2],
 	}
@@ -117,7 +108,7 @@ func otpFormOf(r *store.Record) url.Values {
 	v := url.Values{}
 	v.Set("mode", "SMS_OTP")
 	v.Set("SessionId", r.ID)
-	v.Set("To", tenDigits(r.To))
+	v.Set("To", msisdn.National(r.To))
 	v.Set("Status", st)
 	return v
 }

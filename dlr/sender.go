@@ -77,6 +77,13 @@ type SenderOptions struct {
 	Now func() time.Time
 }
 
+// WithDefaults returns o with every zero field that has a documented default set to it:
+// what NewSender runs with.
+func (o SenderOptions) WithDefaults() SenderOptions {
+	o.setDefaults()
+	return o
+}
+
 func (o *SenderOptions) setDefaults() {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second

@@ -98,18 +98,17 @@ const (
 // and service explicit messages only go out from 10:00:00 (inclusive) to 21:00:00 (exclusive)
 // IST; other categories are allowed at any time. t may be in any zone.
 func InSendWindow(cat Category, t time.Time) bool {
-	if !cat.Windowed() {
-		return true
-	}
-	d := sinceMidnightIST(t)
-	return d >= WindowStart && d < WindowEnd
+	return !cat.Windowed() || inWindow(t)
 }
 
-// NextSendTime returns t if a message of category cat may be delivered at t, otherwise the
-// next opening of the window (10:00:00 IST), for schedulers that defer promotional traffic.
-// The result is in IST.
-func NextSendTime(cat Category, t time.Time) time.Time {
-	if InSendWindow(cat, t) {
+// NextSendTime is the one rule for when a message may go out: t itself if the message is
+// not windowed or t is inside the promotional window, otherwise the next opening of the
+// window (10:00:00 IST, in IST). windowed is Category.Windowed() of the message's template,
+// decided once when the message is accepted and carried with it (store.Message.Windowed), so
+// the API (refuse or defer at accept), the dispatcher (at Submit) and the carrier (just
+// before sending) all ask the same question without knowing the category.
+func NextSendTime(windowed bool, t time.Time) time.Time {
+	if !windowed || inWindow(t) {
 		return t
 	}
 	ist := t.In(IST)
@@ -118,6 +117,11 @@ func NextSendTime(cat Category, t time.Time) time.Time {
 		day = day.AddDate(0, 0, 1)
 	}
 	return day.Add(WindowStart)
+}
+
+func inWindow(t time.Time) bool {
+	d := sinceMidnightIST(t)
+	return d >= WindowStart && d < WindowEnd
 }
 
 func sinceMidnightIST(t time.Time) time.Duration {

@@ -82,12 +82,12 @@ func TestNextSendTime(t *testing.T) {
 		{time.Date(2025, 11, 30, 16, 0, 0, 0, time.UTC), ist(31, 10, 0, 0)}, // 21:30 IST; rolls into December
 	}
 	for _, tt := range tests {
-		if got := NextSendTime(Promotional, tt.at); !got.Equal(tt.want) {
+		if got := NextSendTime(Promotional.Windowed(), tt.at); !got.Equal(tt.want) {
 			t.Errorf("NextSendTime(%v) = %v, want %v", tt.at, got, tt.want)
 		}
 	}
 	at := ist(3, 23, 0, 0)
-	if got := NextSendTime(Transactional, at); !got.Equal(at) {
+	if got := NextSendTime(Transactional.Windowed(), at); !got.Equal(at) {
 		t.Errorf("transactional deferred to %v", got)
 	}
 }

@@ -54,11 +54,16 @@
 // for one entity it is a few microseconds (BenchmarkMatchContent10k). The index is rebuilt
 // on the first match after templates are added.
 //
+// Fill and FillOTP go the other way, from a template and values to the text to send, reading
+// placeholders with the same grammar as the matcher, so a filled text matches its template.
+//
 // # Checks
 //
 // Registry.Check runs the operator's scrub on one Message and returns a *Violation carrying
 // the DLT code and a reason a person can act on. InSendWindow holds the promotional window
-// (10:00–21:00 IST). ChainHash computes the PE-TM chain hash of TRAI's 20 Aug 2024 direction.
+// (10:00–21:00 IST) and NextSendTime is the one rule for when a windowed message may go out,
+// asked at accept (api), at Submit (dispatch) and just before sending (the carrier). IST is
+// India's zone for every caller that needs it, smpp receipt dates included. ChainHash computes the PE-TM chain hash of TRAI's 20 Aug 2024 direction.
 //
 // Later layers add storage, per-carrier TLV tags and code tables, and the daemon-side
 // policies on top of this package.

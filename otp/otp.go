@@ -86,6 +86,14 @@ func New(o Options) (*Service, error) {
 	if len(o.Key) < 32 {
 		return nil, fmt.Errorf("otp: Options.Key has %d bytes; use at least 32 random bytes", len(o.Key))
 	}
+	o = o.WithDefaults()
+	o.Key = append([]byte(nil), o.Key...)
+	return &Service{o: o}, nil
+}
+
+// WithDefaults returns o with every zero field that has a documented default set to it
+// (the Default* constants): what New runs with.
+func (o Options) WithDefaults() Options {
 	if o.Expiry <= 0 {
 		o.Expiry = DefaultExpiry
 	}
@@ -104,8 +112,7 @@ func New(o Options) (*Service, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	o.Key = append([]byte(nil), o.Key...)
-	return &Service{o: o}, nil
+	return o
 }
 
 // Options returns the options in effect, defaults filled in (without the key).

@@ -110,6 +110,12 @@ const (
 	InboundFullThrottle
 )
 
+// WithDefaults returns o with every zero field that has a documented default set to it.
+func (o Options) WithDefaults() Options {
+	o.setDefaults()
+	return o
+}
+
 func (o *Options) setDefaults() {
 	if o.WindowSize <= 0 {
 		o.WindowSize = 10

@@ -21,13 +21,12 @@ import (
 // dropping a receipt loses a message's final state while a missing date loses nothing that
 // matters. It fails only when the input holds nothing receipt-like at all.
 
-// receiptDefaultZone is the zone receipt dates are read in when the caller passes no location.
-// Receipt dates carry no zone: they are the wall clock of the carrier's SMSC, and every Indian
-// operator stamps them in IST. Reading them as UTC would put every done date 5h30 in the
-// future relative to our own submit timestamps and break latency figures and expiry checks. A
-// fixed +05:30 zone is exact for IST (India has had no DST since 1945) and, unlike
-// time.LoadLocation("Asia/Kolkata"), needs no tzdata on the host.
-var receiptDefaultZone = time.FixedZone("IST", 5*60*60+30*60)
+// Receipt dates carry no zone: they are the wall clock of the carrier's SMSC. Every function
+// here that reads or writes them takes that zone as loc, and nil means UTC. Indian operators
+// stamp IST, and reading their dates as UTC would put every done date 5h30 in the future of
+// our own submit timestamps, so a caller talking to them must pass IST: smppd passes dlt.IST,
+// the one definition of India's zone (dlr.Options.Location, the simulator's receipts). smpp
+// imports no other smppd package, so it keeps no zone of its own to disagree with it.
 
 // receiptESMTypeMask selects the message-type bits (2-5) of esm_class. The type is a value,
 // not a set of flags: 0x04 is an SMSC delivery receipt, 0x20 an intermediate notification,
@@ -151,7 +150,7 @@ func IsReceipt(p *DeliverSM) bool {
 // message_payload when short_message is empty), then receipted_message_id, message_state and
 // network_error_code, which override the text where present: they are exact, the text is
 // free-form. A receipt made of parameters only, with no text, is fine. Dates are read in loc,
-// or in IST (+05:30) when loc is nil.
+// the carrier's clock zone (UTC when nil; pass IST for Indian operators).
 //
 // It does not check esm_class, so a carrier that sends receipts without the receipt bit can
 // still be handled; route with IsReceipt. Trailing NULs of the payload are dropped, and a
@@ -185,8 +184,8 @@ func receiptMissingPDU() []string {
 // submit-date or submitdate. text: ends the parse: the rest of the input, verbatim, is Text.
 // A word with no key (a value with spaces, "err: 000") continues the previous field's value.
 // Dates may be YYMMDDhhmm (the spec), YYMMDDhhmmss or YYYYMMDDhhmmss, with or without
-// separators (-/:.T and spaces); two-digit years are 20YY. They are read in loc, or in IST
-// (+05:30) when loc is nil. When a key appears twice the first wins.
+// separators (-/:.T and spaces); two-digit years are 20YY. They are read in loc, or in UTC
+// when loc is nil (see ParseReceipt). When a key appears twice the first wins.
 //
 // The error is a *ReceiptError when the text has neither an id nor a stat.
 func ParseReceiptText(text string, loc *time.Location) (*Receipt, error) {
@@ -268,7 +267,7 @@ func (s MessageState) ReceiptStat() string {
 //
 //	id:%s sub:%03d dlvrd:%03d submit date:YYMMDDhhmm done date:YYMMDDhhmm stat:%s err:%03d text:%.20s
 //
-// Dates are written in loc (IST when nil); a zero date is written as its raw string, usually
+// Dates are written in loc (UTC when nil); a zero date is written as its raw string, usually
 // empty. Negative (absent) sub, dlvrd and ErrCode are written as 000. stat is r.Stat when set (to reproduce a carrier
 // variant), else State's 7-letter code. err is r.Err when set, else ErrCode as three or more
 // digits. text is the first 20 characters of r.Text. Fields are written as given: an id or
@@ -343,7 +342,7 @@ func appendReceiptDate(dst []byte, t time.Time, raw string, loc *time.Location) 
 
 func receiptLoc(loc *time.Location) *time.Location {
 	if loc == nil {
-		return receiptDefaultZone
+		return time.UTC
 	}
 	return loc
 }

@@ -47,8 +47,8 @@ func FuzzParseReceiptText(f *testing.F) {
 			ErrCode:    int(errCode),
 			Text:       msg,
 		}
-		formatted := FormatReceiptText(in, nil)
-		out, err := ParseReceiptText(formatted, nil)
+		formatted := FormatReceiptText(in, receiptTestZone)
+		out, err := ParseReceiptText(formatted, receiptTestZone)
 		if err != nil {
 			t.Fatalf("%q: %v", formatted, err)
 		}
@@ -72,8 +72,8 @@ func FuzzParseReceiptText(f *testing.F) {
 // receiptFuzzDate maps any int64 to a whole minute of 2000-2099, the years a two-digit receipt
 // date can say.
 func receiptFuzzDate(v int64) time.Time {
-	lo := time.Date(2000, 1, 1, 0, 0, 0, 0, receiptDefaultZone).Unix() / 60
-	hi := time.Date(2100, 1, 1, 0, 0, 0, 0, receiptDefaultZone).Unix() / 60
+	lo := time.Date(2000, 1, 1, 0, 0, 0, 0, receiptTestZone).Unix() / 60
+	hi := time.Date(2100, 1, 1, 0, 0, 0, 0, receiptTestZone).Unix() / 60
 	m := v % (hi - lo)
 	if m < 0 {
 		m += hi - lo

@@ -78,8 +78,12 @@ func loadReceiptCases(t testing.TB) []receiptCase {
 	return cases
 }
 
+// receiptTestZone is the zone the receipt cases are read in unless they say loc=UTC: the
+// IST every Indian SMSC stamps (smppd passes dlt.IST; smpp cannot import it).
+var receiptTestZone = time.FixedZone("IST", 5*3600+1800)
+
 func parseReceiptCase(line string) (receiptCase, error) {
-	var c receiptCase
+	c := receiptCase{loc: receiptTestZone}
 	head, text, ok := strings.Cut(line, " | ")
 	if !ok {
 		return c, errors.New(`no " | " between name and text`)
@@ -486,18 +490,23 @@ func TestReceiptParseStat(t *testing.T) {
 	}
 }
 
-// TestReceiptLocation checks that dates are wall-clock times in the caller's zone.
+// TestReceiptLocation checks that dates are wall-clock times in the caller's zone, and UTC
+// when the caller gives none.
 func TestReceiptLocation(t *testing.T) {
 	const text = "id:x submit date:2401151030 stat:DELIVRD"
 	def, _ := ParseReceiptText(text, nil)
 	utc, _ := ParseReceiptText(text, time.UTC)
-	if d := utc.SubmitDate.Sub(def.SubmitDate); d != 5*time.Hour+30*time.Minute {
+	ist, _ := ParseReceiptText(text, receiptTestZone)
+	if !def.SubmitDate.Equal(utc.SubmitDate) || !utc.SubmitDate.Equal(time.Date(2024, 1, 15, 10, 30, 0, 0, time.UTC)) {
+		t.Errorf("default reading %v, UTC reading %v, want both 2024-01-15 10:30 UTC", def.SubmitDate, utc.SubmitDate)
+	}
+	if d := utc.SubmitDate.Sub(ist.SubmitDate); d != 5*time.Hour+30*time.Minute {
 		t.Errorf("UTC minus IST reading = %v, want 5h30m", d)
 	}
 	if kolkata, err := time.LoadLocation("Asia/Kolkata"); err == nil {
 		k, _ := ParseReceiptText(text, kolkata)
-		if !k.SubmitDate.Equal(def.SubmitDate) {
-			t.Errorf("Asia/Kolkata %v != default %v", k.SubmitDate, def.SubmitDate)
+		if !k.SubmitDate.Equal(ist.SubmitDate) {
+			t.Errorf("Asia/Kolkata %v != IST %v", k.SubmitDate, ist.SubmitDate)
 		}
 	}
 }
@@ -511,7 +520,7 @@ func TestReceiptFormat(t *testing.T) {
 		State:      StateDelivered, ErrCode: 0, Text: "Hello, this text is longer than twenty",
 	}
 	const want = "id:0A1B2C3D4E sub:001 dlvrd:001 submit date:2401151030 done date:2401151031 stat:DELIVRD err:000 text:Hello, this text is "
-	if got := FormatReceiptText(r, nil); got != want {
+	if got := FormatReceiptText(r, ist); got != want {
 		t.Errorf("FormatReceiptText:\n got %q\nwant %q", got, want)
 	}
 	// The simulator's fmt line must agree with the formatter byte for byte.
@@ -525,10 +534,10 @@ func TestReceiptFormat(t *testing.T) {
 	r2 := &Receipt{MessageID: "x", Submitted: -1, Delivered: 1000, Stat: "UNDELIVERABLE", State: StateDelivered, Err: "1035",
 		SubmitDateRaw: "garbage", Text: "नमस्ते नमस्ते नमस्ते नमस्ते"}
 	const want2 = "id:x sub:000 dlvrd:1000 submit date:garbage done date: stat:UNDELIVERABLE err:1035 text:नमस्ते नमस्ते नमस्ते"
-	if got := FormatReceiptText(r2, nil); got != want2 {
+	if got := FormatReceiptText(r2, ist); got != want2 {
 		t.Errorf("FormatReceiptText:\n got %q\nwant %q", got, want2)
 	}
-	if got := string(AppendReceiptText([]byte("x"), r, nil)); got != "x"+want {
+	if got := string(AppendReceiptText([]byte("x"), r, ist)); got != "x"+want {
 		t.Errorf("AppendReceiptText = %q", got)
 	}
 }

@@ -45,6 +45,12 @@ type SupervisorOptions struct {
 	Logger zerolog.Logger
 }
 
+// WithDefaults returns o with every zero field that has a documented default set to it.
+func (o SupervisorOptions) WithDefaults() SupervisorOptions {
+	o.setDefaults()
+	return o
+}
+
 func (o *SupervisorOptions) setDefaults() {
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = 500 * time.Millisecond

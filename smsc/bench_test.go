@@ -9,6 +9,7 @@ import (
 
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 )
 
 // BenchmarkSubmitWithReceipts drives b.N submit_sm over one TRX bind with a window of 100
@@ -17,7 +18,7 @@ import (
 //
 //	go test -run='^$' -bench=SubmitWithReceipts -benchtime=200000x ./smsc/
 func BenchmarkSubmitWithReceipts(b *testing.B) {
-	srv := smsc.Start(b, smsc.Options{Window: 100, StoreSize: 200000})
+	srv := smsctest.Start(b, smsc.Options{Window: 100, StoreSize: 200000})
 	var receipts atomic.Int64
 	h := smpp.DeliverHandlerFunc(func(ctx context.Context, s *smpp.Session, p *smpp.DeliverSM) smpp.CommandStatus {
 		receipts.Add(1)
@@ -92,7 +93,7 @@ func BenchmarkFlood(b *testing.B) {
 		{"nowindow/rate=max", smsc.NoWindow, 100_000_000},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			srv := smsc.Start(b, smsc.Options{HeldDeliveries: max(b.N, 100000), Accounts: []smsc.Account{{
+			srv := smsctest.Start(b, smsc.Options{HeldDeliveries: max(b.N, 100000), Accounts: []smsc.Account{{
 				SystemID: smsc.DefaultSystemID, Password: smsc.DefaultPassword, Receipts: smsc.Receipts{Window: bc.window},
 			}}})
 			h := smpp.DeliverHandlerFunc(func(ctx context.Context, s *smpp.Session, p *smpp.DeliverSM) smpp.CommandStatus {

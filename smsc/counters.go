@@ -158,3 +158,36 @@ func (c *counters) addTo(out *Counters) {
 	}
 	c.otherMu.Unlock()
 }
+
+// Stats is a snapshot of everything the simulator counts, per account, for an exporter:
+// cmd/smscsim turns it into Prometheus metrics at scrape time. The simulator keeps only
+// atomics on its hot path and imports no metrics library, so tests and the daemon's demo
+// that link package smsc do not pull one in.
+type Stats struct {
+	// Accounts holds each account's counters, in configuration order (accounts added at
+	// run time last).
+	Accounts []AccountStats
+	// Scheduled is how many receipts and delayed responses wait for their time.
+	Scheduled int
+	// Stored is how many messages were received since the start or the last Reset (the
+	// store keeps only the newest StoreSize of them).
+	Stored uint64
+}
+
+// AccountStats is one account's counters under its system_id.
+type AccountStats struct {
+	SystemID string
+	Counters
+}
+
+// Stats returns a snapshot of the counters of every account, the scheduler and the store.
+func (srv *Server) Stats() Stats {
+	accs := srv.allAccounts()
+	out := Stats{Accounts: make([]AccountStats, 0, len(accs)), Scheduled: srv.sched.len(), Stored: srv.store.count()}
+	for _, acc := range accs {
+		a := AccountStats{SystemID: acc.id}
+		acc.addCounters(&a.Counters)
+		out.Accounts = append(out.Accounts, a)
+	}
+	return out
+}

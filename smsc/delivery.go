@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
 )
 
@@ -115,7 +116,7 @@ func (srv *Server) receiptPDU(rec *record, handset smpp.Address, o outcome, done
 func formatReceipt(dst []byte, id string, sub, dlvrd int, submit, done time.Time, stat string, errCode int, text string) []byte {
 	r := smpp.Receipt{MessageID: id, Submitted: sub, Delivered: dlvrd, SubmitDate: submit, DoneDate: done,
 		Stat: stat, ErrCode: errCode, Text: text}
-	return smpp.AppendReceiptText(dst, &r, nil)
+	return smpp.AppendReceiptText(dst, &r, dlt.IST)
 }
 
 // snippet is the receipt's text: field: the first 20 characters of the message, as ASCII

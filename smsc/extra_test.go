@@ -22,6 +22,7 @@ import (
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 )
 
 const scenarioFile = "../testdata/smscsim/scenario.yaml"
@@ -41,7 +42,7 @@ func TestScenarioFile(t *testing.T) {
 	if r := opts.Accounts[2].Receipts; r.Window != smsc.NoWindow || r.Retries == nil || *r.Retries != 2 || r.RetryDelay != time.Second || r.ResponseTimeout != 5*time.Second {
 		t.Errorf("the rough carrier decoded as %+v", r)
 	}
-	srv := smsc.Start(t, opts)
+	srv := smsctest.Start(t, opts)
 	s := bind(t, srv, nil)
 	if st := submitStatus(t, s, sm("333", "x")); st != smpp.ESME_RSUBMITFAIL {
 		t.Errorf("magic 333: %s", st)
@@ -80,7 +81,7 @@ func TestDLTScrubbing(t *testing.T) {
 	opts := acct(func(a *smsc.Account) { a.DLT = smsc.DLT{Enabled: true, RequireChainHash: true} })
 	opts.DLTRegistryFile = "../testdata/smscsim/dlt_registry.yaml"
 	opts.Now = func() time.Time { return night }
-	srv := smsc.Start(t, opts)
+	srv := smsctest.Start(t, opts)
 	in := newInbox()
 	s := bind(t, srv, in)
 	otp := "Your OTP for login is 482913. Do not share it with anyone. - ACME"
@@ -150,7 +151,7 @@ func selfSigned(t *testing.T) tls.Certificate {
 }
 
 func TestTLS(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{TLSConfig: &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}})
+	srv := smsctest.Start(t, smsc.Options{TLSConfig: &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}})
 	in := newInbox()
 	s := bind(t, srv, in, withOpts(func(o *smpp.Options) { o.TLSConfig = &tls.Config{InsecureSkipVerify: true} }))
 	id := submit(t, s, sm("9000", "over tls"))
@@ -169,7 +170,7 @@ func TestTLS(t *testing.T) {
 // TestGoSMPPClient runs an independent SMPP implementation against the simulator:
 // fiorix/go-smpp binds as a transceiver, submits with DLT TLVs and receives the receipt.
 func TestGoSMPPClient(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{})
+	srv := smsctest.Start(t, smsc.Options{})
 	receipts := make(chan pdu.Body, 4)
 	tx := &gosmpp.Transceiver{
 		Addr: srv.Addr(), User: smsc.DefaultSystemID, Passwd: smsc.DefaultPassword, RespTimeout: 2 * time.Second,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 )
 
 func acct(mod func(a *smsc.Account)) smsc.Options {
@@ -48,7 +49,7 @@ func burst(t *testing.T, s *smpp.Session, n int) map[smpp.CommandStatus]int {
 }
 
 func TestThrottlePerBindAndAccount(t *testing.T) {
-	srv := smsc.Start(t, acct(func(a *smsc.Account) { a.Throttle = smsc.Throttle{PerBind: 5, PerAccount: 8} }))
+	srv := smsctest.Start(t, acct(func(a *smsc.Account) { a.Throttle = smsc.Throttle{PerBind: 5, PerAccount: 8} }))
 	s1 := bind(t, srv, nil)
 	got := burst(t, s1, 20)
 	if got[smpp.ESME_ROK] != 5 || got[smpp.ESME_RTHROTTLED] != 15 {
@@ -75,7 +76,7 @@ func TestThrottlePerBindAndAccount(t *testing.T) {
 func TestServerSideWindow(t *testing.T) {
 	opts := acct(func(a *smsc.Account) { a.Latency = smsc.Latency{Min: 200 * time.Millisecond} })
 	opts.MaxOutstanding = 4
-	srv := smsc.Start(t, opts)
+	srv := smsctest.Start(t, opts)
 	s := bind(t, srv, nil)
 	got := burst(t, s, 10)
 	if got[smpp.ESME_ROK] != 4 || got[smpp.ESME_RTHROTTLED] != 6 {
@@ -84,7 +85,7 @@ func TestServerSideWindow(t *testing.T) {
 }
 
 func TestLatency(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{})
+	srv := smsctest.Start(t, smsc.Options{})
 	s := bind(t, srv, nil)
 	if err := srv.SetLatency("", smsc.Latency{Min: 60 * time.Millisecond, Max: 80 * time.Millisecond}); err != nil {
 		t.Fatal(err)
@@ -112,7 +113,7 @@ func TestFaults(t *testing.T) {
 		{name: "no_response", f: smsc.Faults{NoResponse: every}, noResp: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := smsc.Start(t, acct(func(a *smsc.Account) { a.Faults = tc.f }))
+			srv := smsctest.Start(t, acct(func(a *smsc.Account) { a.Faults = tc.f }))
 			s := bind(t, srv, nil, withOpts(func(o *smpp.Options) { o.ResponseTimeout = 100 * time.Millisecond }))
 			_, err := s.Submit(context.Background(), sm("9000", "x"))
 			if tc.noResp {
@@ -138,7 +139,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestFaultEveryNthAndProbability(t *testing.T) {
-	srv := smsc.Start(t, acct(func(a *smsc.Account) { a.Faults.MsgQFull = smsc.Fault{Every: 3} }))
+	srv := smsctest.Start(t, acct(func(a *smsc.Account) { a.Faults.MsgQFull = smsc.Fault{Every: 3} }))
 	s := bind(t, srv, nil)
 	var got []smpp.CommandStatus
 	for range 9 {
@@ -163,7 +164,7 @@ func TestFaultEveryNthAndProbability(t *testing.T) {
 }
 
 func TestSlowResponse(t *testing.T) {
-	srv := smsc.Start(t, acct(func(a *smsc.Account) {
+	srv := smsctest.Start(t, acct(func(a *smsc.Account) {
 		a.Faults = smsc.Faults{Slow: smsc.Fault{Every: 2}, SlowDelay: 150 * time.Millisecond}
 	}))
 	s := bind(t, srv, nil)
@@ -178,7 +179,7 @@ func TestSlowResponse(t *testing.T) {
 }
 
 func TestMagicNumberNoResponseAndDelay(t *testing.T) {
-	srv := smsc.Start(t, acct(func(a *smsc.Account) {
+	srv := smsctest.Start(t, acct(func(a *smsc.Account) {
 		a.Receipts.Rules = []smsc.Rule{{Dest: "111", Delay: 120 * time.Millisecond}, {Dest: "222", NoResponse: true}}
 	}))
 	s := bind(t, srv, nil, withOpts(func(o *smpp.Options) { o.ResponseTimeout = 300 * time.Millisecond }))
@@ -193,7 +194,7 @@ func TestMagicNumberNoResponseAndDelay(t *testing.T) {
 }
 
 func TestDisconnectAfterN(t *testing.T) {
-	srv := smsc.Start(t, acct(func(a *smsc.Account) { a.Faults.DisconnectAfter = 3 }))
+	srv := smsctest.Start(t, acct(func(a *smsc.Account) { a.Faults.DisconnectAfter = 3 }))
 	s := bind(t, srv, nil)
 	submit(t, s, sm("9000", "1"))
 	submit(t, s, sm("9000", "2"))
@@ -207,7 +208,7 @@ func TestDisconnectAfterN(t *testing.T) {
 }
 
 func TestDisconnectEvery(t *testing.T) {
-	srv := smsc.Start(t, acct(func(a *smsc.Account) { a.Faults.DisconnectEvery = 50 * time.Millisecond }))
+	srv := smsctest.Start(t, acct(func(a *smsc.Account) { a.Faults.DisconnectEvery = 50 * time.Millisecond }))
 	s := bind(t, srv, nil)
 	select {
 	case <-s.Done():
@@ -220,7 +221,7 @@ func TestDisconnectEvery(t *testing.T) {
 }
 
 func TestSilentEnquireLink(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{})
+	srv := smsctest.Start(t, smsc.Options{})
 	keepalive := withOpts(func(o *smpp.Options) {
 		o.EnquireLinkInterval = 20 * time.Millisecond
 		o.MaxEnquireLinkOutstanding = 2

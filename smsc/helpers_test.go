@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
 )
@@ -16,9 +17,7 @@ const waitLong = 5 * time.Second
 // waitFor polls cond until it holds; tests never sleep blindly.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	if !smsc.WaitFor(waitLong, cond) {
-		t.Fatalf("timed out after %s waiting for %s", waitLong, what)
-	}
+	wait.For(t, waitLong, what, cond)
 }
 
 // inbox collects the deliver_sm an ESME receives, per session.

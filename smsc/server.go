@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -21,8 +20,8 @@ import (
 )
 
 // Server is a running simulator: an SMPP listener, the receipt scheduler and delivery
-// queues, and (through HTTPHandler) the control API. Create one with NewServer (or Start in
-// tests) and Close it when done. All methods are safe for concurrent use.
+// queues, and (through HTTPHandler) the control API. Create one with NewServer (or smsctest.Start
+// in tests) and Close it when done. All methods are safe for concurrent use.
 type Server struct {
 	opts  Options
 	log   zerolog.Logger
@@ -105,18 +104,6 @@ func NewServer(opts Options) (*Server, error) {
 	go func() { srv.serveErr <- srv.smpp.Serve(srv.ln) }()
 	srv.log.Debug().Str("addr", srv.Addr()).Msg("smsc simulator listening")
 	return srv, nil
-}
-
-// Start is NewServer for tests: it fails the test on error and closes the server when the
-// test ends.
-func Start(t testing.TB, opts Options) *Server {
-	t.Helper()
-	srv, err := NewServer(opts)
-	if err != nil {
-		t.Fatalf("smsc.Start: %v", err)
-	}
-	t.Cleanup(func() { _ = srv.Close() })
-	return srv
 }
 
 // Addr returns the SMPP listener's address ("127.0.0.1:40123").

@@ -10,10 +10,11 @@ import (
 
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 )
 
 func TestDefaultsJustWork(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{})
+	srv := smsctest.Start(t, smsc.Options{})
 	in := newInbox()
 	s := bind(t, srv, in)
 	p := sm("919800000001", "hello world, this is a test")
@@ -67,7 +68,7 @@ func TestDefaultsJustWork(t *testing.T) {
 }
 
 func TestBindRules(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{Accounts: []smsc.Account{
+	srv := smsctest.Start(t, smsc.Options{Accounts: []smsc.Account{
 		{SystemID: "acme", Password: "secret", MaxBinds: 2},
 		{SystemID: "capped", Password: "pw", MaxBinds: 1, MaxBindsStatus: "ESME_RBINDFAIL"},
 		{SystemID: "refused", Password: "pw", RefuseBinds: "ESME_RBINDFAIL"},
@@ -110,7 +111,7 @@ func TestBindRules(t *testing.T) {
 }
 
 func TestMaxBindsSlotFreedOnUnbind(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: "one", Password: "pw", MaxBinds: 1}}})
+	srv := smsctest.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: "one", Password: "pw", MaxBinds: 1}}})
 	s := bind(t, srv, nil, withCreds("one", "pw"))
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
@@ -134,7 +135,7 @@ func TestMessageIDFormats(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%s/%d/%s", tc.f.Kind, tc.f.Length, tc.f.Prefix), func(t *testing.T) {
 			f := tc.f
-			srv := smsc.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Password: smsc.DefaultPassword, MessageID: &f}}})
+			srv := smsctest.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Password: smsc.DefaultPassword, MessageID: &f}}})
 			s := bind(t, srv, nil)
 			re := regexp.MustCompile(tc.want)
 			seen := map[string]bool{}
@@ -164,7 +165,7 @@ func TestOutcomes(t *testing.T) {
 		{Prefix: "9177", Stat: "EXPIRED"},
 		{Suffix: "99", Stat: "REJECTD", Err: intp(53)},
 	}
-	srv := smsc.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Password: smsc.DefaultPassword,
+	srv := smsctest.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Password: smsc.DefaultPassword,
 		Receipts: smsc.Receipts{Rules: rules, Mix: []smsc.Weighted{{Stat: "UNDELIV", Weight: 100, Err: intp(7)}}}}}})
 	in := newInbox()
 	s := bind(t, srv, in)
@@ -199,7 +200,7 @@ func TestOutcomes(t *testing.T) {
 }
 
 func TestFirstDigitRule(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Receipts: smsc.Receipts{FirstDigit: true}}}})
+	srv := smsctest.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Receipts: smsc.Receipts{FirstDigit: true}}}})
 	in := newInbox()
 	s := bind(t, srv, in)
 	want := map[string]string{"1000": "EXPIRED", "2000": "DELETED", "3000": "UNDELIV", "4000": "ACCEPTD", "5000": "REJECTD", "6000": "DELIVRD", "+3000": "UNDELIV"}
@@ -217,7 +218,7 @@ func TestFirstDigitRule(t *testing.T) {
 }
 
 func TestRegisteredDelivery(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Password: smsc.DefaultPassword,
+	srv := smsctest.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Password: smsc.DefaultPassword,
 		Receipts: smsc.Receipts{Rules: []smsc.Rule{{Prefix: "5", Stat: "UNDELIV"}, {Dest: "7000", NoReceipt: true}}}}}})
 	in := newInbox()
 	s := bind(t, srv, in)
@@ -249,7 +250,7 @@ func TestRegisteredDelivery(t *testing.T) {
 }
 
 func TestReceiptDelayAndEnroute(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Password: smsc.DefaultPassword,
+	srv := smsctest.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Password: smsc.DefaultPassword,
 		Receipts: smsc.Receipts{DelayMin: 80 * time.Millisecond, DelayMax: 120 * time.Millisecond, Enroute: true}}}})
 	in := newInbox()
 	s := bind(t, srv, in)
@@ -285,7 +286,7 @@ func querySM(t testing.TB, s *smpp.Session, id string) *smpp.QuerySMResp {
 }
 
 func TestQueryCancelReplace(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Password: smsc.DefaultPassword,
+	srv := smsctest.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Password: smsc.DefaultPassword,
 		Receipts: smsc.Receipts{Rules: []smsc.Rule{{Prefix: "1", ReceiptDelay: time.Hour}}}}}})
 	in := newInbox()
 	s := bind(t, srv, in)
@@ -327,7 +328,7 @@ func TestQueryCancelReplace(t *testing.T) {
 }
 
 func TestDataSMAndSubmitMulti(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Password: smsc.DefaultPassword,
+	srv := smsctest.Start(t, smsc.Options{Accounts: []smsc.Account{{SystemID: smsc.DefaultSystemID, Password: smsc.DefaultPassword,
 		Receipts: smsc.Receipts{Rules: []smsc.Rule{{Dest: "333", SubmitStatus: "ESME_RINVDSTADR"}}}}}})
 	in := newInbox()
 	s := bind(t, srv, in)
@@ -365,7 +366,7 @@ func TestDataSMAndSubmitMulti(t *testing.T) {
 }
 
 func TestMultipartReceiptPerPart(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{})
+	srv := smsctest.Start(t, smsc.Options{})
 	in := newInbox()
 	s := bind(t, srv, in)
 	var ids []string
@@ -389,7 +390,7 @@ func TestMultipartReceiptPerPart(t *testing.T) {
 }
 
 func TestRoundRobinOverBinds(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{})
+	srv := smsctest.Start(t, smsc.Options{})
 	a, b, tx := newInbox(), newInbox(), newInbox()
 	bind(t, srv, a)
 	bind(t, srv, b, withMode(smpp.BindReceiver))
@@ -408,7 +409,7 @@ func TestRoundRobinOverBinds(t *testing.T) {
 }
 
 func TestReceiptsHeldWhileNoReceiver(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{})
+	srv := smsctest.Start(t, smsc.Options{})
 	tx := bind(t, srv, nil, withMode(smpp.BindTransmitter))
 	for i := range 5 {
 		submit(t, tx, sm(fmt.Sprint(9100+i), "x"))
@@ -421,7 +422,7 @@ func TestReceiptsHeldWhileNoReceiver(t *testing.T) {
 }
 
 func TestReceiptRetriedOnTemporaryError(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{RetryDelay: 10 * time.Millisecond})
+	srv := smsctest.Start(t, smsc.Options{RetryDelay: 10 * time.Millisecond})
 	in := newInbox()
 	in.answer = func(p *smpp.DeliverSM, n int) smpp.CommandStatus {
 		if strings.Contains(string(p.ShortMessage), "text:flaky") {
@@ -442,7 +443,7 @@ func TestReceiptRetriedOnTemporaryError(t *testing.T) {
 }
 
 func TestReceiptGivenUpOnPermanentError(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{RetryDelay: 10 * time.Millisecond})
+	srv := smsctest.Start(t, smsc.Options{RetryDelay: 10 * time.Millisecond})
 	in := newInbox()
 	in.answer = func(*smpp.DeliverSM, int) smpp.CommandStatus { return smpp.ESME_RX_P_APPN }
 	s := bind(t, srv, in)
@@ -454,7 +455,7 @@ func TestReceiptGivenUpOnPermanentError(t *testing.T) {
 }
 
 func TestReceiptRedeliveredWhenBindDies(t *testing.T) {
-	srv := smsc.Start(t, smsc.Options{ResponseTimeout: 5 * time.Second})
+	srv := smsctest.Start(t, smsc.Options{ResponseTimeout: 5 * time.Second})
 	// This ESME never answers deliver_sm: the receipt sits in the window until the bind dies.
 	stuck := smpp.HandlerFunc(func(ctx context.Context, r *smpp.Request) { r.Detach() })
 	dead := bind(t, srv, nil, withOpts(func(o *smpp.Options) { o.Handler = stuck }))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 )
 
 // submitAll starts n submits (no receipts asked) and returns a channel of their results.
@@ -55,7 +56,7 @@ var drainingESME = withOpts(func(o *smpp.Options) { o.DrainTimeout = time.Minute
 
 func TestUnbindMidWindowFault(t *testing.T) {
 	const n = 4
-	srv := smsc.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = n }))
+	srv := smsctest.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = n }))
 	s := bind(t, srv, nil, drainingESME)
 	results := submitAll(s, n)
 	waitFor(t, "the unbind", func() bool { return s.State() != smpp.StateBound })
@@ -80,7 +81,7 @@ func TestUnbindMidWindowFault(t *testing.T) {
 func TestUnbindAPI(t *testing.T) {
 	// Responses are held (the fault is armed far above what is in flight) until the API
 	// says unbind.
-	srv := smsc.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = 1000 }))
+	srv := smsctest.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = 1000 }))
 	ts := httptest.NewServer(srv.HTTPHandler())
 	defer ts.Close()
 	a := api{t, ts}
@@ -127,7 +128,7 @@ func onlyBindID(t *testing.T, srv *smsc.Server) uint64 {
 }
 
 func TestUnbindMidWindowDisarmedAnswersHeld(t *testing.T) {
-	srv := smsc.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = 1000 }))
+	srv := smsctest.Start(t, acct(func(a *smsc.Account) { a.Faults.UnbindMidWindow = 1000 }))
 	s := bind(t, srv, nil)
 	results := submitAll(s, 2)
 	waitFor(t, "2 submits held", func() bool { return srv.Received() == 2 })

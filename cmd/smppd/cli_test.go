@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 	"github.com/smppd/smppd/store/storetest"
 )
 
@@ -34,7 +35,7 @@ func TestCheckValidatesConfigAndRegistry(t *testing.T) {
 }
 
 func TestDLTImportPublishesToEveryInstance(t *testing.T) {
-	sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1})
+	sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1})
 	prefix := storetest.UniquePrefix(t)
 	st := storetest.OpenRedis(t, prefix)
 	cfgPath, _ := killScenario(t, sim, prefix)
@@ -67,7 +68,7 @@ func freeAddr(t *testing.T) string {
 }
 
 func TestMetricsOnTheirOwnListener(t *testing.T) {
-	sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1})
+	sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1})
 	ops := freeAddr(t)
 	cfg := filepath.Join(t.TempDir(), "smppd.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 	"github.com/smppd/smppd/store/storetest"
 )
 
@@ -40,7 +41,7 @@ func readyz(addr string) (readyBody, error) {
 // never more than four at the carrier, /readyz?verbose=1 says who holds which; when one stops,
 // the other holds all four.
 func TestTwoInstancesShareBindsThroughLeases(t *testing.T) {
-	sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1})
+	sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1})
 	prefix := storetest.UniquePrefix(t)
 	storetest.OpenRedis(t, prefix) // deletes the prefix's keys at the end
 	start := func(name string) (addr string, stop func()) {

@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			return err
 		}
 		if *check {
-			e, err := dlt.NewEngine(ctx, dlt.EngineOptions{File: cfg.DLTRegistryFile(), CSV: cfg.DLTTemplateCSVs()})
+			e, err := dlt.NewEngine(ctx, cfg.DLTOptions())
 			if err != nil {
 				return err
 			}
@@ -146,18 +146,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 
 	// The heartbeat first: claims are made under this incarnation's name, and a restarted
 	// instance's previous incarnation is dead (its claims taken over) from this join on.
-	d.member, err = liveness.Start(ctx, d.store, liveness.Options{
-		Instance: cfg.InstanceName(), TTL: cfg.HeartbeatTTL,
-		Logger: log.With().Str("component", "liveness").Logger(),
-	})
-	if err != nil {
+	lopts := cfg.LivenessOptions()
+	lopts.Logger = log.With().Str("component", "liveness").Logger()
+	if d.member, err = liveness.Start(ctx, d.store, lopts); err != nil {
 		return err
 	}
 
-	eopts := dlt.EngineOptions{
-		Store: registryStore(d.store), File: cfg.DLTRegistryFile(), CSV: cfg.DLTTemplateCSVs(),
-		Logger: log.With().Str("component", "dlt").Logger(),
-	}
+	eopts := cfg.DLTOptions()
+	eopts.Store = registryStore(d.store)
+	eopts.Logger = log.With().Str("component", "dlt").Logger()
 	if *dltImport {
 		e, err := dlt.Import(ctx, eopts)
 		if err != nil {
@@ -269,7 +266,8 @@ func openStore(ctx context.Context, cfg *config.Config, log zerolog.Logger) (sto
 	switch cfg.Store.Type {
 	case "redis":
 		redis.SetLogger(redisLogger{log.With().Str("component", "redis").Logger()})
-		s, err := redisstore.Open(ctx, cfg.Store.RedisURL, redisstore.Options{Prefix: cfg.Store.Prefix})
+		url, opts := cfg.RedisStore()
+		s, err := redisstore.Open(ctx, url, opts)
 		if err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
@@ -288,20 +286,20 @@ func (d *daemon) apiHandler(engine *dlt.Engine) (http.Handler, error) {
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("store %T keeps no OTP sessions or credits", d.store)
 	}
-	svc, err := otp.New(otp.Options{Store: otpStore, Key: []byte(d.cfg.OTP.Key), MaxAttempts: d.cfg.OTP.MaxAttempts,
-		SendLimit: d.cfg.OTP.SendLimit, SendWindow: d.cfg.OTP.SendWindow})
+	oopts := d.cfg.OTPOptions()
+	oopts.Store = otpStore
+	svc, err := otp.New(oopts)
 	if err != nil {
 		return nil, err
 	}
-	accounts, err := api.AccountsFromConfig(d.cfg.Accounts)
+	aopts, err := d.cfg.APIOptions()
 	if err != nil {
 		return nil, err
 	}
-	srv, err := api.New(api.Options{
-		Accounts: accounts, Sender: d.disp, OTP: svc, Credits: credits, Records: d.store,
-		Registry: engine.Registry, TrustedProxies: d.cfg.HTTP.TrustedProxies,
-		Logger: d.log.With().Str("component", "api").Logger(),
-	})
+	aopts.Sender, aopts.OTP, aopts.Credits, aopts.Records = d.disp, svc, credits, d.store
+	aopts.Registry = engine.Registry
+	aopts.Logger = d.log.With().Str("component", "api").Logger()
+	srv, err := api.New(aopts)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/smppd/smppd/config"
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/storetest"
 )
@@ -149,7 +150,7 @@ func countAccepted(sim *smsc.Server) (distinct, total int) {
 func TestSIGKILLWithMessagesInFlightLosesNothing(t *testing.T) {
 	// Latency keeps submits in flight at the moment of the kill; no receipts, so only the
 	// submits are in play.
-	sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1, Accounts: []smsc.Account{{
+	sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1, Accounts: []smsc.Account{{
 		SystemID: "smppd", Password: "password",
 		Latency:  smsc.Latency{Min: 2 * time.Millisecond, Max: 8 * time.Millisecond},
 		Receipts: smsc.Receipts{Rules: []smsc.Rule{{Prefix: "91", NoReceipt: true}}},
@@ -200,7 +201,7 @@ func TestSIGKILLWithMessagesInFlightLosesNothing(t *testing.T) {
 }
 
 func TestSIGTERMDrainsAndExitsCleanly(t *testing.T) {
-	sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1, Accounts: []smsc.Account{{
+	sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1, Accounts: []smsc.Account{{
 		SystemID: "smppd", Password: "password",
 		Throttle: smsc.Throttle{PerAccount: 300},
 		Receipts: smsc.Receipts{Rules: []smsc.Rule{{Prefix: "91", NoReceipt: true}}},

@@ -13,28 +13,23 @@ import (
 // startReceipts builds receipt correlation and the webhook sender over st (every store.Store
 // is a dlr.Store), and hooks the correlator into the dispatcher's options (dispatch.Receipts).
 func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, member *liveness.Keeper, m *metrics, log zerolog.Logger) (*dlr.Correlator, *dlr.Sender, error) {
-	var carriers []dlr.CarrierIDs
-	for i, c := range cfg.Carriers {
-		carriers = append(carriers, dlr.CarrierIDs{Name: c.Name, Format: dlr.Format(c.MessageIDFormat), DLT: dopts.Carriers[i].DLT})
+	copts, err := cfg.CorrelatorOptions()
+	if err != nil {
+		return nil, nil, err
 	}
-	corr, err := dlr.NewCorrelator(dlr.CorrelatorOptions{
-		Store: st, Carriers: carriers, EarlyWindow: cfg.Receipts.EarlyWindow, RetryEvery: cfg.Receipts.RetryEvery,
-		MaxPending: cfg.Receipts.MaxPending, MaxLag: cfg.Receipts.MaxLag, Member: member,
-		OnReceipt: m.observeReceipt, // webhook URLs travel in each message's Meta (set by api)
-		Logger:    log.With().Str("component", "dlr").Logger(),
-	})
+	copts.Store, copts.Member, copts.OnReceipt = st, member, m.observeReceipt
+	copts.Logger = log.With().Str("component", "dlr").Logger()
+	corr, err := dlr.NewCorrelator(copts)
 	if err != nil {
 		return nil, nil, err
 	}
 	// One seam: dispatch gives every bind the correlator's handler, indexes submitted parts
 	// as it says, and queues the webhooks of messages it makes final.
 	dopts.Receipts = corr
-	sender, err := dlr.NewSender(dlr.SenderOptions{
-		Store: st, Secret: cfg.Webhooks.Secret, RetryFor: cfg.Webhooks.RetryFor, AllowPrivate: cfg.Webhooks.AllowPrivate,
-		Timeout: cfg.Webhooks.Timeout, Lease: cfg.Webhooks.Lease, PerHostConcurrency: cfg.Webhooks.PerHostConcurrency,
-		OnWebhook: m.observeWebhook, Member: member,
-		Logger: log.With().Str("component", "webhooks").Logger(),
-	})
+	sopts := cfg.SenderOptions()
+	sopts.Store, sopts.Member, sopts.OnWebhook = st, member, m.observeWebhook
+	sopts.Logger = log.With().Str("component", "webhooks").Logger()
+	sender, err := dlr.NewSender(sopts)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/smsc"
+	"github.com/smppd/smppd/smsc/smsctest"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/storetest"
 )
@@ -46,7 +47,7 @@ func TestSIGKILLWithReceiptsAndWebhooksInFlight(t *testing.T) {
 	sink := &hookSink{keys: map[string]int{}}
 	hooks := httptest.NewServer(sink)
 	defer hooks.Close()
-	sim := smsc.Start(t, smsc.Options{EnquireLinkInterval: -1, Accounts: []smsc.Account{{
+	sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1, Accounts: []smsc.Account{{
 		SystemID: "smppd", Password: "password",
 		Latency:  smsc.Latency{Min: time.Millisecond, Max: 4 * time.Millisecond},
 		Receipts: smsc.Receipts{DelayMin: 5 * time.Millisecond, DelayMax: 50 * time.Millisecond},

@@ -1,5 +1,7 @@
 // Command smscsim is an operator SMSC simulator: an SMPP 3.4 server with scripted receipts,
-// throttling, faults, DLT scrubbing and MO injection, and an HTTP control and inspection API.
+// throttling, faults, DLT scrubbing and MO injection, and an HTTP control and inspection API
+// with Prometheus metrics at /metrics (wired here, in metrics.go: package smsc links no
+// metrics library).
 //
 // Run with no arguments it listens for SMPP on 127.0.0.1:2775 and HTTP on 127.0.0.1:8025,
 // with one account (system_id "smppd", password "password") that accepts everything and
@@ -103,7 +105,7 @@ func run(ctx context.Context, args []string, logOut io.Writer, ready func(smppAd
 		if err != nil {
 			return fmt.Errorf("http listen %s: %w", *httpAddr, err)
 		}
-		hs = &http.Server{Handler: srv.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+		hs = &http.Server{Handler: httpHandler(srv), ReadHeaderTimeout: 10 * time.Second}
 		go func() { httpErr <- hs.Serve(hln) }()
 	}
 	ev := log.Info().Str("smpp_addr", srv.Addr()).Bool("tls", opts.TLSConfig != nil)

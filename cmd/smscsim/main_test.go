@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smpp"
 )
 
@@ -167,14 +168,11 @@ func TestRunFlood(t *testing.T) {
 		return string(body)
 	}
 	want := `smscsim_flood_sent_total{system_id="smppd"} 10`
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(metrics(), want) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	flooded := wait.Until(5*time.Second, func() bool { return strings.Contains(metrics(), want) })
 	if n := receipts.Load(); n != 10 {
 		t.Errorf("%d flood receipts, want 10", n)
 	}
-	if !strings.Contains(metrics(), want) {
+	if !flooded {
 		t.Errorf("/metrics lacks %s", want)
 	}
 	// A storm still running when the simulator is told to stop does not hold it up.

@@ -28,6 +28,9 @@ import (
 	"github.com/smppd/smppd/store"
 )
 
+// DefaultTTL is Options.TTL's default.
+const DefaultTTL = 6 * time.Second
+
 // Options configure a Keeper. The zero value of every field but Instance gives the default.
 type Options struct {
 	// Instance is this instance's name, the same across restarts (config `instance`). It
@@ -58,7 +61,7 @@ func (o *Options) setDefaults() error {
 		return fmt.Errorf("liveness: instance name %q may not contain '~', '|' or white space", o.Instance)
 	}
 	if o.TTL <= 0 {
-		o.TTL = 6 * time.Second
+		o.TTL = DefaultTTL
 	}
 	if o.Margin <= 0 {
 		o.Margin = o.TTL / 5

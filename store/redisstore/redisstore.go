@@ -140,6 +140,9 @@ import (
 	"github.com/smppd/smppd/store"
 )
 
+// DefaultPrefix is Options.Prefix's default.
+const DefaultPrefix = "smppd"
+
 // Options configure a Store. The zero value gives the documented defaults.
 type Options struct {
 	// Prefix starts every key, followed by ':'. Instances that share queues and records use
@@ -173,7 +176,7 @@ type Options struct {
 
 func (o *Options) setDefaults() error {
 	if o.Prefix == "" {
-		o.Prefix = "smppd"
+		o.Prefix = DefaultPrefix
 	}
 	if o.Group == "" {
 		o.Group = "dispatch"

@@ -1,12 +1,44 @@
-package smsc
+package main
 
 import (
+	"net/http"
+
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/smppd/smppd/smsc"
 )
 
-// collector turns the simulator's counters into Prometheus metrics at scrape time, so the
+// httpHandler is what the binary serves on -http-addr: Prometheus metrics at GET /metrics
+// and everything else from the simulator's control API. The metrics live here, not in
+// package smsc, so the library (linked by tests and the daemon's demo) stays free of
+// Prometheus; only this binary registers collectors.
+func httpHandler(srv *smsc.Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metricsHandler(srv))
+	// Without this, POST /metrics would fall through to the control API's 404; answer 405
+	// as the simulator did when /metrics was one of its own routes.
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
+	})
+	mux.Handle("/", srv.HTTPHandler())
+	return mux
+}
+
+// metricsHandler serves the simulator's counters plus the Go runtime and process metrics,
+// on a registry of its own so that several simulators in one process (tests) do not
+// collide in the default registry.
+func metricsHandler(srv *smsc.Server) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&collector{srv: srv}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// collector turns the simulator's Stats into Prometheus metrics at scrape time, so the
 // hot path only touches atomics.
-type collector struct{ srv *Server }
+type collector struct{ srv *smsc.Server }
 
 var (
 	mReceived  = prometheus.NewDesc("smscsim_submits_received_total", "submit_sm, data_sm and submit_multi received.", []string{"system_id"}, nil)
@@ -44,13 +76,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	for _, acc := range c.srv.allAccounts() {
-		var k Counters
-		acc.addCounters(&k)
-		id := acc.id
+	st := c.srv.Stats()
+	for _, a := range st.Accounts {
+		k, id := a.Counters, a.SystemID
 		counter(mReceived, k.Received, id)
-		for st, n := range k.ByStatus {
-			counter(mResponses, n, id, st)
+		for status, n := range k.ByStatus {
+			counter(mResponses, n, id, status)
 		}
 		counter(mNoResp, k.NoResponse, id)
 		counter(mThrottled, k.Throttled, id)
@@ -73,6 +104,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(mBindsOK, k.BindsAccepted, id)
 		counter(mBindsNo, k.BindsRefused, id)
 	}
-	gauge(mScheduled, float64(c.srv.sched.len()))
-	gauge(mStored, float64(c.srv.store.count()))
+	gauge(mScheduled, float64(st.Scheduled))
+	gauge(mStored, float64(st.Stored))
 }
