@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/store"
 )
 
@@ -139,7 +140,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, _ vars) {
 			}
 			meta := map[string]string{"callback_value1": get("callback_value1"), "callback_value2": get("callback_value2")}
 			if a.WebhookURL != "" {
-				meta["webhook_mode"] = mode
+				meta[dlr.MetaWebhookMode] = mode
 			}
 			var be *apiError
 			b, be = s.build(a, spec{kind: kindTrans, to: phone, from: from, text: txt, meta: meta}, now)

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/smppd/smppd/dispatch"
+	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/internal/msisdn"
 	"github.com/smppd/smppd/smpp/text"
@@ -307,8 +308,8 @@ func (d *draft) message() (*built, *apiError) {
 func (d *draft) meta() map[string]string {
 	meta := map[string]string{}
 	if d.a.WebhookURL != "" {
-		meta["webhook_url"] = d.a.WebhookURL
-		meta["webhook_mode"] = "json"
+		meta[dlr.MetaWebhookURL] = d.a.WebhookURL
+		meta[dlr.MetaWebhookMode] = dlr.ModeJSON
 	}
 	for k, v := range d.sp.meta {
 		if v != "" {

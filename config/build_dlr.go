@@ -21,11 +21,6 @@ func (c *Config) CorrelatorOptions() (dlr.CorrelatorOptions, error) {
 		}
 		o.Carriers = append(o.Carriers, dlr.CarrierIDs{Name: cr.Name, Format: dlr.Format(cr.MessageIDFormat), DLT: spec})
 	}
-	webhooks := map[string]string{}
-	for _, a := range c.Accounts {
-		webhooks[a.Name] = a.WebhookURL
-	}
-	o.AccountWebhook = func(account string) (string, string) { return webhooks[account], "json" }
 	return o, nil
 }
 

@@ -591,3 +591,16 @@ func TestLostClaimReplyTakenOverAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestReceiptsAreTheOneHandler: deliver_sm on carrier binds reach Options.Receipts only; a
+// bind's own Session.Handler, a second way in, is refused with the field named.
+func TestReceiptsAreTheOneHandler(t *testing.T) {
+	c := dispatch.CarrierOptions{Name: "jio", Binds: []dispatch.BindGroup{{
+		Addrs:   []string{"127.0.0.1:1"},
+		Session: smpp.Options{Handler: smpp.HandlerFunc(func(context.Context, *smpp.Request) {})},
+	}}}
+	_, err := dispatch.New(dispatch.Options{Store: memstore.New(), Carriers: []dispatch.CarrierOptions{c}})
+	if err == nil || !strings.Contains(err.Error(), "Session.Handler") {
+		t.Fatalf("New with a bind's own handler: %v", err)
+	}
+}

@@ -36,7 +36,8 @@ type BindGroup struct {
 	Count int
 	// MPS caps messages per second per bind, counted per segment; 0 means no cap of its own.
 	MPS float64
-	// Session tunes each bind's session (window, timeouts, TLS, keepalive).
+	// Session tunes each bind's session (window, timeouts, TLS, keepalive). Its Handler
+	// must be nil: Options.Receipts serves the deliver_sm of every bind.
 	Session smpp.Options
 	// ReconnectMin, ReconnectMax and PermanentBackoff tune the reconnect supervisor; see
 	// smpp.SupervisorOptions for the defaults.
@@ -319,6 +320,9 @@ func (o *Options) validate() error {
 		for j, b := range c.Binds {
 			if len(b.Addrs) == 0 {
 				return fmt.Errorf("dispatch: carrier %s: binds[%d]: no address", c.Name, j)
+			}
+			if b.Session.Handler != nil {
+				return fmt.Errorf("dispatch: carrier %s: binds[%d]: Session.Handler is set: deliver_sm on carrier binds are served by Options.Receipts", c.Name, j)
 			}
 			if err := b.Session.Validate(); err != nil {
 				return fmt.Errorf("dispatch: carrier %s: binds[%d]: %w", c.Name, j, err)

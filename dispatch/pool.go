@@ -35,7 +35,7 @@ func newPool(c *CarrierOptions, o *Options) *pool {
 	p.downSince.Store(o.Now().UnixNano())
 	for gi, g := range c.Binds {
 		sess := g.Session
-		if sess.Handler == nil && o.Receipts != nil {
+		if o.Receipts != nil { // the one way in for deliver_sm (validate refuses a Session.Handler)
 			sess.Handler = o.Receipts.Handler(c.Name)
 		}
 		window := sess.WindowSize

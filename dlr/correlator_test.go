@@ -477,12 +477,11 @@ func TestMultipartCombine(t *testing.T) {
 
 func TestModesOTPAndForm(t *testing.T) {
 	st := storetest.OpenMemory(t)
-	c := newCorr(t, dlr.CorrelatorOptions{Store: st, AccountWebhook: func(acc string) (string, string) {
-		return "https://acme.example.com/legacy", dlr.ModeForm
-	}})
+	c := newCorr(t, dlr.CorrelatorOptions{Store: st})
+	const legacy = "https://acme.example.com/legacy"
 	submitted(t, st, c.Correlator, "jio", "otp", map[string]string{dlr.MetaOTP: "1", dlr.MetaWebhookURL: hookURL}, "1")
-	submitted(t, st, c.Correlator, "jio", "form", nil, "2")
-	submitted(t, st, c.Correlator, "jio", "json", map[string]string{dlr.MetaWebhookMode: dlr.ModeJSON}, "3")
+	submitted(t, st, c.Correlator, "jio", "form", map[string]string{dlr.MetaWebhookURL: legacy, dlr.MetaWebhookMode: dlr.ModeForm}, "2")
+	submitted(t, st, c.Correlator, "jio", "json", map[string]string{dlr.MetaWebhookURL: legacy, dlr.MetaWebhookMode: dlr.ModeJSON}, "3")
 	c.mustSend("jio", receipt("1", "UNDELIV", "001"))
 	c.mustSend("jio", receipt("2", "DELIVRD", "000"))
 	c.mustSend("jio", receipt("3", "DELIVRD", "000"))
@@ -494,11 +493,11 @@ func TestModesOTPAndForm(t *testing.T) {
 	if j := got["otp"]; j == nil || j.URL != hookURL || j.Body != "SessionId=otp&Status=FAILED&To=9812345678&mode=SMS_OTP" {
 		t.Fatalf("otp job %+v", j)
 	}
-	if j := got["form"]; j == nil || j.URL != "https://acme.example.com/legacy" || !strings.Contains(j.Body, "SmsStatus=DELIVERED") ||
+	if j := got["form"]; j == nil || j.URL != legacy || !strings.Contains(j.Body, "SmsStatus=DELIVERED") ||
 		!strings.Contains(j.Body, "SmsTo=919812345678") || j.ContentType != "application/x-www-form-urlencoded" {
 		t.Fatalf("form job %+v", j)
 	}
-	if j := got["json"]; j == nil || j.ContentType != "application/json" || j.URL != "https://acme.example.com/legacy" {
+	if j := got["json"]; j == nil || j.ContentType != "application/json" || j.URL != legacy {
 		t.Fatalf("json job %+v", j)
 	}
 }
@@ -525,12 +524,7 @@ func TestNoWebhookWithoutURL(t *testing.T) {
 // submit), which dispatch queues in its settlement.
 func TestFinalWebhook(t *testing.T) {
 	st := storetest.OpenMemory(t)
-	c, err := dlr.NewCorrelator(dlr.CorrelatorOptions{Store: st, AccountWebhook: func(acc string) (string, string) {
-		if acc == "legacy" {
-			return "https://legacy.example.com/dlr", dlr.ModeForm
-		}
-		return "", ""
-	}})
+	c, err := dlr.NewCorrelator(dlr.CorrelatorOptions{Store: st})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +538,8 @@ func TestFinalWebhook(t *testing.T) {
 	if err := json.Unmarshal([]byte(j.Body), &p); err != nil || p.SessionId != "f" || p.SmsStatus != "FAILED" || p.CallbackValue1 != "order_98765" {
 		t.Fatalf("payload %s: %v", j.Body, err)
 	}
-	if j := c.FinalWebhook(&store.Record{ID: "l", Account: "legacy", Status: store.StatusRejected}); j == nil ||
+	if j := c.FinalWebhook(&store.Record{ID: "l", Account: "legacy", Status: store.StatusRejected,
+		Meta: map[string]string{dlr.MetaWebhookURL: "https://legacy.example.com/dlr", dlr.MetaWebhookMode: dlr.ModeForm}}); j == nil ||
 		j.URL != "https://legacy.example.com/dlr" || j.ID != "l:REJECTED" || !strings.Contains(j.Body, "SmsStatus=REJECTED") {
 		t.Fatalf("account job %+v", j)
 	}

@@ -13,7 +13,8 @@ import (
 
 // Record.Meta keys dlr reads (the api sets them from the request) or writes.
 const (
-	// MetaWebhookURL is the message's own webhook URL; it wins over the account's.
+	// MetaWebhookURL is where the message's webhook goes (the api copies the account's URL
+	// into every message it accepts); none, no webhook.
 	MetaWebhookURL = "webhook_url"
 	// MetaWebhookMode is "json" (default: the 2Factor R1 payload) or "form" (the legacy
 	// form-encoded transactional DLR). The api maps 2Factor's callback_format onto it.

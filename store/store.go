@@ -340,13 +340,21 @@ type Settler interface {
 	Settle(ctx context.Context, ss ...Settlement) error
 }
 
-// Store is everything the daemon keeps.
+// Store is everything the daemon keeps; both implementations (redisstore, memstore) have all
+// of it, so a component that needs a capability takes the small interface it needs (dlr.Store,
+// dispatch's BindLeases) and the daemon hands it the one Store without asking at run time.
 type Store interface {
 	Queue
 	Records
 	Accepter
 	Settler
 	Liveness
+	ReceiptLog
+	Receipts
+	Webhooks
+	BindLeases
+	OTPs
+	Credits
 	// Ping reports whether the store answers; readiness uses it.
 	Ping(ctx context.Context) error
 	Close() error

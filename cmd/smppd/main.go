@@ -177,8 +177,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	dopts.Store = d.store
 	dopts.Membership = d.member
-	if bl, ok := d.store.(store.BindLeases); ok && cfg.LeasesEnabled() {
-		dopts.Leases = bl
+	if cfg.LeasesEnabled() {
+		dopts.Leases = d.store
 	}
 	dopts.Logger = log
 	dopts.OnSubmit = m.observeSubmit
@@ -281,13 +281,8 @@ func openStore(ctx context.Context, cfg *config.Config, log zerolog.Logger) (sto
 // apiHandler builds the 2Factor-compatible API over the dispatcher, the OTP service, the
 // store's credits and records, and the current DLT registry.
 func (d *daemon) apiHandler(engine *dlt.Engine) (http.Handler, error) {
-	otpStore, ok1 := d.store.(otp.Store)
-	credits, ok2 := d.store.(store.Credits)
-	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("store %T keeps no OTP sessions or credits", d.store)
-	}
 	oopts := d.cfg.OTPOptions()
-	oopts.Store = otpStore
+	oopts.Store = d.store
 	svc, err := otp.New(oopts)
 	if err != nil {
 		return nil, err
@@ -296,7 +291,7 @@ func (d *daemon) apiHandler(engine *dlt.Engine) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	aopts.Sender, aopts.OTP, aopts.Credits, aopts.Records = d.disp, svc, credits, d.store
+	aopts.Sender, aopts.OTP, aopts.Credits, aopts.Records = d.disp, svc, d.store, d.store
 	aopts.Registry = engine.Registry
 	aopts.Logger = d.log.With().Str("component", "api").Logger()
 	srv, err := api.New(aopts)

@@ -120,17 +120,13 @@ func (c *dlrCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descLogErrors, prometheus.CounterValue, float64(cs.StoreErrors))
 	ch <- prometheus.MustNewConstMetric(descMisses, prometheus.CounterValue, float64(cs.Unmatched))
 	ch <- prometheus.MustNewConstMetric(descHookInFlgt, prometheus.GaugeValue, float64(ss.InFlight))
-	if rs, ok := c.st.(store.Receipts); ok {
-		if n, err := rs.ReceiptCounts(ctx); err == nil {
-			ch <- prometheus.MustNewConstMetric(descParked, prometheus.GaugeValue, float64(n.Parked))
-			ch <- prometheus.MustNewConstMetric(descUnmatched, prometheus.GaugeValue, float64(n.Unmatched))
-		}
+	if n, err := c.st.ReceiptCounts(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(descParked, prometheus.GaugeValue, float64(n.Parked))
+		ch <- prometheus.MustNewConstMetric(descUnmatched, prometheus.GaugeValue, float64(n.Unmatched))
 	}
-	if ws, ok := c.st.(store.Webhooks); ok {
-		if n, err := ws.WebhookCounts(ctx); err == nil {
-			ch <- prometheus.MustNewConstMetric(descHookQueue, prometheus.GaugeValue, float64(n.Queued))
-			ch <- prometheus.MustNewConstMetric(descHookDead, prometheus.GaugeValue, float64(n.Dead))
-		}
+	if n, err := c.st.WebhookCounts(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(descHookQueue, prometheus.GaugeValue, float64(n.Queued))
+		ch <- prometheus.MustNewConstMetric(descHookDead, prometheus.GaugeValue, float64(n.Dead))
 	}
 }
 

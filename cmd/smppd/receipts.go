@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/rs/zerolog"
 
 	"github.com/smppd/smppd/config"
@@ -12,18 +10,14 @@ import (
 	"github.com/smppd/smppd/store/liveness"
 )
 
-// startReceipts builds receipt correlation and the webhook sender, and hooks the correlator
-// into the dispatcher's options (dispatch.Receipts).
+// startReceipts builds receipt correlation and the webhook sender over st (every store.Store
+// is a dlr.Store), and hooks the correlator into the dispatcher's options (dispatch.Receipts).
 func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, member *liveness.Keeper, m *metrics, log zerolog.Logger) (*dlr.Correlator, *dlr.Sender, error) {
-	ds, ok := st.(dlr.Store)
-	if !ok {
-		return nil, nil, fmt.Errorf("store %T keeps no receipts or webhooks", st)
-	}
 	copts, err := cfg.CorrelatorOptions()
 	if err != nil {
 		return nil, nil, err
 	}
-	copts.Store, copts.Member, copts.OnReceipt = ds, member, m.observeReceipt
+	copts.Store, copts.Member, copts.OnReceipt = st, member, m.observeReceipt
 	copts.Logger = log.With().Str("component", "dlr").Logger()
 	corr, err := dlr.NewCorrelator(copts)
 	if err != nil {
@@ -33,7 +27,7 @@ func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, 
 	// as it says, and queues the webhooks of messages it makes final.
 	dopts.Receipts = corr
 	sopts := cfg.SenderOptions()
-	sopts.Store, sopts.Member, sopts.OnWebhook = ds, member, m.observeWebhook
+	sopts.Store, sopts.Member, sopts.OnWebhook = st, member, m.observeWebhook
 	sopts.Logger = log.With().Str("component", "webhooks").Logger()
 	sender, err := dlr.NewSender(sopts)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"github.com/smppd/smppd/store"
 )
 
+var _ store.Liveness = (*Store)(nil)
+
 // liveState holds the heartbeats: per instance its registered incarnation and deadline.
 type liveState struct {
 	mu    sync.Mutex

@@ -7,7 +7,9 @@ import (
 )
 
 // StreamKey is the queue stream of a carrier and priority.
-func (s *Store) StreamKey(carrier string, p store.Priority) string { return s.streamKey(carrier, p) }
+func (s *Store) StreamKey(carrier string, p store.Priority) string {
+	return s.keys.streamKey(carrier, p)
+}
 
 // OwnedKey reports whether key may live without a TTL, and why.
 func (s *Store) OwnedKey(key string) (string, bool) {
@@ -20,13 +22,13 @@ func (s *Store) OwnedKey(key string) (string, bool) {
 }
 
 // RecordKey is the key of a message's record.
-func (s *Store) RecordKey(id string) string { return s.recKey(id) }
+func (s *Store) RecordKey(id string) string { return s.keys.recKey(id) }
 
 // WebhookStreams are the webhook queue streams of every message shard.
 func (s *Store) WebhookStreams() []string {
 	out := make([]string, messageShards)
 	for k := range out {
-		out[k] = s.whStreamKey(k)
+		out[k] = s.keys.whStreamKey(k)
 	}
 	return out
 }

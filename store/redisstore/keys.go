@@ -15,24 +15,24 @@ type ownedKey struct {
 func (s *Store) ownedKeys() []ownedKey {
 	const anyOne = "*"
 	keys := []ownedKey{}
-	for _, k := range s.streamKeys(anyOne) {
+	for _, k := range s.keys.streamKeys(anyOne) {
 		keys = append(keys, ownedKey{k, "dispatch: a carrier's queue stream; entries are deleted when finished (Ack, Settle, Defer, Move), so it holds only live messages; the empty stream and its consumer group stay while the carrier is configured"})
 	}
-	doc, version := s.registryKeys()
+	doc, version := s.keys.registryKeys()
 	return append(keys,
-		ownedKey{s.schedKey(anyOne), "dispatch: scheduled messages; promoted when due, and Redis deletes the set with its last member"},
-		ownedKey{s.schedSetKey(), "dispatch: carriers that have scheduled messages; a carrier leaves it when its set empties"},
-		ownedKey{s.receiptLogKey(), "dlr: the receipt log; entries are deleted once applied (or after receipts.early_window when their message never appears)"},
-		ownedKey{s.whShardPattern("wh"), "dlr: webhook jobs; deleted when delivered, retried (to the retry set) or dead"},
-		ownedKey{s.whShardPattern("wh:retry"), "dlr: webhook jobs waiting to be retried; moved back to the queue when due"},
-		ownedKey{s.whShardPattern("wh:dead"), "dlr: dead webhook jobs, for inspection and replay; kept Options.DeadRetention (30 days), older ones dropped as new ones arrive; replay deletes"},
-		ownedKey{s.whShardPattern("wh:deadidx"), "dlr: the dead jobs' index by time (see the dead jobs)"},
-		ownedKey{s.unmatchedKey(), "dlr: receipts that matched no message, by expiry; expired ones dropped as new ones arrive"},
-		ownedKey{s.unmatchedDataKey(), "dlr: the unmatched receipts themselves (see their index)"},
-		ownedKey{s.badKey(), "dispatch: queue entries that could not be decoded; the newest 10,000 are kept for inspection"},
-		ownedKey{s.liveKey(), "liveness: one field per running instance; a field is deleted when its heartbeat lapses or the instance leaves"},
-		ownedKey{s.leaseFenceKey(), "bind leases: the fencing counter, one small integer that must never go back"},
-		ownedKey{s.creditsKey(anyOne, "*"), "accounts: the account's credit balance, set from the configuration and the admin API"},
+		ownedKey{s.keys.schedKey(anyOne), "dispatch: scheduled messages; promoted when due, and Redis deletes the set with its last member"},
+		ownedKey{s.keys.schedSetKey(), "dispatch: carriers that have scheduled messages; a carrier leaves it when its set empties"},
+		ownedKey{s.keys.receiptLogKey(), "dlr: the receipt log; entries are deleted once applied (or after receipts.early_window when their message never appears)"},
+		ownedKey{s.keys.whShardPattern("wh"), "dlr: webhook jobs; deleted when delivered, retried (to the retry set) or dead"},
+		ownedKey{s.keys.whShardPattern("wh:retry"), "dlr: webhook jobs waiting to be retried; moved back to the queue when due"},
+		ownedKey{s.keys.whShardPattern("wh:dead"), "dlr: dead webhook jobs, for inspection and replay; kept Options.DeadRetention (30 days), older ones dropped as new ones arrive; replay deletes"},
+		ownedKey{s.keys.whShardPattern("wh:deadidx"), "dlr: the dead jobs' index by time (see the dead jobs)"},
+		ownedKey{s.keys.unmatchedKey(), "dlr: receipts that matched no message, by expiry; expired ones dropped as new ones arrive"},
+		ownedKey{s.keys.unmatchedDataKey(), "dlr: the unmatched receipts themselves (see their index)"},
+		ownedKey{s.keys.badKey(), "dispatch: queue entries that could not be decoded; the newest 10,000 are kept for inspection"},
+		ownedKey{s.keys.liveKey(), "liveness: one field per running instance; a field is deleted when its heartbeat lapses or the instance leaves"},
+		ownedKey{s.keys.leaseFenceKey(), "bind leases: the fencing counter, one small integer that must never go back"},
+		ownedKey{s.keys.creditsKey(anyOne, "*"), "accounts: the account's credit balance, set from the configuration and the admin API"},
 		ownedKey{doc, "dlt: the registry document, replaced by every import"},
 		ownedKey{version, "dlt: the registry's version counter"},
 	)

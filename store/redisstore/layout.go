@@ -15,6 +15,11 @@ import (
 // (Options.setDefaults), so it never supplies the tag; carrier and account names may, which
 // only makes two of them share a slot.
 
+// keyspace names every key of one store: it is the key prefix (Options.Prefix), and its
+// methods, the only code that spells key names, add the rest. A value, not the Store, so
+// that the layout reads as what it is: a pure function of the prefix and the names.
+type keyspace string
+
 // messageShards is how many message shards there are. A message's record and the webhook
 // jobs queued with its changes live in shard shardOf(id), under one hash tag, so the
 // compare-and-set of a record and the queueing of its job stay one script on a cluster;
@@ -49,66 +54,82 @@ func shardOf(id string) int {
 }
 
 // shardKey is a key of message shard k: P:{m<k>.<j>}:name.
-func (s *Store) shardKey(k int, name string) string {
-	return s.opts.Prefix + ":{" + shardTags[k] + "}:" + name
+func (ks keyspace) shardKey(k int, name string) string {
+	return string(ks) + ":{" + shardTags[k] + "}:" + name
 }
 
 // carrierKey is a key of a carrier's queue: P:{q:<carrier>}:name. A carrier's streams and
 // scheduled set share the tag, so Claim, Defer, Depth and the promotion of scheduled
 // messages are single-slot.
-func (s *Store) carrierKey(carrier, name string) string {
-	return s.opts.Prefix + ":{q:" + carrier + "}:" + name
+func (ks keyspace) carrierKey(carrier, name string) string {
+	return string(ks) + ":{q:" + carrier + "}:" + name
 }
 
-func (s *Store) streamKey(carrier string, p store.Priority) string {
-	return s.carrierKey(carrier, strconv.Itoa(int(p)))
+func (ks keyspace) streamKey(carrier string, p store.Priority) string {
+	return ks.carrierKey(carrier, strconv.Itoa(int(p)))
 }
 
-func (s *Store) streamKeys(carrier string) []string {
-	return []string{s.streamKey(carrier, 0), s.streamKey(carrier, 1), s.streamKey(carrier, 2)}
+func (ks keyspace) streamKeys(carrier string) []string {
+	return []string{ks.streamKey(carrier, 0), ks.streamKey(carrier, 1), ks.streamKey(carrier, 2)}
 }
 
-func (s *Store) schedKey(carrier string) string { return s.carrierKey(carrier, "sched") }
+func (ks keyspace) schedKey(carrier string) string { return ks.carrierKey(carrier, "sched") }
 
 // schedSetKey names the carriers that may have scheduled messages: a slot of its own.
-func (s *Store) schedSetKey() string { return s.opts.Prefix + ":sched" }
+func (ks keyspace) schedSetKey() string { return string(ks) + ":sched" }
 
-func (s *Store) recKey(id string) string { return s.shardKey(shardOf(id), "rec:"+id) }
+func (ks keyspace) recKey(id string) string { return ks.shardKey(shardOf(id), "rec:"+id) }
 
 // badKey is the quarantine list: a slot of its own, written before the bad entry is finished.
-func (s *Store) badKey() string { return s.opts.Prefix + ":bad" }
+func (ks keyspace) badKey() string { return string(ks) + ":bad" }
 
-func (s *Store) cidKey(carrier, cmid string) string {
-	return s.opts.Prefix + ":cid:" + carrier + ":" + cmid
+func (ks keyspace) cidKey(carrier, cmid string) string {
+	return string(ks) + ":cid:" + carrier + ":" + cmid
 }
 
 // The webhook queue of each message shard.
-func (s *Store) whStreamKey(k int) string { return s.shardKey(k, "wh") }
-func (s *Store) whRetryKey(k int) string  { return s.shardKey(k, "wh:retry") }
-func (s *Store) deadKey(k int) string     { return s.shardKey(k, "wh:dead") }
-func (s *Store) deadIdxKey(k int) string  { return s.shardKey(k, "wh:deadidx") }
+func (ks keyspace) whStreamKey(k int) string { return ks.shardKey(k, "wh") }
+func (ks keyspace) whRetryKey(k int) string  { return ks.shardKey(k, "wh:retry") }
+func (ks keyspace) deadKey(k int) string     { return ks.shardKey(k, "wh:dead") }
+func (ks keyspace) deadIdxKey(k int) string  { return ks.shardKey(k, "wh:deadidx") }
 
 // whShardPattern matches the given webhook key of every shard (for ownedKeys).
-func (s *Store) whShardPattern(name string) string { return s.opts.Prefix + ":{m*}:" + name }
+func (ks keyspace) whShardPattern(name string) string { return string(ks) + ":{m*}:" + name }
 
 // Unmatched receipts: the index and the data under one tag (one script files and prunes).
-func (s *Store) unmatchedKey() string     { return s.opts.Prefix + ":{dlr}:unmatched" }
-func (s *Store) unmatchedDataKey() string { return s.opts.Prefix + ":{dlr}:unmatched:data" }
+func (ks keyspace) unmatchedKey() string     { return string(ks) + ":{dlr}:unmatched" }
+func (ks keyspace) unmatchedDataKey() string { return string(ks) + ":{dlr}:unmatched:data" }
 
 // OTP keys of an account share its tag: creating a session touches the session, the
 // phone's latest-session pointer and its send counter in one script.
-func (s *Store) otpSessionKey(account, id string) string {
-	return s.opts.Prefix + ":otp:{" + account + "}:s:" + id
+func (ks keyspace) otpSessionKey(account, id string) string {
+	return string(ks) + ":otp:{" + account + "}:s:" + id
 }
-func (s *Store) otpPhoneKey(account, phone string) string {
-	return s.opts.Prefix + ":otp:{" + account + "}:p:" + phone
+func (ks keyspace) otpPhoneKey(account, phone string) string {
+	return string(ks) + ":otp:{" + account + "}:p:" + phone
 }
-func (s *Store) otpSendsKey(account, phone string) string {
-	return s.opts.Prefix + ":otp:{" + account + "}:n:" + phone
+func (ks keyspace) otpSendsKey(account, phone string) string {
+	return string(ks) + ":otp:{" + account + "}:n:" + phone
 }
 
-func (s *Store) registryKeys() (doc, version string) {
-	return s.opts.Prefix + ":{dlt}:registry", s.opts.Prefix + ":{dlt}:version"
+func (ks keyspace) registryKeys() (doc, version string) {
+	return string(ks) + ":{dlt}:registry", string(ks) + ":{dlt}:version"
+}
+
+// Keys of the bind leases: one tag, so that acquiring a slot and its fence is one script.
+func (ks keyspace) leaseSlotKey(slot string) string { return string(ks) + ":{lease}:bind:" + slot }
+func (ks keyspace) leaseFenceKey() string           { return string(ks) + ":{lease}:fence" }
+func (ks keyspace) leaseIndexKey() string           { return string(ks) + ":{lease}:binds" }
+
+// liveKey is the hash of live members (store.Liveness).
+func (ks keyspace) liveKey() string { return string(ks) + ":{live}" }
+
+// receiptLogKey is the receipt log's stream (store.ReceiptLog).
+func (ks keyspace) receiptLogKey() string { return string(ks) + ":rlog" }
+
+// creditsKey is an account's balance of one category (store.Credits).
+func (ks keyspace) creditsKey(account string, cat store.CreditCategory) string {
+	return string(ks) + ":credits:" + account + ":" + string(cat)
 }
 
 // clusterSlots is the number of Redis Cluster hash slots.

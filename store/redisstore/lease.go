@@ -36,10 +36,6 @@ import (
 
 var _ store.BindLeases = (*Store)(nil)
 
-func (s *Store) leaseSlotKey(slot string) string { return s.opts.Prefix + ":{lease}:bind:" + slot }
-func (s *Store) leaseFenceKey() string           { return s.opts.Prefix + ":{lease}:fence" }
-func (s *Store) leaseIndexKey() string           { return s.opts.Prefix + ":{lease}:binds" }
-
 // leaseValue is what a slot key holds.
 func leaseValue(l store.BindLease) string { return strconv.FormatInt(l.Token, 10) + "|" + l.Holder }
 
@@ -121,7 +117,7 @@ func (s *Store) AcquireBind(ctx context.Context, slot, holder string, ttl time.D
 	if err := checkLeaseTTL("acquire bind", ttl); err != nil {
 		return store.BindLease{}, false, err
 	}
-	keys := []string{s.leaseSlotKey(slot), s.leaseFenceKey(), s.leaseIndexKey()}
+	keys := []string{s.keys.leaseSlotKey(slot), s.keys.leaseFenceKey(), s.keys.leaseIndexKey()}
 	res, err := acquireBindScript.Run(ctx, s.c, keys, holder, ms(ttl), slot).Slice()
 	if err != nil {
 		return store.BindLease{}, false, fmt.Errorf("store: acquire bind %s: %w", slot, err)
@@ -153,10 +149,10 @@ func (s *Store) RenewBinds(ctx context.Context, ttl time.Duration, ls ...store.B
 	args := make([]any, 0, 2*len(ls)+1)
 	args = append(args, ms(ttl))
 	for _, l := range ls {
-		keys = append(keys, s.leaseSlotKey(l.Slot))
+		keys = append(keys, s.keys.leaseSlotKey(l.Slot))
 		args = append(args, leaseValue(l), l.Slot)
 	}
-	keys = append(keys, s.leaseIndexKey())
+	keys = append(keys, s.keys.leaseIndexKey())
 	res, err := renewBindsScript.Run(ctx, s.c, keys, args...).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("store: renew binds: %w", err)
@@ -178,7 +174,7 @@ func (s *Store) ReleaseBind(ctx context.Context, l store.BindLease) error {
 	if err := s.check(ctx, "release bind"); err != nil {
 		return err
 	}
-	keys := []string{s.leaseSlotKey(l.Slot), s.leaseIndexKey()}
+	keys := []string{s.keys.leaseSlotKey(l.Slot), s.keys.leaseIndexKey()}
 	if err := releaseBindScript.Run(ctx, s.c, keys, leaseValue(l), l.Slot).Err(); err != nil {
 		return fmt.Errorf("store: release bind %s: %w", l.Slot, err)
 	}
@@ -192,7 +188,7 @@ func (s *Store) BindLeases(ctx context.Context, prefix string) ([]store.BindLeas
 	if err := s.check(ctx, "bind leases"); err != nil {
 		return nil, err
 	}
-	slots, err := s.c.SMembers(ctx, s.leaseIndexKey()).Result()
+	slots, err := s.c.SMembers(ctx, s.keys.leaseIndexKey()).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: bind leases: %w", err)
 	}
@@ -205,8 +201,8 @@ func (s *Store) BindLeases(ctx context.Context, prefix string) ([]store.BindLeas
 	gets := make([]*redis.StringCmd, len(slots))
 	ttls := make([]*redis.DurationCmd, len(slots))
 	for i, slot := range slots {
-		gets[i] = pipe.Get(ctx, s.leaseSlotKey(slot))
-		ttls[i] = pipe.PTTL(ctx, s.leaseSlotKey(slot))
+		gets[i] = pipe.Get(ctx, s.keys.leaseSlotKey(slot))
+		ttls[i] = pipe.PTTL(ctx, s.keys.leaseSlotKey(slot))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("store: bind leases: %w", err)
@@ -218,7 +214,7 @@ func (s *Store) BindLeases(ctx context.Context, prefix string) ([]store.BindLeas
 	for i, slot := range slots {
 		v, err := gets[i].Result()
 		if errors.Is(err, redis.Nil) {
-			goneKeys = append(goneKeys, s.leaseSlotKey(slot))
+			goneKeys = append(goneKeys, s.keys.leaseSlotKey(slot))
 			goneSlots = append(goneSlots, slot)
 			continue
 		}
@@ -234,7 +230,7 @@ func (s *Store) BindLeases(ctx context.Context, prefix string) ([]store.BindLeas
 		out = append(out, l)
 	}
 	if len(goneKeys) > 0 {
-		keys := append([]string{s.leaseIndexKey()}, goneKeys...)
+		keys := append([]string{s.keys.leaseIndexKey()}, goneKeys...)
 		if err := pruneBindsScript.Run(ctx, s.c, keys, goneSlots...).Err(); err != nil {
 			return nil, fmt.Errorf("store: bind leases: prune index: %w", err)
 		}

@@ -20,8 +20,6 @@ import (
 // next script that sees it, so the key's size is bounded by the number of instances and it
 // is owned by them (it disappears with the last one).
 
-func (s *Store) liveKey() string { return s.opts.Prefix + ":{live}" }
-
 // joinScript: KEYS[1] the hash; ARGV instance, incarnation, ttl ms. Replaces any earlier
 // incarnation of the instance.
 var joinScript = redis.NewScript(`
@@ -94,7 +92,7 @@ func (s *Store) Join(ctx context.Context, m store.Member, ttl time.Duration) err
 	if err := checkMember(m); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	if err := joinScript.Run(ctx, s.c, []string{s.liveKey()}, m.Instance, m.Incarnation, max(ms(ttl), 1)).Err(); err != nil {
+	if err := joinScript.Run(ctx, s.c, []string{s.keys.liveKey()}, m.Instance, m.Incarnation, max(ms(ttl), 1)).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	s.consumer.Store(m.Consumer())
@@ -108,7 +106,7 @@ func (s *Store) Renew(ctx context.Context, m store.Member, ttl time.Duration) er
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
-	ok, err := renewScript.Run(ctx, s.c, []string{s.liveKey()}, m.Instance, m.Incarnation, max(ms(ttl), 1)).Int()
+	ok, err := renewScript.Run(ctx, s.c, []string{s.keys.liveKey()}, m.Instance, m.Incarnation, max(ms(ttl), 1)).Int()
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -124,7 +122,7 @@ func (s *Store) Leave(ctx context.Context, m store.Member) error {
 	if err := s.check(ctx, op); err != nil {
 		return err
 	}
-	if err := leaveScript.Run(ctx, s.c, []string{s.liveKey()}, m.Instance, m.Incarnation).Err(); err != nil {
+	if err := leaveScript.Run(ctx, s.c, []string{s.keys.liveKey()}, m.Instance, m.Incarnation).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	s.live.forget()
@@ -137,7 +135,7 @@ func (s *Store) Members(ctx context.Context) ([]store.Member, error) {
 	if err := s.check(ctx, op); err != nil {
 		return nil, err
 	}
-	names, err := membersScript.Run(ctx, s.c, []string{s.liveKey()}).StringSlice()
+	names, err := membersScript.Run(ctx, s.c, []string{s.keys.liveKey()}).StringSlice()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}

@@ -58,21 +58,21 @@ func (s *Store) MigrateKeys(ctx context.Context) (MigrationReport, error) {
 		case strings.ContainsAny(name, "{}"):
 			return nil // present layout
 		case part[0] == "rec" && len(part) == 2:
-			return rename(key, s.recKey(part[1]))
+			return rename(key, s.keys.recKey(part[1]))
 		case part[0] == "q" && len(part) == 3 && len(part[2]) == 1 && part[2][0] >= '0' && part[2][0] <= '2':
-			return rename(key, s.streamKey(part[1], store.Priority(part[2][0]-'0')))
+			return rename(key, s.keys.streamKey(part[1], store.Priority(part[2][0]-'0')))
 		case part[0] == "sched" && len(part) == 2:
-			return rename(key, s.schedKey(part[1]))
+			return rename(key, s.keys.schedKey(part[1]))
 		case part[0] == "otp" && len(part) == 4 && (part[1] == "s" || part[1] == "p" || part[1] == "n"):
-			to := map[string]func(string, string) string{"s": s.otpSessionKey, "p": s.otpPhoneKey, "n": s.otpSendsKey}[part[1]]
+			to := map[string]func(string, string) string{"s": s.keys.otpSessionKey, "p": s.keys.otpPhoneKey, "n": s.keys.otpSendsKey}[part[1]]
 			return rename(key, to(part[2], part[3]))
 		case name == "dlt:registry", name == "dlt:version":
-			doc, version := s.registryKeys()
+			doc, version := s.keys.registryKeys()
 			return rename(key, map[string]string{"dlt:registry": doc, "dlt:version": version}[name])
 		case name == "dlr:unmatched":
-			return rename(key, s.unmatchedKey())
+			return rename(key, s.keys.unmatchedKey())
 		case name == "dlr:unmatched:data":
-			return rename(key, s.unmatchedDataKey())
+			return rename(key, s.keys.unmatchedDataKey())
 		case name == "wh:q", name == "wh:retry", name == "wh:dead", name == "wh:deadidx":
 			return nil // below, after the scan
 		case name == "sched", name == "bad", name == "rlog", part[0] == "cid", part[0] == "credits":
@@ -126,7 +126,7 @@ func (s *Store) migrateJobs(ctx context.Context, p string, r *MigrationReport) e
 	for _, e := range entries {
 		body, _ := e.Values["j"].(string)
 		if j, ok := decode(body); ok {
-			if err := s.c.XAdd(ctx, &redis.XAddArgs{Stream: s.whStreamKey(jobShard(j)), Values: []any{"j", body}}).Err(); err != nil {
+			if err := s.c.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.whStreamKey(jobShard(j)), Values: []any{"j", body}}).Err(); err != nil {
 				return err
 			}
 			r.Jobs++
@@ -140,7 +140,7 @@ func (s *Store) migrateJobs(ctx context.Context, p string, r *MigrationReport) e
 	for _, z := range retry {
 		body, _ := z.Member.(string)
 		if j, ok := decode(body); ok {
-			if err := s.c.ZAdd(ctx, s.whRetryKey(jobShard(j)), redis.Z{Score: z.Score, Member: body}).Err(); err != nil {
+			if err := s.c.ZAdd(ctx, s.keys.whRetryKey(jobShard(j)), redis.Z{Score: z.Score, Member: body}).Err(); err != nil {
 				return err
 			}
 			r.Jobs++
@@ -162,8 +162,8 @@ func (s *Store) migrateJobs(ctx context.Context, p string, r *MigrationReport) e
 			return err
 		}
 		if _, err := s.c.TxPipelined(ctx, func(pl redis.Pipeliner) error {
-			pl.HSet(ctx, s.deadKey(k), id, body)
-			pl.ZAdd(ctx, s.deadIdxKey(k), redis.Z{Score: score, Member: id})
+			pl.HSet(ctx, s.keys.deadKey(k), id, body)
+			pl.ZAdd(ctx, s.keys.deadIdxKey(k), redis.Z{Score: score, Member: id})
 			return nil
 		}); err != nil {
 			return err

@@ -32,10 +32,6 @@ var (
 	_ store.Credits = (*Store)(nil)
 )
 
-func (s *Store) creditsKey(account string, cat store.CreditCategory) string {
-	return s.opts.Prefix + ":credits:" + account + ":" + string(cat)
-}
-
 // createOTPScript: KEYS session, phone index, send counter; ARGV limit, window ms, ttl ms,
 // id, then the session's field/value pairs. Returns 0, or -1 at the send limit.
 var createOTPScript = redis.NewScript(`
@@ -76,7 +72,7 @@ func (s *Store) CreateOTP(ctx context.Context, sess *store.OTPSession, ttl time.
 		"account", sess.Account, "phone", sess.Phone, "hash", sess.Hash,
 		"attempts", sess.Attempts, "max", sess.MaxAttempts,
 		"created", sess.CreatedAt.UnixMilli(), "expires", sess.ExpiresAt.UnixMilli(), "used", used}
-	keys := []string{s.otpSessionKey(sess.Account, sess.ID), s.otpPhoneKey(sess.Account, sess.Phone), s.otpSendsKey(sess.Account, sess.Phone)}
+	keys := []string{s.keys.otpSessionKey(sess.Account, sess.ID), s.keys.otpPhoneKey(sess.Account, sess.Phone), s.keys.otpSendsKey(sess.Account, sess.Phone)}
 	n, err := createOTPScript.Run(ctx, s.c, keys, args...).Int64()
 	if err != nil {
 		return fmt.Errorf("store: create otp: %w", err)
@@ -92,7 +88,7 @@ func (s *Store) GetOTP(ctx context.Context, account, id string) (*store.OTPSessi
 	if err := s.check(ctx, "get otp"); err != nil {
 		return nil, err
 	}
-	m, err := s.c.HGetAll(ctx, s.otpSessionKey(account, id)).Result()
+	m, err := s.c.HGetAll(ctx, s.keys.otpSessionKey(account, id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("store: get otp: %w", err)
 	}
@@ -113,7 +109,7 @@ func (s *Store) LatestOTP(ctx context.Context, account, phone string) (string, e
 	if err := s.check(ctx, "latest otp"); err != nil {
 		return "", err
 	}
-	id, err := s.c.Get(ctx, s.otpPhoneKey(account, phone)).Result()
+	id, err := s.c.Get(ctx, s.keys.otpPhoneKey(account, phone)).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", store.ErrNotFound
 	}
@@ -167,7 +163,7 @@ func (s *Store) VerifyOTP(ctx context.Context, account, id string, now time.Time
 	if now.Before(sess.ExpiresAt) && match(sess.Hash) {
 		matched = "1"
 	}
-	n, err := settleOTPScript.Run(ctx, s.c, []string{s.otpSessionKey(account, id)}, now.UnixMilli(), matched, sess.Hash).Int()
+	n, err := settleOTPScript.Run(ctx, s.c, []string{s.keys.otpSessionKey(account, id)}, now.UnixMilli(), matched, sess.Hash).Int()
 	if err != nil {
 		return store.OTPNotFound, fmt.Errorf("store: verify otp: %w", err)
 	}
@@ -186,8 +182,8 @@ func (s *Store) DeleteOTP(ctx context.Context, account, id string) error {
 	if err != nil {
 		return err
 	}
-	pk := s.otpPhoneKey(account, sess.Phone)
-	if err := delIfScript.Run(ctx, s.c, []string{pk, s.otpSessionKey(account, id)}, id).Err(); err != nil {
+	pk := s.keys.otpPhoneKey(account, sess.Phone)
+	if err := delIfScript.Run(ctx, s.c, []string{pk, s.keys.otpSessionKey(account, id)}, id).Err(); err != nil {
 		return fmt.Errorf("store: delete otp: %w", err)
 	}
 	return nil
@@ -216,9 +212,9 @@ func (s *Store) InitCredits(ctx context.Context, account string, cat store.Credi
 	}
 	var err error
 	if n < 0 {
-		err = s.c.Del(ctx, s.creditsKey(account, cat)).Err()
+		err = s.c.Del(ctx, s.keys.creditsKey(account, cat)).Err()
 	} else {
-		err = initCreditsScript.Run(ctx, s.c, []string{s.creditsKey(account, cat)}, n).Err()
+		err = initCreditsScript.Run(ctx, s.c, []string{s.keys.creditsKey(account, cat)}, n).Err()
 	}
 	if err != nil {
 		return fmt.Errorf("store: init credits: %w", err)
@@ -233,9 +229,9 @@ func (s *Store) SetCredits(ctx context.Context, account string, cat store.Credit
 	}
 	var err error
 	if n < 0 {
-		err = s.c.Del(ctx, s.creditsKey(account, cat)).Err()
+		err = s.c.Del(ctx, s.keys.creditsKey(account, cat)).Err()
 	} else {
-		err = s.c.Set(ctx, s.creditsKey(account, cat), n, 0).Err()
+		err = s.c.Set(ctx, s.keys.creditsKey(account, cat), n, 0).Err()
 	}
 	if err != nil {
 		return fmt.Errorf("store: set credits: %w", err)
@@ -248,7 +244,7 @@ func (s *Store) GetCredits(ctx context.Context, account string, cat store.Credit
 	if err := s.check(ctx, "get credits"); err != nil {
 		return 0, false, err
 	}
-	n, err := s.c.Get(ctx, s.creditsKey(account, cat)).Int64()
+	n, err := s.c.Get(ctx, s.keys.creditsKey(account, cat)).Int64()
 	if errors.Is(err, redis.Nil) {
 		return -1, false, nil
 	}
@@ -278,7 +274,7 @@ func (s *Store) TakeCredits(ctx context.Context, account string, cat store.Credi
 	if n <= 0 {
 		return 0, fmt.Errorf("store: take credits: %d is not positive", n)
 	}
-	res, err := takeCreditsScript.Run(ctx, s.c, []string{s.creditsKey(account, cat)}, n).Int64Slice()
+	res, err := takeCreditsScript.Run(ctx, s.c, []string{s.keys.creditsKey(account, cat)}, n).Int64Slice()
 	if err != nil || len(res) != 2 {
 		return 0, fmt.Errorf("store: take credits: %v", err)
 	}
@@ -303,7 +299,7 @@ func (s *Store) RefundCredits(ctx context.Context, account string, cat store.Cre
 	if n <= 0 {
 		return nil
 	}
-	if err := refundCreditsScript.Run(ctx, s.c, []string{s.creditsKey(account, cat)}, n).Err(); err != nil {
+	if err := refundCreditsScript.Run(ctx, s.c, []string{s.keys.creditsKey(account, cat)}, n).Err(); err != nil {
 		return fmt.Errorf("store: refund credits: %w", err)
 	}
 	return nil

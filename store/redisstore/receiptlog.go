@@ -27,8 +27,6 @@ import (
 // receiptGroup is the consumer group of the receipt log.
 const receiptGroup = "dlr"
 
-func (s *Store) receiptLogKey() string { return s.opts.Prefix + ":rlog" }
-
 // ensureStreamGroup creates the consumer group (and stream) of key unless known to exist.
 func (s *Store) ensureStreamGroup(ctx context.Context, key, group string) error {
 	if _, ok := s.groups.Load(key); ok {
@@ -59,7 +57,7 @@ func (s *Store) AppendReceipts(ctx context.Context, ps ...*store.LoggedPDU) erro
 			return fmt.Errorf("store: %s: %w", op, err)
 		}
 	}
-	key := s.receiptLogKey()
+	key := s.keys.receiptLogKey()
 	cmds := make([]redis.Cmder, 0, len(ps))
 	w := &write{
 		add: func(pl redis.Pipeliner) {
@@ -105,7 +103,7 @@ func (s *Store) ReadReceiptLog(ctx context.Context, consumer string, n int, wait
 	if n <= 0 {
 		return nil, nil
 	}
-	key := s.receiptLogKey()
+	key := s.keys.receiptLogKey()
 	deadline := time.Now().Add(wait)
 	for {
 		if err := s.ensureStreamGroup(ctx, key, receiptGroup); err != nil {
@@ -157,7 +155,7 @@ func (s *Store) ReclaimReceiptLog(ctx context.Context, consumer string, minIdle 
 	if n <= 0 {
 		return nil, nil
 	}
-	key := s.receiptLogKey()
+	key := s.keys.receiptLogKey()
 	if err := s.ensureStreamGroup(ctx, key, receiptGroup); err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -226,7 +224,7 @@ func (s *Store) AckReceiptLog(ctx context.Context, tokens ...string) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	w := &write{acks: map[streamGroup][]string{{s.receiptLogKey(), receiptGroup}: ids}}
+	w := &write{acks: map[streamGroup][]string{{s.keys.receiptLogKey(), receiptGroup}: ids}}
 	if err := s.commit.do(ctx, w); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -239,7 +237,7 @@ func (s *Store) ReceiptLogLen(ctx context.Context) (int64, error) {
 	if err := s.check(ctx, op); err != nil {
 		return 0, err
 	}
-	n, err := s.c.XLen(ctx, s.receiptLogKey()).Result()
+	n, err := s.c.XLen(ctx, s.keys.receiptLogKey()).Result()
 	if err != nil {
 		return 0, fmt.Errorf("store: %s: %w", op, err)
 	}

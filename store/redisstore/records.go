@@ -28,7 +28,7 @@ func (s *Store) PutRecord(ctx context.Context, r *store.Record, ttl time.Duratio
 	if err != nil {
 		return fmt.Errorf("store: put record: %w", err)
 	}
-	if err := s.c.Set(ctx, s.recKey(r.ID), b, time.Duration(ms(ttl))*time.Millisecond).Err(); err != nil {
+	if err := s.c.Set(ctx, s.keys.recKey(r.ID), b, time.Duration(ms(ttl))*time.Millisecond).Err(); err != nil {
 		return fmt.Errorf("store: put record %s: %w", r.ID, err)
 	}
 	return nil
@@ -40,7 +40,7 @@ func (s *Store) GetRecord(ctx context.Context, id string) (*store.Record, error)
 	if err := s.check(ctx, op); err != nil {
 		return nil, err
 	}
-	b, err := s.c.Get(ctx, s.recKey(id)).Bytes()
+	b, err := s.c.Get(ctx, s.keys.recKey(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("store: %s: %w", op, store.ErrNotFound)
 	}
@@ -85,7 +85,7 @@ func (e fnError) Error() string { return e.err.Error() }
 // the hot paths use Settle and SwapRecords.
 func (s *Store) UpdateRecord(ctx context.Context, id string, fn func(*store.Record) error) (*store.Record, error) {
 	op := "update record " + id
-	key := s.recKey(id)
+	key := s.keys.recKey(id)
 	var out *store.Record
 	txf := func(tx *redis.Tx) error {
 		b, err := tx.Get(ctx, key).Bytes()
@@ -162,7 +162,7 @@ func (s *Store) IndexCarrierID(ctx context.Context, carrier, carrierMsgID, msgID
 		ttl = s.opts.IndexTTL
 	}
 	v := indexValue(msgID, part)
-	if err := s.c.Set(ctx, s.cidKey(carrier, carrierMsgID), v, time.Duration(ms(ttl))*time.Millisecond).Err(); err != nil {
+	if err := s.c.Set(ctx, s.keys.cidKey(carrier, carrierMsgID), v, time.Duration(ms(ttl))*time.Millisecond).Err(); err != nil {
 		return fmt.Errorf("store: %s %s: %w", op, carrierMsgID, err)
 	}
 	return nil
@@ -174,7 +174,7 @@ func (s *Store) LookupCarrierID(ctx context.Context, carrier, carrierMsgID strin
 	if err := s.check(ctx, op); err != nil {
 		return "", 0, err
 	}
-	v, err := s.c.Get(ctx, s.cidKey(carrier, carrierMsgID)).Result()
+	v, err := s.c.Get(ctx, s.keys.cidKey(carrier, carrierMsgID)).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", 0, fmt.Errorf("store: %s: %w", op, store.ErrNotFound)
 	}
@@ -214,7 +214,7 @@ func (s *Store) LookupCarrierIDs(ctx context.Context, keys ...store.IndexKey) ([
 	}
 	names := make([]string, len(keys))
 	for i, k := range keys {
-		names[i] = s.cidKey(k.Carrier, k.ID)
+		names[i] = s.keys.cidKey(k.Carrier, k.ID)
 		out[i].IndexKey = k
 	}
 	vals, err := s.getMany(ctx, names)
@@ -308,7 +308,7 @@ func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) 
 			order = append(order, gk)
 		}
 		g.idx = append(g.idx, i)
-		g.keys = append(g.keys, s.recKey(r.ID), s.whStreamKey(k))
+		g.keys = append(g.keys, s.keys.recKey(r.ID), s.keys.whStreamKey(k))
 		g.args = append(g.args, b, strconv.FormatInt(r.Rev-1, 10), job)
 	}
 	calls := make([]*scriptCall, len(order))
@@ -392,7 +392,7 @@ func (s *Store) GetRecords(ctx context.Context, ids ...string) ([]*store.Record,
 	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
-		keys[i] = s.recKey(id)
+		keys[i] = s.keys.recKey(id)
 	}
 	vals, err := s.getMany(ctx, keys)
 	if err != nil {

@@ -5,7 +5,8 @@
 // # Key layout
 //
 // With the default prefix "smppd" (P below); the part in braces is the key's Redis Cluster
-// hash tag, and keys with equal tags share a slot (layout.go):
+// hash tag, and keys with equal tags share a slot (layout.go, where keyspace spells every key
+// name):
 //
 //	P:{q:<carrier>}:<prio>     stream  ready and pending messages of one carrier and priority
 //	                                   (prio 0 OTP, 1 transactional, 2 promotional); field "m"
@@ -21,10 +22,10 @@
 //	P:{m<k>.<j>}:rec:<id>      string  status record as JSON, with a TTL; its first field is
 //	                                   "rev", the compare-and-set revision; in message shard k
 //	                                   (FNV-1a of the id mod 16) beside the shard's webhook
-//	                                   queue P:{m<k>.<j>}:wh… (dlr.go)
+//	                                   queue P:{m<k>.<j>}:wh… (webhooks.go)
 //	P:cid:<carrier>:<cmid>     string  carrier message id index: "msgID|part", with a TTL
 //	P:rlog                     stream  the receipt log (receiptlog.go)
-//	P:{dlr}:…                          unmatched receipts (dlr.go)
+//	P:{dlr}:…                          unmatched receipts (receipts.go)
 //	P:otp:{<account>}:…, P:credits:…   OTP sessions and credits (otp.go)
 //	P:{dlt}:registry, P:{dlt}:version  the DLT registry (registry.go)
 //	P:{live}, P:{lease}:…              liveness (liveness.go) and bind leases (lease.go)
@@ -111,6 +112,16 @@
 // waiting Claim holds one pooled connection while it blocks: size PoolSize (default
 // 10 × GOMAXPROCS) above the number of consumers.
 //
+// # Files
+//
+// redisstore.go opens the store; layout.go names the keys. The send queues (store.Queue,
+// Accepter, Settler) are enqueue.go, claim.go, settle.go, takeover.go, schedule.go and
+// queue.go; records.go keeps the status records and the carrier id index; committer.go and
+// exec.go run the group commit. What dlr keeps is in receiptlog.go, receipts.go,
+// webhooks.go and deadletters.go; then otp.go, registry.go, liveness.go and lease.go.
+// keys.go lists the keys that live without a TTL and who deletes them; migrate.go renames
+// the keys of the layout before hash tags.
+//
 // The package logs nothing.
 package redisstore
 
@@ -119,7 +130,6 @@ import (
 	"errors"
 	"fmt"
 	neturl "net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -219,6 +229,7 @@ func (o *Options) setDefaults() error {
 type Store struct {
 	c         redis.UniversalClient
 	opts      Options
+	keys      keyspace // every key name (layout.go)
 	ownClient bool
 	cluster   bool // c is a *redis.ClusterClient
 	closed    atomic.Bool
@@ -234,21 +245,8 @@ type Store struct {
 	whRotor      atomic.Uint64 // the shard a webhook claim starts at, turned by every claim
 	healed       sync.Map      // carrier → time of its last healDue (cluster only)
 
-	stashMu sync.Mutex
-	stash   map[stashKey]stashed // claims read beyond n, kept for the consumer's next Claim
+	stash claimStash // claims read beyond n, kept for the consumer's next Claim (claim.go)
 }
-
-type stashKey struct{ carrier, consumer string }
-
-type stashed struct {
-	claims []store.Claim
-	at     time.Time
-}
-
-// stashMaxAge bounds how long extra claims wait for their consumer's next Claim. Older
-// ones are dropped from memory (they stay pending in Redis, and Reclaim hands them out), so
-// a consumer that stopped claiming never gets claims that someone else may have finished.
-const stashMaxAge = 5 * time.Second
 
 var (
 	_ store.Store      = (*Store)(nil)
@@ -264,7 +262,7 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Store{c: client, opts: opts, stash: make(map[stashKey]stashed)}
+	s := &Store{c: client, opts: opts, keys: keyspace(opts.Prefix)}
 	_, s.cluster = client.(*redis.ClusterClient)
 	s.commit = newCommitter(client, opts.MaxBatch, s.cluster)
 	return s, nil
@@ -381,45 +379,6 @@ func (s *Store) Client() redis.UniversalClient { return s.c }
 // Options returns the options in effect, defaults filled in.
 func (s *Store) Options() Options { return s.opts }
 
-// claimRef is what a claim's token says: which stream entry (carrier, priority, entry id)
-// and which delivery of it (the consumer it was handed to and its delivery count). Finishing
-// a claim checks the delivery against the entry's pending state, so a claim that was taken
-// over (another consumer, a higher count) can no longer finish the entry: that is the
-// fencing of a holder that was thought dead.
-type claimRef struct {
-	prio       store.Priority
-	id         string
-	deliveries int64
-	consumer   string
-}
-
-// token encodes a claim: "carrier:prio:id:deliveries:consumer".
-func token(carrier string, p store.Priority, id string, deliveries int64, consumer string) string {
-	return carrier + ":" + strconv.Itoa(int(p)) + ":" + id + ":" + strconv.FormatInt(deliveries, 10) + ":" + consumer
-}
-
-// parseToken reads a token made for carrier.
-func parseToken(carrier, tok string) (claimRef, bool) {
-	c, rest, ok := strings.Cut(tok, ":")
-	if !ok || c != carrier {
-		return claimRef{}, false
-	}
-	ps, rest, ok := strings.Cut(rest, ":")
-	if !ok || len(ps) != 1 || ps[0] < '0' || ps[0] > '2' {
-		return claimRef{}, false
-	}
-	id, rest, ok := strings.Cut(rest, ":")
-	if !ok || !validEntryID(id) {
-		return claimRef{}, false
-	}
-	ds, consumer, ok := strings.Cut(rest, ":")
-	d, err := strconv.ParseInt(ds, 10, 64)
-	if !ok || err != nil || d < 1 || consumer == "" {
-		return claimRef{}, false
-	}
-	return claimRef{prio: store.Priority(ps[0] - '0'), id: id, deliveries: d, consumer: consumer}, true
-}
-
 func (s *Store) check(ctx context.Context, op string) error {
 	if s.closed.Load() {
 		return fmt.Errorf("store: %s: %w", op, store.ErrClosed)
@@ -446,7 +405,7 @@ func (s *Store) ensureGroups(ctx context.Context, carrier string) error {
 		return nil
 	}
 	cmds, _ := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range s.streamKeys(carrier) {
+		for _, k := range s.keys.streamKeys(carrier) {
 			p.XGroupCreateMkStream(ctx, k, s.opts.Group, "0")
 		}
 		return nil

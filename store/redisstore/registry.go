@@ -14,7 +14,7 @@ import (
 
 // LoadRegistry returns the stored registry document and its version (0 when none).
 func (s *Store) LoadRegistry(ctx context.Context) ([]byte, int64, error) {
-	dk, vk := s.registryKeys()
+	dk, vk := s.keys.registryKeys()
 	vals, err := s.c.MGet(ctx, vk, dk).Result()
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: load registry: %w", err)
@@ -31,7 +31,7 @@ func (s *Store) LoadRegistry(ctx context.Context) ([]byte, int64, error) {
 
 // RegistryVersion returns the stored registry's version (0 when none).
 func (s *Store) RegistryVersion(ctx context.Context) (int64, error) {
-	_, vk := s.registryKeys()
+	_, vk := s.keys.registryKeys()
 	v, err := s.c.Get(ctx, vk).Int64()
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
@@ -44,7 +44,7 @@ func (s *Store) RegistryVersion(ctx context.Context) (int64, error) {
 
 // SaveRegistry stores doc and bumps the version, atomically.
 func (s *Store) SaveRegistry(ctx context.Context, doc []byte) (int64, error) {
-	dk, vk := s.registryKeys()
+	dk, vk := s.keys.registryKeys()
 	var incr *redis.IntCmd
 	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, dk, doc, 0)

@@ -17,15 +17,6 @@ import (
 
 const leaseTTL = 200 * time.Millisecond
 
-func leases(t *testing.T, s store.Store) store.BindLeases {
-	t.Helper()
-	bl, ok := s.(store.BindLeases)
-	if !ok {
-		t.Fatalf("%T does not implement store.BindLeases", s)
-	}
-	return bl
-}
-
 func mustAcquire(t *testing.T, bl store.BindLeases, slot, holder string, ttl time.Duration) (store.BindLease, bool) {
 	t.Helper()
 	l, ok, err := bl.AcquireBind(ctxT(t), slot, holder, ttl)
@@ -76,7 +67,7 @@ func holders(t *testing.T, bl store.BindLeases, prefix string) map[string]string
 
 // Many holders racing for one slot: exactly one gets it, and the others are told who.
 func testBindLeaseExclusive(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	const n = 16
 	var wg sync.WaitGroup
 	got := make([]store.BindLease, n)
@@ -117,7 +108,7 @@ func testBindLeaseExclusive(t *testing.T, s store.Store) {
 
 // Every acquisition gets a larger token than any before, across slots and holders.
 func testBindLeaseTokensGrow(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	var last int64
 	for i := range 6 {
 		slot := fmt.Sprintf("jio-tx-0.%d", i%2)
@@ -144,7 +135,7 @@ func testBindLeaseTokensGrow(t *testing.T, s store.Store) {
 // from the store, not from this process's clock: a control lease, taken with the same ttl
 // just after the first, has lapsed.
 func testBindLeaseReacquireKeepsToken(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	ttl := leaseTTL
 	for attempt := 0; ; attempt, ttl = attempt+1, 2*ttl {
 		if attempt == 4 {
@@ -190,7 +181,7 @@ func testBindLeaseReacquireKeepsToken(t *testing.T, s store.Store) {
 // A lease nobody renews lapses after its ttl and another holder may take it, with a larger
 // token; until then nobody may.
 func testBindLeaseLapses(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	a, ok := mustAcquire(t, bl, "jio-trx-0.0", "a~1", leaseTTL)
 	if !ok {
 		t.Fatal("free slot refused")
@@ -211,7 +202,7 @@ func testBindLeaseLapses(t *testing.T, s store.Store) {
 // The old holder of a slot that lapsed and went to another can no longer renew nor release
 // it; the new holder can renew.
 func testBindLeaseRenewAfterTakeover(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	a, _ := mustAcquire(t, bl, "jio-trx-0.0", "a~1", leaseTTL)
 	b := acquireWhenFree(t, bl, "jio-trx-0.0", "b~1", time.Minute)
 	if errs := mustRenew(t, bl, time.Minute, a); !errors.Is(errs[0], store.ErrLeaseLost) {
@@ -240,7 +231,7 @@ func testBindLeaseRenewAfterTakeover(t *testing.T, s store.Store) {
 // nothing, so the attempt is repeated on fresh slots with a doubled ttl, and the end of the
 // first ttl is read from the store (a control lease lapsing), not from sleeps.
 func testBindLeaseRenewMany(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	if errs := mustRenew(t, bl, time.Minute); len(errs) != 0 {
 		t.Fatalf("renewing nothing: %v", errs)
 	}
@@ -299,7 +290,7 @@ func testBindLeaseRenewMany(t *testing.T, s store.Store) {
 
 // Only the holder, with its token, releases a slot; after that anyone may take it at once.
 func testBindLeaseReleaseOnlyByHolder(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	a, _ := mustAcquire(t, bl, "jio-trx-0.0", "a~1", time.Minute)
 	for _, wrong := range []store.BindLease{
 		{Slot: a.Slot, Holder: "b~1", Token: a.Token},
@@ -330,7 +321,7 @@ func testBindLeaseReleaseOnlyByHolder(t *testing.T, s store.Store) {
 // BindLeases lists the live leases under a prefix, sorted by slot, with holder, token and
 // an expiry in the future; released and lapsed ones are gone.
 func testBindLeasesList(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	if ls, err := bl.BindLeases(ctxT(t), ""); err != nil || len(ls) != 0 {
 		t.Fatalf("empty store: %v, %v", ls, err)
 	}
@@ -375,7 +366,7 @@ func testBindLeasesList(t *testing.T, s store.Store) {
 }
 
 func testBindLeaseInvalid(t *testing.T, s store.Store) {
-	bl := leases(t, s)
+	bl := store.BindLeases(s)
 	if _, _, err := bl.AcquireBind(ctxT(t), "", "a~1", time.Minute); err == nil {
 		t.Fatal("AcquireBind with no slot: no error")
 	}

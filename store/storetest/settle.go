@@ -16,17 +16,6 @@ import (
 // Tests of the batched record reads and writes (part of Run): GetRecords, LookupCarrierIDs,
 // Settle and SwapRecords.
 
-// webhooksOf returns s's webhook queue. SwapRecords and Settle queue webhooks, so every
-// store.Store has one.
-func webhooksOf(t *testing.T, s store.Store) store.Webhooks {
-	t.Helper()
-	wh, ok := s.(store.Webhooks)
-	if !ok {
-		t.Fatalf("%T does not implement store.Webhooks: the webhooks SwapRecords and Settle queue cannot be checked", s)
-	}
-	return wh
-}
-
 // copyRecord is a deep copy.
 func copyRecord(r *store.Record) *store.Record {
 	c := *r
@@ -143,7 +132,7 @@ func indexOf(carrier, msgID string, cids ...string) []store.IndexEntry {
 
 func testSettle(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
-	wh := webhooksOf(t, s)
+	wh := store.Webhooks(s)
 	r, claim := acceptOne(t, s, "jio")
 	rec := sent(r, "C1-"+r.ID, "C2-"+r.ID)
 	want := copyRecord(rec)
@@ -215,7 +204,7 @@ func testSettleRecordGone(t *testing.T, s store.Store) {
 // testSettleBatch: many settlements, of two carriers, in one call.
 func testSettleBatch(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
-	wh := webhooksOf(t, s)
+	wh := store.Webhooks(s)
 	const n = 20
 	var msgs []*store.Message
 	var recs []*store.Record
@@ -276,7 +265,7 @@ func testSettleBatch(t *testing.T, s store.Store) {
 // testSettleConcurrent: consumers settling what they claim, concurrently.
 func testSettleConcurrent(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
-	wh := webhooksOf(t, s)
+	wh := store.Webhooks(s)
 	const total, workers = 200, 8
 	recs := map[string]*store.Record{}
 	for i := 0; i < total; i += 25 {
@@ -353,7 +342,7 @@ func testSettleConcurrent(t *testing.T, s store.Store) {
 
 func testSwapRecords(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
-	wh := webhooksOf(t, s)
+	wh := store.Webhooks(s)
 	if err := s.PutRecord(ctx, record("r1"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -428,7 +417,7 @@ func testSwapRecords(t *testing.T, s store.Store) {
 // come back in the order of the changes.
 func testSwapRecordsBatch(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
-	wh := webhooksOf(t, s)
+	wh := store.Webhooks(s)
 	for _, id := range []string{"b1", "b2", "b3"} {
 		if err := s.PutRecord(ctx, record(id), time.Hour); err != nil {
 			t.Fatal(err)
@@ -480,7 +469,7 @@ func testSwapRecordsBatch(t *testing.T, s store.Store) {
 // and exactly one webhook is queued per stored change.
 func testSwapRecordsConcurrent(t *testing.T, s store.Store) {
 	ctx := ctxT(t)
-	wh := webhooksOf(t, s)
+	wh := store.Webhooks(s)
 	r := record("hot")
 	r.Meta = nil
 	if err := s.PutRecord(ctx, r, time.Hour); err != nil {

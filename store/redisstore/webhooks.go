@@ -1,7 +1,6 @@
 package redisstore
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,16 +13,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smppd/smppd/store"
-	"github.com/smppd/smppd/store/internal/valid"
 )
 
-// Unmatched receipts and the webhook queue (store.Receipts and store.Webhooks). Keys, with P
-// the prefix:
-//
-//	P:{dlr}:unmatched           zset    unmatched receipt ids, score = expiry (unix ms)
-//	P:{dlr}:unmatched:data      hash    unmatched receipt id → JSON
-//
-// and per message shard (S = {m<k>.<j>}, see layout.go), the shard's webhook queue:
+// The webhook queue (store.Webhooks): queueing, claiming, acking, retrying and giving up on
+// jobs; the dead letters are read and replayed in deadletters.go. Per message shard (S =
+// {m<k>.<j>}, see layout.go, P the prefix), the shard's webhook queue:
 //
 //	P:S:wh                      stream  queued webhook jobs, field "j" = JSON; consumer group
 //	                                    "webhooks": a claim is a read, its lease the entry's
@@ -38,125 +32,10 @@ import (
 // A job's claim token is its shard, stream entry id and delivery count: a job taken over
 // after its lease ran out has a higher count, so the old holder's Retry or Dead does nothing.
 
-var (
-	_ store.Receipts = (*Store)(nil)
-	_ store.Webhooks = (*Store)(nil)
-)
+var _ store.Webhooks = (*Store)(nil)
 
 // webhookGroup is the consumer group of the webhook stream.
 const webhookGroup = "webhooks"
-
-func checkReceipt(r *store.Receipt) error {
-	if r == nil || r.ID == "" {
-		return errors.New("receipt without id")
-	}
-	if strings.ContainsAny(r.Key, "\n") || strings.ContainsAny(r.ID, "\n") {
-		return errors.New("receipt key or id with a line break")
-	}
-	return valid.Carrier(r.Carrier)
-}
-
-// decodeJSON decodes a script's list of JSON strings, skipping what does not decode.
-func decodeJSON[T any](vals []any) []*T {
-	out := make([]*T, 0, len(vals))
-	for _, v := range vals {
-		sv, ok := v.(string)
-		if !ok {
-			continue
-		}
-		x := new(T)
-		if json.Unmarshal([]byte(sv), x) == nil {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-// unmatchScript: KEYS unmatched zset, unmatched data; ARGV id, JSON, expiry ms, now ms.
-// Files the receipt and drops up to 100 expired entries.
-var unmatchScript = redis.NewScript(`
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-local old = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[4], 'BYSCORE', 'LIMIT', 0, 100)
-for _, id in ipairs(old) do
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
-end
-return 0
-`)
-
-// Unmatch implements store.Receipts.
-func (s *Store) Unmatch(ctx context.Context, r *store.Receipt, ttl time.Duration) error {
-	if err := s.check(ctx, "unmatch receipt"); err != nil {
-		return err
-	}
-	if err := checkReceipt(r); err != nil {
-		return fmt.Errorf("store: unmatch receipt: %w", err)
-	}
-	if ttl <= 0 {
-		ttl = store.DefaultUnmatchedTTL
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("store: unmatch receipt: %w", err)
-	}
-	now := time.Now()
-	keys := []string{s.unmatchedKey(), s.unmatchedDataKey()}
-	err = unmatchScript.Run(ctx, s.c, keys, r.ID, b, now.Add(ttl).UnixMilli(), now.UnixMilli()).Err()
-	if err != nil {
-		return fmt.Errorf("store: unmatch receipt %s: %w", r.ID, err)
-	}
-	return nil
-}
-
-// Unmatched implements store.Receipts.
-func (s *Store) Unmatched(ctx context.Context, n int) ([]*store.Receipt, error) {
-	op := "unmatched receipts"
-	if err := s.check(ctx, op); err != nil {
-		return nil, err
-	}
-	if n <= 0 {
-		return nil, nil
-	}
-	ids, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.unmatchedKey(), Start: "+inf",
-		Stop: strconv.FormatInt(time.Now().UnixMilli(), 10), ByScore: true, Rev: true, Count: int64(n)}).Result()
-	return hashValues[store.Receipt](ctx, s, op, s.unmatchedDataKey(), ids, err)
-}
-
-// hashValues reads the JSON values of ids (found by an index query that returned err) from
-// the hash at key, in the ids' order: the lists of unmatched receipts and dead letters are a
-// sorted-set index beside a hash of their data.
-func hashValues[T any](ctx context.Context, s *Store, op, key string, ids []string, err error) ([]*T, error) {
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	vals, err := s.c.HMGet(ctx, key, ids...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	return decodeJSON[T](vals), nil
-}
-
-// ReceiptCounts implements store.Receipts.
-func (s *Store) ReceiptCounts(ctx context.Context) (store.ReceiptCounts, error) {
-	op := "receipt counts"
-	if err := s.check(ctx, op); err != nil {
-		return store.ReceiptCounts{}, err
-	}
-	var parked, unmatched *redis.IntCmd
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		parked = p.XLen(ctx, s.receiptLogKey())
-		unmatched = p.ZCount(ctx, s.unmatchedKey(), strconv.FormatInt(time.Now().UnixMilli()+1, 10), "+inf")
-		return nil
-	})
-	if err != nil {
-		return store.ReceiptCounts{}, fmt.Errorf("store: %s: %w", op, err)
-	}
-	return store.ReceiptCounts{Parked: parked.Val(), Unmatched: unmatched.Val()}, nil
-}
 
 func marshalJob(j *store.WebhookJob) ([]byte, error) {
 	if j == nil || j.ID == "" || j.URL == "" {
@@ -205,9 +84,9 @@ func (s *Store) EnqueueWebhooks(ctx context.Context, jobs ...*store.WebhookJob) 
 		for _, i := range idx {
 			k := jobShard(jobs[i])
 			if j := jobs[i]; j.NextAt.After(now) {
-				p.ZAdd(ctx, s.whRetryKey(k), redis.Z{Score: float64(j.NextAt.UnixMilli()), Member: bodies[i]})
+				p.ZAdd(ctx, s.keys.whRetryKey(k), redis.Z{Score: float64(j.NextAt.UnixMilli()), Member: bodies[i]})
 			} else {
-				p.XAdd(ctx, &redis.XAddArgs{Stream: s.whStreamKey(k), Values: []any{"j", bodies[i]}})
+				p.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.whStreamKey(k), Values: []any{"j", bodies[i]}})
 			}
 		}
 	}
@@ -318,12 +197,12 @@ return flat
 
 // ensureWebhookGroups creates the consumer groups of the shards' streams unless known.
 func (s *Store) ensureWebhookGroups(ctx context.Context) error {
-	if _, ok := s.groups.Load(s.whStreamKey(0)); ok {
+	if _, ok := s.groups.Load(s.keys.whStreamKey(0)); ok {
 		return nil
 	}
 	cmds, _ := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k := range messageShards {
-			p.XGroupCreateMkStream(ctx, s.whStreamKey(k), webhookGroup, "0")
+			p.XGroupCreateMkStream(ctx, s.keys.whStreamKey(k), webhookGroup, "0")
 		}
 		return nil
 	})
@@ -332,7 +211,7 @@ func (s *Store) ensureWebhookGroups(ctx context.Context) error {
 			return fmt.Errorf("create consumer group: %w", err)
 		}
 	}
-	s.groups.Store(s.whStreamKey(0), struct{}{}) // a key with ':', unlike the carriers' entries
+	s.groups.Store(s.keys.whStreamKey(0), struct{}{}) // a key with ':', unlike the carriers' entries
 	return nil
 }
 
@@ -361,7 +240,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 		s.lastPromote.Store(now.UnixMilli())
 		calls := make([]*scriptCall, messageShards)
 		for k := range calls {
-			calls[k] = &scriptCall{script: promoteJobsScript, keys: []string{s.whRetryKey(k), s.whStreamKey(k)},
+			calls[k] = &scriptCall{script: promoteJobsScript, keys: []string{s.keys.whRetryKey(k), s.keys.whStreamKey(k)},
 				args: []any{now.UnixMilli(), 1000}}
 		}
 		if err := s.runScripts(ctx, calls); err != nil {
@@ -385,7 +264,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 			if len(out) >= n {
 				break
 			}
-			taken, err := s.takeOverDead(ctx, s.whStreamKey(k), webhookGroup, consumer, "", n-len(out), maxLease-lease)
+			taken, err := s.takeOverDead(ctx, s.keys.whStreamKey(k), webhookGroup, consumer, "", n-len(out), maxLease-lease)
 			if err != nil {
 				return out, fmt.Errorf("store: %s: %w", op, err)
 			}
@@ -410,11 +289,11 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	if !s.cluster {
 		keys := make([]string, len(order))
 		for i, k := range order {
-			keys[i] = s.whStreamKey(k)
+			keys[i] = s.keys.whStreamKey(k)
 		}
 		vals, err := claimJobsScript.Run(ctx, s.c, keys, args(n-len(out), takeover)...).Slice()
 		if isNoGroup(err) {
-			s.groups.Delete(s.whStreamKey(0))
+			s.groups.Delete(s.keys.whStreamKey(0))
 		}
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return out, fmt.Errorf("store: %s: %w", op, err)
@@ -427,12 +306,12 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	// (one pipeline), then the claim split between those that have something.
 	peeks := make([]*scriptCall, len(order))
 	for i, k := range order {
-		peeks[i] = &scriptCall{script: peekJobsScript, keys: []string{s.whStreamKey(k)},
+		peeks[i] = &scriptCall{script: peekJobsScript, keys: []string{s.keys.whStreamKey(k)},
 			args: []any{webhookGroup, n - len(out), ms(maxLease), takeover}}
 	}
 	if err := s.runScripts(ctx, peeks); err != nil {
 		if isNoGroup(err) || strings.Contains(err.Error(), "no such key") {
-			s.groups.Delete(s.whStreamKey(0)) // a stream deleted under us: recreated next time
+			s.groups.Delete(s.keys.whStreamKey(0)) // a stream deleted under us: recreated next time
 		} else {
 			return out, fmt.Errorf("store: %s: %w", op, err)
 		}
@@ -460,7 +339,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 	var shards []int
 	for i, k := range order {
 		if quota[i] > 0 {
-			calls = append(calls, &scriptCall{script: claimJobsScript, keys: []string{s.whStreamKey(k)}, args: args(quota[i], takeover)})
+			calls = append(calls, &scriptCall{script: claimJobsScript, keys: []string{s.keys.whStreamKey(k)}, args: args(quota[i], takeover)})
 			shards = append(shards, k)
 		}
 	}
@@ -469,7 +348,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 		if vals, cerr := c.cmd.Slice(); cerr == nil {
 			out = append(out, s.decodeJobs(ctx, vals, func(int) int { return shards[i] })...)
 		} else if isNoGroup(cerr) {
-			s.groups.Delete(s.whStreamKey(0))
+			s.groups.Delete(s.keys.whStreamKey(0))
 		}
 	}
 	sortJobs(out)
@@ -524,7 +403,7 @@ func (s *Store) shardsWithOthers(ctx context.Context, consumer string) ([]int, e
 	cmds := make([]*redis.XInfoConsumersCmd, messageShards)
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k := range cmds {
-			cmds[k] = p.XInfoConsumers(ctx, s.whStreamKey(k), webhookGroup)
+			cmds[k] = p.XInfoConsumers(ctx, s.keys.whStreamKey(k), webhookGroup)
 		}
 		return nil
 	})
@@ -563,7 +442,7 @@ func (s *Store) decodeJobs(ctx context.Context, vals []any, shard func(keyIndex 
 func (s *Store) decodeJob(ctx context.Context, k int, id, body string, deliveries int64) *store.WebhookJob {
 	j := new(store.WebhookJob)
 	if body == "" || json.Unmarshal([]byte(body), j) != nil || j.ID == "" {
-		key := s.whStreamKey(k)
+		key := s.keys.whStreamKey(k)
 		s.c.XAck(ctx, key, webhookGroup, id)
 		s.c.XDel(ctx, key, id)
 		return nil
@@ -586,7 +465,7 @@ func (s *Store) AckWebhooks(ctx context.Context, jobs ...*store.WebhookJob) erro
 			continue
 		}
 		if k, id, _, ok := parseWhToken(j.Token); ok {
-			sg := streamGroup{s.whStreamKey(k), webhookGroup}
+			sg := streamGroup{s.keys.whStreamKey(k), webhookGroup}
 			acks[sg] = append(acks[sg], id)
 		}
 	}
@@ -631,7 +510,7 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	keys := []string{s.whStreamKey(k), s.whRetryKey(k)}
+	keys := []string{s.keys.whStreamKey(k), s.keys.whRetryKey(k)}
 	if err := retryJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, b, at.UnixMilli()).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -670,173 +549,12 @@ func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	keys := []string{s.whStreamKey(k), s.deadKey(k), s.deadIdxKey(k)}
+	keys := []string{s.keys.whStreamKey(k), s.keys.deadKey(k), s.keys.deadIdxKey(k)}
 	cutoff := time.Now().Add(-s.opts.DeadRetention).UnixMilli()
 	if err := deadJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, job.ID, b, c.DeadAt.UnixMilli(), cutoff).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
-}
-
-// deadLetter is a dead job's id, shard and time of death.
-type deadLetter struct {
-	id    string
-	shard int
-	at    float64
-}
-
-// deadLetters returns up to n dead letters (n < 0: all), oldest first, across the shards.
-func (s *Store) deadLetters(ctx context.Context, n int) ([]deadLetter, error) {
-	cmds := make([]*redis.ZSliceCmd, messageShards)
-	stop := int64(n - 1)
-	if n < 0 {
-		stop = -1
-	}
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for k := range cmds {
-			cmds[k] = p.ZRangeWithScores(ctx, s.deadIdxKey(k), 0, stop)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	var all []deadLetter
-	for k, c := range cmds {
-		for _, z := range c.Val() {
-			id, _ := z.Member.(string)
-			all = append(all, deadLetter{id: id, shard: k, at: z.Score})
-		}
-	}
-	slices.SortFunc(all, func(a, b deadLetter) int {
-		if c := cmp.Compare(a.at, b.at); c != 0 {
-			return c
-		}
-		return strings.Compare(a.id, b.id)
-	})
-	if n >= 0 && len(all) > n {
-		all = all[:n]
-	}
-	return all, nil
-}
-
-// DeadWebhooks implements store.Webhooks: the oldest dead letters across the shards.
-func (s *Store) DeadWebhooks(ctx context.Context, n int) ([]*store.WebhookJob, error) {
-	op := "dead webhooks"
-	if err := s.check(ctx, op); err != nil {
-		return nil, err
-	}
-	if n <= 0 {
-		return nil, nil
-	}
-	dead, err := s.deadLetters(ctx, n)
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	vals, err := s.deadValues(ctx, dead)
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", op, err)
-	}
-	return decodeJSON[store.WebhookJob](vals), nil
-}
-
-// deadValues reads the dead letters' JSON (nil for one gone meanwhile), one HMGET per shard.
-func (s *Store) deadValues(ctx context.Context, dead []deadLetter) ([]any, error) {
-	byShard := map[int][]int{}
-	for i, d := range dead {
-		byShard[d.shard] = append(byShard[d.shard], i)
-	}
-	cmds := map[int]*redis.SliceCmd{}
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for k, idx := range byShard {
-			ids := make([]string, len(idx))
-			for j, i := range idx {
-				ids[j] = dead[i].id
-			}
-			cmds[k] = p.HMGet(ctx, s.deadKey(k), ids...)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	vals := make([]any, len(dead))
-	for k, idx := range byShard {
-		got := cmds[k].Val()
-		for j, i := range idx {
-			if j < len(got) {
-				vals[i] = got[j]
-			}
-		}
-	}
-	return vals, nil
-}
-
-// replayJobScript: KEYS dead, deadidx, stream; ARGV id, JSON. Only while dead.
-var replayJobScript = redis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('XADD', KEYS[3], '*', 'j', ARGV[2])
-return 1
-`)
-
-// ReplayWebhooks implements store.Webhooks: each dead letter moves back to its shard's
-// queue in one script.
-func (s *Store) ReplayWebhooks(ctx context.Context, now time.Time, ids ...string) (int, error) {
-	op := "replay webhooks"
-	if err := s.check(ctx, op); err != nil {
-		return 0, err
-	}
-	var dead []deadLetter
-	if len(ids) == 0 {
-		all, err := s.deadLetters(ctx, -1)
-		if err != nil {
-			return 0, fmt.Errorf("store: %s: %w", op, err)
-		}
-		dead = all
-	} else {
-		// A dead letter is in its job's queue's shard, which its id alone does not tell:
-		// look in every shard.
-		for _, id := range ids {
-			for k := range messageShards {
-				dead = append(dead, deadLetter{id: id, shard: k})
-			}
-		}
-	}
-	vals, err := s.deadValues(ctx, dead)
-	if err != nil {
-		return 0, fmt.Errorf("store: %s: %w", op, err)
-	}
-	var calls []*scriptCall
-	for i, d := range dead {
-		v, ok := vals[i].(string)
-		if !ok {
-			continue
-		}
-		j := new(store.WebhookJob)
-		if err := json.Unmarshal([]byte(v), j); err != nil {
-			return 0, fmt.Errorf("store: %s %s: %w", op, d.id, err)
-		}
-		j.DeadAt, j.Since, j.NextAt = time.Time{}, now, now
-		b, err := json.Marshal(j)
-		if err != nil {
-			return 0, fmt.Errorf("store: %s: %w", op, err)
-		}
-		calls = append(calls, &scriptCall{script: replayJobScript,
-			keys: []string{s.deadKey(d.shard), s.deadIdxKey(d.shard), s.whStreamKey(d.shard)}, args: []any{d.id, b}})
-	}
-	err = s.runScripts(ctx, calls)
-	n := 0
-	for _, c := range calls {
-		if moved, cerr := c.cmd.Int(); cerr == nil {
-			n += moved
-		}
-	}
-	if err != nil {
-		return n, fmt.Errorf("store: %s: %w", op, err)
-	}
-	return n, nil
 }
 
 // WebhookCounts implements store.Webhooks: summed over the shards.
@@ -848,7 +566,7 @@ func (s *Store) WebhookCounts(ctx context.Context) (store.WebhookCounts, error) 
 	var cmds []*redis.IntCmd
 	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for k := range messageShards {
-			cmds = append(cmds, p.XLen(ctx, s.whStreamKey(k)), p.ZCard(ctx, s.whRetryKey(k)), p.HLen(ctx, s.deadKey(k)))
+			cmds = append(cmds, p.XLen(ctx, s.keys.whStreamKey(k)), p.ZCard(ctx, s.keys.whRetryKey(k)), p.HLen(ctx, s.keys.deadKey(k)))
 		}
 		return nil
 	})

@@ -1,0 +1,136 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/internal/valid"
+)
+
+// Unmatched receipts (store.Receipts): receipts that matched no message, kept for an
+// operator to inspect. Keys, with P the prefix:
+//
+//	P:{dlr}:unmatched           zset    unmatched receipt ids, score = expiry (unix ms)
+//	P:{dlr}:unmatched:data      hash    unmatched receipt id → JSON
+
+var _ store.Receipts = (*Store)(nil)
+
+func checkReceipt(r *store.Receipt) error {
+	if r == nil || r.ID == "" {
+		return errors.New("receipt without id")
+	}
+	if strings.ContainsAny(r.Key, "\n") || strings.ContainsAny(r.ID, "\n") {
+		return errors.New("receipt key or id with a line break")
+	}
+	return valid.Carrier(r.Carrier)
+}
+
+// decodeJSON decodes a script's list of JSON strings, skipping what does not decode.
+func decodeJSON[T any](vals []any) []*T {
+	out := make([]*T, 0, len(vals))
+	for _, v := range vals {
+		sv, ok := v.(string)
+		if !ok {
+			continue
+		}
+		x := new(T)
+		if json.Unmarshal([]byte(sv), x) == nil {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// unmatchScript: KEYS unmatched zset, unmatched data; ARGV id, JSON, expiry ms, now ms.
+// Files the receipt and drops up to 100 expired entries.
+var unmatchScript = redis.NewScript(`
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+local old = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[4], 'BYSCORE', 'LIMIT', 0, 100)
+for _, id in ipairs(old) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('HDEL', KEYS[2], id)
+end
+return 0
+`)
+
+// Unmatch implements store.Receipts.
+func (s *Store) Unmatch(ctx context.Context, r *store.Receipt, ttl time.Duration) error {
+	if err := s.check(ctx, "unmatch receipt"); err != nil {
+		return err
+	}
+	if err := checkReceipt(r); err != nil {
+		return fmt.Errorf("store: unmatch receipt: %w", err)
+	}
+	if ttl <= 0 {
+		ttl = store.DefaultUnmatchedTTL
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("store: unmatch receipt: %w", err)
+	}
+	now := time.Now()
+	keys := []string{s.keys.unmatchedKey(), s.keys.unmatchedDataKey()}
+	err = unmatchScript.Run(ctx, s.c, keys, r.ID, b, now.Add(ttl).UnixMilli(), now.UnixMilli()).Err()
+	if err != nil {
+		return fmt.Errorf("store: unmatch receipt %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// Unmatched implements store.Receipts.
+func (s *Store) Unmatched(ctx context.Context, n int) ([]*store.Receipt, error) {
+	op := "unmatched receipts"
+	if err := s.check(ctx, op); err != nil {
+		return nil, err
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	ids, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.keys.unmatchedKey(), Start: "+inf",
+		Stop: strconv.FormatInt(time.Now().UnixMilli(), 10), ByScore: true, Rev: true, Count: int64(n)}).Result()
+	return hashValues[store.Receipt](ctx, s, op, s.keys.unmatchedDataKey(), ids, err)
+}
+
+// hashValues reads the JSON values of ids (found by an index query that returned err) from
+// the hash at key, in the ids' order: the lists of unmatched receipts and dead letters are a
+// sorted-set index beside a hash of their data.
+func hashValues[T any](ctx context.Context, s *Store, op, key string, ids []string, err error) ([]*T, error) {
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	vals, err := s.c.HMGet(ctx, key, ids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	return decodeJSON[T](vals), nil
+}
+
+// ReceiptCounts implements store.Receipts.
+func (s *Store) ReceiptCounts(ctx context.Context) (store.ReceiptCounts, error) {
+	op := "receipt counts"
+	if err := s.check(ctx, op); err != nil {
+		return store.ReceiptCounts{}, err
+	}
+	var parked, unmatched *redis.IntCmd
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		parked = p.XLen(ctx, s.keys.receiptLogKey())
+		unmatched = p.ZCount(ctx, s.keys.unmatchedKey(), strconv.FormatInt(time.Now().UnixMilli()+1, 10), "+inf")
+		return nil
+	})
+	if err != nil {
+		return store.ReceiptCounts{}, fmt.Errorf("store: %s: %w", op, err)
+	}
+	return store.ReceiptCounts{Parked: parked.Val(), Unmatched: unmatched.Val()}, nil
+}
