@@ -505,18 +505,6 @@ func (srv *Server) WaitForMessages(n int, timeout time.Duration) ([]Message, err
 	return srv.Messages(Filter{}), nil
 }
 
-// WaitFor polls cond every 2ms until it holds or timeout passes; it reports whether it held.
-func WaitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return true
-}
-
 // Counters returns the totals over every account.
 func (srv *Server) Counters() Counters {
 	var out Counters
