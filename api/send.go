@@ -174,11 +174,7 @@ func (d *draft) fillOTPText() *apiError {
 	case reg != nil || d.ctid == "":
 		return msgErr(msgInvalidTemplate + " - no OTP template is configured for this account")
 	default:
-		t := a.OTPText
-		if t == "" {
-			t = "Your OTP is {#numeric#}"
-		}
-		d.body = dlt.FillOTP(t, d.sp.otpCode)
+		d.body = dlt.FillOTP(a.OTPText, d.sp.otpCode) // New gave every account one (DefaultOTPText)
 	}
 	return nil
 }

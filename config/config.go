@@ -241,7 +241,8 @@ type Account struct {
 	SenderIDs []string `yaml:"sender_ids"`
 	// DLTEntity is the account's principal entity id (PE_ID).
 	DLTEntity string `yaml:"dlt_entity"`
-	// WebhookURL receives delivery reports unless a message names its own.
+	// WebhookURL receives the account's delivery reports (the api stamps it on each message it
+	// accepts, so a report goes where the account pointed when its message was sent).
 	WebhookURL string `yaml:"webhook_url"`
 	// Credits available for transactional and promotional SMS, consumed per segment;
 	// negative means unlimited. Default: unlimited.

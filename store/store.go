@@ -1,6 +1,10 @@
 // Package store keeps what smppd must not lose: accepted messages waiting to be sent, their
-// status records, and the index from carrier message ids back to our messages. It has two
-// implementations behind the same small interfaces: Redis (production; many smppd instances
+// status records, the index from carrier message ids back to our messages, the receipt log
+// and unmatched receipts, the webhook queue, bind leases, OTP sessions and credits. Each
+// concern is a small interface (Queue, Records, Settler, ReceiptLog, Webhooks, …) so that a
+// component asks only for what it uses; Store is all of them, because both implementations
+// keep all of it and the daemon hands one Store to every component. It has two
+// implementations behind the same interfaces: Redis (production; many smppd instances
 // share it) and an in-process one (the demo and unit tests; it keeps nothing across
 // restarts). One conformance suite (storetest) runs against both.
 //
