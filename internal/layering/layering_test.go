@@ -9,26 +9,31 @@ import (
 
 const module = "github.com/smppd/smppd/"
 
-// graph returns, for each package of the module (tests excluded), the module packages and the
-// selected outside packages it imports directly, from `go list`: the same graph the compiler
-// uses, build tags and all.
+// graph returns, for each package of the module (tests excluded), the module packages it
+// imports directly and the selected outside packages it links (testing, Prometheus), from
+// `go list`: the compiler's and the linker's view, build tags and all. Outside packages come
+// from .Deps, the full transitive list, so one linked through a third-party library counts.
 func graph(t *testing.T) map[string][]string {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"...").CombinedOutput()
+	out, err := exec.Command("go", "list", "-f",
+		`{{.ImportPath}}{{range .Imports}} {{.}}{{end}} |{{range .Deps}} {{.}}{{end}}`, module+"...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	g := map[string][]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		f := strings.Fields(line)
+		imports, linked, _ := strings.Cut(line, "|")
+		f := strings.Fields(imports)
 		pkg := strings.TrimPrefix(f[0], module)
 		var imps []string
 		for _, imp := range f[1:] {
-			switch {
-			case strings.HasPrefix(imp, module):
+			if strings.HasPrefix(imp, module) {
 				imps = append(imps, strings.TrimPrefix(imp, module))
-			case imp == "testing" || strings.HasPrefix(imp, "github.com/prometheus/"):
-				imps = append(imps, imp)
+			}
+		}
+		for _, dep := range strings.Fields(linked) {
+			if dep == "testing" || strings.HasPrefix(dep, "github.com/prometheus/") {
+				imps = append(imps, dep)
 			}
 		}
 		g[pkg] = imps
