@@ -49,16 +49,26 @@ func decodeJSON[T any](vals []any) []*T {
 	return out
 }
 
+// fileAndTrim is the Lua both expiring collections (unmatched receipts, dead webhooks) file an
+// entry with: the value in a hash, its id in a sorted set scored by time, and up to 100
+// entries scored at or before cutoff dropped from both, so that the collection trims itself a
+// little on every write instead of needing a sweeper.
+const fileAndTrim = `
+local function fileAndTrim(zset, hash, id, value, score, cutoff)
+  redis.call('HSET', hash, id, value)
+  redis.call('ZADD', zset, score, id)
+  local old = redis.call('ZRANGE', zset, '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, 100)
+  for _, o in ipairs(old) do
+    redis.call('ZREM', zset, o)
+    redis.call('HDEL', hash, o)
+  end
+end
+`
+
 // unmatchScript: KEYS unmatched zset, unmatched data; ARGV id, JSON, expiry ms, now ms.
 // Files the receipt and drops up to 100 expired entries.
-var unmatchScript = redis.NewScript(`
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-local old = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[4], 'BYSCORE', 'LIMIT', 0, 100)
-for _, id in ipairs(old) do
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('HDEL', KEYS[2], id)
-end
+var unmatchScript = redis.NewScript(fileAndTrim + `
+fileAndTrim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 return 0
 `)
 

@@ -520,14 +520,8 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 // deadJobScript: KEYS stream, dead, deadidx; ARGV entry id, deliveries, group, job id,
 // JSON, dead ms, and the cutoff (ms) before which dead jobs are dropped: up to 100 of those
 // go in each call, so the dead-letter store keeps Options.DeadRetention of history.
-var deadJobScript = redis.NewScript(heldCheck + `
-redis.call('HSET', KEYS[2], ARGV[4], ARGV[5])
-redis.call('ZADD', KEYS[3], ARGV[6], ARGV[4])
-local old = redis.call('ZRANGE', KEYS[3], '-inf', ARGV[7], 'BYSCORE', 'LIMIT', 0, 100)
-for _, id in ipairs(old) do
-  redis.call('ZREM', KEYS[3], id)
-  redis.call('HDEL', KEYS[2], id)
-end
+var deadJobScript = redis.NewScript(fileAndTrim + heldCheck + `
+fileAndTrim(KEYS[3], KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
 return 1
 `)
 
