@@ -2,9 +2,14 @@ package dlr
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store"
 )
 
@@ -63,3 +68,149 @@ type Deliverer interface {
 // the job now (no receiver bound): the job is held and tried again soon, without counting as
 // a failed attempt, so receipts wait for the client's next bind instead of dying.
 var ErrNotBound = errors.New("dlr: client not bound")
+
+// Record.Meta keys of ModeSMPP messages (the front sets them at accept).
+const (
+	// MetaReceiptParts is "1" when the client asked for one receipt per part of a long
+	// message (the account's receipt mode) instead of one combined receipt: each part's
+	// receipt is queued as that part becomes final, with ClientReceipt.Part its number from
+	// 1. A message of one part, and a message dispatch made final itself (FAILED, REJECTED
+	// at submit: no part reached a carrier), get their one combined receipt either way.
+	MetaReceiptParts = "receipt_parts"
+	// MetaReceiptText is the start of the message's text (the record keeps no text): the
+	// first 20 characters of it become the receipt's text field. None: the field is empty.
+	MetaReceiptText = "receipt_text"
+)
+
+// ReceiptTextLen is how many characters of a message's text its receipt carries (Appendix
+// B's text field).
+const ReceiptTextLen = 20
+
+// ClientAccount returns the account of a ClientTarget URL, and whether target is one.
+func ClientAccount(target string) (string, bool) {
+	acc, ok := strings.CutPrefix(target, ClientScheme+"://")
+	return acc, ok && acc != ""
+}
+
+// ParseClientReceipt reads the body of a ModeSMPP job (what a Deliverer is handed).
+func ParseClientReceipt(body string) (*ClientReceipt, error) {
+	var r ClientReceipt
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		return nil, fmt.Errorf("dlr: client receipt: %w", err)
+	}
+	return &r, nil
+}
+
+// PartJobID is the job id of the receipt of part `part` (from 1) of message msgID reporting
+// st: like JobID, the same part and status always give the same id.
+func PartJobID(msgID string, part int, st store.Status) string {
+	return msgID + ":" + strconv.Itoa(part) + ":" + string(st)
+}
+
+// clientReceiptOf is the combined receipt of r's current (final) status: Stat from the
+// status (or the carrier's own stat when it says the same, so DELETED and ACCEPTD pass
+// through), Err from the error code, Delivered the parts whose receipt said delivered.
+func clientReceiptOf(r *store.Record, target string) ClientReceipt {
+	cr := ClientReceipt{MessageID: r.ID, Account: clientAccountOf(r, target), From: r.From, To: r.To,
+		Submitted: submittedAt(r), Done: r.StatusAt, Stat: appendixBStat(r.Status, ""), Err: errField(r.ErrorCode),
+		Parts: max(r.Parts, 1), Text: receiptText(r)}
+	if r.Meta[MetaParts] != "" {
+		for _, p := range decodeParts(r) {
+			if p.Final && p.S == store.StatusDelivered {
+				cr.Delivered++
+			}
+		}
+		for _, p := range decodeParts(r) {
+			if p.Final && p.S == r.Status && errorCode(p) == r.ErrorCode {
+				cr.Stat = appendixBStat(r.Status, p.Stat)
+				break
+			}
+		}
+	} else if r.Status == store.StatusDelivered {
+		cr.Delivered = cr.Parts
+	}
+	return cr
+}
+
+// partReceiptOf is the receipt of part i (from 0) of r, final with state p.
+func partReceiptOf(r *store.Record, target string, i int, p partState) ClientReceipt {
+	cr := ClientReceipt{MessageID: r.ID, Account: clientAccountOf(r, target), From: r.From, To: r.To,
+		Submitted: submittedAt(r), Done: time.UnixMilli(p.At), Stat: appendixBStat(p.S, p.Stat),
+		Err: errField(errorCode(p)), Parts: 1, Text: receiptText(r), Part: i + 1}
+	if p.S == store.StatusDelivered {
+		cr.Delivered = 1
+	}
+	return cr
+}
+
+func clientAccountOf(r *store.Record, target string) string {
+	if acc, ok := ClientAccount(target); ok {
+		return acc
+	}
+	return r.Account
+}
+
+func submittedAt(r *store.Record) time.Time {
+	if r.SentAt.IsZero() {
+		return r.AcceptedAt // final before it was sent (FAILED, REJECTED at submit)
+	}
+	return r.SentAt
+}
+
+func receiptText(r *store.Record) string {
+	t := r.Meta[MetaReceiptText]
+	n := 0
+	for i := range t {
+		if n == ReceiptTextLen {
+			return t[:i]
+		}
+		n++
+	}
+	return t
+}
+
+// appendixBStat is the Appendix B stat reporting status st: the carrier's own stat when it
+// is one that means st (DELETED for UNDELIVERED, ACCEPTD for DELIVERED), else st's.
+func appendixBStat(st store.Status, carrierStat string) string {
+	if s, ok := smpp.ParseStat(carrierStat); ok {
+		if got, final := statusOf(&smpp.Receipt{State: s}); final && got == st {
+			return s.ReceiptStat()
+		}
+	}
+	switch st {
+	case store.StatusDelivered:
+		return smpp.StateDelivered.ReceiptStat()
+	case store.StatusUndelivered, store.StatusFailed:
+		return smpp.StateUndeliverable.ReceiptStat()
+	case store.StatusExpired:
+		return smpp.StateExpired.ReceiptStat()
+	case store.StatusRejected:
+		return smpp.StateRejected.ReceiptStat()
+	}
+	return smpp.StateUnknown.ReceiptStat()
+}
+
+// errField is the receipt's err field for an error code: three digits for a number up to
+// 999 (a carrier's err, a DLT code, a command_status written 0x…), "000" for none; a longer
+// code is passed as written, so nothing is lost (the front may cut it).
+func errField(code string) string {
+	code = strings.TrimSpace(code)
+	if code == "" {
+		return "000"
+	}
+	base, digits := 10, code
+	if h, ok := strings.CutPrefix(strings.ToLower(code), "0x"); ok {
+		base, digits = 16, h
+	}
+	if n, err := strconv.ParseUint(digits, base, 32); err == nil && n <= 999 {
+		return fmt.Sprintf("%03d", n)
+	}
+	return code
+}
+
+// clientJob is the job carrying receipt cr to target.
+func clientJob(id string, cr ClientReceipt, target string, now time.Time) *store.WebhookJob {
+	b, _ := json.Marshal(cr)
+	return &store.WebhookJob{ID: id, MessageID: cr.MessageID, Account: cr.Account, URL: target, Kind: ModeSMPP,
+		ContentType: "application/json", Body: string(b), CreatedAt: now, Since: now, NextAt: now}
+}

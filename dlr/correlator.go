@@ -236,7 +236,9 @@ func (c *Correlator) IndexEntries(carrier, carrierMsgID, msgID string, part int)
 }
 
 // FinalWebhook implements dispatch.Receipts: the webhook of a message dispatch made final
-// (FAILED, REJECTED at submit), or nil when nobody wants one.
+// (FAILED, REJECTED at submit), or nil when nobody wants one. A ModeSMPP message gets its
+// combined ClientReceipt job (REJECTD or UNDELIV), also when it asked for receipts per part:
+// no part of it reached a carrier.
 func (c *Correlator) FinalWebhook(rec *store.Record) *store.WebhookJob {
 	target, mode := c.webhookOf(rec)
 	if target == "" {
@@ -252,10 +254,12 @@ func (c *Correlator) FinalWebhook(rec *store.Record) *store.WebhookJob {
 // a message keeps the webhook it was accepted with.
 func (c *Correlator) webhookOf(rec *store.Record) (string, string) {
 	target, mode := rec.Meta[MetaWebhookURL], rec.Meta[MetaWebhookMode]
-	if rec.Meta[MetaOTP] == "1" {
+	switch {
+	case mode == ModeSMPP:
+		// The front's messages: the receipt goes back over SMPP whatever else Meta says.
+	case rec.Meta[MetaOTP] == "1":
 		mode = ModeOTP
-	}
-	if mode != ModeForm && mode != ModeOTP {
+	case mode != ModeForm:
 		mode = ModeJSON
 	}
 	return target, mode

@@ -138,11 +138,13 @@ func statusDescription(s store.Status) string {
 func JobID(msgID string, st store.Status) string { return msgID + ":" + string(st) }
 
 // BuildJob returns the webhook job reporting r's current status to url in mode (ModeJSON,
-// ModeForm or ModeOTP), due at now.
+// ModeForm, ModeOTP, or ModeSMPP: a combined ClientReceipt in JSON), due at now.
 func BuildJob(r *store.Record, target, mode string, now time.Time) *store.WebhookJob {
 	j := &store.WebhookJob{ID: JobID(r.ID, r.Status), MessageID: r.ID, Account: r.Account, URL: target,
 		Kind: mode, CreatedAt: now, Since: now, NextAt: now}
 	switch mode {
+	case ModeSMPP:
+		return clientJob(j.ID, clientReceiptOf(r, target), target, now)
 	case ModeOTP:
 		j.ContentType, j.Body = "application/x-www-form-urlencoded", otpFormOf(r).Encode()
 	case ModeForm:
