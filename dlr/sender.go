@@ -65,6 +65,33 @@ type SenderOptions struct {
 	// enough waiting (no attempt is counted): the delay is the time the host's workers need
 	// for its queue at its recent speed, at least 20ms, at most this. Default: 1s.
 	HostBusyDelay time.Duration
+	// Deliverers hand the jobs of a URL scheme to something other than an HTTP POST: the
+	// SMPP front registers its Deliverer under ClientScheme ("smpp"). Such jobs never go
+	// through the HTTP client, the address check (AllowPrivate) or signing (Secret). A
+	// Deliverer error wrapping ErrNotBound holds the job: it is due again after HoldMin,
+	// growing with its age to HoldMax, and the hold is not counted as an attempt; other
+	// errors count and are retried (MinBackoff…) or dead-lettered (RetryFor) like any.
+	// A job of ClientScheme while this sender has no Deliverer for it (this instance runs
+	// no front; another one may, or this one may after a restart) is held the same way, and
+	// logged once: jobs of a configured front may be in the store whatever this instance's
+	// configuration, so refusing to start, or dead-lettering them, would lose receipts.
+	Deliverers map[string]Deliverer
+	// ClientConcurrency caps the deliveries in flight to one target of a Deliverer scheme
+	// (one client account: ClientTarget), as PerHostConcurrency does for a host. An SMPP
+	// client takes a window of deliver_sm per bind, so 4 would starve it. Receipts of one
+	// account are handed over concurrently, so they may reach it out of order, as receipts
+	// do over SMPP anyway (each names its message). Default: 64.
+	ClientConcurrency int
+	// HoldMin and HoldMax bound the delay of a held job (its client not bound): a tenth of
+	// the job's age, at least HoldMin, at most HoldMax, so a client that binds again gets
+	// its backlog within HoldMax, and each held job costs a store write per HoldMax at
+	// most. Defaults: 1s and 10s.
+	HoldMin, HoldMax time.Duration
+	// HoldFor bounds how long a job is held for a client that does not bind, from when it
+	// was queued (Since): past it, it goes to the dead-letter list (Replay queues it
+	// again). Default: store.DefaultRecordTTL (90 days), the lifetime of the record the
+	// receipt reports on; never less than RetryFor.
+	HoldFor time.Duration
 	// AllowPrivate lets webhooks reach loopback, private and link-local addresses (tests,
 	// or receivers on the operator's own network). Default: refused.
 	AllowPrivate bool
@@ -115,6 +142,24 @@ func (o *SenderOptions) setDefaults() {
 	if o.HostBusyDelay <= 0 {
 		o.HostBusyDelay = time.Second
 	}
+	if o.ClientConcurrency <= 0 {
+		o.ClientConcurrency = 64
+	}
+	if o.HoldMin <= 0 {
+		o.HoldMin = time.Second
+	}
+	if o.HoldMax <= 0 {
+		o.HoldMax = 10 * time.Second
+	}
+	if o.HoldMax < o.HoldMin {
+		o.HoldMax = o.HoldMin
+	}
+	if o.HoldFor <= 0 {
+		o.HoldFor = store.DefaultRecordTTL
+	}
+	if o.HoldFor < o.RetryFor {
+		o.HoldFor = o.RetryFor
+	}
 	if o.UserAgent == "" {
 		o.UserAgent = "smppd-webhook/1"
 	}
@@ -134,7 +179,8 @@ type WebhookEvent struct {
 	StatusCode int
 	Err        error
 	Latency    time.Duration
-	// Outcome is "delivered", "retry", "dead" or "host_busy".
+	// Outcome is "delivered", "retry", "dead", "host_busy" or "held" (a Deliverer's client
+	// not bound).
 	Outcome string
 }
 
@@ -144,6 +190,7 @@ const (
 	WebhookRetry     = "retry"
 	WebhookDead      = "dead"
 	WebhookHostBusy  = "host_busy"
+	WebhookHeld      = "held"
 )
 
 // SenderStats are a sender's counters since it was made.
@@ -151,8 +198,9 @@ type SenderStats struct {
 	// Attempts counts requests; Delivered those answered 2xx; Failed the others (no
 	// answer, or not 2xx); Retried the failures scheduled again; Dead the jobs given up on
 	// (RetryFor ran out, or the URL is refused); Refused those refused for their address;
-	// HostBusy jobs pushed back because their host had enough waiting.
-	Attempts, Delivered, Failed, Retried, Dead, Refused, HostBusy uint64
+	// HostBusy jobs pushed back because their host had enough waiting; Held jobs pushed
+	// back because their client was not bound (not counted in Attempts).
+	Attempts, Delivered, Failed, Retried, Dead, Refused, HostBusy, Held uint64
 	// StoreErrors counts store calls that failed (the job is sent again after its lease).
 	StoreErrors uint64
 	// InFlight is the jobs held now.
@@ -167,9 +215,10 @@ type Sender struct {
 	sec   []byte
 	res   *net.Resolver
 	stats struct {
-		attempts, delivered, failed, retried, dead, refused, hostBusy, storeErrors atomic.Uint64
+		attempts, delivered, failed, retried, dead, refused, hostBusy, held, storeErrors atomic.Uint64
 	}
-	held atomic.Int64
+	noDeliverer sync.Map // scheme → struct{}: logged once
+	held        atomic.Int64
 
 	mu    sync.Mutex
 	hosts map[string]*hostQ
@@ -186,6 +235,8 @@ type Sender struct {
 
 type hostQ struct {
 	name    string
+	limit   int    // workers at most: PerHostConcurrency, or ClientConcurrency for a client
+	client  string // the Deliverer scheme of a client target; "" for HTTP
 	ch      chan *store.WebhookJob
 	workers int
 	// avg is a moving average of the host's request time (ns), 0 until one finishes: it
@@ -210,6 +261,11 @@ func (s *Sender) busyDelay(h *hostQ, workers int) time.Duration {
 func NewSender(o SenderOptions) (*Sender, error) {
 	if o.Store == nil {
 		return nil, errors.New("dlr: SenderOptions.Store is required")
+	}
+	for scheme := range o.Deliverers {
+		if scheme != strings.ToLower(scheme) || scheme == "http" || scheme == "https" || scheme == "" {
+			return nil, fmt.Errorf("dlr: SenderOptions.Deliverers: scheme %q: want a lower-case scheme other than http(s)", scheme)
+		}
 	}
 	o.setDefaults()
 	s := &Sender{o: o, log: o.Logger.With().Str("component", "webhooks").Logger(), sec: []byte(o.Secret),
@@ -351,19 +407,40 @@ func hostKey(raw string) string {
 	return strings.ToLower(u.Host)
 }
 
-// route hands j to its host's queue, starting a worker if the host has fewer than
-// PerHostConcurrency, or pushes it back (false) when the host already has enough waiting.
+// clientScheme returns the scheme of a job that goes to a Deliverer (ClientScheme, or one
+// Deliverers names), or "" for an HTTP job.
+func (s *Sender) clientScheme(raw string) string {
+	scheme, _, ok := strings.Cut(raw, "://")
+	if !ok {
+		return ""
+	}
+	scheme = strings.ToLower(scheme)
+	if _, ok := s.o.Deliverers[scheme]; ok || scheme == ClientScheme {
+		return scheme
+	}
+	return ""
+}
+
+// route hands j to its host's (or client target's) queue, starting a worker if it has fewer
+// than PerHostConcurrency (ClientConcurrency), or pushes it back (false) when it already has
+// enough waiting.
 func (s *Sender) route(j *store.WebhookJob) bool {
-	key := hostKey(j.URL)
+	key, limit, client := "", s.o.PerHostConcurrency, s.clientScheme(j.URL)
+	if client != "" {
+		// One queue per client target (its account), apart from every HTTP host.
+		key, limit = j.URL, s.o.ClientConcurrency
+	} else {
+		key = hostKey(j.URL)
+	}
 	s.mu.Lock()
 	h := s.hosts[key]
 	if h == nil {
-		h = &hostQ{name: key, ch: make(chan *store.WebhookJob, max(4*s.o.PerHostConcurrency, s.o.MaxInFlight/2))}
+		h = &hostQ{name: key, limit: limit, client: client, ch: make(chan *store.WebhookJob, max(4*limit, s.o.MaxInFlight/2))}
 		s.hosts[key] = h
 	}
 	select {
 	case h.ch <- j:
-		if h.workers < s.o.PerHostConcurrency {
+		if h.workers < h.limit {
 			h.workers++
 			s.workers.Add(1)
 			go s.hostWorker(h)
@@ -408,7 +485,11 @@ func (s *Sender) hostWorker(h *hostQ) {
 			return
 		case j := <-h.ch:
 			start := time.Now()
-			s.deliver(h.name, j)
+			if h.client != "" {
+				s.deliverClient(h.name, h.client, j)
+			} else {
+				s.deliver(h.name, j)
+			}
 			lat := int64(time.Since(start))
 			if old := h.avg.Load(); old == 0 {
 				h.avg.Store(lat)
@@ -442,7 +523,66 @@ func (s *Sender) deliver(host string, j *store.WebhookJob) {
 	s.stats.attempts.Add(1)
 	start := time.Now()
 	code, retryAfter, err := s.post(j)
+	s.settle(host, j, code, retryAfter, err, time.Since(start))
+}
+
+// deliverClient hands one job to its scheme's Deliverer and settles it: acked, held (its
+// client is not bound: not an attempt), rescheduled or dead.
+func (s *Sender) deliverClient(target, scheme string, j *store.WebhookJob) {
+	defer s.finished()
+	j.Attempts++
+	start := time.Now()
+	var err error
+	if d := s.o.Deliverers[scheme]; d != nil {
+		ctx, cancel := context.WithTimeout(s.reqCtx, s.o.Timeout)
+		err = d.Deliver(ctx, j)
+		cancel()
+	} else {
+		err = fmt.Errorf("%w: no deliverer for %s:// jobs on this instance", ErrNotBound, scheme)
+		if _, logged := s.noDeliverer.LoadOrStore(scheme, struct{}{}); !logged {
+			s.log.Warn().Str("scheme", scheme).Msg("jobs for clients of this scheme are held: this sender has no Deliverer for it (is the SMPP front configured?)")
+		}
+	}
 	lat := time.Since(start)
+	if err != nil && errors.Is(err, ErrNotBound) && s.reqCtx.Err() == nil {
+		j.Attempts--
+		s.hold(target, j, err, lat)
+		return
+	}
+	s.stats.attempts.Add(1)
+	s.settle(target, j, 0, 0, err, lat)
+}
+
+// hold pushes back a job whose client is not bound, without counting an attempt: due again
+// after a tenth of its age (HoldMin to HoldMax), or dead once it has been queued HoldFor.
+func (s *Sender) hold(target string, j *store.WebhookJob, why error, lat time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	now := s.o.Now()
+	j.LastError, j.LastStatus = why.Error(), 0
+	if now.After(j.Since.Add(s.o.HoldFor)) {
+		j.DeadAt = now
+		if err := s.o.Store.DeadWebhook(ctx, j); err != nil {
+			s.stats.storeErrors.Add(1)
+			s.log.Error().Err(err).Str("job", j.ID).Msg("could not move a held job to the dead-letter list; it will be tried again")
+			return
+		}
+		s.stats.dead.Add(1)
+		s.log.Warn().Err(why).Str("job", j.ID).Str("target", target).Dur("held_for", now.Sub(j.Since)).Msg("client never bound: job given up, dead letter")
+		s.event(j, target, 0, why, lat, WebhookDead)
+		return
+	}
+	delay := min(max(now.Sub(j.Since)/10, s.o.HoldMin), s.o.HoldMax)
+	if err := s.o.Store.RetryWebhook(ctx, j, now.Add(delay)); err != nil {
+		s.stats.storeErrors.Add(1)
+		s.log.Warn().Err(err).Str("job", j.ID).Msg("could not hold a job; it is tried again after its lease")
+	}
+	s.stats.held.Add(1)
+	s.event(j, target, 0, why, lat, WebhookHeld)
+}
+
+// settle finishes one attempt of j (HTTP or Deliverer) whose outcome was err.
+func (s *Sender) settle(host string, j *store.WebhookJob, code int, retryAfter time.Duration, err error, lat time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err == nil {
@@ -561,7 +701,7 @@ func (s *Sender) Stats() SenderStats {
 	return SenderStats{
 		Attempts: s.stats.attempts.Load(), Delivered: s.stats.delivered.Load(), Failed: s.stats.failed.Load(),
 		Retried: s.stats.retried.Load(), Dead: s.stats.dead.Load(), Refused: s.stats.refused.Load(),
-		HostBusy: s.stats.hostBusy.Load(), StoreErrors: s.stats.storeErrors.Load(), InFlight: s.held.Load(),
+		HostBusy: s.stats.hostBusy.Load(), Held: s.stats.held.Load(), StoreErrors: s.stats.storeErrors.Load(), InFlight: s.held.Load(),
 	}
 }
 
