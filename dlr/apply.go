@@ -9,10 +9,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/smppd/smppd/smpp"
+	"github.com/smppd/smppd/smpp/text"
 	"github.com/smppd/smppd/store"
 )
 
@@ -148,7 +150,8 @@ type item struct {
 	msgID   string
 	part    int
 	outcome string
-	done    bool // finished: ack the entry
+	mo      *store.WebhookJob // a routed MO's job: the entry is done once it is queued
+	done    bool              // finished: ack the entry
 }
 
 // Apply applies a batch of log entries and acks those whose effect is stored; the rest (a
@@ -186,6 +189,7 @@ func (c *Correlator) Apply(ctx context.Context, batch []*store.LoggedPDU) error 
 	if err := c.applyMatched(ctx, items, ids); err != nil {
 		return err
 	}
+	c.queueMO(ctx, items)
 	var acks []string
 	for _, it := range items {
 		if it.r != nil && !it.done && it.msgID == "" {
@@ -231,7 +235,18 @@ func (c *Correlator) decode(ctx context.Context, e *store.LoggedPDU, now time.Ti
 		return it
 	}
 	if !smpp.IsReceipt(p) {
-		c.stats.mo.Add(1)
+		if e.Deliveries <= 1 {
+			c.stats.mo.Add(1)
+		}
+		if c.o.RouteMO != nil {
+			if acc, ok := c.o.RouteMO(p.Dest.Addr); ok && acc != "" {
+				it.mo = moJob(e, p, acc)
+				return it // done once its job is queued (Apply)
+			}
+		}
+		if e.Deliveries <= 1 {
+			c.stats.moUnrouted.Add(1)
+		}
 		if c.o.MO != nil {
 			if st := c.o.MO(ctx, nil, p); st != smpp.ESME_ROK {
 				c.log.Warn().Str("carrier", e.Carrier).Str("status", st.String()).Msg("MO handler failed after the carrier was answered")
@@ -438,4 +453,58 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, *s
 	}
 	next.Rev = rec.Rev + 1
 	return &next, job, becameFinal
+}
+
+// queueMO queues the jobs of the routed MO in the batch (one round trip) and marks their
+// entries done; if the store fails they stay in the log, taken again after RetryEvery.
+func (c *Correlator) queueMO(ctx context.Context, items []*item) {
+	var jobs []*store.WebhookJob
+	for _, it := range items {
+		if it.mo != nil {
+			jobs = append(jobs, it.mo)
+		}
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	if _, err := c.o.Store.EnqueueWebhooks(ctx, jobs...); err != nil {
+		c.stats.storeErrors.Add(1)
+		c.log.Warn().Err(err).Int("mo", len(jobs)).Msg("could not queue routed MO; they stay in the log")
+		return
+	}
+	for _, it := range items {
+		if it.mo != nil {
+			it.done = true
+			c.stats.moRouted.Add(1)
+		}
+	}
+}
+
+// moJob is the job taking an MO to the client account that owns its destination. Its id
+// names the log entry (its token, arrival time and content), so applying the entry again
+// queues the same id, and two identical texts are still two messages.
+func moJob(e *store.LoggedPDU, p *smpp.DeliverSM, account string) *store.WebhookJob {
+	h := sha256.New()
+	for _, s := range []string{e.Carrier, e.Token, strconv.FormatInt(e.At.UnixNano(), 10)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	h.Write(e.Body)
+	id := "mo-" + hex.EncodeToString(h.Sum(nil)[:16])
+	cr := ClientReceipt{MO: true, MessageID: id, Account: account, From: p.Source.Addr, To: p.Dest.Addr,
+		Done: e.At, Text: moText(p)}
+	return clientJob(id, cr, ClientTarget(account), e.At)
+}
+
+// moText decodes an MO's text by its data_coding (its UDH, if any, left out: each part of a
+// long MO is its own job); bytes that do not decode are passed as they are, made valid UTF-8.
+func moText(p *smpp.DeliverSM) string {
+	b := p.Payload()
+	if p.ESMClass&smpp.ESMClassUDHI != 0 && len(b) > 0 && int(b[0])+1 <= len(b) {
+		b = b[int(b[0])+1:]
+	}
+	if s, err := text.Decode(text.DataCoding(p.DataCoding), b); err == nil {
+		return s
+	}
+	return strings.ToValidUTF8(strings.TrimRight(string(b), "\x00"), "\uFFFD")
 }

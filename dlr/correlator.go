@@ -79,9 +79,18 @@ type CorrelatorOptions struct {
 	// Consumer names this correlator in the receipt log's consumer group. Default: host
 	// name, process id and a random suffix.
 	Consumer string
-	// MO handles deliver_sm that are not receipts (mobile-originated messages), from the
-	// log, after the carrier was answered; its status is only logged. Nil: they are counted.
+	// MO handles deliver_sm that are not receipts (mobile-originated messages) that
+	// RouteMO does not route to a client, from the log, after the carrier was answered; its
+	// status is only logged. Nil: they are counted (Stats.MOUnrouted).
 	MO smpp.DeliverHandlerFunc
+	// RouteMO says which client account owns an MO's destination (a short code or long
+	// number of an SMPP front account: dest is the deliver_sm's destination address as the
+	// carrier wrote it). When it answers ok, the MO becomes a job to ClientTarget(account)
+	// with a ClientReceipt{MO: true} body, queued before its log entry is acked — the
+	// carrier was answered once the entry was stored, so the MO is durable throughout; an
+	// entry applied twice (a crash between the two) queues the job again under the same id.
+	// Nil, or not ok: the MO goes to MO, as before.
+	RouteMO func(dest string) (account string, ok bool)
 	// Location is the zone receipt dates are read in. Default: IST.
 	Location *time.Location
 	// OnReceipt, if set, is called once per receipt applied (metrics).

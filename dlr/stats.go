@@ -17,8 +17,10 @@ type CorrelatorStats struct {
 	// be stored, and EarlyMatched of those found it; Unmatched matched nothing (correlation misses) and
 	// were kept for inspection; Malformed could not be read.
 	Matched, Duplicates, Early, EarlyMatched, Unmatched, Malformed uint64
-	// MO counts deliver_sm that were not receipts.
-	MO uint64
+	// MO counts deliver_sm that were not receipts; MORouted those queued to the client
+	// account owning their destination (RouteMO), MOUnrouted the others (handed to
+	// CorrelatorOptions.MO, or only counted).
+	MO, MORouted, MOUnrouted uint64
 	// Logged counts deliver_sm appended to the receipt log (and so acknowledged).
 	Logged uint64
 	// PendingPauses counts receipts that waited for room among the appends in flight
@@ -36,6 +38,7 @@ type corrStats struct {
 	matched, duplicates, early, earlyMatched, unmatched, malformed atomic.Uint64
 	mo, storeErrors, webhooksQueued, noWebhook                     atomic.Uint64
 	logged, pendingPauses, lagPauses                               atomic.Uint64
+	moRouted, moUnrouted                                           atomic.Uint64
 
 	mu       sync.Mutex
 	receipts map[string]map[store.Status]uint64
@@ -61,7 +64,7 @@ func (c *Correlator) Stats() CorrelatorStats {
 	out := CorrelatorStats{
 		Matched: s.matched.Load(), Duplicates: s.duplicates.Load(), Early: s.early.Load(),
 		EarlyMatched: s.earlyMatched.Load(), Unmatched: s.unmatched.Load(), Malformed: s.malformed.Load(),
-		MO: s.mo.Load(), StoreErrors: s.storeErrors.Load(), WebhooksQueued: s.webhooksQueued.Load(),
+		MO: s.mo.Load(), MORouted: s.moRouted.Load(), MOUnrouted: s.moUnrouted.Load(), StoreErrors: s.storeErrors.Load(), WebhooksQueued: s.webhooksQueued.Load(),
 		NoWebhook: s.noWebhook.Load(), Receipts: map[string]map[store.Status]uint64{},
 		Logged: s.logged.Load(), PendingPauses: s.pendingPauses.Load(), LagPauses: s.lagPauses.Load(),
 	}
