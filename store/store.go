@@ -300,6 +300,22 @@ type RecordChange struct {
 	Record *Record
 	// Webhook, if set, is queued in the same step as the record changes, and only if it does.
 	Webhook *WebhookJob
+	// MoreWebhooks are further jobs queued with Webhook, in the same step and only if the
+	// record changes: one change may report several things (dlr's receipts per part of a
+	// long message). Like Webhook they belong to the record's message (MessageID = its id),
+	// which is where the Redis store queues them.
+	MoreWebhooks []*WebhookJob
+}
+
+// Jobs returns the change's webhook jobs: Webhook, if set, then MoreWebhooks.
+func (c RecordChange) Jobs() []*WebhookJob {
+	if c.Webhook == nil {
+		return c.MoreWebhooks
+	}
+	if len(c.MoreWebhooks) == 0 {
+		return []*WebhookJob{c.Webhook}
+	}
+	return append([]*WebhookJob{c.Webhook}, c.MoreWebhooks...)
 }
 
 // SwapResult is the outcome of one RecordChange.

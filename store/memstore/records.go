@@ -270,23 +270,23 @@ func (s *Store) LookupCarrierIDs(ctx context.Context, keys ...store.IndexKey) ([
 }
 
 // SwapRecords implements store.Records: every change is checked first (a record without id,
-// or a webhook without id or url, refuses the whole call), then applied in order, each
+// or a webhook job without id or url, refuses the whole call), then applied in order, each
 // against the record as the changes before it left it.
 func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) ([]store.SwapResult, error) {
 	if err := s.open(ctx, "swap records"); err != nil {
 		return nil, err
 	}
 	recs := make([]*store.Record, len(changes))
-	jobs := make([]*store.WebhookJob, len(changes))
+	jobs := make([][]*store.WebhookJob, len(changes))
 	for i, ch := range changes {
 		if ch.Record == nil || ch.Record.ID == "" {
 			return nil, errors.New("store: swap records: record without id")
 		}
-		if ch.Webhook != nil {
-			if err := checkJob(ch.Webhook); err != nil {
+		for _, j := range ch.Jobs() {
+			if err := checkJob(j); err != nil {
 				return nil, fmt.Errorf("store: swap records: %w", err)
 			}
-			jobs[i] = cloneJob(ch.Webhook)
+			jobs[i] = append(jobs[i], cloneJob(j))
 		}
 		recs[i] = cloneRecord(ch.Record)
 	}
@@ -311,8 +311,8 @@ func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) 
 			s.rver++
 			e.rec, e.version = r, s.rver
 			out[i].Stored = true
-			if jobs[i] != nil {
-				d.enqueueLocked(jobs[i], now)
+			for _, j := range jobs[i] {
+				d.enqueueLocked(j, now)
 			}
 		}
 	}

@@ -236,8 +236,9 @@ func (s *Store) LookupCarrierIDs(ctx context.Context, keys ...store.IndexKey) ([
 // swapSource is the compare-and-set of SwapRecords (and, expecting revision 0 and queueing
 // no job, of Settle's records). KEYS: per change its record key and the webhook stream of
 // the record's shard (so on a cluster a call whose records share a shard is single-slot);
-// ARGV: per change its JSON, the revision it expects stored, and its webhook job (” for
-// none). SET … XX KEEPTTL GET writes the record and returns the old one in one command; when
+// ARGV: per change its JSON, the revision it expects stored, and its webhook jobs (” for
+// none; several are joined by newlines, which JSON never contains unescaped, and each is
+// one XADD: a change with one job costs what it always did). SET … XX KEEPTTL GET writes the record and returns the old one in one command; when
 // the old one's revision is not the expected one, the old value is put back (the script is
 // atomic, so nobody sees the wrong one). The common case costs one command per change.
 // It returns per change 1 (stored), 0 (gone) or the current JSON.
@@ -251,7 +252,9 @@ for i = 1, #KEYS / 2 do
   else
     local rev = string.match(old, '^{"rev":(%d+)') or '0'
     if rev == want then
-      if job ~= '' then redis.call('XADD', KEYS[2*i], '*', 'j', job) end
+      if job ~= '' then
+        for j in string.gmatch(job, '[^\n]+') do redis.call('XADD', KEYS[2*i], '*', 'j', j) end
+      end
       out[i] = 1
     else
       redis.call('SET', KEYS[2*i-1], old, 'XX', 'KEEPTTL')
@@ -291,10 +294,15 @@ func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) 
 			return nil, fmt.Errorf("store: %s: record %s: Rev %d, want the read revision + 1", op, r.ID, r.Rev)
 		}
 		var job []byte
-		if ch.Webhook != nil {
-			if job, err = marshalJob(ch.Webhook); err != nil {
+		for n, j := range ch.Jobs() {
+			b, err := marshalJob(j)
+			if err != nil {
 				return nil, fmt.Errorf("store: %s: %w", op, err)
 			}
+			if n > 0 {
+				job = append(job, '\n')
+			}
+			job = append(job, b...)
 		}
 		k := shardOf(r.ID)
 		gk := k

@@ -413,6 +413,65 @@ func testSwapRecords(t *testing.T, s store.Store) {
 	}
 }
 
+// testSwapRecordsMoreWebhooks: a change's further jobs (RecordChange.MoreWebhooks) are
+// queued with its Webhook in the same step, all or none, with or without a Webhook.
+func testSwapRecordsMoreWebhooks(t *testing.T, s store.Store) {
+	ctx := ctxT(t)
+	wh := store.Webhooks(s)
+	if err := s.PutRecord(ctx, record("multi"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	read := mustGetRecord(t, s, "multi")
+	mine := func(id string) *store.WebhookJob {
+		j := job(id, time.Now())
+		j.MessageID = "multi"
+		return j
+	}
+	a := next(read, func(r *store.Record) { r.Meta["part"] = "1" })
+	res, err := s.SwapRecords(ctx, store.RecordChange{Record: a, Webhook: mine("multi-0"), MoreWebhooks: []*store.WebhookJob{mine("multi-1"), mine("multi-2")}})
+	if err != nil || len(res) != 1 || !res[0].Stored {
+		t.Fatalf("SwapRecords with three jobs: %+v, %v", res, err)
+	}
+	wantWebhookCounts(t, wh, store.WebhookCounts{Queued: 3})
+
+	// A stale change queues none of its jobs.
+	stale := next(read, func(r *store.Record) { r.Meta["part"] = "stale" })
+	res, err = s.SwapRecords(ctx, store.RecordChange{Record: stale, Webhook: mine("stale-0"), MoreWebhooks: []*store.WebhookJob{mine("stale-1")}})
+	if err != nil || len(res) != 1 || res[0].Stored || res[0].Current == nil {
+		t.Fatalf("stale SwapRecords: %+v, %v", res, err)
+	}
+	wantWebhookCounts(t, wh, store.WebhookCounts{Queued: 3})
+
+	// Further jobs without a Webhook, in a batch with a change that has one job.
+	if err := s.PutRecord(ctx, record("single"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	b := next(res[0].Current, func(r *store.Record) { r.Meta["part"] = "2" })
+	one := next(mustGetRecord(t, s, "single"), func(r *store.Record) { r.Status = store.StatusDelivered })
+	single := job("single-0", time.Now())
+	single.MessageID = "single"
+	res, err = s.SwapRecords(ctx, store.RecordChange{Record: b, MoreWebhooks: []*store.WebhookJob{mine("multi-3"), mine("multi-4")}},
+		store.RecordChange{Record: one, Webhook: single})
+	if err != nil || len(res) != 2 || !res[0].Stored || !res[1].Stored {
+		t.Fatalf("SwapRecords with further jobs only: %+v, %v", res, err)
+	}
+
+	// A bad further job refuses the call: nothing changes.
+	c := next(mustGetRecord(t, s, "multi"), func(r *store.Record) { r.Meta["part"] = "bad" })
+	bad := mine("bad")
+	bad.URL = ""
+	if _, err := s.SwapRecords(ctx, store.RecordChange{Record: c, Webhook: mine("bad-0"), MoreWebhooks: []*store.WebhookJob{bad}}); err == nil {
+		t.Fatal("SwapRecords took a job without url")
+	}
+	if got := mustGetRecord(t, s, "multi"); got.Rev != 2 || got.Meta["part"] != "2" {
+		t.Fatalf("record after a refused call: %+v", got)
+	}
+	want := []string{"multi-0", "multi-1", "multi-2", "multi-3", "multi-4", "single-0"}
+	if jobs := claimAllWebhooks(t, wh); !slices.Equal(jobs, want) {
+		t.Fatalf("webhooks %v, want %v", jobs, want)
+	}
+}
+
 // testSwapRecordsBatch: one call with changes of different records and outcomes; results
 // come back in the order of the changes.
 func testSwapRecordsBatch(t *testing.T, s store.Store) {

@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SettleConcurrent", testSettleConcurrent},
 		{"SwapRecords", testSwapRecords},
 		{"SwapRecordsBatch", testSwapRecordsBatch},
+		{"SwapRecordsMoreWebhooks", testSwapRecordsMoreWebhooks},
 		{"SwapRecordsConcurrent", testSwapRecordsConcurrent},
 		{"BindLeaseExclusive", testBindLeaseExclusive},
 		{"BindLeaseTokensGrow", testBindLeaseTokensGrow},
