@@ -356,12 +356,16 @@ func (c *Correlator) applyMatched(ctx context.Context, items []*item, ids []stri
 				delete(current, id)
 				continue
 			}
-			next, job, final := c.applyAll(rec, byMsg[id])
+			next, jobs, final := c.applyAll(rec, byMsg[id])
 			if next == nil {
 				delete(current, id) // nothing changes: duplicates, or not submitted yet
 				continue
 			}
-			changes = append(changes, store.RecordChange{Record: next, Webhook: job})
+			ch := store.RecordChange{Record: next}
+			if len(jobs) > 0 {
+				ch.Webhook, ch.MoreWebhooks = jobs[0], jobs[1:]
+			}
+			changes = append(changes, ch)
 			changed = append(changed, id)
 			becameFinal[id] = final
 		}
@@ -381,8 +385,8 @@ func (c *Correlator) applyMatched(ctx context.Context, items []*item, ids []stri
 			id := changed[i]
 			switch {
 			case r.Stored:
-				if changes[i].Webhook != nil {
-					c.stats.webhooksQueued.Add(1)
+				if n := len(changes[i].Jobs()); n > 0 {
+					c.stats.webhooksQueued.Add(uint64(n))
 				} else if becameFinal[id] {
 					c.stats.noWebhook.Add(1)
 				}
@@ -405,9 +409,11 @@ func (c *Correlator) applyMatched(ctx context.Context, items []*item, ids []stri
 }
 
 // applyAll applies a message's receipts to a copy of rec, marking each item's outcome. It
-// returns the changed record (Rev+1), or nil when nothing changes; whether the message became
-// final; and then its webhook job (nil when nobody wants one).
-func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, *store.WebhookJob, bool) {
+// returns the changed record (Rev+1), or nil when nothing changes; the webhook jobs to queue
+// with it: the message's one job once it became final (none when nobody wants one), or, for
+// a ModeSMPP message of several parts that asked for receipts per part (MetaReceiptParts),
+// one job per part that became final; and whether the message became final.
+func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, []*store.WebhookJob, bool) {
 	if rec.Parts == 0 && len(rec.CarrierIDs) == 0 {
 		// Not settled as submitted (the index entry is stale, or the record was replaced):
 		// leave the receipts waiting; they become unmatched after EarlyWindow.
@@ -421,6 +427,7 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, *s
 	parts := decodeParts(&next)
 	_, wasFinal, _ := combine(parts, c.o.Combine)
 	changed := false
+	var partsFinal []int // parts that became final, in the order their receipts came
 	for _, it := range its {
 		for len(parts) <= it.part {
 			parts = append(parts, partState{})
@@ -431,6 +438,9 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, *s
 			continue
 		}
 		parts[it.part] = stateOf(it.r)
+		if it.r.Final {
+			partsFinal = append(partsFinal, it.part)
+		}
 		it.outcome, it.done = OutcomeMatched, true
 		changed = true
 	}
@@ -438,7 +448,7 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, *s
 		return nil, nil, false
 	}
 	encodeParts(&next, parts)
-	var job *store.WebhookJob
+	var jobs []*store.WebhookJob
 	// Once receipts made the message final its status stays (its webhook is queued); later
 	// parts only fill in their own state.
 	st, final, i := combine(parts, c.o.Combine)
@@ -447,12 +457,20 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, *s
 		next.Status = st
 		next.StatusAt = timeMax(time.UnixMilli(parts[i].At), rec.SentAt)
 		next.ErrorCode, next.Reason = errorCode(parts[i]), reason(its[0].carrier.spec, parts[i])
-		if target, mode := c.webhookOf(&next); target != "" {
-			job = BuildJob(&next, target, mode, c.o.Now())
+	}
+	target, mode := c.webhookOf(&next)
+	switch {
+	case target == "":
+	case mode == ModeSMPP && next.Meta[MetaReceiptParts] == "1" && len(parts) > 1:
+		for _, p := range partsFinal {
+			cr := partReceiptOf(&next, target, p, parts[p])
+			jobs = append(jobs, clientJob(PartJobID(next.ID, p+1, parts[p].S), cr, target, c.o.Now()))
 		}
+	case becameFinal:
+		jobs = append(jobs, BuildJob(&next, target, mode, c.o.Now()))
 	}
 	next.Rev = rec.Rev + 1
-	return &next, job, becameFinal
+	return &next, jobs, becameFinal
 }
 
 // queueMO queues the jobs of the routed MO in the batch (one round trip) and marks their

@@ -1,10 +1,12 @@
 package dlr_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/smppd/smppd/dlr"
+	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/storetest"
 )
@@ -133,4 +135,51 @@ func TestClientFinalWebhook(t *testing.T) {
 			t.Fatalf("%s %s: receipt %+v (%v)", tc.st, tc.code, cr, err)
 		}
 	}
+}
+
+// TestClientReceiptsPerPart: a long ModeSMPP message that asked for receipts per part
+// (MetaReceiptParts) gets one job per part as each part becomes final, instead of the
+// combined one; intermediate and repeated receipts add none; a one-part message gets its
+// combined receipt.
+func TestClientReceiptsPerPart(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st testStore) {
+		c := newCorr(t, dlr.CorrelatorOptions{Store: st})
+		submitted(t, st, c.Correlator, "jio", "pp", smppMeta(dlr.MetaReceiptParts, "1"), "q0", "q1", "q2")
+		submitted(t, st, c.Correlator, "jio", "one", smppMeta(dlr.MetaReceiptParts, "1"), "q9")
+		c.mustSend("jio", receipt("q0", "DELIVRD", "000"))
+		c.waitApplied(1)
+		got := clientReceipts(t, st)
+		if cr := got[dlr.PartJobID("pp", 1, store.StatusDelivered)]; len(got) != 1 || cr == nil || cr.Part != 1 || cr.Parts != 1 ||
+			cr.Delivered != 1 || cr.Stat != "DELIVRD" || cr.Err != "000" || cr.Text != "Your OTP is 482913 f" || cr.Done.IsZero() {
+			t.Fatalf("after part 1: %+v", got)
+		}
+		c.mustSend("jio", receipt("q1", "ENROUTE", "000")) // intermediate: no receipt yet
+		c.mustSend("jio", receipt("q0", "DELIVRD", "000")) // repeated
+		c.waitApplied(3)
+		if n, err := st.WebhookCounts(context.Background()); err != nil || n.Queued != 1 {
+			t.Fatalf("intermediate or repeated receipts queued jobs: %+v (%v)", n, err)
+		}
+		c.mustSend("jio", receipt("q2", "UNDELIV", "001"))
+		c.mustSend("jio", receipt("q1", "DELIVRD", "000"))
+		c.mustSend("jio", receipt("q9", "DELIVRD", "000"))
+		c.waitApplied(6)
+		wait.For(t, 5*time.Second, "the first job's lease over", func() bool { got = clientReceipts(t, st); return len(got) >= 4 })
+		p2, p3 := got[dlr.PartJobID("pp", 2, store.StatusDelivered)], got[dlr.PartJobID("pp", 3, store.StatusUndelivered)]
+		if len(got) != 4 || p2 == nil || p2.Part != 2 || p2.Stat != "DELIVRD" || p3 == nil || p3.Part != 3 || p3.Stat != "UNDELIV" ||
+			p3.Err != "001" || p3.Delivered != 0 {
+			t.Fatalf("part receipts %+v", got)
+		}
+		if _, ok := got[dlr.JobID("pp", store.StatusUndelivered)]; ok {
+			t.Fatal("a combined receipt besides the parts'")
+		}
+		if r := record(t, st, "pp"); r.Status != store.StatusUndelivered || r.ErrorCode != "001" {
+			t.Fatalf("record %+v", r)
+		}
+		if cr := got[dlr.JobID("one", store.StatusDelivered)]; cr == nil || cr.Part != 0 || cr.Parts != 1 || cr.Delivered != 1 {
+			t.Fatalf("one-part message: %+v", got)
+		}
+		if s := c.Stats(); s.WebhooksQueued != 4 || s.NoWebhook != 0 {
+			t.Fatalf("stats %+v", s)
+		}
+	})
 }
