@@ -35,13 +35,17 @@ type ClientReceipt struct {
 	// MO is true for a mobile-originated message routed to the account (then Text is the
 	// message and Stat/Err are empty).
 	MO bool `json:"mo,omitempty"`
-	// MessageID is smppd's id, the one submit_sm_resp gave the client.
+	// MessageID is smppd's id, the one submit_sm_resp gave the client; for an MO, an id of
+	// its own ("mo-" and 32 hex digits: the same when its log entry is applied again).
 	MessageID string `json:"id"`
-	Account   string `json:"account"`
+	// Account is the client account the job goes to (the account of its ClientTarget).
+	Account string `json:"account"`
 	// From and To are the original message's (a receipt's deliver_sm goes from To to From).
 	From string `json:"from"`
 	To   string `json:"to"`
-	// Submitted and Done are the receipt's submit date and done date.
+	// Submitted and Done are the receipt's submit date (when the message was sent to the
+	// carrier; accepted, for one that never was) and done date (its status time; for a
+	// per-part receipt when the part's receipt arrived; for an MO when it arrived).
 	Submitted time.Time `json:"submitted"`
 	Done      time.Time `json:"done"`
 	// Stat is the Appendix B stat (DELIVRD, UNDELIV, EXPIRED, REJECTD, …), Err its err
@@ -57,9 +61,13 @@ type ClientReceipt struct {
 	Part int `json:"part,omitempty"`
 }
 
-// Deliverer delivers the jobs of one URL scheme (ClientScheme) instead of an HTTP POST. The
-// sender acknowledges the job when Deliver returns nil, so Deliver returns only once the
-// client acknowledged it (deliver_sm_resp ESME_ROK).
+// Deliverer delivers the jobs of one URL scheme (ClientScheme) instead of an HTTP POST
+// (SenderOptions.Deliverers). The sender acknowledges the job when Deliver returns nil, so
+// Deliver returns only once the client acknowledged it (deliver_sm_resp ESME_ROK). ctx ends
+// after SenderOptions.Timeout. The job's Body is a ClientReceipt (ParseClientReceipt); its ID
+// is stable across attempts (a job may be handed over twice: a sender that died before its
+// ack), and its Attempts counts the attempts, this one included, holds (ErrNotBound) not.
+// Deliver is called concurrently, up to SenderOptions.ClientConcurrency per account.
 type Deliverer interface {
 	Deliver(ctx context.Context, job *store.WebhookJob) error
 }

@@ -24,6 +24,14 @@
 // host, to public addresses only unless AllowPrivate; what never gets through goes to a
 // dead-letter list that Replay queues again. docs/webhooks.md is the receiver's guide.
 //
+// Clients that are not reached over HTTP — the accounts of the SMPP front — get their
+// receipts through the same queue (client.go): a message whose Meta says ModeSMPP gets, when
+// it becomes final, a job to ClientTarget(account) whose body is a ClientReceipt (or one per
+// part, MetaReceiptParts), and MO from carriers whose destination RouteMO gives to an account
+// become such jobs too. The Sender hands these jobs to the Deliverer of their URL scheme
+// (the front), which answers ErrNotBound while the client has no receiver bound: the job is
+// held, without counting an attempt, until the client binds (HoldFor at most).
+//
 // Neither logs through a global logger nor imports Prometheus: Stats and the OnReceipt and
 // OnWebhook hooks feed cmd/smppd's metrics.
 package dlr
