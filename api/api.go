@@ -108,6 +108,10 @@ type Account struct {
 	SenderIDs []string
 	// DLTEntity is the account's PE ID; a request's peid overrides it.
 	DLTEntity string
+	// TMID is the telemarketer id of this account when it is an aggregator (TM-AF): inserted
+	// into the PE→TM chain of every message it sends — over HTTP too — after the TM-AF ids
+	// the client itself named (Submission.Chain) and before smppd's own chain (dispatch).
+	TMID string
 	// WebhookURL receives delivery reports (Meta "webhook_url").
 	WebhookURL string
 	// Credits in segments; nil or negative: unlimited. They are the initial balances
