@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
@@ -31,11 +32,7 @@ func sourceAddress(from string) smpp.Address {
 
 // dltTLVs returns the DLT parameters for a message on a carrier.
 func dltTLVs(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []string) smpp.TLVs {
-	var chain []string
-	if chainFor != nil && m.PEID != "" {
-		chain = chainFor(m.PEID)
-	}
-	params := spec.Params(m.PEID, m.TemplateID, chain)
+	params := spec.Params(m.PEID, m.TemplateID, chainOf(m, spec, chainFor))
 	if len(params) == 0 {
 		return nil
 	}
@@ -44,6 +41,35 @@ func dltTLVs(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []str
 		t[i] = smpp.StringTLV(smpp.Tag(p.Tag), p.Value)
 	}
 	return t
+}
+
+// chainOf returns the telemarketer ids after the PE for a message's chain TLV: the TM-AF ids
+// the message came through before smppd (m.TMIDs: a client aggregator's chain and TM id),
+// then smppd's own chain for the entity (the registry's, else the carrier's TMChain: smppd's
+// TM-AF ids, if any, and the TM-D that binds to the operator), whose ids already named by
+// the message are not repeated. Nil when there is neither, so that Params falls back as
+// before.
+func chainOf(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []string) []string {
+	if m.PEID == "" {
+		return nil
+	}
+	var own []string
+	if chainFor != nil {
+		own = chainFor(m.PEID)
+	}
+	if len(m.TMIDs) == 0 {
+		return own // nil: Params uses the carrier's TMChain
+	}
+	if len(own) == 0 {
+		own = spec.TMChain
+	}
+	chain := append([]string(nil), m.TMIDs...)
+	for _, id := range own {
+		if !slices.Contains(m.TMIDs, id) {
+			chain = append(chain, id)
+		}
+	}
+	return chain
 }
 
 // buildParts encodes and splits a message into the submit_sm PDUs for a carrier. ref is the
