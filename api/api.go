@@ -151,6 +151,7 @@ type Account struct {
 type Server struct {
 	o        Options
 	accounts []*account
+	byName   map[string]*account // Accept's lookup
 	keys     map[[32]byte]*apiKey
 	encKeys  map[string]*account // key id → account
 	proxies  []*net.IPNet
@@ -175,7 +176,7 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("api: Options.Sender is required")
 	}
 	o = o.WithDefaults()
-	s := &Server{o: o, keys: map[[32]byte]*apiKey{}, encKeys: map[string]*account{}}
+	s := &Server{o: o, keys: map[[32]byte]*apiKey{}, encKeys: map[string]*account{}, byName: map[string]*account{}}
 	for i, p := range o.TrustedProxies {
 		n, err := ipNet(p)
 		if err != nil {
@@ -222,6 +223,7 @@ func New(o Options) (*Server, error) {
 			s.keys[h] = ak
 		}
 		s.accounts = append(s.accounts, a)
+		s.byName[a.Name] = a
 	}
 	if o.Credits != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
