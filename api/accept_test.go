@@ -327,7 +327,7 @@ func TestAcceptPriorityFromCategory(t *testing.T) {
 		}
 		sent := e.sender.sent()
 		m := sent[len(sent)-1]
-		if m.ID != ids[0] || m.Priority != c.prio || m.Windowed != c.windowed || m.Meta[dlr.MetaOTP] != "" {
+		if !isUUID4(ids[0]) || m.ID != ids[0] || m.Priority != c.prio || m.Windowed != c.windowed || m.Meta[dlr.MetaOTP] != "" {
 			t.Errorf("%s: message %+v", c.name, m)
 		}
 		if c.name == "promotional at night, deferred" && !m.SendAt.Equal(time.Date(2026, 11, 24, 10, 0, 0, 0, dlt.IST)) {
@@ -347,5 +347,50 @@ func TestAcceptPriorityFromCategory(t *testing.T) {
 	s.From, s.Text = "ACMEIN", fmt.Sprintf(otpText, "1234")
 	if ids, err := e.srv.Accept(ctx, s); err != nil || len(ids) != 1 || len(e.sender.sent()) != n {
 		t.Fatalf("sandbox: %v %v, %d sent", ids, err, len(e.sender.sent())-n)
+	}
+}
+
+// The TM-AF ids a message carries: the client's chain, then the aggregator account's TM id
+// (not twice), completed by the shortest registered chain of the entity that starts with
+// them; left as they are when none does.
+func TestAcceptChain(t *testing.T) {
+	const (
+		agg2    = "1102000000000000002" // an aggregator whose registered path goes on through smppdAF
+		smppdAF = "1102000000000000099"
+		inner   = "1102000000000000003" // the client's own upstream TM-AF
+	)
+	e := newEnv(t, func(o *Options) {
+		a := aggAccount()
+		o.Accounts = append(o.Accounts, a)
+		a.Name, a.APIKeys, a.TMID = "agg2", nil, agg2
+		o.Accounts = append(o.Accounts, a)
+		a.Name, a.TMID = "direct", ""
+		o.Accounts = append(o.Accounts, a)
+	})
+	if err := e.srv.o.Registry().AddChain(dlt.Chain{PEID: acmePE, TMAF: []string{agg2, smppdAF}}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, account, chain string
+		want                 []string
+	}{
+		{"aggregator, registered", "agg", "", []string{aggTM}},
+		{"aggregator, client chain ending with it", "agg", acmePE + "," + aggTM, []string{aggTM}},
+		{"aggregator behind another TM-AF, unregistered", "agg", acmePE + ", " + inner, []string{inner, aggTM}},
+		{"registered path going on through smppd's TM-AF", "agg2", "", []string{agg2, smppdAF}},
+		{"no TM id, no chain", "direct", "", nil},
+		{"no TM id, client chain", "direct", acmePE + "," + inner, []string{inner}},
+	}
+	for _, c := range cases {
+		s := frontSub("7012345678", fmt.Sprintf(otpText, "1234"))
+		s.Account, s.From, s.Chain = c.account, "ACMEIN", c.chain
+		ids, err := e.srv.Accept(context.Background(), s)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		sent := e.sender.sent()
+		if m := sent[len(sent)-1]; !isUUID4(ids[0]) || m.ID != ids[0] || !slices.Equal(m.TMIDs, c.want) {
+			t.Errorf("%s: TMIDs %q, want %q", c.name, m.TMIDs, c.want)
+		}
 	}
 }

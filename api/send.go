@@ -293,7 +293,10 @@ func (d *draft) classify() *apiError {
 // resolveChain settles the TM-AF ids the message passed through before smppd: those of the
 // chain a client aggregator sent (which must start with the message's PE), then the
 // account's own TM id when it is an aggregator, unless the client's chain already ends
-// with it. Dispatch puts them between the PE and smppd's own chain.
+// with it. When the registry has a chain of the entity that starts with those ids (the
+// shortest one), its TM-AF ids are the message's: a registered path may go on through
+// TM-AFs after the client's (smppd's own, towards an upstream TM-D). Dispatch puts them
+// between the PE and the TM-D.
 func (d *draft) resolveChain() *apiError {
 	var tms []string
 	if c := strings.TrimSpace(d.sp.chain); c != "" {
@@ -310,6 +313,17 @@ func (d *draft) resolveChain() *apiError {
 	}
 	if id := d.a.TMID; id != "" && (len(tms) == 0 || tms[len(tms)-1] != id) {
 		tms = append(tms, id)
+	}
+	if len(tms) > 0 && d.reg != nil {
+		var best []string
+		for _, c := range d.reg.Chains(d.peid) {
+			if len(c.TMAF) >= len(tms) && slices.Equal(c.TMAF[:len(tms)], tms) && (best == nil || len(c.TMAF) < len(best)) {
+				best = c.TMAF
+			}
+		}
+		if best != nil {
+			tms = best
+		}
 	}
 	d.tms = tms
 	return nil

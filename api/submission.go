@@ -126,8 +126,9 @@ func (s *Server) Accept(ctx context.Context, sub Submission) ([]string, error) {
 	if e != nil {
 		return nil, e.refusal()
 	}
+	b.msg.ID = store.NewID()
 	if a.Sandbox {
-		return []string{store.NewID()}, nil
+		return []string{b.msg.ID}, nil
 	}
 	if e := s.commit(ctx, a, []*built{b}); e != nil {
 		return nil, e.refusal()

@@ -18,9 +18,9 @@ import (
 
 // The TM-AF ids a message came through (store.Message.TMIDs: a client aggregator's chain and
 // TM id) go between the PE and smppd's own chain, in the bytes of the chain TLV the carrier
-// gets: the SHA-256 of "PE,TMAF…,TMD" (the vectors of dlt-smpp.md §1.3) or the raw list. An
-// id smppd's registered chain already names is not repeated, and a message without TM-AF ids
-// keeps smppd's chain as before.
+// gets: the SHA-256 of "PE,TMAF…,TMD" (the vectors of dlt-smpp.md §1.3) or the raw list,
+// ending with the registered chain's TM-D (not its TM-AF ids, which are some path's) or the
+// carrier's TMChain. A message without TM-AF ids keeps the registered chain as before.
 func TestAggregatorTMIDsInTheChainTLV(t *testing.T) {
 	const (
 		pe   = "1101172974420810001"
@@ -39,8 +39,10 @@ func TestAggregatorTMIDsInTheChainTLV(t *testing.T) {
 		Routes:   []dispatch.Route{{Prefix: "9170", Carriers: []string{"hash"}}, {Prefix: "9180", Carriers: []string{"raw"}}},
 		ChainFor: func(peID string) []string { return registered[peID] },
 	})
-	const regPE = "1101172974420810009" // an entity whose registered chain already has af1
+	const regPE = "1101172974420810009" // an entity whose registered chain goes through af1
 	registered[regPE] = []string{af1, tmd}
+	const otherPE = "1101172974420810008" // an entity whose (first) registered chain goes through af2
+	registered[otherPE] = []string{af2, tmd}
 	cases := []struct {
 		name, pe, to string
 		tms          []string
@@ -52,6 +54,7 @@ func TestAggregatorTMIDsInTheChainTLV(t *testing.T) {
 		{"raw, two aggregators", pe, "918000000004", []string{af1, af2}, pe + "," + af1 + "," + af2 + "," + tmd},
 		{"raw, registered chain names the aggregator", regPE, "918000000005", []string{af1}, regPE + "," + af1 + "," + tmd},
 		{"raw, registered chain, none from the message", regPE, "918000000006", nil, regPE + "," + af1 + "," + tmd},
+		{"raw, registered chain through another aggregator", otherPE, "918000000007", []string{af1}, otherPE + "," + af1 + "," + tmd},
 	}
 	for _, c := range cases {
 		m := &store.Message{Account: "agg", From: "ACMEIN", To: c.to, Priority: store.PriorityTransactional,

@@ -43,12 +43,14 @@ func dltTLVs(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []str
 	return t
 }
 
-// chainOf returns the telemarketer ids after the PE for a message's chain TLV: the TM-AF ids
-// the message came through before smppd (m.TMIDs: a client aggregator's chain and TM id),
-// then smppd's own chain for the entity (the registry's, else the carrier's TMChain: smppd's
-// TM-AF ids, if any, and the TM-D that binds to the operator), whose ids already named by
-// the message are not repeated. Nil when there is neither, so that Params falls back as
-// before.
+// chainOf returns the telemarketer ids after the PE for a message's chain TLV (PE, TM-AF
+// ids, TM-D). A message without TM-AF ids of its own gets the entity's registered chain
+// (chainFor), else nil so that Params uses the carrier's TMChain, as before. A message that
+// names its TM-AF ids (m.TMIDs: a client aggregator's path, which the api completed from
+// the registry) keeps them and ends with the TM-D of the registered chain — whose own TM-AF
+// ids are some path's, possibly another aggregator's — or else with the carrier's TMChain
+// (smppd's TM-AF ids towards an upstream, if any, and the TM-D); an id already named is not
+// repeated.
 func chainOf(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []string) []string {
 	if m.PEID == "" {
 		return nil
@@ -60,7 +62,9 @@ func chainOf(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []str
 	if len(m.TMIDs) == 0 {
 		return own // nil: Params uses the carrier's TMChain
 	}
-	if len(own) == 0 {
+	if len(own) > 0 {
+		own = own[len(own)-1:] // the registered chain's TM-D
+	} else {
 		own = spec.TMChain
 	}
 	chain := append([]string(nil), m.TMIDs...)
