@@ -218,10 +218,10 @@ func (d *draft) resolveSender() *apiError {
 }
 
 // checkDLT applies TRAI's rules: a PE ID always; with a registry, the template (given, or
-// found by matching the text), the registry's checks and the category the request kind may
-// send; without one, the caller must name the CT ID the carrier will be told. The send
-// window is not checked here (SkipSendWindow): decideWindow may defer instead of refusing.
-// Refusals carry the DLT code a carrier would answer.
+// found by matching the text) and the registry's checks (the category the request kind may
+// send is checkCategory's); without one, the caller must name the CT ID the carrier will be
+// told. The send window is not checked here (SkipSendWindow): decideWindow may defer instead
+// of refusing. Refusals carry the DLT code a carrier would answer.
 func (d *draft) checkDLT() *apiError {
 	match := d.match
 	if d.peid == "" {
