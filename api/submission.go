@@ -78,7 +78,8 @@ const (
 
 func (e *Refusal) Error() string { return fmt.Sprintf("refused: %s", e.Detail) }
 
-// ErrUnknownAccount is returned by Accept for an account name the server does not have.
+// ErrUnknownAccount is returned by Accept for an account name the server does not have, and
+// wrapped for a disabled or expired account (errors.Is finds it): none may send.
 var ErrUnknownAccount = errors.New("api: unknown account")
 
 // Accept takes one message from a protocol front (the SMPP front) through the checks and the
