@@ -20,8 +20,13 @@ import (
 // TM id) go between the PE and smppd's own chain, in the bytes of the chain TLV the carrier
 // gets: the SHA-256 of "PE,TMAF…,TMD" (the vectors of dlt-smpp.md §1.3) or the raw list,
 // ending with the registered chain's TM-D (not its TM-AF ids, which are some path's) or the
-// carrier's TMChain. A message without TM-AF ids keeps the registered chain as before.
+// carrier's TMChain. A message without TM-AF ids keeps the registered chain as before. On
+// both stores: the ids survive the queue (Redis keeps messages as JSON).
 func TestAggregatorTMIDsInTheChainTLV(t *testing.T) {
+	storetest.ForEach(t, testTMIDsInTheChainTLV)
+}
+
+func testTMIDsInTheChainTLV(t *testing.T, st store.Store) {
 	const (
 		pe   = "1101172974420810001"
 		af1  = "1101172974420820002"
@@ -34,7 +39,7 @@ func TestAggregatorTMIDsInTheChainTLV(t *testing.T) {
 	raw.DLT.ChainMode = "raw"
 	registered := map[string][]string{} // PE → the chain the registry has for it
 	d := dispatchtest.Start(t, dispatch.Options{
-		Store:    storetest.OpenMemory(t),
+		Store:    st,
 		Carriers: []dispatch.CarrierOptions{dispatchtest.Carrier("hash", sim.Addr(), 1, 10, tmd), raw},
 		Routes:   []dispatch.Route{{Prefix: "9170", Carriers: []string{"hash"}}, {Prefix: "9180", Carriers: []string{"raw"}}},
 		ChainFor: func(peID string) []string { return registered[peID] },
