@@ -108,6 +108,10 @@ type Account struct {
 	SenderIDs []string
 	// DLTEntity is the account's PE ID; a request's peid overrides it.
 	DLTEntity string
+	// TMID is the telemarketer id of this account when it is an aggregator (TM-AF): inserted
+	// into the PE→TM chain of every message it sends — over HTTP too — after the TM-AF ids
+	// the client itself named (Submission.Chain) and before smppd's own chain (dispatch).
+	TMID string
 	// WebhookURL receives delivery reports (Meta "webhook_url").
 	WebhookURL string
 	// Credits in segments; nil or negative: unlimited. They are the initial balances
@@ -147,6 +151,7 @@ type Account struct {
 type Server struct {
 	o        Options
 	accounts []*account
+	byName   map[string]*account // Accept's lookup
 	keys     map[[32]byte]*apiKey
 	encKeys  map[string]*account // key id → account
 	proxies  []*net.IPNet
@@ -171,7 +176,7 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("api: Options.Sender is required")
 	}
 	o = o.WithDefaults()
-	s := &Server{o: o, keys: map[[32]byte]*apiKey{}, encKeys: map[string]*account{}}
+	s := &Server{o: o, keys: map[[32]byte]*apiKey{}, encKeys: map[string]*account{}, byName: map[string]*account{}}
 	for i, p := range o.TrustedProxies {
 		n, err := ipNet(p)
 		if err != nil {
@@ -218,6 +223,7 @@ func New(o Options) (*Server, error) {
 			s.keys[h] = ak
 		}
 		s.accounts = append(s.accounts, a)
+		s.byName[a.Name] = a
 	}
 	if o.Credits != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

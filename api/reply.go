@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+
+	"github.com/smppd/smppd/dlt"
 )
 
 // reply is the 2Factor envelope. Every value is a string: clients parse it with strict
@@ -21,10 +23,43 @@ type reply struct {
 
 func success(details string) reply { return reply{Status: "Success", Details: details} }
 
-// apiError is an error reply: the HTTP status and the Details text.
+// apiError is an error reply: the HTTP status and the Details text, and for Accept the
+// refusal's class and DLT code (zero: RefusedInvalid, no code).
 type apiError struct {
 	code    int
 	details string
+	reason  RefusalReason
+	dltCode dlt.Code
+}
+
+// refuse is a message-level refusal (msgErr) of a known class.
+func refuse(r RefusalReason, details string) *apiError {
+	e := msgErr(details)
+	e.reason = r
+	return e
+}
+
+// dltErr is a message-level refusal by the DLT rules, with the code a carrier would answer.
+func dltErr(code dlt.Code, details string) *apiError {
+	e := refuse(RefusedDLT, details)
+	e.dltCode = code
+	return e
+}
+
+// unavailable is the reply to a store or dispatcher failure: the client may retry.
+func unavailable() *apiError {
+	e := errorf(http.StatusInternalServerError, msgInternal)
+	e.reason = RefusedUnavailable
+	return e
+}
+
+// refusal is the error as Accept returns it.
+func (e *apiError) refusal() *Refusal {
+	r := &Refusal{Reason: e.reason, DLTCode: e.dltCode, Detail: e.details}
+	if r.Reason == 0 {
+		r.Reason = RefusedInvalid
+	}
+	return r
 }
 
 func (e *apiError) Error() string { return e.details }

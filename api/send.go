@@ -25,6 +25,9 @@ const (
 	kindOTP kind = iota
 	kindTrans
 	kindPromo
+	// kindAuto: the template's DLT category decides (classify), for a client that names no
+	// module, the SMPP front's (Accept).
+	kindAuto
 )
 
 func (k kind) priority() store.Priority {
@@ -57,6 +60,10 @@ type spec struct {
 	ctid     string // run-time CT ID
 	sendAt   time.Time
 	meta     map[string]string
+	chain    string // a client aggregator's chain, raw "PE,TM1,…" ("" = none)
+	// front: the message came through a protocol front (Accept), whose meta says where its
+	// receipt goes (or that none goes); the account's HTTP webhook is not stamped on it.
+	front bool
 }
 
 // built is a checked message and what it costs.
@@ -86,25 +93,25 @@ func msgErr(details string) *apiError { return errorf(http.StatusOK, details) }
 // a fixed order, each refusing with the reply a client sees; the order decides which refusal
 // a message with several faults gets, so it is part of the API's behaviour.
 func (s *Server) build(a *account, sp spec, now time.Time) (*built, *apiError) {
-	d := &draft{a: a, sp: sp, reg: s.o.Registry(), now: now,
+	d := s.newDraft(a, sp, now)
+	return d.run(d.fillText, d.checkText, d.resolveSender, d.checkDLT, d.checkCategory, d.resolveChain, d.decideWindow)
+}
+
+func (s *Server) newDraft(a *account, sp spec, now time.Time) *draft {
+	d := &draft{a: a, sp: sp, kind: sp.kind, reg: s.o.Registry(), match: s.o.Match, now: now,
 		peid: sp.peid, ctid: sp.ctid, body: sp.text, sendAt: sp.sendAt}
 	if d.peid == "" {
 		d.peid = a.DLTEntity
 	}
-	if e := d.fillText(); e != nil {
-		return nil, e
-	}
-	if e := d.checkText(); e != nil {
-		return nil, e
-	}
-	if e := d.resolveSender(); e != nil {
-		return nil, e
-	}
-	if e := d.checkDLT(s.o.Match); e != nil {
-		return nil, e
-	}
-	if e := d.decideWindow(); e != nil {
-		return nil, e
+	return d
+}
+
+// run runs the steps in order, stopping at the first refusal, and makes the message.
+func (d *draft) run(steps ...func() *apiError) (*built, *apiError) {
+	for _, step := range steps {
+		if e := step(); e != nil {
+			return nil, e
+		}
 	}
 	return d.message()
 }
@@ -112,10 +119,12 @@ func (s *Server) build(a *account, sp spec, now time.Time) (*built, *apiError) {
 // draft is a message while build checks it: what the request said (sp) and what the steps
 // have resolved so far.
 type draft struct {
-	a   *account
-	sp  spec
-	reg *dlt.Registry // nil: no DLT registry configured
-	now time.Time
+	a     *account
+	sp    spec
+	kind  kind             // sp.kind, or what classify made of kindAuto
+	reg   *dlt.Registry    // nil: no DLT registry configured
+	match dlt.MatchOptions // content matching (Options.Match)
+	now   time.Time
 
 	peid, ctid string        // PE ID (the account's unless given) and CT ID
 	tmpl       *dlt.Template // the template the text comes from or matched, once known
@@ -123,6 +132,7 @@ type draft struct {
 	from       string        // the sender id
 	windowed   bool          // the template's category only goes out inside the window
 	sendAt     time.Time     // when to send; zero or past means now
+	tms        []string      // the TM-AF ids before smppd in the chain (resolveChain)
 }
 
 // fillText makes the text from a template when the request names one: an OTP's code goes
@@ -202,23 +212,25 @@ func (d *draft) resolveSender() *apiError {
 		return msgErr("Sender Id (from) is required")
 	}
 	if len(d.a.SenderIDs) > 0 && !slices.Contains(d.a.SenderIDs, d.from) {
-		return msgErr("Access Denied - Sender Id '" + d.from + "' not approved")
+		return refuse(RefusedSender, "Access Denied - Sender Id '"+d.from+"' not approved")
 	}
 	return nil
 }
 
 // checkDLT applies TRAI's rules: a PE ID always; with a registry, the template (given, or
-// found by matching the text), the registry's checks and the category the request kind may
-// send; without one, the caller must name the CT ID the carrier will be told. The send
-// window is not checked here (SkipSendWindow): decideWindow may defer instead of refusing.
-func (d *draft) checkDLT(match dlt.MatchOptions) *apiError {
+// found by matching the text) and the registry's checks (the category the request kind may
+// send is checkCategory's); without one, the caller must name the CT ID the carrier will be
+// told. The send window is not checked here (SkipSendWindow): decideWindow may defer instead
+// of refusing. Refusals carry the DLT code a carrier would answer.
+func (d *draft) checkDLT() *apiError {
+	match := d.match
 	if d.peid == "" {
-		return msgErr("DLT PE ID missing - the account has no DLT entity; pass peid")
+		return dltErr(dlt.CodeInvalidEntityID, "DLT PE ID missing - the account has no DLT entity; pass peid")
 	}
 	reg := d.reg
 	if reg == nil {
 		if d.ctid == "" {
-			return msgErr("DLT CT ID missing - no DLT registry is configured, so pass ctid")
+			return dltErr(dlt.CodeInvalidTemplateID, "DLT CT ID missing - no DLT registry is configured, so pass ctid")
 		}
 		return nil
 	}
@@ -228,27 +240,92 @@ func (d *draft) checkDLT(match dlt.MatchOptions) *apiError {
 	if d.tmpl == nil && d.ctid == "" {
 		t, _, err := reg.MatchContent(d.peid, d.body, match)
 		if err != nil {
-			return msgErr(violationText(err))
+			return dltRefusal(err)
 		}
 		d.tmpl, d.ctid = t, t.ID
 	}
 	if v := reg.Check(dlt.Message{PEID: d.peid, TemplateID: d.ctid, Header: d.from, Text: d.body}, d.now,
 		dlt.CheckOptions{Match: match, SkipSendWindow: true}); v != nil {
-		return msgErr(violationText(v))
+		return dltRefusal(v)
 	}
-	return d.checkCategory()
+	return nil
 }
 
 // checkCategory keeps promotional traffic on PROMO_SMS and only there: the two go out under
-// different credits, priorities and headers.
+// different credits, priorities and headers. Without a template (no registry) there is no
+// category to check.
 func (d *draft) checkCategory() *apiError {
+	if d.tmpl == nil {
+		return nil
+	}
 	cat, id := d.tmpl.Category, d.tmpl.ID
 	switch {
-	case d.sp.kind == kindPromo && cat != dlt.Promotional && cat != dlt.ServiceExplicit:
-		return msgErr(fmt.Sprintf("%s - template %s is %s; PROMO_SMS sends promotional and service explicit templates, use TRANS_SMS", msgInvalidTemplate, id, cat))
-	case d.sp.kind != kindPromo && cat == dlt.Promotional:
-		return msgErr(fmt.Sprintf("%s - template %s is promotional; send it with PROMO_SMS", msgInvalidTemplate, id))
+	case d.kind == kindPromo && cat != dlt.Promotional && cat != dlt.ServiceExplicit:
+		return dltErr(dlt.CodeSMSTypeTemplateMismatch, fmt.Sprintf("%s - template %s is %s; PROMO_SMS sends promotional and service explicit templates, use TRANS_SMS", msgInvalidTemplate, id, cat))
+	case d.kind != kindPromo && cat == dlt.Promotional:
+		return dltErr(dlt.CodeSMSTypeTemplateMismatch, fmt.Sprintf("%s - template %s is promotional; send it with PROMO_SMS", msgInvalidTemplate, id))
 	}
+	return nil
+}
+
+// classify gives a kindAuto message the kind its template's category means, for its
+// priority and credits: transactional templates (TRAI's category for OTPs) go as OTPs,
+// service implicit as transactional, promotional and service explicit (folded into
+// promotional in 2025, and windowed like it) as promotional. Without a registry the
+// category is unknown: transactional.
+func (d *draft) classify() *apiError {
+	if d.kind != kindAuto {
+		return nil
+	}
+	d.kind = kindTrans
+	if d.tmpl == nil {
+		return nil
+	}
+	switch d.tmpl.Category {
+	case dlt.Transactional:
+		d.kind = kindOTP
+	case dlt.Promotional, dlt.ServiceExplicit:
+		d.kind = kindPromo
+	}
+	return nil
+}
+
+// resolveChain settles the TM-AF ids the message passed through before smppd: those of the
+// chain a client aggregator sent (which must start with the message's PE), then the
+// account's own TM id when it is an aggregator, unless the client's chain already ends
+// with it. When the registry has a chain of the entity that starts with those ids (the
+// shortest one), its TM-AF ids are the message's: a registered path may go on through
+// TM-AFs after the client's (smppd's own, towards an upstream TM-D). Dispatch puts them
+// between the PE and the TM-D.
+func (d *draft) resolveChain() *apiError {
+	var tms []string
+	if c := strings.TrimSpace(d.sp.chain); c != "" {
+		ids := strings.Split(c, ",")
+		for i, id := range ids {
+			if ids[i] = strings.TrimSpace(id); !dlt.ValidID(ids[i]) {
+				return dltErr(dlt.CodeInvalidTMID, fmt.Sprintf("DLT: chain %q: id %q is not a DLT id (digits only)", c, ids[i]))
+			}
+		}
+		if ids[0] != d.peid {
+			return dltErr(dlt.CodePETMHashNotRegistered, fmt.Sprintf("DLT: chain %q starts with PE %s, but the message's PE is %s", c, ids[0], d.peid))
+		}
+		tms = ids[1:]
+	}
+	if id := d.a.TMID; id != "" && (len(tms) == 0 || tms[len(tms)-1] != id) {
+		tms = append(tms, id)
+	}
+	if len(tms) > 0 && d.reg != nil {
+		var best []string
+		for _, c := range d.reg.Chains(d.peid) {
+			if len(c.TMAF) >= len(tms) && slices.Equal(c.TMAF[:len(tms)], tms) && (best == nil || len(c.TMAF) < len(best)) {
+				best = c.TMAF
+			}
+		}
+		if best != nil {
+			tms = best
+		}
+	}
+	d.tms = tms
 	return nil
 }
 
@@ -271,7 +348,7 @@ func (d *draft) decideWindow() *apiError {
 		return nil
 	}
 	if !d.a.DeferPromotional {
-		return msgErr(fmt.Sprintf("DLT: template %s is %s, which may only be delivered 10:00-21:00 IST; it is %s IST (schedule it inside the window)",
+		return dltErr(dlt.CodeInvalidPromoTime, fmt.Sprintf("DLT: template %s is %s, which may only be delivered 10:00-21:00 IST; it is %s IST (schedule it inside the window)",
 			d.tmpl.ID, d.tmpl.Category, at.In(dlt.IST).Format("15:04")))
 	}
 	d.sendAt = next
@@ -290,8 +367,8 @@ func (d *draft) message() (*built, *apiError) {
 		return nil, msgErr(fmt.Sprintf("Message text is too long - %d SMS parts, at most %d", info.Parts, MaxParts))
 	}
 	m := &store.Message{
-		Account: d.a.Name, Priority: d.sp.kind.priority(), From: d.from, To: d.sp.to, Text: d.body,
-		PEID: d.peid, TemplateID: d.ctid, Windowed: d.windowed, Meta: d.meta(),
+		Account: d.a.Name, Priority: d.kind.priority(), From: d.from, To: d.sp.to, Text: d.body,
+		PEID: d.peid, TemplateID: d.ctid, Windowed: d.windowed, Meta: d.meta(), TMIDs: d.tms,
 	}
 	if d.sendAt.After(d.now) {
 		m.SendAt = d.sendAt
@@ -299,11 +376,12 @@ func (d *draft) message() (*built, *apiError) {
 	return &built{msg: m, segments: int64(info.Parts)}, nil
 }
 
-// meta is the message's metadata: the account's webhook, the request's non-empty values and
-// the OTP mark dlr uses; nil when there is none.
+// meta is the message's metadata: the account's webhook (not for a front's message, whose
+// meta says where its receipt goes), the request's non-empty values and the OTP mark dlr
+// uses; nil when there is none.
 func (d *draft) meta() map[string]string {
 	meta := map[string]string{}
-	if d.a.WebhookURL != "" {
+	if d.a.WebhookURL != "" && !d.sp.front {
 		meta[dlr.MetaWebhookURL] = d.a.WebhookURL
 		meta[dlr.MetaWebhookMode] = dlr.ModeJSON
 	}
@@ -333,6 +411,16 @@ func defaultSender(a *account, t *dlt.Template) string {
 		return a.SenderIDs[0]
 	}
 	return ""
+}
+
+// dltRefusal is the refusal of a DLT check's error: its text (violationText) and the
+// violation's code (CodeErrorIdentifyingTemplate for an error that is not a Violation).
+func dltRefusal(err error) *apiError {
+	code := dlt.CodeErrorIdentifyingTemplate
+	if v := dlt.AsViolation(err); v != nil {
+		code = v.Code
+	}
+	return dltErr(code, violationText(err))
 }
 
 func violationText(err error) string {
@@ -400,10 +488,10 @@ func (s *Server) commit(ctx context.Context, a *account, bs []*built) *apiError 
 			if _, err := s.o.Credits.TakeCredits(ctx, a.Name, cat, n); err != nil {
 				refund()
 				if errors.Is(err, store.ErrInsufficientCredits) {
-					return msgErr(msgLowBalance)
+					return refuse(RefusedCredits, msgLowBalance)
 				}
 				s.o.Logger.Error().Err(err).Str("account", a.Name).Msg("taking credits failed")
-				return errorf(http.StatusInternalServerError, msgInternal)
+				return unavailable()
 			}
 			taken[cat] = n
 		}
@@ -418,10 +506,10 @@ func (s *Server) commit(ctx context.Context, a *account, bs []*built) *apiError 
 		}
 		if errors.Is(err, dispatch.ErrNoRoute) {
 			// The operator routes no carrier to this number: the client's error, not ours.
-			return msgErr(msgNoRoute)
+			return refuse(RefusedDestination, msgNoRoute)
 		}
 		s.o.Logger.Error().Err(err).Str("account", a.Name).Str("to", msisdn.Mask(msgs[0].To)).Int("messages", len(msgs)).Msg("submit failed")
-		return errorf(http.StatusInternalServerError, msgInternal)
+		return unavailable()
 	}
 	return nil
 }

@@ -1,11 +1,16 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"strings"
 	"time"
 
+	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/store"
 )
 
 // Submission is one message a client hands over outside HTTP — today the SMPP front
@@ -73,5 +78,88 @@ const (
 
 func (e *Refusal) Error() string { return fmt.Sprintf("refused: %s", e.Detail) }
 
-// ErrUnknownAccount is returned by Accept for an account name the server does not have.
+// ErrUnknownAccount is returned by Accept for an account name the server does not have, and
+// wrapped for a disabled or expired account (errors.Is finds it): none may send.
 var ErrUnknownAccount = errors.New("api: unknown account")
+
+// Accept takes one message from a protocol front (the SMPP front) through the checks and the
+// durable path of an HTTP send: the account (by name: ErrUnknownAccount, also for a disabled
+// or expired one), the destination, the text, the account's sender ids, the DLT rules with
+// the client's PE_ID/CT_ID or the account's entity and the template its text matches (a
+// refusal carries the DLT code a carrier would answer), the chain (the client's TM-AF ids,
+// then the account's TM id), the send window, credits per segment (refunded if Submit
+// fails), then the dispatcher's Submit. It returns the message's id only once Submit
+// returned, that is once the message is durable.
+//
+// The message's priority and credits follow its template's category (classify): as an OTP
+// for a transactional template, transactional for service implicit, promotional for
+// promotional and service explicit. A sandbox account's message gets an id and is not sent,
+// as over HTTP.
+//
+// Receipts go where sub.Meta says (the front's dlr.MetaWebhookURL and mode), never to the
+// account's HTTP webhook; with sub.Receipt false the message carries no webhook, so no
+// receipt goes back.
+//
+// sub.SendAt schedules the message (a past time means now; HTTP's five-minute minimum is
+// 2Factor's rule and is not applied). sub.ValidUntil is checked here and not carried:
+// store.Message has no expiry and dispatch sends a queued message whenever its carrier
+// takes it, so a message whose validity ends before it could go out (its schedule, or the
+// opening of the send window it is deferred to) is refused (RefusedInvalid), and one
+// accepted is sent even if its carrier is down past its validity.
+func (s *Server) Accept(ctx context.Context, sub Submission) ([]string, error) {
+	a := s.byName[sub.Account]
+	if a == nil {
+		return nil, ErrUnknownAccount
+	}
+	now := s.o.Now()
+	if a.Disabled || !a.ExpiresAt.IsZero() && !now.Before(a.ExpiresAt) {
+		return nil, fmt.Errorf("%w: %s is disabled or expired", ErrUnknownAccount, a.Name)
+	}
+	to, e := normalisePhone(sub.To)
+	if e != nil {
+		return nil, refuse(RefusedDestination, e.details).refusal()
+	}
+	d := s.newDraft(a, spec{kind: kindAuto, to: to, from: strings.TrimSpace(sub.From), text: sub.Text,
+		peid: strings.TrimSpace(sub.PEID), ctid: strings.TrimSpace(sub.TemplateID), sendAt: sub.SendAt,
+		chain: sub.Chain, meta: frontMeta(sub), front: true}, now)
+	b, e := d.run(d.checkText, d.resolveSender, d.checkDLT, d.classify, d.resolveChain, d.decideWindow,
+		d.checkValidity(sub.ValidUntil))
+	if e != nil {
+		return nil, e.refusal()
+	}
+	b.msg.ID = store.NewID()
+	if a.Sandbox {
+		return []string{b.msg.ID}, nil
+	}
+	if e := s.commit(ctx, a, []*built{b}); e != nil {
+		return nil, e.refusal()
+	}
+	return []string{b.msg.ID}, nil
+}
+
+// frontMeta is the front's Meta for the message, without where the receipt goes when the
+// client asked for none.
+func frontMeta(sub Submission) map[string]string {
+	meta := maps.Clone(sub.Meta)
+	if !sub.Receipt {
+		delete(meta, dlr.MetaWebhookURL)
+		delete(meta, dlr.MetaWebhookMode)
+	}
+	return meta
+}
+
+// checkValidity refuses a message whose validity (until; zero: none) ends before it can go
+// out: now, at its schedule, or at the window opening decideWindow deferred it to.
+func (d *draft) checkValidity(until time.Time) func() *apiError {
+	return func() *apiError {
+		at := d.now
+		if d.sendAt.After(at) {
+			at = d.sendAt
+		}
+		if !until.IsZero() && !until.After(at) {
+			return refuse(RefusedInvalid, fmt.Sprintf("Validity period ends %s IST, before the message can be sent (%s IST)",
+				until.In(dlt.IST).Format("2006-01-02 15:04:05"), at.In(dlt.IST).Format("2006-01-02 15:04:05")))
+		}
+		return nil
+	}
+}

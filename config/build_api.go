@@ -38,7 +38,7 @@ func (c *Config) apiAccount(i int, a Account) (api.Account, error) {
 	k := fmt.Sprintf("accounts[%d]", i)
 	out := api.Account{
 		Name: a.Name, APIKeys: a.APIKeys, RateLimit: a.RateLimit,
-		SenderIDs: a.SenderIDs, DLTEntity: a.DLTEntity, WebhookURL: a.WebhookURL,
+		SenderIDs: a.SenderIDs, DLTEntity: a.DLTEntity, TMID: a.TMID, WebhookURL: a.WebhookURL,
 		TransactionalCredits: a.TransactionalCredits, PromotionalCredits: a.PromotionalCredits,
 		Sandbox: a.Sandbox, Disabled: a.Disabled, OTPTemplate: a.OTPTemplate, OTPExpiry: a.OTPExpiry,
 		OTPTemplates: a.OTPTemplates, OTPText: a.OTPText, DeferPromotional: a.DeferPromotional,

@@ -241,6 +241,9 @@ type Account struct {
 	SenderIDs []string `yaml:"sender_ids"`
 	// DLTEntity is the account's principal entity id (PE_ID).
 	DLTEntity string `yaml:"dlt_entity"`
+	// TMID is the account's telemarketer id when it is an aggregator (TM-AF): inserted into
+	// the PE→TM chain of every message it sends (api.Account.TMID).
+	TMID string `yaml:"tm_id"`
 	// WebhookURL receives the account's delivery reports (the api stamps it on each message it
 	// accepts, so a report goes where the account pointed when its message was sent).
 	WebhookURL string `yaml:"webhook_url"`

@@ -95,6 +95,7 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"short api key", minimal + "accounts:\n  - name: a\n    api_keys: [short]\n", []string{"m.yaml:10: accounts[0].api_keys[0]: 5 characters", "otp.key: 0 characters"}},
 		{"bad enc key", minimal + "otp:\n  key: 0123456789abcdef0123456789abcdef\naccounts:\n  - name: a\n    api_keys: [0123456789abcdef0]\n    enc_key: c2hvcnQ=\n", []string{"m.yaml:13: accounts[0].enc_key: want the base64 of 32 random bytes"}},
 		{"bad cidr", minimal + "accounts:\n  - name: a\n    api_keys: [0123456789abcdef0]\n    ip_allow: [10.0.0.0/33]\n", []string{"accounts[0].ip_allow[0]: \"10.0.0.0/33\" is not a CIDR"}},
+		{"bad tm id", minimal + "otp:\n  key: 0123456789abcdef0123456789abcdef\naccounts:\n  - name: a\n    api_keys: [0123456789abcdef0]\n    tm_id: 1702-15\n", []string{"m.yaml:13: accounts[0].tm_id: \"1702-15\": a TM id is digits only"}},
 		{"several at once", minimal + "log_level: loud\nstore:\n  type: disk\n", []string{"log_level: \"loud\"", "store.type: \"disk\""}},
 		{"broken yaml", "carriers: [\n", []string{"m.yaml:"}},
 	}
@@ -188,6 +189,22 @@ func TestBuildersHandOptionsDown(t *testing.T) {
 	}
 	if lo := c.LivenessOptions(); lo.Instance != "smppd-1" || lo.TTL != 0 {
 		t.Errorf("liveness %+v", lo)
+	}
+}
+
+// An aggregator account's TM id reaches api's account, which carries it on every message
+// for the chain.
+func TestAccountTMID(t *testing.T) {
+	c, err := Parse("m.yaml", []byte(minimal+"otp:\n  key: 0123456789abcdef0123456789abcdef\naccounts:\n  - name: agg\n    api_keys: [0123456789abcdef0]\n    tm_id: \"1702157571346669272\"\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ao, err := c.APIOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ao.Accounts[0].TMID; got != "1702157571346669272" {
+		t.Fatalf("TMID %q", got)
 	}
 }
 

@@ -321,6 +321,9 @@ func (c *Config) validateAccount(p *problems, k string, a Account) {
 	if a.DLTEntity != "" && strings.Trim(a.DLTEntity, "0123456789") != "" {
 		p.add(k+".dlt_entity", "%q: a PE id is digits only", a.DLTEntity)
 	}
+	if a.TMID != "" && strings.Trim(a.TMID, "0123456789") != "" {
+		p.add(k+".tm_id", "%q: a TM id is digits only", a.TMID)
+	}
 	if a.WebhookURL != "" {
 		if u, err := url.Parse(a.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p.add(k+".webhook_url", "%q is not an http(s) URL", a.WebhookURL)

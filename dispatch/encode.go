@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
@@ -31,11 +32,7 @@ func sourceAddress(from string) smpp.Address {
 
 // dltTLVs returns the DLT parameters for a message on a carrier.
 func dltTLVs(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []string) smpp.TLVs {
-	var chain []string
-	if chainFor != nil && m.PEID != "" {
-		chain = chainFor(m.PEID)
-	}
-	params := spec.Params(m.PEID, m.TemplateID, chain)
+	params := spec.Params(m.PEID, m.TemplateID, chainOf(m, spec, chainFor))
 	if len(params) == 0 {
 		return nil
 	}
@@ -44,6 +41,39 @@ func dltTLVs(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []str
 		t[i] = smpp.StringTLV(smpp.Tag(p.Tag), p.Value)
 	}
 	return t
+}
+
+// chainOf returns the telemarketer ids after the PE for a message's chain TLV (PE, TM-AF
+// ids, TM-D). A message without TM-AF ids of its own gets the entity's registered chain
+// (chainFor), else nil so that Params uses the carrier's TMChain, as before. A message that
+// names its TM-AF ids (m.TMIDs: a client aggregator's path, which the api completed from
+// the registry) keeps them and ends with the TM-D of the registered chain — whose own TM-AF
+// ids are some path's, possibly another aggregator's — or else with the carrier's TMChain
+// (smppd's TM-AF ids towards an upstream, if any, and the TM-D); an id already named is not
+// repeated.
+func chainOf(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []string) []string {
+	if m.PEID == "" {
+		return nil
+	}
+	var own []string
+	if chainFor != nil {
+		own = chainFor(m.PEID)
+	}
+	if len(m.TMIDs) == 0 {
+		return own // nil: Params uses the carrier's TMChain
+	}
+	if len(own) > 0 {
+		own = own[len(own)-1:] // the registered chain's TM-D
+	} else {
+		own = spec.TMChain
+	}
+	chain := append([]string(nil), m.TMIDs...)
+	for _, id := range own {
+		if !slices.Contains(m.TMIDs, id) {
+			chain = append(chain, id)
+		}
+	}
+	return chain
 }
 
 // buildParts encodes and splits a message into the submit_sm PDUs for a carrier. ref is the

@@ -107,6 +107,10 @@ type Message struct {
 	// resend after an unknown outcome, or after a consumer died mid-send).
 	Duplicates int               `json:"duplicates,omitempty"`
 	Meta       map[string]string `json:"meta,omitempty"` // callback values, campaign, webhook URL …
+	// TMIDs are the telemarketer (TM-AF) ids the message passed through before smppd, in
+	// chain order from the PE on: the chain a client aggregator named, then its own TM id.
+	// Dispatch puts them between the PE and smppd's own chain (dlt.Chain) in the chain TLV.
+	TMIDs []string `json:"tm_ids,omitempty"`
 }
 
 // Claim is a message taken from a send queue by one consumer. Until it is acked, deferred or

@@ -585,5 +585,6 @@ func cloneMsg(m *store.Message) *store.Message {
 			c.Meta[k] = v
 		}
 	}
+	c.TMIDs = slices.Clone(m.TMIDs)
 	return &c
 }
