@@ -482,3 +482,38 @@ func TestQueryAndCancel(t *testing.T) {
 		t.Errorf("replace_sm: %v", err)
 	}
 }
+
+// The DLT TLVs and registered_delivery often ride on the first part only; the message gets
+// them whatever order the parts come in.
+func TestPartsShareTheFirstPartsFields(t *testing.T) {
+	acc := &fakeAcceptor{}
+	var hooked sync.Map
+	_, addr := startFront(t, Options{Accounts: []Account{tAccount("acme")}, Acceptor: acc,
+		Hooks: Hooks{Submit: func(a string, st smpp.CommandStatus, _ time.Duration) {
+			n, _ := hooked.LoadOrStore(a+"/"+st.String(), new(int))
+			*n.(*int)++ // parts are answered one after another by the completing part
+		}}})
+	s := mustDial(t, addr, "acme", smpp.BindTransceiver, nil)
+	parts := udhParts(t, fmt.Sprintf("%0300d", 1), text.GSM7, text.ConcatUDH8, 77)
+	parts[0].TLVs = smpp.TLVs{smpp.StringTLV(smpp.TagDLTPEID, "1201"), smpp.StringTLV(smpp.TagDLTTemplate, "1207")}
+	parts[0].RegisteredDelivery = 1
+	done := make(chan smpp.CommandStatus, len(parts))
+	for i := len(parts) - 1; i >= 0; i-- {
+		go func() { _, st := submit(t, s, parts[i]); done <- st }()
+		if i > 0 {
+			wait.For(t, waitLong, "the part filed", func() bool { return len(parts)-i == s.WindowInUse() })
+		}
+	}
+	for range parts {
+		if st := <-done; st != smpp.ESME_ROK {
+			t.Fatal(st)
+		}
+	}
+	subs := acc.submissions()
+	if len(subs) != 1 || subs[0].PEID != "1201" || subs[0].TemplateID != "1207" || !subs[0].Receipt || subs[0].Text != fmt.Sprintf("%0300d", 1) {
+		t.Fatalf("submissions %+v", subs)
+	}
+	if n, ok := hooked.Load("acme/ESME_ROK"); !ok || *n.(*int) != len(parts) {
+		t.Errorf("submit hook counted %v", n)
+	}
+}
