@@ -81,21 +81,28 @@ func segments(p smpp.PDU) int {
 	return 0
 }
 
-// answer responds to r, frees its place in the bind's window, and counts it.
+// answer responds to r, frees its place in the bind's window, and counts it. The place is
+// freed and the answer counted before the response goes out: a client that sends its next
+// request the moment it reads the answer must find the room its own window says it has.
 func (f *Front) answer(b *bind, r *smpp.Request, start time.Time, submit bool, st smpp.CommandStatus, resp smpp.PDU) {
 	if st != smpp.ESME_ROK {
 		resp = nil // an error response carries no body worth reading
 	}
-	err := r.Respond(st, resp)
-	if errors.Is(err, smpp.ErrAlreadyAnswered) {
-		return
-	}
-	b.inOpen.Add(-1)
 	if submit {
 		b.acc.st.countSubmit(st)
 		if f.opts.Hooks.Submit != nil {
 			f.opts.Hooks.Submit(b.acc.cfg.Name, st, time.Since(start))
 		}
+	}
+	f.respond(b, r, st, resp)
+}
+
+// respond sends the response and frees the request's place in the window (first).
+func (f *Front) respond(b *bind, r *smpp.Request, st smpp.CommandStatus, resp smpp.PDU) {
+	b.inOpen.Add(-1)
+	if err := r.Respond(st, resp); errors.Is(err, smpp.ErrAlreadyAnswered) {
+		b.inOpen.Add(1) // never happens: every request is answered once; keep the count true anyway
+		f.log.Error().Str("account", b.acc.cfg.Name).Msg("request answered twice")
 	}
 }
 
@@ -410,10 +417,7 @@ func (f *Front) submitMulti(b *bind, r *smpp.Request, start time.Time, p *smpp.S
 	if resp.MessageID == "" {
 		st = first
 	}
-	// Counted per destination above.
-	if err := r.Respond(st, &resp); !errors.Is(err, smpp.ErrAlreadyAnswered) {
-		b.inOpen.Add(-1)
-	}
+	f.respond(b, r, st, &resp) // counted per destination above
 }
 
 func (f *Front) multiOne(acc *account, in incoming) (string, smpp.CommandStatus) {
