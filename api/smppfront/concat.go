@@ -132,11 +132,11 @@ func (a *assembler) complete(as *assembly) {
 		for _, d := range as.data {
 			joined = append(joined, d...)
 		}
-		txt, ref = decodeText(as.dcs[0], joined)
+		txt, ref = a.acc.decodeText(as.dcs[0], joined)
 	} else {
 		for i, d := range as.data {
 			var s string
-			if s, ref = decodeText(as.dcs[i], d); ref != nil {
+			if s, ref = a.acc.decodeText(as.dcs[i], d); ref != nil {
 				break
 			}
 			txt += s

@@ -63,6 +63,10 @@ type Account struct {
 	// ReceiptParts asks for one receipt per part of a long message instead of one combined
 	// receipt (dlr's per-part receipts).
 	ReceiptParts bool
+	// Latin1Default reads data_coding 0 as Latin-1 (ASCII) instead of the GSM default
+	// alphabet, for clients that send plain ASCII with data_coding 0 (Kannel's alt-charset):
+	// in GSM, "@", "_", "$" and the braces are other characters.
+	Latin1Default bool
 	// MONumbers are the short codes and long numbers whose mobile-originated messages go to
 	// this account's receiver binds (see Front.MOAccount).
 	MONumbers []string

@@ -242,7 +242,11 @@ func parseUDH(b []byte) (partInfo, []byte, bool) {
 }
 
 // decodeText undoes data_coding. Binary codings are refused: the DLT rules are about text.
-func decodeText(dc uint8, b []byte) (string, *refusal) {
+// data_coding 0 is the GSM default alphabet, or Latin-1 for an account with Latin1Default.
+func (acc *account) decodeText(dc uint8, b []byte) (string, *refusal) {
+	if dc == 0 && acc.cfg.Latin1Default {
+		dc = uint8(text.DataCodingLatin1)
+	}
 	s, err := text.Decode(text.DataCoding(dc), b)
 	if err != nil {
 		return "", &refusal{smpp.ESME_RINVMSGLEN, fmt.Sprintf("text in data_coding %#02x: %v", dc, err)}
@@ -262,7 +266,7 @@ func (f *Front) submit(b *bind, r *smpp.Request, start time.Time, in incoming) {
 		b.acc.asm.add(b, r, start, fl, pi, in.dc, data)
 		return
 	}
-	txt, ref := decodeText(in.dc, data)
+	txt, ref := b.acc.decodeText(in.dc, data)
 	if ref != nil {
 		f.refuse(b, r, start, ref)
 		return
@@ -425,7 +429,7 @@ func (f *Front) multiOne(acc *account, in incoming) (string, smpp.CommandStatus)
 	if ref != nil {
 		return "", ref.st
 	}
-	txt, ref := decodeText(in.dc, data)
+	txt, ref := acc.decodeText(in.dc, data)
 	if ref != nil {
 		return "", ref.st
 	}

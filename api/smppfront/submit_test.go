@@ -518,3 +518,23 @@ func TestPartsShareTheFirstPartsFields(t *testing.T) {
 	// The hook runs just after each answer went out.
 	wait.For(t, waitLong, "the submit hook to count every part", func() bool { return hookedOK.Load() == int64(len(parts)) })
 }
+
+func TestDataCodingZero(t *testing.T) {
+	acc := &fakeAcceptor{}
+	ascii := tAccount("ascii")
+	ascii.Latin1Default = true
+	_, addr := startFront(t, Options{Accounts: []Account{tAccount("gsm"), ascii}, Acceptor: acc})
+	for _, c := range []struct{ account, want string }{
+		{"gsm", "mail¡acme.in §1"}, // GSM 03.38: 0x40 is ¡, 0x5F is §
+		{"ascii", "mail@acme.in _1"},
+	} {
+		s := mustDial(t, addr, c.account, smpp.BindTransmitter, nil)
+		if _, st := submit(t, s, sm("919812345678", "mail@acme.in _1")); st != smpp.ESME_ROK {
+			t.Fatal(st)
+		}
+		subs := acc.submissions()
+		if got := subs[len(subs)-1].Text; got != c.want {
+			t.Errorf("%s: text %q, want %q", c.account, got, c.want)
+		}
+	}
+}
