@@ -33,7 +33,10 @@ func (f *Front) Deliver(ctx context.Context, job *store.WebhookJob) error {
 	}
 	acc := f.byName[name]
 	if acc == nil {
-		return fmt.Errorf("smppfront: job %s: account %q has no SMPP settings: %w", job.ID, name, dlr.ErrNotBound)
+		// Not ErrNotBound: no bind will ever come for it, so the job should run its retries
+		// and reach the dead letters, where an operator sees it (and replays it once the
+		// account is configured).
+		return fmt.Errorf("smppfront: job %s: account %q has no SMPP settings", job.ID, name)
 	}
 	p, err := deliverPDU(&cr)
 	if err != nil {

@@ -100,3 +100,16 @@ func TestDeliverRoundRobin(t *testing.T) {
 		t.Errorf("receipts per bind %v, want 5 and 5", counts)
 	}
 }
+
+func TestDeliverForAnAccountWithoutSMPP(t *testing.T) {
+	f, _ := startFront(t, Options{Accounts: []Account{tAccount("acme")}})
+	err := f.Deliver(context.Background(), receiptJob(t, "http-only", "m1"))
+	if err == nil || errors.Is(err, dlr.ErrNotBound) {
+		t.Fatalf("Deliver for an account the front does not have: %v", err)
+	}
+	bad := receiptJob(t, "acme", "m2")
+	bad.Body = "{"
+	if err := f.Deliver(context.Background(), bad); err == nil || errors.Is(err, dlr.ErrNotBound) {
+		t.Fatalf("Deliver of a broken body: %v", err)
+	}
+}

@@ -538,3 +538,36 @@ func TestDataCodingZero(t *testing.T) {
 		}
 	}
 }
+
+// cancelFunc adapts a function to Canceller.
+type cancelFunc func(ctx context.Context, account, id string) error
+
+func (c cancelFunc) Cancel(ctx context.Context, account, id string) error { return c(ctx, account, id) }
+
+func TestCancelThroughACanceller(t *testing.T) {
+	var got []string
+	var mu sync.Mutex
+	_, addr := startFront(t, Options{Accounts: []Account{tAccount("acme")}, Canceller: cancelFunc(func(_ context.Context, account, id string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, account+"/"+id)
+		if id == "sent" {
+			return errors.New("already with the carrier")
+		}
+		return nil
+	})})
+	s := mustDial(t, addr, "acme", smpp.BindTransceiver, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	if _, err := s.Send(ctx, &smpp.CancelSM{MessageID: "queued"}); err != nil {
+		t.Errorf("cancel of a queued message: %v", err)
+	}
+	if _, err := s.Send(ctx, &smpp.CancelSM{MessageID: "sent"}); statusOf(t, err) != smpp.ESME_RCANCELFAIL {
+		t.Errorf("cancel of a sent message: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[0] != "acme/queued" {
+		t.Errorf("cancels %v", got)
+	}
+}
