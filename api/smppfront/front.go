@@ -36,6 +36,15 @@
 //     client retries).
 //   - query_sm answers the record's state; cancel_sm is ESME_RCANCELFAIL unless a
 //     Canceller is configured (the store cannot withdraw a queued message).
+//
+// Wiring (cmd/smppd):
+//
+//	f, err := smppfront.New(smppfront.Options{Accounts: …, Acceptor: apiServer, Records: st})
+//	go f.ListenAndServe(":2775")     // and/or f.ListenAndServeTLS(":3775") with Options.TLS
+//	// dlr's Sender hands smpp:// jobs to f (it implements dlr.Deliverer); dlr's MO routing
+//	// asks f.MOAccount(destination) which account a carrier's MO belongs to.
+//	internal.Handle("/admin/smpp/", http.StripPrefix("/admin/smpp", f.AdminHandler()))
+//	defer f.Shutdown(ctx)
 package smppfront
 
 import (
