@@ -41,8 +41,8 @@
 //
 //	f, err := smppfront.New(smppfront.Options{Accounts: …, Acceptor: apiServer, Records: st})
 //	go f.ListenAndServe(":2775")     // and/or f.ListenAndServeTLS(":3775") with Options.TLS
-//	// dlr's Sender hands smpp:// jobs to f (it implements dlr.Deliverer); dlr's MO routing
-//	// asks f.MOAccount(destination) which account a carrier's MO belongs to.
+//	// dlr.SenderOptions.Deliverers[dlr.ClientScheme] = f (it implements dlr.Deliverer), and
+//	// dlr's Correlator routes carriers' MO with RouteMO: f.MOAccount.
 //	internal.Handle("/admin/smpp/", http.StripPrefix("/admin/smpp", f.AdminHandler()))
 //	defer f.Shutdown(ctx)
 package smppfront

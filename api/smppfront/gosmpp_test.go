@@ -12,6 +12,7 @@ import (
 	"github.com/fiorix/go-smpp/smpp/pdu/pdutext"
 	"github.com/fiorix/go-smpp/smpp/pdu/pdutlv"
 
+	"github.com/smppd/smppd/api"
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/internal/wait"
 )
@@ -85,3 +86,6 @@ func TestGoSMPPClient(t *testing.T) {
 		t.Fatal("no receipt reached go-smpp")
 	}
 }
+
+// The api server is what the front accepts through.
+var _ Acceptor = (*api.Server)(nil)

@@ -14,11 +14,6 @@ import (
 	"github.com/smppd/smppd/smpp/text"
 )
 
-// MetaReceiptParts is the Submission.Meta key (value "1") asking dlr for one receipt per
-// part instead of a combined one. It must equal dlr.MetaReceiptParts, which the receipts
-// side defines; the value is repeated here only until both sides meet on main.
-const MetaReceiptParts = "receipt_parts"
-
 // serveSMPP runs on a session worker: it applies the bind's Window and the account's Rate
 // at once, then hands the request to its own goroutine (Detach), so a slow Accept, or parts
 // waiting for the rest of their message, never hold a worker.
@@ -304,7 +299,7 @@ func (acc *account) submission(fl fields, txt string) api.Submission {
 			dlr.MetaWebhookMode: dlr.ModeSMPP,
 		}
 		if acc.cfg.ReceiptParts {
-			s.Meta[MetaReceiptParts] = "1"
+			s.Meta[dlr.MetaReceiptParts] = "1"
 		}
 	}
 	return s

@@ -53,7 +53,7 @@ func TestSubmitReachesAcceptor(t *testing.T) {
 		!got.SendAt.Equal(want.SendAt) || !got.ValidUntil.Equal(want.ValidUntil) || !got.Receipt {
 		t.Errorf("submission\n got %+v\nwant %+v", got, want)
 	}
-	if got.Meta[dlr.MetaWebhookURL] != "smpp://acme" || got.Meta[dlr.MetaWebhookMode] != dlr.ModeSMPP || got.Meta[MetaReceiptParts] != "1" {
+	if got.Meta[dlr.MetaWebhookURL] != "smpp://acme" || got.Meta[dlr.MetaWebhookMode] != dlr.ModeSMPP || got.Meta[dlr.MetaReceiptParts] != "1" {
 		t.Errorf("meta %v", got.Meta)
 	}
 
