@@ -60,6 +60,8 @@ type Config struct {
 	DLT        DLTFiles   `yaml:"dlt"`
 	Receipts   Receipts   `yaml:"receipts"`
 	Webhooks   Webhooks   `yaml:"webhooks"`
+	// SMPPFront is the SMPP listener where client accounts bind as ESMEs (accounts[].smpp).
+	SMPPFront SMPPFront `yaml:"smpp_front"`
 
 	path  string
 	lines map[string]int
@@ -275,7 +277,57 @@ type Account struct {
 	// EncKey is the base64 of the 32-byte AES-256 key of the encrypted module (module=ENC);
 	// empty disables ENC for the account.
 	EncKey string `yaml:"enc_key"`
+	// SMPP lets the account bind to the SMPP front (smpp_front) as an ESME; absent: HTTP only.
+	SMPP *AccountSMPP `yaml:"smpp"`
 }
+
+// AccountSMPP is an account's SMPP front settings (smppfront.Account); its IP allow-list is
+// the account's ip_allow.
+type AccountSMPP struct {
+	// SystemID is what the client binds with (at most 15 characters). Required, unique.
+	SystemID string `yaml:"system_id"`
+	// PasswordHash is the password's stored form, made by `smppd passwd` (pbkdf2-sha256).
+	// Required; the password itself never appears in the file.
+	PasswordHash string `yaml:"password_hash"`
+	// MaxBinds caps the account's concurrent binds. Default: smppfront.DefaultMaxBinds.
+	MaxBinds int `yaml:"max_binds"`
+	// Window is how many requests one bind may have unanswered. Default:
+	// smppfront.DefaultWindow.
+	Window int `yaml:"window"`
+	// Rate is the account's segments per second over all its binds; negative: unlimited.
+	// Default: smppfront.DefaultRate.
+	Rate float64 `yaml:"rate"`
+	// Burst is how many segments may come at once above Rate. Default: Rate.
+	Burst int `yaml:"burst"`
+	// ReceiptParts sends one receipt per part of a long message instead of one combined.
+	ReceiptParts bool `yaml:"receipt_parts"`
+	// Latin1Default reads data_coding 0 as Latin-1 instead of GSM 03.38.
+	Latin1Default bool `yaml:"latin1_default"`
+	// MONumbers are the short codes and long numbers whose MO messages go to this account.
+	MONumbers []string `yaml:"mo_numbers"`
+}
+
+// SMPPFront is where client accounts bind over SMPP (package api/smppfront). With neither
+// listen address the front is off.
+type SMPPFront struct {
+	// Listen is the plain TCP address, e.g. 0.0.0.0:2775. Default: empty (off).
+	Listen string `yaml:"listen"`
+	// TLSListen is the TLS address, e.g. 0.0.0.0:3550, with TLSCert and TLSKey (PEM files).
+	TLSListen string `yaml:"tls_listen"`
+	TLSCert   string `yaml:"tls_cert"`
+	TLSKey    string `yaml:"tls_key"`
+	// SystemID is the front's system_id in bind responses. Default: smppd.
+	SystemID string `yaml:"system_id"`
+	// DLTStatusCodes writes a DLT refusal's code in command_status as "decimal" (630 is
+	// 0x276; the default) or "hex" (630 is 0x630), as the client's carriers would.
+	DLTStatusCodes string `yaml:"dlt_status_codes"`
+	// PartTimeout is how long the parts of a long message wait for the rest. Default:
+	// smppfront.DefaultPartTimeout.
+	PartTimeout time.Duration `yaml:"part_timeout"`
+}
+
+// Enabled says whether the SMPP front listens at all.
+func (f SMPPFront) Enabled() bool { return f.Listen != "" || f.TLSListen != "" }
 
 // OTP configures OTP sessions for every account.
 type OTP struct {

@@ -56,6 +56,7 @@ func (c *Config) validate() error {
 	c.validateOTP(p)
 	c.validateWebhooks(p)
 	c.validateReceipts(p)
+	c.validateSMPPFront(p)
 	if len(p.errs) > 0 {
 		return p.errs
 	}
@@ -289,8 +290,8 @@ func (c *Config) validateAccounts(p *problems) {
 			p.add(k+".name", "duplicate account %q", a.Name)
 		}
 		names[a.Name] = true
-		if len(a.APIKeys) == 0 {
-			p.add(k+".api_keys", "at least one key")
+		if len(a.APIKeys) == 0 && a.SMPP == nil {
+			p.add(k+".api_keys", "at least one key (or an smpp section, for an SMPP-only account)")
 		}
 		for j, key := range a.APIKeys {
 			kk := fmt.Sprintf("%s.api_keys[%d]", k, j)
@@ -396,4 +397,59 @@ func redact(u string) string {
 		}
 	}
 	return u
+}
+
+// validateSMPPFront checks smpp_front and every account's smpp section: unique system ids
+// that fit a bind PDU, a password hash (never a password), and an MO number owned by one
+// account only.
+func (c *Config) validateSMPPFront(p *problems) {
+	f := c.SMPPFront
+	if f.TLSListen != "" && (f.TLSCert == "" || f.TLSKey == "") {
+		p.add("smpp_front.tls_listen", "needs tls_cert and tls_key")
+	}
+	switch f.DLTStatusCodes {
+	case "", "decimal", "hex":
+	default:
+		p.add("smpp_front.dlt_status_codes", "%q: want decimal or hex", f.DLTStatusCodes)
+	}
+	if f.PartTimeout < 0 {
+		p.add("smpp_front.part_timeout", "must not be negative")
+	}
+	ids, mo := map[string]string{}, map[string]string{}
+	for i, a := range c.Accounts {
+		if a.SMPP == nil {
+			continue
+		}
+		k := fmt.Sprintf("accounts[%d].smpp", i)
+		s := a.SMPP
+		switch {
+		case s.SystemID == "":
+			p.add(k+".system_id", "required")
+		case len(s.SystemID) > 15:
+			p.add(k+".system_id", "%q: at most 15 characters fit a bind", s.SystemID)
+		case ids[s.SystemID] != "":
+			p.add(k+".system_id", "%q is already account %q's", s.SystemID, ids[s.SystemID])
+		}
+		ids[s.SystemID] = a.Name
+		if s.PasswordHash == "" {
+			p.add(k+".password_hash", "required: make one with `smppd passwd`")
+		} else if !strings.HasPrefix(s.PasswordHash, "pbkdf2-sha256$") {
+			p.add(k+".password_hash", "not a hash made by `smppd passwd` (a password must never be written here)")
+		}
+		if s.MaxBinds < 0 || s.Window < 0 || s.Burst < 0 {
+			p.add(k, "max_binds, window and burst must not be negative")
+		}
+		for j, n := range s.MONumbers {
+			switch {
+			case n == "" || strings.Trim(n, "0123456789") != "":
+				p.add(fmt.Sprintf("%s.mo_numbers[%d]", k, j), "%q: digits only", n)
+			case mo[n] != "" && mo[n] != a.Name:
+				p.add(fmt.Sprintf("%s.mo_numbers[%d]", k, j), "%q already goes to account %q", n, mo[n])
+			}
+			mo[n] = a.Name
+		}
+	}
+	if f.Enabled() && len(ids) == 0 {
+		p.add("smpp_front", "listens but no account has an smpp section")
+	}
 }

@@ -13,6 +13,11 @@ import (
 // numbers and payloads and take no key, so they exist only on the internal listener
 // (http.metrics_listen), never on the API's.
 func (d *daemon) adminRoutes(mux *http.ServeMux) {
+	if d.front != nil {
+		// The SMPP front's client binds: GET /admin/smpp/binds, /admin/smpp/stats, POST
+		// /admin/smpp/kick?id=|account=.
+		mux.Handle("/admin/smpp/", http.StripPrefix("/admin/smpp", d.front.AdminHandler()))
+	}
 	mux.HandleFunc("GET /admin/webhooks/dead", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()

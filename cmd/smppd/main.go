@@ -32,6 +32,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/smppd/smppd/api"
+	"github.com/smppd/smppd/api/smppfront"
 	"github.com/smppd/smppd/config"
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dlr"
@@ -56,7 +57,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "passwd" {
+		err = passwd(os.Stdin, os.Stdout)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
+	}
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
@@ -76,6 +83,10 @@ type daemon struct {
 	member *liveness.Keeper
 	reg    *prometheus.Registry
 	demo   *demo
+	// front is the SMPP front (nil without smpp_front); clients hands it the sender's
+	// smpp:// jobs once it exists.
+	front   *smppfront.Front
+	clients clientDeliverer
 }
 
 // run starts smppd and serves until ctx ends, then drains. ready, if set, learns the HTTP
@@ -184,7 +195,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	dopts.OnSubmit = m.observeSubmit
 	dopts.OnLinkEvent = m.observeLink
 	dopts.ChainFor = engine.ChainFor
-	if d.corr, d.sender, err = startReceipts(cfg, d.store, &dopts, d.member, m, log); err != nil {
+	if d.corr, d.sender, err = startReceipts(cfg, d.store, &dopts, d.member, &d.clients, m, log); err != nil {
 		return err
 	}
 	if d.disp, err = dispatch.New(dopts); err != nil {
@@ -198,12 +209,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	// unless http.metrics_listen gives the latter their own, so they can stay internal.
 	apiMux, opsMux := http.NewServeMux(), http.NewServeMux()
 	d.routes(opsMux)
+	var frontAddrs []string
 	if len(cfg.Accounts) > 0 {
-		h, err := d.apiHandler(engine)
+		srv, h, err := d.apiHandler(engine)
 		if err != nil {
 			return err
 		}
 		apiMux.Handle("/API/", h)
+		if cfg.SMPPFront.Enabled() {
+			if frontAddrs, err = d.startFront(srv); err != nil {
+				return err
+			}
+		}
 	}
 	servers := []*http.Server{}
 	serve := func(addr string, h http.Handler) (net.Addr, error) {
@@ -232,7 +249,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			return fmt.Errorf("http.metrics_listen %s: %w", cfg.HTTP.MetricsListen, err)
 		}
 	}
-	log.Info().Str("http", apiAddr.String()).Str("metrics", opsAddr.String()).Strs("carriers", d.disp.Carriers()).Str("store", cfg.Store.Type).Msg("smppd started")
+	log.Info().Str("http", apiAddr.String()).Str("metrics", opsAddr.String()).Strs("smpp_front", frontAddrs).
+		Strs("carriers", d.disp.Carriers()).Str("store", cfg.Store.Type).Msg("smppd started")
 	if d.demo != nil {
 		d.demo.announce(stdout, apiAddr.String())
 	}
@@ -247,6 +265,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	for _, srv := range servers {
 		_ = srv.Shutdown(sctx)
 	}
+	d.stopFront(sctx)
 	if err := d.disp.Shutdown(sctx); err != nil {
 		log.Warn().Err(err).Msg("shutdown incomplete; what was not sent stays in the store")
 	}
@@ -278,27 +297,28 @@ func openStore(ctx context.Context, cfg *config.Config, log zerolog.Logger) (sto
 	}
 }
 
-// apiHandler builds the 2Factor-compatible API over the dispatcher, the OTP service, the
+// apiHandler builds the 2Factor-compatible API (the server, which the SMPP front accepts
+// through, and its HTTP handler) over the dispatcher, the OTP service, the
 // store's credits and records, and the current DLT registry.
-func (d *daemon) apiHandler(engine *dlt.Engine) (http.Handler, error) {
+func (d *daemon) apiHandler(engine *dlt.Engine) (*api.Server, http.Handler, error) {
 	oopts := d.cfg.OTPOptions()
 	oopts.Store = d.store
 	svc, err := otp.New(oopts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	aopts, err := d.cfg.APIOptions()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	aopts.Sender, aopts.OTP, aopts.Credits, aopts.Records = d.disp, svc, d.store, d.store
 	aopts.Registry = engine.Registry
 	aopts.Logger = d.log.With().Str("component", "api").Logger()
 	srv, err := api.New(aopts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return srv.Handler(), nil
+	return srv, srv.Handler(), nil
 }
 
 // registryStore returns the store as a dlt.RegistryStore when it can share the registry

@@ -12,12 +12,18 @@ import (
 
 // startReceipts builds receipt correlation and the webhook sender over st (every store.Store
 // is a dlr.Store), and hooks the correlator into the dispatcher's options (dispatch.Receipts).
-func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, member *liveness.Keeper, m *metrics, log zerolog.Logger) (*dlr.Correlator, *dlr.Sender, error) {
+//
+// SMPP front accounts' receipts and MO go to clients (the front, once it exists): jobs to
+// smpp:// targets, and carriers' MO to the account whose smpp.mo_numbers hold the number.
+func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, member *liveness.Keeper, clients dlr.Deliverer, m *metrics, log zerolog.Logger) (*dlr.Correlator, *dlr.Sender, error) {
 	copts, err := cfg.CorrelatorOptions()
 	if err != nil {
 		return nil, nil, err
 	}
 	copts.Store, copts.Member, copts.OnReceipt = st, member, m.observeReceipt
+	if routes := cfg.MORoutes(); len(routes) > 0 {
+		copts.RouteMO = func(number string) (string, bool) { a, ok := routes[number]; return a, ok }
+	}
 	copts.Logger = log.With().Str("component", "dlr").Logger()
 	corr, err := dlr.NewCorrelator(copts)
 	if err != nil {
@@ -28,6 +34,7 @@ func startReceipts(cfg *config.Config, st store.Store, dopts *dispatch.Options, 
 	dopts.Receipts = corr
 	sopts := cfg.SenderOptions()
 	sopts.Store, sopts.Member, sopts.OnWebhook = st, member, m.observeWebhook
+	sopts.Deliverers = map[string]dlr.Deliverer{dlr.ClientScheme: clients}
 	sopts.Logger = log.With().Str("component", "webhooks").Logger()
 	sender, err := dlr.NewSender(sopts)
 	if err != nil {
