@@ -111,11 +111,15 @@ func newSession(conn net.Conn, r role, opts Options) *Session {
 	s.withLogFields(func(c zerolog.Context) zerolog.Context {
 		return c.Uint64("session", s.id).Str("remote", conn.RemoteAddr().String())
 	}, opts.Logger)
+	// The read and write loops are counted from here, not from start: the server lists the
+	// session (where Close can reach it) before starting it, and a close in between must
+	// wait for loops that are about to run, not race their Add with its Wait.
+	s.loops.Add(2)
 	return s
 }
 
+// start runs the read and write loops newSession counted; every session is started.
 func (s *Session) start() {
-	s.loops.Add(2)
 	go s.readLoop()
 	go s.writeLoop()
 }
