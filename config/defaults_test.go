@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/api"
+	"github.com/smppd/smppd/api/smppfront"
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
@@ -98,6 +99,7 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 	acct := api.Options{Accounts: []api.Account{{}}}.WithDefaults().Accounts[0]
 	otpo := otp.Options{}.WithDefaults()
 	corr, send := dlr.CorrelatorOptions{}.WithDefaults(), dlr.SenderOptions{}.WithDefaults()
+	front := smppfront.Account{} // its booleans' defaults: smppfront has no WithDefaults, and sets none
 
 	want := map[string]any{
 		// The file's own.
@@ -165,6 +167,12 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 		"receipts.retry_every":                            corr.RetryEvery,
 		"receipts.max_pending":                            corr.MaxPending,
 		"receipts.max_lag":                                corr.MaxLag,
+		"smpp_front.part_timeout":                         smppfront.DefaultPartTimeout,
+		"accounts[].smpp.max_binds":                       smppfront.DefaultMaxBinds,
+		"accounts[].smpp.window":                          smppfront.DefaultWindow,
+		"accounts[].smpp.rate":                            float64(smppfront.DefaultRate),
+		"accounts[].smpp.receipt_parts":                   front.ReceiptParts,
+		"accounts[].smpp.latin1_default":                  front.Latin1Default,
 	}
 	unchecked := map[string]string{
 		"instance":                                    "computed from the host name and http.listen (InstanceName)",
@@ -189,6 +197,17 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 		"accounts[].expires_at":                       "none: no value",
 		"otp.key":                                     "required",
 		"webhooks.secret":                             "none: no value",
+		"accounts[].smpp":                             "none: no value (the account is HTTP only)",
+		"accounts[].smpp.system_id":                   "required",
+		"accounts[].smpp.password_hash":               "required",
+		"accounts[].smpp.burst":                       "follows rate (smppfront: Burst 0 is Rate, at least 1); no constant",
+		"accounts[].smpp.mo_numbers":                  "none: no value",
+		"smpp_front.listen":                           "none: no value (the front is off)",
+		"smpp_front.tls_listen":                       "none: no value",
+		"smpp_front.tls_cert":                         "required with tls_listen (validateSMPPFront)",
+		"smpp_front.tls_key":                          "required with tls_listen (validateSMPPFront)",
+		"smpp_front.system_id":                        "smppfront sets \"smppd\" for an empty SystemID; it exports no constant",
+		"smpp_front.dlt_status_codes":                 "smppfront sets \"decimal\" for an empty DLTStatusCodes; it exports no constant",
 	}
 	// The ReclaimAfter the issue found documented twice (2 minutes in an old doc comment, 5
 	// in the code): 5 minutes is right, because dispatch.New refuses a ReclaimAfter that

@@ -59,7 +59,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	})
 	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "smppd", Name: "webhook_attempts_total",
-		Help: "Webhook attempts by outcome: delivered, retry, dead (dead-lettered), host_busy (pushed back).",
+		Help: "Webhook attempts by outcome: delivered, retry, dead (dead-lettered), host_busy (pushed back), held (an SMPP client's receipt or MO waiting for a receiver bind; not an attempt).",
 	}, []string{"outcome"})
 	m.webhookLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: "smppd", Name: "webhook_latency_seconds",
@@ -105,6 +105,7 @@ var (
 	descEarly      = prometheus.NewDesc("smppd_receipts_early_total", "Receipts that arrived before their submit_sm_resp was stored and waited in the log.", nil, nil)
 	descMisses     = prometheus.NewDesc("smppd_receipt_correlation_misses_total", "Receipts that matched no message after the early window.", nil, nil)
 	descHookInFlgt = prometheus.NewDesc("smppd_webhooks_in_flight", "Webhook jobs held by this instance's sender.", nil, nil)
+	descMO         = prometheus.NewDesc("smppd_mo_total", "Mobile-originated deliver_sm from carriers by outcome: routed (queued to the SMPP client account whose smpp.mo_numbers hold the destination), unrouted (no account owns it: counted only).", []string{"outcome"}, nil)
 )
 
 func (c *dlrCollector) Describe(ch chan<- *prometheus.Desc) { prometheus.DescribeByCollect(c, ch) }
@@ -119,6 +120,8 @@ func (c *dlrCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descPauses, prometheus.CounterValue, float64(cs.LagPauses), "lag")
 	ch <- prometheus.MustNewConstMetric(descLogErrors, prometheus.CounterValue, float64(cs.StoreErrors))
 	ch <- prometheus.MustNewConstMetric(descMisses, prometheus.CounterValue, float64(cs.Unmatched))
+	ch <- prometheus.MustNewConstMetric(descMO, prometheus.CounterValue, float64(cs.MORouted), "routed")
+	ch <- prometheus.MustNewConstMetric(descMO, prometheus.CounterValue, float64(cs.MOUnrouted), "unrouted")
 	ch <- prometheus.MustNewConstMetric(descHookInFlgt, prometheus.GaugeValue, float64(ss.InFlight))
 	if n, err := c.st.ReceiptCounts(ctx); err == nil {
 		ch <- prometheus.MustNewConstMetric(descParked, prometheus.GaugeValue, float64(n.Parked))
