@@ -232,7 +232,7 @@ func TestAcceptRefusals(t *testing.T) {
 		{"empty text", sub(func(s *Submission) { s.Text = " " }), false, RefusedInvalid, 0},
 		{"validity over before the schedule", sub(func(s *Submission) {
 			s.SendAt, s.ValidUntil = time.Now().Add(time.Hour), time.Now().Add(30*time.Minute)
-		}), false, RefusedInvalid, 0},
+		}), false, RefusedValidity, 0},
 	}
 	for _, c := range cases {
 		ids, err := e.srv.Accept(ctx, c.sub)

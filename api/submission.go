@@ -74,6 +74,8 @@ const (
 	RefusedThrottled
 	// RefusedUnavailable: the store or the dispatcher could not take it now (retry later).
 	RefusedUnavailable
+	// RefusedValidity: the validity period ends before the message could be sent.
+	RefusedValidity
 )
 
 func (e *Refusal) Error() string { return fmt.Sprintf("refused: %s", e.Detail) }
@@ -157,7 +159,7 @@ func (d *draft) checkValidity(until time.Time) func() *apiError {
 			at = d.sendAt
 		}
 		if !until.IsZero() && !until.After(at) {
-			return refuse(RefusedInvalid, fmt.Sprintf("Validity period ends %s IST, before the message can be sent (%s IST)",
+			return refuse(RefusedValidity, fmt.Sprintf("Validity period ends %s IST, before the message can be sent (%s IST)",
 				until.In(dlt.IST).Format("2006-01-02 15:04:05"), at.In(dlt.IST).Format("2006-01-02 15:04:05")))
 		}
 		return nil

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smppd/smppd/internal/msisdn"
 	"github.com/smppd/smppd/smpp"
 )
 
@@ -168,7 +169,7 @@ func (a *assembler) expire(as *assembly) {
 	delete(a.m, as.key)
 	a.mu.Unlock()
 	a.acc.st.partsTimedOut.Add(1)
-	a.f.log.Info().Str("account", a.acc.cfg.Name).Str("to", as.key.to).Int("have", as.have).Int("total", as.key.total).
+	a.f.log.Info().Str("account", a.acc.cfg.Name).Str("to", msisdn.Mask(as.key.to)).Int("have", as.have).Int("total", as.key.total).
 		Msg("long message incomplete; parts answered ESME_RSYSERR")
 	a.answerAll(as, smpp.ESME_RSYSERR, "")
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/smppd/smppd/api"
 	"github.com/smppd/smppd/dlr"
+	"github.com/smppd/smppd/internal/msisdn"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smpp/text"
 )
@@ -321,7 +322,7 @@ func (f *Front) accept(acc *account, fl fields, txt string) (string, smpp.Comman
 		if st == smpp.ESME_RSYSERR {
 			ev = f.log.Warn()
 		}
-		ev.Err(err).Str("account", acc.cfg.Name).Str("to", fl.to).Str("status", st.String()).Msg("message refused")
+		ev.Err(err).Str("account", acc.cfg.Name).Str("to", msisdn.Mask(fl.to)).Str("status", st.String()).Msg("message refused")
 		return "", st
 	}
 	return ids[0], smpp.ESME_ROK
@@ -331,9 +332,16 @@ func (f *Front) accept(acc *account, fl fields, txt string) (string, smpp.Comman
 func (f *Front) statusOf(err error) smpp.CommandStatus {
 	var rf *api.Refusal
 	if !errors.As(err, &rf) {
+		if errors.Is(err, api.ErrUnknownAccount) {
+			// The account is disabled or expired in the api (the bind itself was good):
+			// permanent until an operator acts, so not a status clients retry at once.
+			return smpp.ESME_RSUBMITFAIL
+		}
 		return smpp.ESME_RSYSERR
 	}
 	switch rf.Reason {
+	case api.RefusedValidity:
+		return smpp.ESME_RINVEXPIRY
 	case api.RefusedDLT:
 		if st, ok := dltStatus(int(rf.DLTCode), f.opts.DLTStatusCodes); ok {
 			return st

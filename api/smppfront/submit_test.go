@@ -117,7 +117,8 @@ var refusalCases = []struct {
 	{"invalid", &api.Refusal{Reason: api.RefusedInvalid}, false, smpp.ESME_RINVMSGLEN},
 	{"unavailable", &api.Refusal{Reason: api.RefusedUnavailable}, false, smpp.ESME_RSYSERR},
 	{"wrapped refusal", fmt.Errorf("accept: %w", &api.Refusal{Reason: api.RefusedSender}), false, smpp.ESME_RINVSRCADR},
-	{"unknown account", api.ErrUnknownAccount, false, smpp.ESME_RSYSERR},
+	{"account disabled or expired in the api", fmt.Errorf("%w: acme is disabled", api.ErrUnknownAccount), false, smpp.ESME_RSUBMITFAIL},
+	{"validity over before it could be sent", &api.Refusal{Reason: api.RefusedValidity}, false, smpp.ESME_RINVEXPIRY},
 	{"store down", errors.New("redis: connection refused"), false, smpp.ESME_RSYSERR},
 }
 
