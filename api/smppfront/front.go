@@ -32,8 +32,9 @@
 //     ESME_RINVDSTADR, credits → ESME_RSUBMITFAIL (permanent: retrying cannot help until
 //     someone tops the account up), throttled → ESME_RTHROTTLED, invalid → ESME_RINVMSGLEN
 //     (our own parsing catches bad times, TLVs and codings first, so what Accept finds
-//     invalid is the text), unavailable and any other error → ESME_RSYSERR (temporary: the
-//     client retries).
+//     invalid is the text), validity over before the message can go → ESME_RINVEXPIRY, an
+//     api account disabled or expired → ESME_RSUBMITFAIL (permanent), unavailable and any
+//     other error → ESME_RSYSERR (temporary: the client retries).
 //   - query_sm answers the record's state; cancel_sm is ESME_RCANCELFAIL unless a
 //     Canceller is configured (the store cannot withdraw a queued message).
 //
