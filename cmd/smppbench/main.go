@@ -23,6 +23,9 @@
 // the run's; -own-redis starts a redis-server for each run instead. Commands run by Lua
 // scripts count under their own names as well as EVALSHA.
 //
+// -cpuprofile FILE (with -self) fetches a CPU profile of smppd over the sending time from
+// its /debug/pprof/profile, for `go tool pprof -top -cum smppd FILE`.
+//
 // The flood scenario first sends R1 single messages through smppd (-c, -d), so the
 // simulator knows their message ids, then has the simulator replay receipts for them at
 // -flood-rate for -flood-duration, and reports the receipts sent, acknowledged, refused
@@ -152,6 +155,7 @@ type config struct {
 	floodRate           int
 	floodDuration       time.Duration
 	frontBinds          int
+	cpuProfile          string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -183,6 +187,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.floodRate, "flood-rate", 20000, "flood: receipts per second the simulator replays")
 	fs.DurationVar(&c.floodDuration, "flood-duration", 60*time.Second, "flood: how long the simulator replays receipts")
 	fs.IntVar(&c.frontBinds, "front-binds", 4, "smpp: transceiver binds to smppd's SMPP front, over which -c is spread")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with -self: write a CPU profile of smppd during the sending (-d) to this file (-run<n> before the extension with -runs above 1); read it with go tool pprof")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -419,6 +424,10 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 		}
 	}()
 
+	var profiled <-chan error
+	if c.cpuProfile != "" && sr != nil {
+		profiled = cpuProfile(ctx, sr.target, profileSeconds(c.duration), profilePath(c.cpuProfile, runIndex+1, c.runs))
+	}
 	var elapsed time.Duration
 	if sl != nil {
 		elapsed = sl.run(ctx, c.concurrency, c.rate, c.duration)
@@ -440,6 +449,11 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 	close(progressDone)
 	fmt.Fprintln(stderr)
 	res.Settle = time.Since(settleStart).Seconds()
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			fmt.Fprintln(stderr, "smppbench: -cpuprofile:", err)
+		}
+	}
 	res.EndToEnd = tr.hookedCount()
 	if probe != nil {
 		after, err := quiesce(ctx, probe, idle, 3*time.Second)

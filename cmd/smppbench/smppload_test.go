@@ -128,3 +128,18 @@ func TestFrontAccountConfigLines(t *testing.T) {
 		t.Errorf("read back %+v\n%s", got, doc)
 	}
 }
+
+func TestProfilePath(t *testing.T) {
+	for _, tc := range []struct {
+		path      string
+		run, runs int
+		want      string
+	}{{"smppd.pprof", 1, 1, "smppd.pprof"}, {"smppd.pprof", 2, 3, "smppd-run2.pprof"}, {"/tmp/cpu", 1, 2, "/tmp/cpu-run1"}} {
+		if got := profilePath(tc.path, tc.run, tc.runs); got != tc.want {
+			t.Errorf("profilePath(%q, %d, %d) = %q, want %q", tc.path, tc.run, tc.runs, got, tc.want)
+		}
+	}
+	if profileSeconds(10*time.Second) != 10 || profileSeconds(300*time.Millisecond) != 1 {
+		t.Error("profileSeconds")
+	}
+}
