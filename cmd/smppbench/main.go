@@ -167,7 +167,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.key, "key", "", "API key (without -self)")
 	fs.StringVar(&c.simURL, "sim", "", "smscsim HTTP API, to measure submit_sm and receipts (without -self)")
 	fs.StringVar(&c.scenario, "scenario", "otp", "otp (V1 AUTOGEN), r1 (TRANS_SMS single), bulk (R1 Bulk), smpp (R1's text as submit_sm over smppd's SMPP front, receipts back as deliver_sm; -self only), flood (R1 single, then receipts replayed at -flood-rate; -self only) or backlog (-self only)")
-	fs.IntVar(&c.concurrency, "c", 50, "concurrent requests")
+	fs.IntVar(&c.concurrency, "c", 50, "concurrent requests (smpp: submit_sm outstanding over all binds)")
 	fs.Float64Var(&c.rate, "rate", 0, "requests per second (0: as fast as -c allows)")
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "how long to send (flood: how long to send R1 before the flood)")
 	fs.DurationVar(&c.settle, "settle", 30*time.Second, "how long to wait after sending for submit_sm, receipts and webhooks to catch up (flood: also after the flood, for its receipts)")
@@ -187,7 +187,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.floodRate, "flood-rate", 20000, "flood: receipts per second the simulator replays")
 	fs.DurationVar(&c.floodDuration, "flood-duration", 60*time.Second, "flood: how long the simulator replays receipts")
 	fs.IntVar(&c.frontBinds, "front-binds", 4, "smpp: transceiver binds to smppd's SMPP front, over which -c is spread")
-	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with -self: write a CPU profile of smppd during the sending (-d) to this file (-run<n> before the extension with -runs above 1); read it with go tool pprof")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with -self: write a CPU profile of smppd during the sending (-d) to this file (-run<n> before the extension with -runs above 1); read it with go tool pprof. Profiling costs smppd some CPU, counted in its CPU per message")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
