@@ -29,9 +29,11 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParseReceiptText -fuzztime=$(FUZZTIME) ./smpp/
 
 # The standard end-to-end scenarios on this machine (Redis store): smppbench starts the
-# simulator and smppd and drives OTP, R1 single and Bulk load, RUNS times each (a fresh smppd
-# each run); it prints a table per run, a summary line per run (messages/s end to end, Redis
-# commands and CPU per message, smppd CPU per message) and writes bench-*.json. Each run has a
+# simulator and smppd and drives OTP, R1 single and Bulk load over HTTP, and the R1 text over
+# SMPP (an aggregator's client on 4 transceiver binds to smppd's SMPP front, with DLT TLVs;
+# end to end is its receipt back as a deliver_sm), RUNS times each (a fresh smppd each run);
+# it prints a table per run, a summary line per run (messages/s end to end, Redis commands
+# and CPU per message, smppd CPU per message) and writes bench-*.json. Each run has a
 # redis-server of its own (-own-redis) with the production durability settings (append-only
 # file, fsync always), so that its INFO counters are the run's alone. Last, a short receipt
 # flood (20s instead of `make flood`'s 60s, to keep this target quick).
@@ -41,6 +43,7 @@ bench:
 	$(GO) build -o bin/smppbench ./cmd/smppbench
 	bin/smppbench -self -own-redis -runs $(RUNS) -scenario otp -c 64 -rate 2000 -d 10s -json bench-otp.json
 	bin/smppbench -self -own-redis -runs $(RUNS) -scenario r1 -c 64 -d 10s -json bench-r1.json
+	bin/smppbench -self -own-redis -runs $(RUNS) -scenario smpp -c 64 -d 10s -json bench-smpp.json
 	bin/smppbench -self -own-redis -runs $(RUNS) -scenario bulk -c 4 -bulk 100 -d 10s -json bench-bulk.json
 	bin/smppbench -self -own-redis -scenario flood -receipt-window -1 -receipt-retries 3 -c 100 -d 5s -flood-duration 20s -settle 2m -json bench-flood.json
 

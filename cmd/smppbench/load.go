@@ -143,6 +143,13 @@ func accepted(scenario string, body []byte) bool {
 // run drives the load for d: closed loop with `concurrency` workers, or, when rate > 0,
 // at most `rate` requests per second spread evenly.
 func (l *load) run(ctx context.Context, concurrency int, rate float64, d time.Duration) time.Duration {
+	return drive(ctx, concurrency, rate, d, func(ctx context.Context, _ int) { l.one(ctx) })
+}
+
+// drive calls one in a loop for d: closed loop with `concurrency` workers, or, when rate >
+// 0, at most `rate` calls per second spread evenly. one gets its worker's index (0 to
+// concurrency-1), so that a worker may keep to one connection.
+func drive(ctx context.Context, concurrency int, rate float64, d time.Duration, one func(ctx context.Context, worker int)) time.Duration {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var tokens chan struct{}
@@ -165,7 +172,7 @@ func (l *load) run(ctx context.Context, concurrency int, rate float64, d time.Du
 	}
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range concurrency {
+	for w := range concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -177,7 +184,7 @@ func (l *load) run(ctx context.Context, concurrency int, rate float64, d time.Du
 						return
 					}
 				}
-				l.one(ctx)
+				one(ctx, w)
 			}
 		}()
 	}

@@ -8,6 +8,7 @@
 //	smppbench -self -runs 3 -scenario r1             # three runs, a summary line per run
 //	smppbench -self -scenario flood -flood-rate 20000 -flood-duration 60s
 //	smppbench -self -own-redis -scenario backlog -backlog 1000000 -backlog-rate 2000 -d 30s
+//	smppbench -self -own-redis -scenario smpp -c 64 -front-binds 4
 //
 // With -self smppd runs as a child process, so its CPU time and peak RSS are reported, and
 // its CPU per end-to-end message (a message that got its webhook). The stages of a message
@@ -22,12 +23,23 @@
 // the run's; -own-redis starts a redis-server for each run instead. Commands run by Lua
 // scripts count under their own names as well as EVALSHA.
 //
+// -cpuprofile FILE (with -self) fetches a CPU profile of smppd over the sending time from
+// its /debug/pprof/profile, for `go tool pprof -top -cum smppd FILE`.
+//
 // The flood scenario first sends R1 single messages through smppd (-c, -d), so the
 // simulator knows their message ids, then has the simulator replay receipts for them at
 // -flood-rate for -flood-duration, and reports the receipts sent, acknowledged, refused
 // and given up (lost), with smppd's CPU and RSS during the flood. -receipt-delay,
 // -receipt-window and -receipt-retries set how the simulator delivers receipts, as real
 // carriers do.
+//
+// The smpp scenario is an aggregator's SMPP client instead of HTTP: -front-binds transceiver
+// binds to smppd's SMPP front (-c outstanding submit_sm spread over them) send the R1 text
+// with registered_delivery and the DLT PE_ID/CT_ID TLVs, as the TM-AF of ACME's chain, and
+// take the receipts smppd sends back as deliver_sm on the same binds. A message is end to
+// end when the receipt for the id of its submit_sm_resp has come back: "receipts to client"
+// take the webhooks' place in the table (and the JSON's webhook fields), the submit_sm_resp
+// the HTTP reply's.
 //
 // The backlog scenario (make backlog) queues -backlog messages straight into Redis through
 // the store, faster than the simulated carrier takes them (-backlog-rate), and samples
@@ -82,6 +94,14 @@ type Result struct {
 	Webhooks     int     `json:"webhooks"`
 	WebhookRate  float64 `json:"webhooks_per_second"`
 	DupWebhooks  int     `json:"duplicate_webhooks"`
+	// Stage names the last stage when it is not the webhook: "receipt to client" in the
+	// smpp scenario, whose webhook fields then count receipts (deliver_sm) back to the
+	// client, and whose http_reply is submit_sm → submit_sm_resp.
+	Stage string `json:"last_stage,omitempty"`
+	// ReceiptsUnmatched (smpp) are receipts back to the client whose id no submit_sm_resp
+	// gave; ReceiptsUnreadable those without a readable id.
+	ReceiptsUnmatched  int    `json:"receipts_to_client_unmatched,omitempty"`
+	ReceiptsUnreadable uint64 `json:"receipts_to_client_unreadable,omitempty"`
 	// EndToEnd counts the messages that got their webhook (with those smppd accepted while
 	// the load generator had given up on the reply): the divisor of every per-message figure.
 	EndToEnd     int         `json:"end_to_end_messages"`
@@ -134,6 +154,8 @@ type config struct {
 	receiptRetries      int
 	floodRate           int
 	floodDuration       time.Duration
+	frontBinds          int
+	cpuProfile          string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -144,8 +166,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.target, "target", "http://127.0.0.1:8080", "smppd's HTTP address (without -self)")
 	fs.StringVar(&c.key, "key", "", "API key (without -self)")
 	fs.StringVar(&c.simURL, "sim", "", "smscsim HTTP API, to measure submit_sm and receipts (without -self)")
-	fs.StringVar(&c.scenario, "scenario", "otp", "otp (V1 AUTOGEN), r1 (TRANS_SMS single), bulk (R1 Bulk) or flood (R1 single, then receipts replayed at -flood-rate; -self only)")
-	fs.IntVar(&c.concurrency, "c", 50, "concurrent requests")
+	fs.StringVar(&c.scenario, "scenario", "otp", "otp (V1 AUTOGEN), r1 (TRANS_SMS single), bulk (R1 Bulk), smpp (R1's text as submit_sm over smppd's SMPP front, receipts back as deliver_sm; -self only), flood (R1 single, then receipts replayed at -flood-rate; -self only) or backlog (-self only)")
+	fs.IntVar(&c.concurrency, "c", 50, "concurrent requests (smpp: submit_sm outstanding over all binds)")
 	fs.Float64Var(&c.rate, "rate", 0, "requests per second (0: as fast as -c allows)")
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "how long to send (flood: how long to send R1 before the flood)")
 	fs.DurationVar(&c.settle, "settle", 30*time.Second, "how long to wait after sending for submit_sm, receipts and webhooks to catch up (flood: also after the flood, for its receipts)")
@@ -164,6 +186,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&c.receiptRetries, "receipt-retries", -1, "simulator (-self): times a refused receipt (any error status, or no answer in time) is sent again, 1s apart, before it is given up; 0: never; -1: the simulator's default (10 attempts, temporary errors only)")
 	fs.IntVar(&c.floodRate, "flood-rate", 20000, "flood: receipts per second the simulator replays")
 	fs.DurationVar(&c.floodDuration, "flood-duration", 60*time.Second, "flood: how long the simulator replays receipts")
+	fs.IntVar(&c.frontBinds, "front-binds", 4, "smpp: transceiver binds to smppd's SMPP front, over which -c is spread")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with -self: write a CPU profile of smppd during the sending (-d) to this file (-run<n> before the extension with -runs above 1); read it with go tool pprof. Profiling costs smppd some CPU, counted in its CPU per message")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -179,6 +203,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch c.scenario {
 	case "otp", "r1", "bulk":
+	case "smpp":
+		if !c.self || c.frontBinds < 1 || c.concurrency < 1 {
+			return errors.New("-scenario smpp needs -self, -front-binds and -c of at least 1")
+		}
 	case "flood":
 		if !c.self {
 			return errors.New("-scenario flood needs -self (it drives the simulator's Flood API)")
@@ -188,7 +216,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New("-scenario backlog needs -self, -backlog and -backlog-rate above 0")
 		}
 	default:
-		return fmt.Errorf("-scenario %q: want otp, r1, bulk, flood or backlog", c.scenario)
+		return fmt.Errorf("-scenario %q: want otp, r1, bulk, smpp, flood or backlog", c.scenario)
 	}
 	if c.scenario == "flood" && (c.floodRate < 1 || c.floodDuration <= 0) {
 		return fmt.Errorf("-flood-rate %d, -flood-duration %s: want at least 1/s and more than 0", c.floodRate, c.floodDuration)
@@ -250,6 +278,7 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 
 	var sim simSource
 	var sr *selfRun
+	var sl *smppLoad // the smpp scenario's client
 	target, key := c.target, c.key
 	res := Result{Scenario: c.scenario, Run: runIndex + 1, Concurrency: c.concurrency, TargetRate: c.rate}
 	if c.self && c.ownRedis {
@@ -274,6 +303,11 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 				a.Throttle = smsc.Throttle{PerAccount: float64(c.backlogRate)} // far below the queueing rate
 			}
 		}
+		if c.scenario == "smpp" {
+			if so.front, err = newFrontAccount(max(256, perBind(c.concurrency, c.frontBinds)), c.frontBinds); err != nil {
+				return res, err
+			}
+		}
 		if sr, err = startSelf(ctx, so); err != nil {
 			return res, err
 		}
@@ -285,6 +319,14 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 		}
 		target, key = sr.target, sr.key
 		sim = &inProcessSim{srv: sr.sim}
+		if c.scenario == "smpp" {
+			// Bound before the load and its measurements: each bind's password check is
+			// meant to cost smppd CPU.
+			if sl, err = dialSMPPLoad(ctx, sr.frontAddr, so.front, c.frontBinds, perBind(c.concurrency, c.frontBinds), tr); err != nil {
+				return res, err
+			}
+			defer sl.close()
+		}
 	} else {
 		if key == "" {
 			return res, errors.New("-key is required without -self")
@@ -326,6 +368,9 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: c.concurrency * 2, MaxConnsPerHost: c.concurrency * 2}},
 		target: target, key: key, scenario: scenario, bulkSize: c.bulkSize, track: tr,
 	}
+	if sl != nil {
+		l = sl.load
+	}
 	// Destinations of each run are distinct from the runs before it.
 	l.next.Store(uint64(runIndex) * 100_000_000)
 	res.Started = time.Now()
@@ -358,8 +403,9 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 				return
 			case <-t.C:
 			}
-			fmt.Fprintf(stderr, "\r%5.0fs  requests %d  ok %d  failed %d  accepted %d  submit_sm %d  receipts %d  webhooks %d   ",
-				time.Since(start).Seconds(), l.sent.Load(), l.ok.Load(), l.failed.Load(), l.messages.Load(), tr.sentCount(), receipts, tr.webhookCount())
+			fmt.Fprintf(stderr, "\r%5.0fs  requests %d  ok %d  failed %d  accepted %d  submit_sm %d  receipts %d  %s %d   ",
+				time.Since(start).Seconds(), l.sent.Load(), l.ok.Load(), l.failed.Load(), l.messages.Load(), tr.sentCount(), receipts,
+				stagesOf(c.scenario).progress, tr.webhookCount())
 		}
 	}()
 	pollCtx, stopPoll := context.WithCancel(ctx)
@@ -378,7 +424,16 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 		}
 	}()
 
-	elapsed := l.run(ctx, c.concurrency, c.rate, c.duration)
+	var profiled <-chan error
+	if c.cpuProfile != "" && sr != nil {
+		profiled = cpuProfile(ctx, sr.target, profileSeconds(c.duration), profilePath(c.cpuProfile, runIndex+1, c.runs))
+	}
+	var elapsed time.Duration
+	if sl != nil {
+		elapsed = sl.run(ctx, c.concurrency, c.rate, c.duration)
+	} else {
+		elapsed = l.run(ctx, c.concurrency, c.rate, c.duration)
+	}
 	// Let the pipeline catch up: until every accepted message has its webhook (when the
 	// receiver sees them) or the settle time runs out.
 	settleStart := time.Now()
@@ -394,6 +449,11 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 	close(progressDone)
 	fmt.Fprintln(stderr)
 	res.Settle = time.Since(settleStart).Seconds()
+	if profiled != nil {
+		if err := <-profiled; err != nil {
+			fmt.Fprintln(stderr, "smppbench: -cpuprofile:", err)
+		}
+	}
 	res.EndToEnd = tr.hookedCount()
 	if probe != nil {
 		after, err := quiesce(ctx, probe, idle, 3*time.Second)
@@ -428,6 +488,11 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 	tr.finish()
 	res.ToWebhook = tr.submitToHook.percentiles()
 	res.Errors = l.firstErrors
+	if sl != nil {
+		res.Stage = stagesOf(c.scenario).last
+		res.ReceiptsUnmatched = sl.ids.unknown()
+		res.ReceiptsUnreadable = sl.badReceipts.Load()
+	}
 	if sim != nil {
 		if sc, err := sim.receiptCounters(); err == nil {
 			res.Simulator = &sc
@@ -502,14 +567,18 @@ func printTable(w io.Writer, r Result) {
 		fmt.Fprintf(tw, ", rate %.0f/s", r.TargetRate)
 	}
 	fmt.Fprintf(tw, ", %.1fs sending + %.1fs settling)\n", r.Duration, r.Settle)
-	fmt.Fprintf(tw, "requests\t%d (%d failed)\n", r.Requests, r.Failed)
+	st := stagesOf(r.Scenario)
+	fmt.Fprintf(tw, "%s\t%d (%d failed)\n", st.requests, r.Requests, r.Failed)
 	fmt.Fprintf(tw, "accepted\t%d messages\t%.0f/s\n", r.Accepted, r.AcceptedRate)
 	fmt.Fprintf(tw, "submit_sm at operator\t%d\t%.0f/s\n", r.Submitted, r.SubmitRate)
-	fmt.Fprintf(tw, "receipts\t%d\t%.0f/s\n", r.Receipts, r.ReceiptRate)
-	fmt.Fprintf(tw, "webhooks\t%d (%d duplicate)\t%.0f/s\n", r.Webhooks, r.DupWebhooks, r.WebhookRate)
-	fmt.Fprintf(tw, "end to end\t%d messages with their webhook\t%.0f/s\n", r.EndToEnd, r.EndToEndRate)
+	fmt.Fprintf(tw, "%s\t%d\t%.0f/s\n", st.receipts, r.Receipts, r.ReceiptRate)
+	fmt.Fprintf(tw, "%s\t%d (%d duplicate)\t%.0f/s\n", st.progress, r.Webhooks, r.DupWebhooks, r.WebhookRate)
+	if r.ReceiptsUnmatched > 0 || r.ReceiptsUnreadable > 0 {
+		fmt.Fprintf(tw, "  not matched\t%d with an id no submit_sm_resp gave, %d without a readable id\n", r.ReceiptsUnmatched, r.ReceiptsUnreadable)
+	}
+	fmt.Fprintf(tw, "end to end\t%d messages with their %s\t%.0f/s\n", r.EndToEnd, st.last, r.EndToEndRate)
 	if n := int(r.Accepted) - r.EndToEnd; n > 0 {
-		fmt.Fprintf(tw, "note\t%d accepted messages had no webhook when settling ended: the per-message figures below include their work so far\n", n)
+		fmt.Fprintf(tw, "note\t%d accepted messages had no %s when settling ended: the per-message figures below include their work so far\n", n, st.last)
 	}
 	if s := r.Simulator; s != nil {
 		fmt.Fprintf(tw, "receipts refused\t%d refused, %d timed out, %d retried\t%d given up (lost), %d dropped\n", s.Refused, s.Timeouts, s.Retries, s.GivenUp, s.Dropped)
@@ -518,7 +587,7 @@ func printTable(w io.Writer, r Result) {
 	for _, row := range []struct {
 		name string
 		p    Percentiles
-	}{{"HTTP reply", r.Reply}, {"accept → submit_sm", r.ToSubmit}, {"submit_sm → webhook", r.ToWebhook}} {
+	}{{st.reply, r.Reply}, {st.toSubmit, r.ToSubmit}, {"submit_sm → " + st.last, r.ToWebhook}} {
 		fmt.Fprintf(tw, "  %s\t%.1f\t%.1f\t%.1f\t%.1f\n", row.name, row.p.P50, row.p.P90, row.p.P99, row.p.Max)
 	}
 	if r.Smppd != nil {
@@ -563,6 +632,32 @@ func printRedis(tw io.Writer, name, unit string, x *RedisStats, showIdle bool) {
 	if x.Warning != "" {
 		fmt.Fprintf(tw, "warning\t%s\n", x.Warning)
 	}
+}
+
+// stages names the rows of a scenario's table: the HTTP scenarios end with the webhook, the
+// smpp scenario with the receipt its client gets back as a deliver_sm.
+type stages struct {
+	requests string // what the load sends
+	reply    string // the latency of its answer
+	toSubmit string // answer → submit_sm at the operator
+	receipts string // receipts from the operator to smppd
+	last     string // the last stage of a message, singular
+	progress string // the last stage, plural (progress line, table row)
+}
+
+func stagesOf(scenario string) stages {
+	if scenario == "smpp" {
+		return stages{requests: "submit_sm from client", reply: "submit_sm_resp", toSubmit: "submit_sm_resp → submit_sm",
+			receipts: "receipts from operator", last: "receipt to client", progress: "receipts to client"}
+	}
+	return stages{requests: "requests", reply: "HTTP reply", toSubmit: "accept → submit_sm", receipts: "receipts",
+		last: "webhook", progress: "webhooks"}
+}
+
+// perBind is how many of concurrency outstanding submits one of binds binds carries at most
+// (workers are dealt to binds in turn).
+func perBind(concurrency, binds int) int {
+	return (concurrency + binds - 1) / binds
 }
 
 // perMsg formats a per-message figure with its unit, or says there were no messages to

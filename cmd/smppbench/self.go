@@ -21,6 +21,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/smppd/smppd/api/smppfront"
 	"github.com/smppd/smppd/smsc"
 )
 
@@ -120,12 +121,14 @@ type smppdProc struct {
 	name    string // its instance name ("" when smppd's default applies)
 	bin     string
 	cfgPath string
-	target  string        // its HTTP API, http://host:port
-	exited  chan struct{} // closed when the child has exited
-	cmd     *exec.Cmd
-	logOut  io.Writer
-	log     *logTail
-	lastPS  procStats
+	target  string // its HTTP API, http://host:port
+	// frontAddr is its SMPP front (host:port) when selfOptions.front is set.
+	frontAddr string
+	exited    chan struct{} // closed when the child has exited
+	cmd       *exec.Cmd
+	logOut    io.Writer
+	log       *logTail
+	lastPS    procStats
 	// startedAt is when the last start began (before exec), readyAt when /readyz first
 	// answered 200 after it.
 	startedAt, readyAt time.Time
@@ -156,6 +159,51 @@ type selfOptions struct {
 	// dispatch.reclaim_after needs both small.
 	responseTimeout time.Duration
 	maxParts        int
+	// front, when set, opens smppd's SMPP front on a port of its own (smppdProc.frontAddr)
+	// and lets the bench account bind to it.
+	front *frontAccount
+}
+
+// frontAccount is the bench account's SMPP section (config.AccountSMPP) and its telemarketer
+// id: the smpp scenario binds as this aggregator.
+type frontAccount struct {
+	systemID, password string
+	// passwordHash is smppfront.HashPassword(password), what the configuration holds.
+	passwordHash string
+	window       int
+	maxBinds     int
+	// tmID is the account's tm_id (TM-AF), one the registry has in ACME's chains.
+	tmID string
+}
+
+// newFrontAccount makes the bench account's SMPP credentials: system_id bench and a random
+// 8-character password (SMPP's limit), hashed as `smppd passwd` would.
+func newFrontAccount(window, maxBinds int) (*frontAccount, error) {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	fa := &frontAccount{systemID: "bench", password: hex.EncodeToString(b[:]), window: window, maxBinds: maxBinds,
+		tmID: benchTMID}
+	h, err := smppfront.HashPassword(fa.password)
+	if err != nil {
+		return nil, err
+	}
+	fa.passwordHash = h
+	return fa, nil
+}
+
+// configLines returns the bench account's extra lines (indented as its fields) and the
+// top-level smpp_front section listening on addr.
+func (fa *frontAccount) configLines(addr string) (account, top string) {
+	account = fmt.Sprintf(`    tm_id: %q
+    smpp:
+      system_id: %s
+      password_hash: %q
+      window: %d
+      max_binds: %d
+      rate: -1
+`, fa.tmID, fa.systemID, fa.passwordHash, fa.window, fa.maxBinds)
+	top = fmt.Sprintf("smpp_front:\n  listen: %s\n", addr)
+	return account, top
 }
 
 // startSelf starts the simulator in this process and smppd as a child (so its CPU and
@@ -217,6 +265,16 @@ func (s *selfRun) addSmppd(ctx context.Context, instance string) (*smppdProc, er
 	httpAddr := ln.Addr().String()
 	ln.Close()
 	o := s.o
+	var frontAddr, accountExtra, frontTop string
+	if o.front != nil {
+		fl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		frontAddr = fl.Addr().String()
+		fl.Close()
+		accountExtra, frontTop = o.front.configLines(frontAddr)
+	}
 	top := o.top
 	if instance != "" {
 		top = "instance: " + instance + "\n" + top
@@ -250,7 +308,7 @@ accounts:
     dlt_entity: "1101557290000055412"
     otp_template: "1107161234567890001"
     webhook_url: %q
-otp:
+%s%sotp:
   key: %s
   send_limit: -1
 webhooks:
@@ -259,13 +317,13 @@ webhooks:
 %sdispatch:
   claim_wait: 200ms
 %s`, o.logLevel, top, httpAddr, o.redisURL, s.prefix, o.store, o.maxParts, s.sim.Addr(), o.binds, o.window, o.responseTimeout,
-		s.key, o.hookURL, s.otpKey, o.webhooks, o.dispatch)
+		s.key, o.hookURL, accountExtra, frontTop, s.otpKey, o.webhooks, o.dispatch)
 	name := "smppd.yaml"
 	if len(s.procs) > 0 {
 		name = fmt.Sprintf("smppd-%d.yaml", len(s.procs)+1)
 	}
 	p := &smppdProc{name: instance, bin: o.smppdBin, cfgPath: filepath.Join(s.dir, name), target: "http://" + httpAddr,
-		logOut: o.logOut, log: &logTail{}}
+		frontAddr: frontAddr, logOut: o.logOut, log: &logTail{}}
 	if err := os.WriteFile(p.cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
