@@ -464,8 +464,13 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, []
 	case mode == ModeSMPP && next.Meta[MetaReceiptParts] == "1" && len(parts) > 1:
 		for _, p := range partsFinal {
 			cr := partReceiptOf(&next, target, p, parts[p])
-			jobs = append(jobs, clientJob(PartJobID(next.ID, p+1, parts[p].S), cr, target, c.o.Now()))
+			if wantsReceipt(next.Meta, parts[p].S == store.StatusDelivered) {
+				jobs = append(jobs, clientJob(PartJobID(next.ID, p+1, parts[p].S), cr, target, c.o.Now()))
+			}
 		}
+	case becameFinal && mode == ModeSMPP && !wantsReceipt(next.Meta, next.Status == store.StatusDelivered):
+		// Failures only, and it was delivered: counted as a final message nobody wants a
+		// receipt for.
 	case becameFinal:
 		jobs = append(jobs, BuildJob(&next, target, mode, c.o.Now()))
 	}

@@ -88,7 +88,17 @@ const (
 	// MetaReceiptText is the start of the message's text (the record keeps no text): the
 	// first 20 characters of it become the receipt's text field. None: the field is empty.
 	MetaReceiptText = "receipt_text"
+	// MetaReceiptFailureOnly is "1" when the client asked for a receipt only if the message
+	// fails (registered_delivery 2, SMPP 3.4 §5.2.17): a delivered message (or part) gets
+	// none; every other final status gets its receipt as usual.
+	MetaReceiptFailureOnly = "receipt_failure_only"
 )
+
+// wantsReceipt reports whether a ModeSMPP message whose outcome is delivered (or not) gets
+// a receipt: always, unless it asked for failures only.
+func wantsReceipt(meta map[string]string, delivered bool) bool {
+	return !delivered || meta[MetaReceiptFailureOnly] != "1"
+}
 
 // ReceiptTextLen is how many characters of a message's text its receipt carries (Appendix
 // B's text field).

@@ -183,3 +183,28 @@ func TestClientReceiptsPerPart(t *testing.T) {
 		}
 	})
 }
+
+// TestClientReceiptFailureOnly: a client that asked for receipts on failure only
+// (registered_delivery 2) gets none for a delivered message or part, and the usual one for
+// a failed message or part.
+func TestClientReceiptFailureOnly(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, st testStore) {
+		c := newCorr(t, dlr.CorrelatorOptions{Store: st})
+		only := smppMeta(dlr.MetaReceiptFailureOnly, "1")
+		submitted(t, st, c.Correlator, "jio", "good", only, "300")
+		submitted(t, st, c.Correlator, "jio", "bad", only, "301")
+		c.mustSend("jio", receipt("300", "DELIVRD", "000"))
+		c.mustSend("jio", receipt("301", "UNDELIV", "001"))
+		c.waitApplied(2)
+		got := clientReceipts(t, st)
+		if len(got) != 1 || got[dlr.JobID("bad", store.StatusUndelivered)] == nil {
+			t.Fatalf("jobs %+v, want only the failed message's", got)
+		}
+		if r := record(t, st, "good"); r.Status != store.StatusDelivered {
+			t.Fatalf("the delivered message's record %+v", r)
+		}
+		if s := c.Stats(); s.WebhooksQueued != 1 || s.NoWebhook != 1 {
+			t.Fatalf("stats %+v", s)
+		}
+	})
+}

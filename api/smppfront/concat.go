@@ -113,6 +113,9 @@ func (as *assembly) merge(fl fields, first bool) {
 	if as.fl.validUntil.IsZero() {
 		as.fl.validUntil = fl.validUntil
 	}
+	if fl.receipt && !as.fl.receipt {
+		as.fl.failureOnly = fl.failureOnly
+	}
 	as.fl.receipt = as.fl.receipt || fl.receipt
 }
 

@@ -144,7 +144,8 @@ type fields struct {
 	from, to              string
 	peid, template, chain string
 	sendAt, validUntil    time.Time
-	receipt               bool
+	receipt               bool // registered_delivery asks for a receipt (1 or 2)
+	failureOnly           bool // only if the message fails (registered_delivery 2)
 }
 
 // partInfo identifies one part of a concatenated message.
@@ -177,6 +178,7 @@ func (f *Front) parse(in incoming) (fields, partInfo, []byte, *refusal) {
 		return fl, pi, nil, &refusal{smpp.ESME_RINVEXPIRY, err.Error()}
 	}
 	fl.receipt = in.rd&0x03 != 0
+	fl.failureOnly = in.rd&0x03 == 2
 	fl.peid = tlvText(in.tlvs, f.opts.PETag)
 	fl.template = tlvText(in.tlvs, f.opts.TemplateTag)
 	fl.chain = tlvText(in.tlvs, f.opts.ChainTag)
@@ -301,6 +303,9 @@ func (acc *account) submission(fl fields, txt string) api.Submission {
 		}
 		if acc.cfg.ReceiptParts {
 			s.Meta[dlr.MetaReceiptParts] = "1"
+		}
+		if fl.failureOnly {
+			s.Meta[dlr.MetaReceiptFailureOnly] = "1"
 		}
 	}
 	return s

@@ -64,6 +64,19 @@ func TestSubmitReachesAcceptor(t *testing.T) {
 	if m := acc.submissions()[1].Meta; m[dlr.MetaWebhookURL] != "" || acc.submissions()[1].Receipt {
 		t.Errorf("meta without registered_delivery: %v", m)
 	}
+	if got.Meta[dlr.MetaReceiptFailureOnly] != "" {
+		t.Errorf("registered_delivery 1 asked for failures only: %v", got.Meta)
+	}
+
+	// registered_delivery 2: a receipt only if the message fails.
+	p = sm("919812345678", "failures only")
+	p.RegisteredDelivery = 2
+	if _, st := submit(t, s, p); st != smpp.ESME_ROK {
+		t.Fatal(st)
+	}
+	if sub := acc.submissions()[2]; !sub.Receipt || sub.Meta[dlr.MetaReceiptFailureOnly] != "1" || sub.Meta[dlr.MetaWebhookURL] != "smpp://acme" {
+		t.Errorf("registered_delivery 2: receipt %v, meta %v", sub.Receipt, sub.Meta)
+	}
 }
 
 func TestSubmitFieldRefusals(t *testing.T) {
