@@ -10,9 +10,10 @@ build:
 	$(GO) build $(PKGS)
 
 # The full test suite: vet, gofmt check, then every test with the race detector. Tests that
-# need Redis use REDIS_URL (default 127.0.0.1:6379).
+# need Redis use REDIS_URL; unset, the Redis on 127.0.0.1:6379, or, when none answers there,
+# a throwaway redis-server on a free port that scripts/with-redis starts and stops.
 test: vet fmt-check
-	$(GO) test -race -count=1 $(PKGS)
+	scripts/with-redis $(GO) test -race -count=1 $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)
