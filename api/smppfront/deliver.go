@@ -44,6 +44,7 @@ func (f *Front) Deliver(ctx context.Context, job *store.WebhookJob) error {
 	}
 	binds := acc.receivers()
 	if len(binds) == 0 {
+		acc.st.noteWaiting(job.ID, true, f.opts.Now())
 		return fmt.Errorf("smppfront: account %s: %w", name, dlr.ErrNotBound)
 	}
 	acc.st.receiptsInFlight.Add(1)
@@ -61,11 +62,13 @@ func (f *Front) Deliver(ctx context.Context, job *store.WebhookJob) error {
 	}
 	f.countDeliver(acc, cr.MO, err)
 	if err != nil && notSent(err) {
+		acc.st.noteWaiting(job.ID, true, f.opts.Now())
 		return fmt.Errorf("smppfront: account %s: no receiver took the deliver_sm (%v): %w", name, err, dlr.ErrNotBound)
 	}
 	if err != nil {
 		return fmt.Errorf("smppfront: deliver_sm to %s: %w", name, err)
 	}
+	acc.st.noteWaiting(job.ID, false, f.opts.Now())
 	return nil
 }
 

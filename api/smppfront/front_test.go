@@ -136,4 +136,16 @@ func TestDeliverWithoutReceiverIsNotBound(t *testing.T) {
 	if !errors.Is(err, dlr.ErrNotBound) {
 		t.Fatalf("Deliver with no receiver: %v", err)
 	}
+	// The held receipt counts as waiting for the account until it is delivered.
+	if got := f.Stats().Accounts[0].ReceiptsWaiting; got != 1 {
+		t.Fatalf("ReceiptsWaiting %d after a receipt was held, want 1", got)
+	}
+	ok := smpp.DeliverHandlerFunc(func(context.Context, *smpp.Session, *smpp.DeliverSM) smpp.CommandStatus { return smpp.ESME_ROK })
+	mustDial(t, addr, "acme", smpp.BindReceiver, ok)
+	if err := f.Deliver(context.Background(), receiptJob(t, "acme", "msg-1")); err != nil {
+		t.Fatalf("Deliver once a receiver is bound: %v", err)
+	}
+	if got := f.Stats().Accounts[0].ReceiptsWaiting; got != 0 {
+		t.Fatalf("ReceiptsWaiting %d after the receipt was delivered, want 0", got)
+	}
 }

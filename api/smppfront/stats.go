@@ -4,6 +4,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/smppd/smppd/smpp"
 )
@@ -19,9 +20,46 @@ type accountCounters struct {
 
 	mu      sync.Mutex
 	submits map[smpp.CommandStatus]uint64
+	// waiting holds the receipts and MO this instance was handed while the account had no
+	// receiver bound (job id → when last handed): dlr keeps them in its queue and hands
+	// them again every few seconds, so an entry not refreshed within waitingFresh has been
+	// delivered or taken by another instance.
+	waiting map[string]time.Time
 }
 
-func (c *accountCounters) init() { c.submits = map[smpp.CommandStatus]uint64{} }
+// waitingFresh is how long a receipt counts as waiting after it was last handed over while
+// no receiver was bound: three times dlr's longest hold (10 s), so a receipt still held is
+// never dropped from the count between two hand-overs.
+const waitingFresh = 30 * time.Second
+
+func (c *accountCounters) init() {
+	c.submits = map[smpp.CommandStatus]uint64{}
+	c.waiting = map[string]time.Time{}
+}
+
+// noteWaiting records that job could not be delivered for want of a receiver (held), or,
+// with held false, that it was delivered.
+func (c *accountCounters) noteWaiting(job string, held bool, now time.Time) {
+	c.mu.Lock()
+	if held {
+		c.waiting[job] = now
+	} else {
+		delete(c.waiting, job)
+	}
+	c.mu.Unlock()
+}
+
+// waitingCount returns how many receipts wait for a receiver bind, forgetting stale ones.
+func (c *accountCounters) waitingCount(now time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, at := range c.waiting {
+		if now.Sub(at) > waitingFresh {
+			delete(c.waiting, id)
+		}
+	}
+	return len(c.waiting)
+}
 
 func (c *accountCounters) countSubmit(st smpp.CommandStatus) {
 	c.mu.Lock()
@@ -52,13 +90,15 @@ type AccountStats struct {
 	PartsTimedOut uint64 `json:"parts_timed_out"`
 	// ReceiptsSent / ReceiptsFailed count receipt deliver_sm answered ESME_ROK / not;
 	// MOSent / MOFailed the same for MO messages; ReceiptsInFlight is those awaiting
-	// deliver_sm_resp now. Receipts held while the client has no receiver bound are in
-	// dlr's queue, not here.
+	// deliver_sm_resp now. ReceiptsWaiting is the receipts and MO held in dlr's queue
+	// because the account has no receiver bound, as this instance saw them (with several
+	// instances, sum them: each held job is handed to one at a time).
 	ReceiptsSent     uint64 `json:"receipts_sent"`
 	ReceiptsFailed   uint64 `json:"receipts_failed"`
 	MOSent           uint64 `json:"mo_sent"`
 	MOFailed         uint64 `json:"mo_failed"`
 	ReceiptsInFlight int64  `json:"receipts_in_flight"`
+	ReceiptsWaiting  int    `json:"receipts_waiting"`
 }
 
 // Stats is the front's activity.
@@ -80,6 +120,7 @@ func (f *Front) Stats() Stats {
 			PartsWaiting: acc.asm.len(), PartsTimedOut: c.partsTimedOut.Load(),
 			ReceiptsSent: c.receiptsSent.Load(), ReceiptsFailed: c.receiptsFailed.Load(),
 			MOSent: c.moSent.Load(), MOFailed: c.moFailed.Load(), ReceiptsInFlight: c.receiptsInFlight.Load(),
+			ReceiptsWaiting: c.waitingCount(f.opts.Now()),
 		}
 		acc.mu.Lock()
 		for b := range acc.binds {

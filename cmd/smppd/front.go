@@ -94,6 +94,7 @@ var (
 	descFrontThrottled     = prometheus.NewDesc("smppd_front_throttled_total", "Requests the SMPP front answered ESME_RTHROTTLED itself, by account and why (rate: the account's rate; window: a bind's window).", []string{"account", "why"}, nil)
 	descFrontDelivered     = prometheus.NewDesc("smppd_front_deliver_total", "deliver_sm sent to clients by account, kind (receipt, mo) and result (ok, failed).", []string{"account", "kind", "result"}, nil)
 	descFrontInFlight      = prometheus.NewDesc("smppd_front_receipts_in_flight", "Receipt and MO deliver_sm awaiting the client's deliver_sm_resp, by account.", []string{"account"}, nil)
+	descFrontWaiting       = prometheus.NewDesc("smppd_front_receipts_waiting", "Receipts and MO held in the queue because the account has no receiver bound, as this instance saw them (sum over instances), by account.", []string{"account"}, nil)
 	descFrontPartsWaiting  = prometheus.NewDesc("smppd_front_parts_waiting", "Long messages whose parts are being reassembled, by account.", []string{"account"}, nil)
 	descFrontPartsTimedOut = prometheus.NewDesc("smppd_front_parts_timed_out_total", "Long messages given up because a part did not come within part_timeout, by account.", []string{"account"}, nil)
 )
@@ -125,6 +126,7 @@ func (c *frontCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descFrontDelivered, a.MOSent, a.Account, "mo", "ok")
 		counter(descFrontDelivered, a.MOFailed, a.Account, "mo", "failed")
 		gauge(descFrontInFlight, float64(a.ReceiptsInFlight), a.Account)
+		gauge(descFrontWaiting, float64(a.ReceiptsWaiting), a.Account)
 		gauge(descFrontPartsWaiting, float64(a.PartsWaiting), a.Account)
 		counter(descFrontPartsTimedOut, a.PartsTimedOut, a.Account)
 	}
