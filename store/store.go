@@ -181,6 +181,14 @@ type Queue interface {
 	// carriers' ready queues, and returns how many it moved.
 	PromoteDue(ctx context.Context, now time.Time, n int) (int, error)
 
+	// CancelScheduled withdraws message id from the carrier's scheduled set if a client's
+	// future send (Enqueue with SendAt in the future) is still there, atomically with
+	// respect to PromoteDue: of the two, exactly one gets the message. It returns the
+	// withdrawn message, or nil (and no error) when the message is not scheduled there: due
+	// and promoted already, never scheduled, or scheduled again by Defer (a retry, which
+	// is on its way and cannot be withdrawn). It does not touch the message's record.
+	CancelScheduled(ctx context.Context, carrier, id string) (*Message, error)
+
 	// Depth counts the carrier's messages: ready (not yet claimed), pending (claimed, not
 	// finished) and scheduled (for this carrier).
 	Depth(ctx context.Context, carrier string) (Depth, error)
@@ -206,12 +214,16 @@ const (
 	StatusRejected    Status = "REJECTED"    // final: the carrier (or DLT scrubbing) refused it
 	StatusFailed      Status = "FAILED"      // final: we could not send it (permanent error)
 	StatusUnknown     Status = "UNKNOWN"     // the carrier may or may not have it (no response)
+	// StatusCancelled is final: the client withdrew the message (SMPP cancel_sm) while it
+	// was still scheduled, so it was never sent. Only a message that Queue.CancelScheduled
+	// took out of the scheduled set gets it; one already due, queued or sent cannot be.
+	StatusCancelled Status = "CANCELLED"
 )
 
 // Final reports whether no further change is expected.
 func (s Status) Final() bool {
 	switch s {
-	case StatusDelivered, StatusUndelivered, StatusExpired, StatusRejected, StatusFailed:
+	case StatusDelivered, StatusUndelivered, StatusExpired, StatusRejected, StatusFailed, StatusCancelled:
 		return true
 	}
 	return false

@@ -117,9 +117,11 @@ func (s *Store) pushReadyLocked(m *store.Message) {
 	}
 }
 
-func (s *Store) scheduleLocked(m *store.Message, at time.Time) {
+// scheduleLocked adds m to the scheduled heap; a client's future send (from Enqueue, not a
+// Defer) may be withdrawn by CancelScheduled.
+func (s *Store) scheduleLocked(m *store.Message, at time.Time, cancellable bool) {
 	s.seq++
-	heap.Push(&s.sched, &schedItem{at: at.UnixNano(), seq: s.seq, msg: m})
+	heap.Push(&s.sched, &schedItem{at: at.UnixNano(), seq: s.seq, msg: m, cancellable: cancellable})
 	s.carrierLocked(m.Carrier).scheduled++
 }
 
@@ -168,7 +170,7 @@ func checkedCopies(msgs []*store.Message) ([]*store.Message, error) {
 func (s *Store) enqueueLocked(copies []*store.Message, now time.Time) {
 	for _, m := range copies {
 		if m.SendAt.After(now) {
-			s.scheduleLocked(m, m.SendAt)
+			s.scheduleLocked(m, m.SendAt, true)
 		} else {
 			s.pushReadyLocked(m)
 		}
@@ -327,7 +329,7 @@ func (s *Store) Defer(ctx context.Context, carrier string, c store.Claim, at tim
 	if s.finishLocked(carrier, c) == nil {
 		return nil
 	}
-	s.scheduleLocked(m, at)
+	s.scheduleLocked(m, at, false)
 	return nil
 }
 
@@ -469,6 +471,27 @@ func (s *Store) PromoteDue(ctx context.Context, now time.Time, n int) (int, erro
 	return moved, nil
 }
 
+// CancelScheduled implements store.Queue. It looks through the scheduled heap (this store
+// is for the demo and tests; the Redis store finds the message through an index).
+func (s *Store) CancelScheduled(ctx context.Context, carrier, id string) (*store.Message, error) {
+	if err := begin(ctx, "cancel "+id); err != nil {
+		return nil, err
+	}
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if s.closed {
+		return nil, fmt.Errorf("store: cancel %s: %w", id, ErrClosed)
+	}
+	for i, it := range s.sched {
+		if it.cancellable && it.msg.ID == id && it.msg.Carrier == carrier {
+			heap.Remove(&s.sched, i)
+			s.carrierLocked(carrier).scheduled--
+			return cloneMsg(it.msg), nil
+		}
+	}
+	return nil, nil
+}
+
 // Depth implements store.Queue.
 func (s *Store) Depth(ctx context.Context, carrier string) (store.Depth, error) {
 	if err := begin(ctx, "depth "+carrier); err != nil {
@@ -553,9 +576,10 @@ func (f *fifo[T]) pop() T {
 
 // schedHeap orders scheduled messages by due time, then by when they were scheduled.
 type schedItem struct {
-	at  int64 // unix nanoseconds
-	seq uint64
-	msg *store.Message
+	at          int64 // unix nanoseconds
+	seq         uint64
+	msg         *store.Message
+	cancellable bool // a client's future send (Enqueue), not a retry (Defer)
 }
 
 type schedHeap []*schedItem

@@ -97,11 +97,13 @@ func marshalMsgs(msgs []*store.Message) ([]string, error) {
 }
 
 // enqueueOps queues msgs (encoded as bodies) on p: the ready stream, or, for a SendAt after
-// now, the carrier's scheduled set (schedSetOps then names the carrier for PromoteDue).
+// now, the carrier's scheduled set (schedSetOps then names the carrier for PromoteDue) with
+// its index entry for CancelScheduled: only scheduled messages pay that second command.
 func (s *Store) enqueueOps(ctx context.Context, p redis.Pipeliner, now time.Time, msgs []*store.Message, bodies []string) {
 	for i, m := range msgs {
 		if m.SendAt.After(now) {
 			p.ZAdd(ctx, s.keys.schedKey(m.Carrier), redis.Z{Score: float64(m.SendAt.UnixMilli()), Member: bodies[i]})
+			p.HSet(ctx, s.keys.schedIdxKey(m.Carrier), m.ID, bodies[i])
 		} else {
 			p.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.streamKey(m.Carrier, m.Priority), Values: []any{"m", bodies[i]}})
 		}

@@ -21,6 +21,7 @@ func (s *Store) ownedKeys() []ownedKey {
 	doc, version := s.keys.registryKeys()
 	return append(keys,
 		ownedKey{s.keys.schedKey(anyOne), "dispatch: scheduled messages; promoted when due, and Redis deletes the set with its last member"},
+		ownedKey{s.keys.schedIdxKey(anyOne), "dispatch: id to member of the client-scheduled messages in the scheduled set (cancel_sm finds them through it); an entry is deleted when its message is promoted or cancelled, and Redis deletes the hash with its last field"},
 		ownedKey{s.keys.schedSetKey(), "dispatch: carriers that have scheduled messages; a carrier leaves it when its set empties"},
 		ownedKey{s.keys.receiptLogKey(), "dlr: the receipt log; entries are deleted once applied (or after receipts.early_window when their message never appears)"},
 		ownedKey{s.keys.whShardPattern("wh"), "dlr: webhook jobs; deleted when delivered, retried (to the retry set) or dead"},

@@ -75,6 +75,12 @@ func (ks keyspace) streamKeys(carrier string) []string {
 
 func (ks keyspace) schedKey(carrier string) string { return ks.carrierKey(carrier, "sched") }
 
+// schedIdxKey maps the ids of a carrier's client-scheduled messages (Enqueue with a future
+// SendAt, not Defer's retries) to their members in the scheduled set, so CancelScheduled
+// finds one without scanning. Written in the MULTI that schedules the message, deleted by
+// the promotion and by the cancel.
+func (ks keyspace) schedIdxKey(carrier string) string { return ks.carrierKey(carrier, "schedidx") }
+
 // schedSetKey names the carriers that may have scheduled messages: a slot of its own.
 func (ks keyspace) schedSetKey() string { return string(ks) + ":sched" }
 

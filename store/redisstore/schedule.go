@@ -6,12 +6,16 @@ package redisstore
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smppd/smppd/store"
+	"github.com/smppd/smppd/store/internal/valid"
 )
 
 // dueScoresScript: KEYS a carrier's scheduled set; ARGV now ms, n. Returns its size, then
@@ -26,13 +30,18 @@ return out
 
 // promoteScript moves the ARGV[2] earliest messages due by ARGV[1] (unix ms) from a
 // carrier's scheduled set KEYS[1] to its streams KEYS[2..4] (priorities 0..2), taking the
-// priority from the message JSON. Returns {moved, messages left in the set}.
+// priority from the message JSON, and drops their entries from the cancel index KEYS[5]
+// (when the entry is that member). Returns {moved, messages left in the set}.
 var promoteScript = redis.NewScript(`
 local due = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
 for _, m in ipairs(due) do
   local ok, msg = pcall(cjson.decode, m)
   local p = 0
-  if ok and type(msg) == 'table' then p = math.floor(tonumber(msg['priority']) or 0) end
+  if ok and type(msg) == 'table' then
+    p = math.floor(tonumber(msg['priority']) or 0)
+    local id = msg['id']
+    if type(id) == 'string' and redis.call('HGET', KEYS[5], id) == m then redis.call('HDEL', KEYS[5], id) end
+  end
   if p < 0 or p > 2 then p = 2 end
   redis.call('XADD', KEYS[2 + p], '*', 'm', m)
   redis.call('ZREM', KEYS[1], m)
@@ -97,6 +106,7 @@ func (s *Store) PromoteDue(ctx context.Context, now time.Time, n int) (int, erro
 	for i, c := range carriers {
 		if take[i] > 0 {
 			keys := append([]string{s.keys.schedKey(c)}, s.keys.streamKeys(c)...)
+			keys = append(keys, s.keys.schedIdxKey(c))
 			promote = append(promote, &scriptCall{script: promoteScript, keys: keys, args: []any{now.UnixMilli(), take[i]}})
 			promoted = append(promoted, i)
 		}
@@ -122,6 +132,46 @@ func (s *Store) PromoteDue(ctx context.Context, now time.Time, n int) (int, erro
 		return moved, fmt.Errorf("store: promote: %w", err)
 	}
 	return moved, nil
+}
+
+// cancelScript withdraws message ARGV[1] from a carrier's scheduled set KEYS[1] through
+// the cancel index KEYS[2]: the member the index names is removed if it is still in the
+// set. Returns the member, or false when the message is not (or no longer) scheduled. It
+// runs atomically with promoteScript (same slot), so one of the two gets the message.
+var cancelScript = redis.NewScript(`
+local m = redis.call('HGET', KEYS[2], ARGV[1])
+if not m then return false end
+redis.call('HDEL', KEYS[2], ARGV[1])
+if redis.call('ZREM', KEYS[1], m) == 1 then return m end
+return false
+`)
+
+// CancelScheduled implements store.Queue: one script on the carrier's slot. A carrier set
+// it empties stays named in P:sched until the next PromoteDue drops it.
+func (s *Store) CancelScheduled(ctx context.Context, carrier, id string) (*store.Message, error) {
+	if err := s.check(ctx, "cancel"); err != nil {
+		return nil, err
+	}
+	if err := valid.Carrier(carrier); err != nil {
+		return nil, fmt.Errorf("store: cancel %s: %w", id, err)
+	}
+	call := &scriptCall{script: cancelScript, keys: []string{s.keys.schedKey(carrier), s.keys.schedIdxKey(carrier)}, args: []any{id}}
+	if err := s.runScripts(ctx, []*scriptCall{call}); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("store: cancel %s: %w", id, err)
+	}
+	body, err := call.cmd.Text()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: cancel %s: %w", id, err)
+	}
+	m, err := decodeMsg(body)
+	if err != nil {
+		// Withdrawn all the same: it will not be sent.
+		return &store.Message{ID: id, Carrier: carrier}, nil
+	}
+	return m, nil
 }
 
 // dropSchedCarriers removes carriers whose scheduled sets were seen empty from P:sched,

@@ -48,6 +48,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"DeferAfterAckIsNoop", testDeferAfterAckIsNoop},
 		{"EnqueueScheduled", testEnqueueScheduled},
 		{"PromoteDueOrderAndLimit", testPromoteDueOrderAndLimit},
+		{"CancelScheduled", testCancelScheduled},
+		{"CancelRacesPromote", testCancelRacesPromote},
 		{"Move", testMove},
 		{"Reclaim", testReclaim},
 		{"ReclaimOrder", testReclaimOrder},
