@@ -80,9 +80,11 @@ func testCancelRacesPromote(t *testing.T, s store.Store) {
 			n     int
 			c, pe error
 		)
+		start := make(chan struct{})
 		wg.Add(2)
-		go func() { defer wg.Done(); got, c = s.CancelScheduled(ctx, "jio", m.ID) }()
-		go func() { defer wg.Done(); n, pe = s.PromoteDue(ctx, m.SendAt.Add(time.Second), 10) }()
+		go func() { defer wg.Done(); <-start; got, c = s.CancelScheduled(ctx, "jio", m.ID) }()
+		go func() { defer wg.Done(); <-start; n, pe = s.PromoteDue(ctx, m.SendAt.Add(time.Second), 10) }()
+		close(start)
 		wg.Wait()
 		if c != nil || pe != nil {
 			t.Fatalf("round %d: cancel %v, promote %v", i, c, pe)
