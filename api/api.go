@@ -76,6 +76,9 @@ type Options struct {
 	Credits store.Credits
 	// Records answers TRANS_SMS_DLR. Nil: that module answers "No records found".
 	Records RecordReader
+	// Withdrawer takes scheduled messages back for Cancel (SMPP cancel_sm). Nil: Cancel
+	// answers ErrNotCancellable.
+	Withdrawer Withdrawer
 	// Registry returns the current DLT registry (it may be reloaded at any time); nil, or
 	// a func returning nil, skips the DLT checks (see docs/api.md).
 	Registry func() *dlt.Registry

@@ -204,6 +204,8 @@ func appendixBStat(st store.Status, carrierStat string) string {
 		return smpp.StateExpired.ReceiptStat()
 	case store.StatusRejected:
 		return smpp.StateRejected.ReceiptStat()
+	case store.StatusCancelled:
+		return smpp.StateDeleted.ReceiptStat() // withdrawn by cancel_sm before it was sent
 	}
 	return smpp.StateUnknown.ReceiptStat()
 }

@@ -124,6 +124,7 @@ var StatusDescriptions = map[store.Status]string{
 	store.StatusRejected:    "refused by the carrier or by DLT scrubbing",
 	store.StatusFailed:      "smppd could not send it (permanent error)",
 	store.StatusUnknown:     "the carrier reported no usable outcome",
+	store.StatusCancelled:   "withdrawn by the client (cancel_sm) while scheduled; never sent",
 }
 
 func statusDescription(s store.Status) string {

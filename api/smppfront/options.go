@@ -28,11 +28,10 @@ type Records interface {
 	GetRecords(ctx context.Context, ids ...string) ([]*store.Record, error)
 }
 
-// Canceller cancels a message that has not been sent yet, for cancel_sm. The store has no
-// such operation today, so Options.Canceller is normally nil and cancel_sm is answered
-// ESME_RCANCELFAIL; the seam is here so that a store which learns to withdraw a queued
-// message plugs in without touching the protocol side. Cancel returns an error when the
-// message is already on its way (or gone).
+// Canceller cancels a message that has not been sent yet, for cancel_sm; *api.Server
+// implements it (api.Server.Cancel: only messages still scheduled). Cancel returns an error
+// when the message is already on its way (or gone): ESME_RCANCELFAIL; one wrapping
+// api.ErrUnknownMessage (no such id for this account) answers ESME_RINVMSGID.
 type Canceller interface {
 	Cancel(ctx context.Context, account, id string) error
 }
@@ -97,8 +96,7 @@ type Options struct {
 	Acceptor Acceptor
 	// Records answers query_sm; nil answers it ESME_RQUERYFAIL.
 	Records Records
-	// Canceller serves cancel_sm; nil answers it ESME_RCANCELFAIL (the store cannot
-	// withdraw a queued message).
+	// Canceller serves cancel_sm; nil answers every cancel_sm ESME_RCANCELFAIL.
 	Canceller Canceller
 
 	// TLS is the listener's TLS configuration for ListenTLS.

@@ -2,10 +2,12 @@ package smppfront
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/smppd/smppd/api"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store"
@@ -39,7 +41,8 @@ func (f *Front) query(acc *account, p *smpp.QuerySM) (smpp.CommandStatus, smpp.P
 }
 
 // messageState maps a record's status to SMPP's message_state (§5.2.28). Messages not yet
-// final are ENROUTE; FAILED (we could not send it) is UNDELIVERABLE.
+// final are ENROUTE; FAILED (we could not send it) is UNDELIVERABLE; CANCELLED (withdrawn by
+// cancel_sm while scheduled) is DELETED.
 func messageState(s store.Status) smpp.MessageState {
 	switch s {
 	case store.StatusDelivered:
@@ -52,11 +55,16 @@ func messageState(s store.Status) smpp.MessageState {
 		return smpp.StateRejected
 	case store.StatusUnknown:
 		return smpp.StateUnknown
+	case store.StatusCancelled:
+		return smpp.StateDeleted
 	}
 	return smpp.StateEnroute
 }
 
-// cancel serves cancel_sm through the Canceller; without one every cancel fails.
+// cancel serves cancel_sm through the Canceller; without one every cancel fails. Only a
+// message still scheduled (schedule_delivery_time in the future) can be cancelled; one due,
+// queued or sent answers ESME_RCANCELFAIL, and an id that is unknown or another account's
+// ESME_RINVMSGID, as query_sm does.
 func (f *Front) cancel(acc *account, p *smpp.CancelSM) smpp.CommandStatus {
 	if f.opts.Canceller == nil || p.MessageID == "" {
 		return smpp.ESME_RCANCELFAIL
@@ -64,6 +72,9 @@ func (f *Front) cancel(acc *account, p *smpp.CancelSM) smpp.CommandStatus {
 	ctx, cancel := context.WithTimeout(context.Background(), f.opts.AcceptTimeout)
 	defer cancel()
 	if err := f.opts.Canceller.Cancel(ctx, acc.cfg.Name, p.MessageID); err != nil {
+		if errors.Is(err, api.ErrUnknownMessage) {
+			return smpp.ESME_RINVMSGID
+		}
 		f.log.Debug().Err(err).Str("account", acc.cfg.Name).Str("id", p.MessageID).Msg("cancel_sm failed")
 		return smpp.ESME_RCANCELFAIL
 	}

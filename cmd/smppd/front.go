@@ -36,7 +36,7 @@ func (d *daemon) startFront(srv *api.Server) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts.Acceptor, opts.Records = srv, d.store
+	opts.Acceptor, opts.Records, opts.Canceller = srv, d.store, srv
 	opts.Logger = d.log.With().Str("component", "smppfront").Logger()
 	f, err := smppfront.New(opts)
 	if err != nil {

@@ -312,6 +312,7 @@ func (d *daemon) apiHandler(engine *dlt.Engine) (*api.Server, http.Handler, erro
 		return nil, nil, err
 	}
 	aopts.Sender, aopts.OTP, aopts.Credits, aopts.Records = d.disp, svc, d.store, d.store
+	aopts.Withdrawer = d.store
 	aopts.Registry = engine.Registry
 	aopts.Logger = d.log.With().Str("component", "api").Logger()
 	srv, err := api.New(aopts)
