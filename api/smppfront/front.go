@@ -35,8 +35,11 @@
 //     invalid is the text), validity over before the message can go → ESME_RINVEXPIRY, an
 //     api account disabled or expired → ESME_RSUBMITFAIL (permanent), unavailable and any
 //     other error → ESME_RSYSERR (temporary: the client retries).
-//   - query_sm answers the record's state; cancel_sm is ESME_RCANCELFAIL unless a
-//     Canceller is configured (the store cannot withdraw a queued message).
+//   - query_sm answers the record's state (CANCELLED is DELETED). cancel_sm goes to the
+//     Canceller (api.Server.Cancel in cmd/smppd): ESME_ROK only when the message was still
+//     scheduled and is now withdrawn for good; a message due, queued or sent is
+//     ESME_RCANCELFAIL, an id unknown or another account's ESME_RINVMSGID; without a
+//     Canceller every cancel_sm is ESME_RCANCELFAIL.
 //
 // Wiring (cmd/smppd):
 //
