@@ -18,6 +18,10 @@
 //	                                   deferred retries); score = due time in unix ms,
 //	                                   member = the Message as JSON (unique: it has ID and
 //	                                   Attempts)
+//	P:{q:<carrier>}:schedidx   hash    id → member of the messages Enqueue/Accept scheduled
+//	                                   (not Defer's retries), for CancelScheduled; written in
+//	                                   the same MULTI as the ZADD, deleted by the promotion
+//	                                   and the cancel
 //	P:sched                    set     carriers that may have scheduled messages
 //	P:{m<k>.<j>}:rec:<id>      string  status record as JSON, with a TTL; its first field is
 //	                                   "rev", the compare-and-set revision; in message shard k
