@@ -519,7 +519,12 @@ func TestCarrierUnbindMidWindowNoDuplicates(t *testing.T) {
 		if u := s.Counters().Unbinds; u < 5 {
 			t.Fatalf("only %d unbinds: the test did not exercise them", u)
 		}
-		if got := acceptedTotal(s); got != wantParts {
+		// A submit written in the instant the carrier's unbind is on its way may be taken by
+		// the carrier and its answer lost with the link: no ESME can avoid that resend, and
+		// smppd counts it. What must never happen is an uncounted resend (an answered submit
+		// sent again, or a long message sent whole again), or more resends than unbinds.
+		stats := d.Stats(context.Background())[0]
+		if got := acceptedTotal(s); got != wantParts+int(stats.Duplicates) || stats.Duplicates > s.Counters().Unbinds {
 			st := d.Stats(context.Background())[0]
 			t.Logf("duplicates %d unknown %d", st.Duplicates, st.Unknown)
 			per := map[string][]string{}
@@ -537,10 +542,8 @@ func TestCarrierUnbindMidWindowNoDuplicates(t *testing.T) {
 					t.Logf("%s (%d parts): %v", m.To, want, ps)
 				}
 			}
-			t.Fatalf("the carrier accepted %d parts, want %d: resends after its unbind", got, wantParts)
-		}
-		if dup := d.Stats(context.Background())[0].Duplicates; dup != 0 {
-			t.Fatalf("%d duplicates counted", dup)
+			t.Fatalf("the carrier accepted %d parts, want %d plus the %d duplicates counted (at most one per unbind, %d): uncounted resends after its unbind",
+				got, wantParts, stats.Duplicates, s.Counters().Unbinds)
 		}
 	})
 }
