@@ -523,8 +523,8 @@ func moJob(e *store.LoggedPDU, p *smpp.DeliverSM, account string) *store.Webhook
 // long MO is its own job); bytes that do not decode are passed as they are, made valid UTF-8.
 func moText(p *smpp.DeliverSM) string {
 	b := p.Payload()
-	if p.ESMClass&smpp.ESMClassUDHI != 0 && len(b) > 0 && int(b[0])+1 <= len(b) {
-		b = b[int(b[0])+1:]
+	if p.ESMClass&smpp.ESMClassUDHI != 0 {
+		_, b, _, _ = text.ParseUDH(b)
 	}
 	if s, err := text.Decode(text.DataCoding(p.DataCoding), b); err == nil {
 		return s

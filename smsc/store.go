@@ -246,27 +246,16 @@ func (r *record) export() Message {
 	return m
 }
 
-// splitUDH separates a User Data Header from the text and reads a concatenation element.
+// splitUDH separates a User Data Header from the text and reads a concatenation element
+// (text.ParseUDH); a malformed element ends the reading, what came before it still counts.
 func splitUDH(b []byte) (udh, rest []byte, c *Concat) {
-	if len(b) == 0 || int(b[0])+1 > len(b) {
-		return nil, b, nil
-	}
-	n := int(b[0]) + 1
-	udh, rest = b[:n], b[n:]
-	ie := udh[1:]
-	for len(ie) >= 2 {
-		id, l := ie[0], int(ie[1])
-		if 2+l > len(ie) {
-			break
+	udh, rest, pc, _ := text.ParseUDH(b)
+	if pc != nil {
+		via := "udh8"
+		if pc.Ref16 {
+			via = "udh16"
 		}
-		v := ie[2 : 2+l]
-		switch {
-		case id == 0x00 && l == 3:
-			c = &Concat{Ref: uint16(v[0]), Total: v[1], Seq: v[2], Via: "udh8"}
-		case id == 0x08 && l == 4:
-			c = &Concat{Ref: uint16(v[0])<<8 | uint16(v[1]), Total: v[2], Seq: v[3], Via: "udh16"}
-		}
-		ie = ie[2+l:]
+		c = &Concat{Ref: pc.Ref, Total: pc.Total, Seq: pc.Seq, Via: via}
 	}
 	return udh, rest, c
 }

@@ -212,26 +212,16 @@ func tlvText(t smpp.TLVs, tag uint16) string {
 	return strings.TrimSpace(s)
 }
 
-// parseUDH reads a user data header: its concatenation element (8-bit reference 0x00 or
-// 16-bit 0x08), if any, and the octets after it. Other elements (ports …) are skipped.
+// parseUDH reads a user data header (text.ParseUDH): its concatenation element, if any, and
+// the octets after it. A malformed header, or a part number outside its total, is refused.
 func parseUDH(b []byte) (partInfo, []byte, bool) {
 	var pi partInfo
-	if len(b) == 0 || int(b[0])+1 > len(b) {
+	_, rest, c, ok := text.ParseUDH(b)
+	if !ok {
 		return pi, nil, false
 	}
-	udh, rest := b[1:1+int(b[0])], b[1+int(b[0]):]
-	for len(udh) > 0 {
-		if len(udh) < 2 || int(udh[1])+2 > len(udh) {
-			return pi, nil, false
-		}
-		id, v := udh[0], udh[2:2+int(udh[1])]
-		switch {
-		case id == 0x00 && len(v) == 3:
-			pi = partInfo{ref: uint16(v[0]), total: int(v[1]), seq: int(v[2]), concatenated: true}
-		case id == 0x08 && len(v) == 4:
-			pi = partInfo{ref: uint16(v[0])<<8 | uint16(v[1]), total: int(v[2]), seq: int(v[3]), concatenated: true}
-		}
-		udh = udh[2+int(udh[1]):]
+	if c != nil {
+		pi = partInfo{ref: c.Ref, total: int(c.Total), seq: int(c.Seq), concatenated: true}
 	}
 	if pi.concatenated && (pi.total == 0 || pi.seq == 0 || pi.seq > pi.total) {
 		return pi, nil, false
