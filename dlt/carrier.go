@@ -111,6 +111,23 @@ func (c CarrierSpec) StatusCode(status uint32) (Code, bool) {
 	return c.Lookup(n)
 }
 
+// Status writes a DLT code in command_status the way StatusCode reads it: decimal (630 is
+// 0x276) or hex (630 is 0x630). An SMSC that refuses with DLT codes (the SMPP front) answers
+// its clients as their carriers would.
+func (c CarrierSpec) Status(code Code) (uint32, bool) {
+	if code <= 0 {
+		return 0, false
+	}
+	if c.StatusCodes == "hex" {
+		v, err := strconv.ParseUint(strconv.Itoa(int(code)), 16, 32)
+		if err != nil {
+			return 0, false
+		}
+		return uint32(v), true
+	}
+	return uint32(code), true
+}
+
 // Lookup returns the code for a number from the carrier's table, then the default one.
 func (c CarrierSpec) Lookup(n int) (Code, bool) {
 	if _, ok := c.Codes[n]; ok {

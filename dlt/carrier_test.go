@@ -50,6 +50,21 @@ func TestCarrierStatusCodes(t *testing.T) {
 	if c, ok := custom.StatusCode(613); !ok || custom.Name(c) != "tm_not_in_chain" || custom.Reason(c) != "DLT 613 tm_not_in_chain" {
 		t.Fatalf("override: %v %v %q", c, ok, custom.Reason(c))
 	}
+	// Status writes what StatusCode reads, in either form.
+	for _, spec := range []CarrierSpec{dec, hex} {
+		for _, code := range []Code{CodeTemplateNotFound, CodeTemplateNotMatched, CodeEntityNotFound} {
+			st, ok := spec.Status(code)
+			if back, ok2 := spec.StatusCode(st); !ok || !ok2 || back != code {
+				t.Fatalf("%q: code %d written %#x, read back %d (%v %v)", spec.StatusCodes, code, st, back, ok, ok2)
+			}
+		}
+	}
+	if st, _ := hex.Status(CodeTemplateNotFound); st != 0x630 {
+		t.Fatalf("hex 630 written %#x, want 0x630", st)
+	}
+	if _, ok := dec.Status(0); ok {
+		t.Fatal("no code written as a status")
+	}
 	if r := dec.Reason(CodeTemplateNotFound); r != "DLT 630 template_not_found: "+CodeTemplateNotFound.Description() {
 		t.Fatalf("reason %q", r)
 	}

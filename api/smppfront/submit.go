@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/smppd/smppd/api"
 	"github.com/smppd/smppd/dlr"
+	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/internal/msisdn"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smpp/text"
@@ -338,8 +338,8 @@ func (f *Front) statusOf(err error) smpp.CommandStatus {
 	case api.RefusedValidity:
 		return smpp.ESME_RINVEXPIRY
 	case api.RefusedDLT:
-		if st, ok := dltStatus(int(rf.DLTCode), f.opts.DLTStatusCodes); ok {
-			return st
+		if st, ok := (dlt.CarrierSpec{StatusCodes: f.opts.DLTStatusCodes}).Status(rf.DLTCode); ok {
+			return smpp.CommandStatus(st)
 		}
 		return smpp.ESME_RSUBMITFAIL
 	case api.RefusedSender:
@@ -354,22 +354,6 @@ func (f *Front) statusOf(err error) smpp.CommandStatus {
 		return smpp.ESME_RINVMSGLEN
 	}
 	return smpp.ESME_RSYSERR
-}
-
-// dltStatus writes a DLT code in command_status the way carriers do: decimal (630 is
-// 0x276) or hex (630 is 0x630).
-func dltStatus(code int, mode string) (smpp.CommandStatus, bool) {
-	if code <= 0 {
-		return 0, false
-	}
-	if mode == "hex" {
-		v, err := strconv.ParseUint(strconv.Itoa(code), 16, 32)
-		if err != nil {
-			return 0, false
-		}
-		return smpp.CommandStatus(v), true
-	}
-	return smpp.CommandStatus(code), true
 }
 
 // submitMulti accepts the message once per destination, each its own message with its own
