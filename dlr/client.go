@@ -195,19 +195,31 @@ func appendixBStat(st store.Status, carrierStat string) string {
 			return s.ReceiptStat()
 		}
 	}
+	if !st.Final() {
+		return smpp.StateUnknown.ReceiptStat()
+	}
+	return MessageState(st).ReceiptStat()
+}
+
+// MessageState is a message status as SMPP's message_state (§5.2.28), the one mapping for
+// receipts' stat field and query_sm: not yet final is ENROUTE, FAILED (we could not send it)
+// UNDELIVERABLE, CANCELLED (withdrawn by cancel_sm before it was sent) DELETED.
+func MessageState(st store.Status) smpp.MessageState {
 	switch st {
 	case store.StatusDelivered:
-		return smpp.StateDelivered.ReceiptStat()
+		return smpp.StateDelivered
 	case store.StatusUndelivered, store.StatusFailed:
-		return smpp.StateUndeliverable.ReceiptStat()
+		return smpp.StateUndeliverable
 	case store.StatusExpired:
-		return smpp.StateExpired.ReceiptStat()
+		return smpp.StateExpired
 	case store.StatusRejected:
-		return smpp.StateRejected.ReceiptStat()
+		return smpp.StateRejected
+	case store.StatusUnknown:
+		return smpp.StateUnknown
 	case store.StatusCancelled:
-		return smpp.StateDeleted.ReceiptStat() // withdrawn by cancel_sm before it was sent
+		return smpp.StateDeleted
 	}
-	return smpp.StateUnknown.ReceiptStat()
+	return smpp.StateEnroute
 }
 
 // errField is the receipt's err field for an error code: three digits for a number up to

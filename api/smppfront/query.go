@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/api"
+	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/smpp"
-	"github.com/smppd/smppd/store"
 )
 
 // query answers query_sm from the message's record. A message of another account is
@@ -30,7 +30,7 @@ func (f *Front) query(acc *account, p *smpp.QuerySM) (smpp.CommandStatus, smpp.P
 		return smpp.ESME_RINVMSGID, nil
 	}
 	r := recs[0]
-	resp := &smpp.QuerySMResp{MessageID: p.MessageID, MessageState: messageState(r.Status)}
+	resp := &smpp.QuerySMResp{MessageID: p.MessageID, MessageState: dlr.MessageState(r.Status)}
 	if r.Status.Final() && !r.StatusAt.IsZero() {
 		resp.FinalDate = formatTime(r.StatusAt)
 	}
@@ -38,27 +38,6 @@ func (f *Front) query(acc *account, p *smpp.QuerySM) (smpp.CommandStatus, smpp.P
 		resp.ErrorCode = uint8(n)
 	}
 	return smpp.ESME_ROK, resp
-}
-
-// messageState maps a record's status to SMPP's message_state (§5.2.28). Messages not yet
-// final are ENROUTE; FAILED (we could not send it) is UNDELIVERABLE; CANCELLED (withdrawn by
-// cancel_sm while scheduled) is DELETED.
-func messageState(s store.Status) smpp.MessageState {
-	switch s {
-	case store.StatusDelivered:
-		return smpp.StateDelivered
-	case store.StatusUndelivered, store.StatusFailed:
-		return smpp.StateUndeliverable
-	case store.StatusExpired:
-		return smpp.StateExpired
-	case store.StatusRejected:
-		return smpp.StateRejected
-	case store.StatusUnknown:
-		return smpp.StateUnknown
-	case store.StatusCancelled:
-		return smpp.StateDeleted
-	}
-	return smpp.StateEnroute
 }
 
 // cancel serves cancel_sm through the Canceller; without one every cancel fails. Only a
