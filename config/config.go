@@ -95,6 +95,10 @@ type HTTP struct {
 	// (so the API port can face clients while metrics stay internal). Default: empty, which
 	// serves them on Listen.
 	MetricsListen string `yaml:"metrics_listen"`
+	// PProf serves Go's profiles (/debug/pprof/...) on the internal listener. Default: off.
+	// Profiles expose the process's internals and cost CPU to take, so they are never served
+	// on the API's listener: validation refuses PProf without MetricsListen.
+	PProf bool `yaml:"pprof"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed for IP allow-lists.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 }

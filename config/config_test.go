@@ -98,6 +98,7 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"bad tm id", minimal + "otp:\n  key: 0123456789abcdef0123456789abcdef\naccounts:\n  - name: a\n    api_keys: [0123456789abcdef0]\n    tm_id: 1702-15\n", []string{"m.yaml:13: accounts[0].tm_id: \"1702-15\": a TM id is digits only"}},
 		{"several at once", minimal + "log_level: loud\nstore:\n  type: disk\n", []string{"log_level: \"loud\"", "store.type: \"disk\""}},
 		{"broken yaml", "carriers: [\n", []string{"m.yaml:"}},
+		{"pprof without internal listener", minimal + "http:\n  pprof: true\n", []string{"m.yaml:9: http.pprof: needs http.metrics_listen"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,6 +112,19 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPProfNeedsInternalListener: profiles are off by default, and on only with an
+// internal listener to serve them.
+func TestPProfNeedsInternalListener(t *testing.T) {
+	c, err := Parse("m.yaml", []byte(minimal), env(nil))
+	if err != nil || c.HTTP.PProf {
+		t.Fatalf("default pprof %v, err %v", c.HTTP.PProf, err)
+	}
+	c, err = Parse("m.yaml", []byte(minimal+"http:\n  metrics_listen: 127.0.0.1:9090\n  pprof: true\n"), env(nil))
+	if err != nil || !c.HTTP.PProf {
+		t.Fatalf("pprof with metrics_listen: %v, err %v", c.HTTP.PProf, err)
 	}
 }
 

@@ -105,6 +105,7 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 		// The file's own.
 		"log_level":       c.LogLevel,
 		"http.listen":     c.HTTP.Listen,
+		"http.pprof":      c.HTTP.PProf,
 		"store.type":      c.Store.Type,
 		"store.redis_url": c.Store.RedisURL,
 		// The components'.

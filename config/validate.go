@@ -87,6 +87,9 @@ func (c *Config) validateHTTP(p *problems) {
 	if c.HTTP.MetricsListen != "" {
 		checkHostPort(p.add, "http.metrics_listen", c.HTTP.MetricsListen)
 	}
+	if c.HTTP.PProf && c.HTTP.MetricsListen == "" {
+		p.add("http.pprof", "needs http.metrics_listen: profiles are served only on the internal listener, never on the API's")
+	}
 	for i, s := range c.HTTP.TrustedProxies {
 		if _, err := ParseCIDR(s); err != nil {
 			p.add(fmt.Sprintf("http.trusted_proxies[%d]", i), "%v", err)
