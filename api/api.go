@@ -306,11 +306,14 @@ const (
 )
 
 // NewHTTPServer returns an http.Server for h on addr with bounded header size and header,
-// read, write and idle timeouts.
+// read, write and idle timeouts. net/http's own answer to "OPTIONS *" (an empty 200) is off:
+// h answers it like any other request. Serve the API on JSONErrors(listener), so that the
+// replies net/http writes without h (a header over MaxHeaderBytes, a malformed request) are
+// JSON too.
 func NewHTTPServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr: addr, Handler: h,
 		ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout, WriteTimeout: WriteTimeout,
-		IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes,
+		IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes, DisableGeneralOptionsHandler: true,
 	}
 }

@@ -121,4 +121,5 @@ const (
 	msgNoRecords        = "No records found for the specified filters"
 	msgOneRecord        = "1 record found for the specified filters"
 	msgMethodNotAllowed = "HTTP GET is not supported on this endpoint"
+	msgNoEndpoint       = "Invalid URL - no such API endpoint"
 )

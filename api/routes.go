@@ -1,9 +1,13 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
+
+	"github.com/smppd/smppd/store"
 )
 
 // Route is one endpoint of the router, as documented in docs/openapi.yaml. Path segments in
@@ -103,14 +107,20 @@ func unescapeSegment(seg string, plusIsSpace bool) (string, error) {
 	return url.PathUnescape(seg)
 }
 
+// serve is the root of the API's listener: it sees every request as the client sent it (no
+// ServeMux in front to clean or redirect the path) and answers each one in JSON, the Bulk
+// shape under /API/R1/Bulk and the envelope elsewhere.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	segs := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
+	path := r.URL.EscapedPath()
+	bulk := isBulkPath(path)
+	defer s.recoverPanic(w, r, bulk)
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	rt, v, ok := s.match(segs)
 	if !ok && len(segs) > 1 && segs[len(segs)-1] == "" {
 		rt, v, ok = s.match(segs[:len(segs)-1])
 	}
-	if !ok {
-		writeReply(w, http.StatusNotFound, reply{Status: "Error", Details: "Invalid URL - no such API endpoint"})
+	if !ok || !strings.HasPrefix(path, "/") || hasDotSegment(segs) {
+		writeRouteError(w, bulk, http.StatusNotFound, msgNoEndpoint)
 		return
 	}
 	allowed := false
@@ -121,8 +131,52 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if !allowed {
 		w.Header().Set("Allow", strings.Join(rt.Methods, ", "))
-		writeReply(w, http.StatusMethodNotAllowed, reply{Status: "Error", Details: "HTTP " + r.Method + " is not supported on this endpoint"})
+		writeRouteError(w, bulk, http.StatusMethodNotAllowed, "HTTP "+r.Method+" is not supported on this endpoint")
 		return
 	}
 	rt.handler(w, r, v)
+}
+
+// hasDotSegment reports a "." or ".." segment, escaped or not: such a path names no endpoint
+// (it is answered 404, never redirected to its cleaned form).
+func hasDotSegment(segs []string) bool {
+	for _, seg := range segs {
+		if u, err := url.PathUnescape(seg); err == nil && (u == "." || u == "..") {
+			return true
+		}
+	}
+	return false
+}
+
+func writeRouteError(w http.ResponseWriter, bulk bool, code int, details string) {
+	if bulk {
+		writeBulkError(w, code, store.NewID(), "Validation failed", "ValidationError", bulkDetail{Error: details})
+		return
+	}
+	writeReply(w, code, reply{Status: "Error", Details: details})
+}
+
+// recoverPanic answers a handler's panic with a JSON 500 (net/http would only drop the
+// connection) when no reply has begun, and logs it. http.ErrAbortHandler goes on up.
+func (s *Server) recoverPanic(w http.ResponseWriter, r *http.Request, bulk bool) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if v == http.ErrAbortHandler {
+		panic(v)
+	}
+	s.o.Logger.Error().Str("panic", fmt.Sprint(v)).Str("method", r.Method).Bytes("stack", debug.Stack()).Msg("API handler panicked")
+	if w.Header().Get("Content-Type") != "" {
+		panic(http.ErrAbortHandler) // a reply has begun: only dropping the connection is left
+	}
+	writeRouteError(w, bulk, http.StatusInternalServerError, msgInternal)
+}
+
+// NotFoundHandler answers every request with the API's 404 envelope: the API listener's
+// root when no account is configured.
+func NotFoundHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeRouteError(w, isBulkPath(r.URL.EscapedPath()), http.StatusNotFound, msgNoEndpoint)
+	})
 }

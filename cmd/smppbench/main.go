@@ -24,7 +24,9 @@
 // scripts count under their own names as well as EVALSHA.
 //
 // -cpuprofile FILE (with -self) fetches a CPU profile of smppd over the sending time from
-// its /debug/pprof/profile, for `go tool pprof -top -cum smppd FILE`.
+// its /debug/pprof/profile on the internal listener (-self gives smppd http.metrics_listen
+// and http.pprof: true; smppd never serves profiles on its API port), for
+// `go tool pprof -top -cum smppd FILE`.
 //
 // The flood scenario first sends R1 single messages through smppd (-c, -d), so the
 // simulator knows their message ids, then has the simulator replay receipts for them at
@@ -426,7 +428,7 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 
 	var profiled <-chan error
 	if c.cpuProfile != "" && sr != nil {
-		profiled = cpuProfile(ctx, sr.target, profileSeconds(c.duration), profilePath(c.cpuProfile, runIndex+1, c.runs))
+		profiled = cpuProfile(ctx, sr.ops, profileSeconds(c.duration), profilePath(c.cpuProfile, runIndex+1, c.runs))
 	}
 	var elapsed time.Duration
 	if sl != nil {

@@ -28,8 +28,10 @@ func profilePath(path string, run, runs int) string {
 	return strings.TrimSuffix(path, ext) + "-run" + strconv.Itoa(run) + ext
 }
 
-// cpuProfile fetches a CPU profile of smppd (its /debug/pprof/profile on the HTTP listener)
-// for seconds and writes it to path; the returned channel yields the outcome.
+// cpuProfile fetches a CPU profile of smppd (its /debug/pprof/profile on the internal
+// listener, http.metrics_listen with http.pprof, which -self configures: smppd never serves
+// profiles on its API listener) for seconds and writes it to path; the returned channel
+// yields the outcome.
 func cpuProfile(ctx context.Context, target string, seconds int, path string) <-chan error {
 	done := make(chan error, 1)
 	go func() {

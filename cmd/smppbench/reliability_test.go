@@ -637,7 +637,7 @@ type readyBinds struct {
 
 func readyzVerbose(p *smppdProc) (readyBinds, error) {
 	var b readyBinds
-	resp, err := http.Get(p.target + "/readyz?verbose=1")
+	resp, err := http.Get(p.ops + "/readyz?verbose=1")
 	if err != nil {
 		return b, err
 	}
@@ -687,7 +687,7 @@ func bindLeases(s *selfRun) bool {
 		if !p.running() {
 			continue
 		}
-		resp, err := http.Get(p.target + "/metrics")
+		resp, err := http.Get(p.ops + "/metrics")
 		if err != nil {
 			continue
 		}

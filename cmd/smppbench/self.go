@@ -122,6 +122,9 @@ type smppdProc struct {
 	bin     string
 	cfgPath string
 	target  string // its HTTP API, http://host:port
+	// ops is its internal listener (http.metrics_listen, with http.pprof on), http://host:port:
+	// /readyz, /metrics and the CPU profile (-cpuprofile) are there, not on the API's.
+	ops string
 	// frontAddr is its SMPP front (host:port) when selfOptions.front is set.
 	frontAddr string
 	exited    chan struct{} // closed when the child has exited
@@ -264,6 +267,12 @@ func (s *selfRun) addSmppd(ctx context.Context, instance string) (*smppdProc, er
 	}
 	httpAddr := ln.Addr().String()
 	ln.Close()
+	oln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	opsAddr := oln.Addr().String()
+	oln.Close()
 	o := s.o
 	var frontAddr, accountExtra, frontTop string
 	if o.front != nil {
@@ -283,6 +292,8 @@ func (s *selfRun) addSmppd(ctx context.Context, instance string) (*smppdProc, er
 log_level: %s
 %shttp:
   listen: %s
+  metrics_listen: %s
+  pprof: true
 store:
   type: redis
   redis_url: %s
@@ -316,13 +327,13 @@ webhooks:
   per_host_concurrency: 32   # every webhook of the run goes to the one receiver
 %sdispatch:
   claim_wait: 200ms
-%s`, o.logLevel, top, httpAddr, o.redisURL, s.prefix, o.store, o.maxParts, s.sim.Addr(), o.binds, o.window, o.responseTimeout,
+%s`, o.logLevel, top, httpAddr, opsAddr, o.redisURL, s.prefix, o.store, o.maxParts, s.sim.Addr(), o.binds, o.window, o.responseTimeout,
 		s.key, o.hookURL, accountExtra, frontTop, s.otpKey, o.webhooks, o.dispatch)
 	name := "smppd.yaml"
 	if len(s.procs) > 0 {
 		name = fmt.Sprintf("smppd-%d.yaml", len(s.procs)+1)
 	}
-	p := &smppdProc{name: instance, bin: o.smppdBin, cfgPath: filepath.Join(s.dir, name), target: "http://" + httpAddr,
+	p := &smppdProc{name: instance, bin: o.smppdBin, cfgPath: filepath.Join(s.dir, name), target: "http://" + httpAddr, ops: "http://" + opsAddr,
 		frontAddr: frontAddr, logOut: o.logOut, log: &logTail{}}
 	if err := os.WriteFile(p.cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -351,7 +362,7 @@ func (s *smppdProc) startSmppd(ctx context.Context) error {
 	s.exited = exited
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(s.target + "/readyz")
+		resp, err := http.Get(s.ops + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

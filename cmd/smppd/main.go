@@ -205,17 +205,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	d.reg.MustRegister(&dispatchCollector{d: d.disp}, &dlrCollector{c: d.corr, s: d.sender, st: d.store}, &livenessCollector{k: d.member})
 	d.disp.Start()
 
-	// The API (mounted by the api package) and the operator's endpoints share one listener
-	// unless http.metrics_listen gives the latter their own, so they can stay internal.
-	apiMux, opsMux := http.NewServeMux(), http.NewServeMux()
+	// The API listener's root is the api package's handler itself: no ServeMux in front to
+	// clean paths into redirects or answer in text, so every reply there is JSON. Without
+	// http.metrics_listen the operator's /healthz, /readyz and /metrics are dispatched before
+	// it by exact path (opsOnAPI); with it they, the admin endpoints and the profiles
+	// (http.pprof) live on that internal listener only.
+	opsMux := http.NewServeMux()
 	d.routes(opsMux)
 	var frontAddrs []string
+	apiRoot := api.NotFoundHandler()
 	if len(cfg.Accounts) > 0 {
 		srv, h, err := d.apiHandler(engine)
 		if err != nil {
 			return err
 		}
-		apiMux.Handle("/API/", h)
+		apiRoot = h
 		if cfg.SMPPFront.Enabled() {
 			if frontAddrs, err = d.startFront(srv); err != nil {
 				return err
@@ -223,29 +227,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		}
 	}
 	servers := []*http.Server{}
-	serve := func(addr string, h http.Handler) (net.Addr, error) {
+	serve := func(addr string, h http.Handler, wrap func(net.Listener) net.Listener) (net.Addr, error) {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			return nil, err
 		}
 		srv := api.NewHTTPServer(addr, h)
 		servers = append(servers, srv)
-		go func() { _ = srv.Serve(ln) }()
+		go func() { _ = srv.Serve(wrap(ln)) }()
 		return ln.Addr(), nil
 	}
+	bare := func(ln net.Listener) net.Listener { return ln }
 	var apiAddr, opsAddr net.Addr
 	if cfg.HTTP.MetricsListen == "" {
-		apiMux.Handle("/", opsMux)
-		if apiAddr, err = serve(cfg.HTTP.Listen, apiMux); err != nil {
+		if apiAddr, err = serve(cfg.HTTP.Listen, opsOnAPI(opsMux, apiRoot), api.JSONErrors); err != nil {
 			return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
 		}
 		opsAddr = apiAddr
 	} else {
 		d.adminRoutes(opsMux)
-		if apiAddr, err = serve(cfg.HTTP.Listen, apiMux); err != nil {
+		if cfg.HTTP.PProf {
+			pprofRoutes(opsMux)
+		}
+		if apiAddr, err = serve(cfg.HTTP.Listen, apiRoot, api.JSONErrors); err != nil {
 			return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
 		}
-		if opsAddr, err = serve(cfg.HTTP.MetricsListen, opsMux); err != nil {
+		if opsAddr, err = serve(cfg.HTTP.MetricsListen, opsMux, bare); err != nil {
 			return fmt.Errorf("http.metrics_listen %s: %w", cfg.HTTP.MetricsListen, err)
 		}
 	}
@@ -419,8 +426,27 @@ func (d *daemon) routes(mux *http.ServeMux) {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
-	// Profiles for diagnosing a live instance; they sit with the metrics, which belong on an
-	// internal listener (http.metrics_listen).
+}
+
+// opsPaths are the operator's endpoints the API listener also answers when there is no
+// internal listener.
+var opsPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+// opsOnAPI serves GET (and HEAD) of exactly /healthz, /readyz and /metrics with ops and
+// everything else with the API's handler, which answers it in JSON.
+func opsOnAPI(ops, apiRoot http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && opsPaths[r.URL.EscapedPath()] {
+			ops.ServeHTTP(w, r)
+			return
+		}
+		apiRoot.ServeHTTP(w, r)
+	})
+}
+
+// pprofRoutes mounts Go's profiles for diagnosing a live instance (http.pprof): on the
+// internal listener only, which config validation guarantees exists when they are on.
+func pprofRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
