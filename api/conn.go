@@ -106,11 +106,11 @@ func serverWrittenError(p []byte) (int, string, bool) {
 		return http.StatusBadRequest, strings.TrimSpace(string(rest)), true
 	}
 	line, rest, ok := bytes.Cut(p, []byte("\r\n"))
-	if !ok || len(line) < len("HTTP/1.1 200") || line[len("HTTP/1.1")] != ' ' {
+	if !ok || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) || len(line) < len("HTTP/1.1 200") {
 		return 0, "", false
 	}
-	code, err := strconv.Atoi(string(line[len("HTTP/1.1 "):min(len(line), len("HTTP/1.1 200"))]))
-	if err != nil {
+	code, err := strconv.Atoi(string(line[len("HTTP/1.1 "):len("HTTP/1.1 200")]))
+	if err != nil || code < 400 || code > 599 {
 		return 0, "", false
 	}
 	if body, ok := bytes.CutPrefix(p[len(line):], []byte(plainErrorHeaders)); ok {
