@@ -68,7 +68,7 @@ func writeBulkError(w http.ResponseWriter, code int, reqID, errText, errType str
 func (s *Server) bulk(w http.ResponseWriter, r *http.Request, _ vars) {
 	start := time.Now()
 	reqID := store.NewID()
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.MaxBulkBytes))
+	body, err := io.ReadAll(bodyLimit(w, r.Body, s.o.MaxBulkBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -89,12 +89,13 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, _ vars) {
 			bulkDetail{Error: "Failed to parse request body as JSON", Details: err.Error()})
 		return
 	}
-	a, e := s.authenticate(r, req.APIKey)
+	a, e := s.authenticate(w, r, req.APIKey)
 	if e != nil {
 		d := e.details
 		if e.details == msgInvalidKey {
 			d = "Invalid API Key Or TRANSACTIONAL_SMS Service Is Inactive"
 		}
+		setRetryAfter(w, e)
 		writeBulkError(w, e.code, reqID, "Validation failed", "ValidationError", bulkDetail{Field: "apikey", Error: d})
 		return
 	}

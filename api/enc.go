@@ -170,7 +170,7 @@ func (s *Server) enc(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusBadRequest, "Invalid Secret-Key - no encryption key has this id"))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes))
+	body, err := io.ReadAll(bodyLimit(w, r.Body, s.o.MaxBodyBytes))
 	if err != nil {
 		writeError(w, bodyError(errBodyTooLarge))
 		return
@@ -199,7 +199,7 @@ func (s *Server) enc(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusBadRequest, "Invalid module name - ENC carries TRANS_SMS or TRANS_SMS_DLR"))
 		return
 	}
-	a, e := s.authenticate(r, p.get("apikey"))
+	a, e := s.authenticate(w, r, p.get("apikey"))
 	if e == nil && a != ea {
 		e = errorf(http.StatusBadRequest, msgInvalidKey)
 	}

@@ -195,3 +195,26 @@ func expect(t *testing.T, r resp, code int, status, details string) {
 func isUUID4(s string) bool {
 	return len(s) == 36 && s[14] == '4' && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-'
 }
+
+// recorded is a reply with its Retry-After header.
+type recorded struct {
+	resp
+	retryAfter string
+}
+
+func (e *env) doRec(method, target, ctype, body string) recorded {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	r := httptest.NewRequest(method, target, rd)
+	if ctype != "" {
+		r.Header.Set("Content-Type", ctype)
+	}
+	r.RemoteAddr = "192.0.2.10:5555"
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, r)
+	out := recorded{resp: resp{code: w.Code, body: w.Body.String()}, retryAfter: w.Header().Get("Retry-After")}
+	_ = json.Unmarshal(w.Body.Bytes(), &out.m)
+	return out
+}

@@ -150,7 +150,7 @@ func TestENC(t *testing.T) {
 		{"bad encmode", "POST", "/API/R1?module=ENC&encmode=ECB", good, kid, 400, "Invalid encmode"},
 		{"key of another account", "POST", "/API/R1?module=ENC&encmode=GCM", wrongKey, kid, 400, msgInvalidKey},
 		{"module not allowed", "POST", "/API/R1?module=ENC&encmode=GCM", otherModule, kid, 400, "Invalid module name"},
-		{"message-level error in plain text", "POST", "/API/R1?module=ENC&encmode=GCM", badPhone, kid, 200, msgPhoneLength},
+		{"message-level error in plain text", "POST", "/API/R1?module=ENC&encmode=GCM", badPhone, kid, 200, msgPhoneNotDigits + "'X'"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/smppd/smppd/internal/msisdn"
@@ -34,7 +35,7 @@ func readParams(w http.ResponseWriter, r *http.Request, limit int64) (params, er
 	if r.Body == nil || r.Body == http.NoBody {
 		return p, nil
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	r.Body = bodyLimit(w, r.Body, limit)
 	ct, ctParams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "multipart/form-data" {
 		if ctParams["boundary"] == "" {
@@ -156,15 +157,45 @@ func numberList(s string) []string {
 
 // normalisePhone reads a phone number as msisdn.Normalise does (the one rule for the forms
 // clients send) and answers a bad one with 2Factor's replies: "Not An Indian Mobile Number"
-// for ten digits that no Indian mobile starts with, "Length Mismatch" for everything else.
+// for ten digits that no Indian mobile starts with, "Length Mismatch" for a wrong number of
+// digits (or none), and for letters or other characters that are no digits a reply that
+// names them (a length would mislead: the client's bug is the characters).
 func normalisePhone(s string) (string, *apiError) {
 	n, err := msisdn.Normalise(s)
 	if err == nil {
 		return n, nil
 	}
 	var e *msisdn.Error
-	if errors.As(err, &e) && e.Problem == msisdn.NotIndianMobile {
-		return "", errorf(http.StatusBadRequest, msgNotIndian)
+	if errors.As(err, &e) {
+		switch e.Problem {
+		case msisdn.NotIndianMobile:
+			return "", errorf(http.StatusBadRequest, msgNotIndian)
+		case msisdn.NotDigits:
+			if bad := nonDigits(s); bad != "" {
+				return "", errorf(http.StatusBadRequest, msgPhoneNotDigits+bad)
+			}
+		}
 	}
 	return "", errorf(http.StatusBadRequest, msgPhoneLength)
+}
+
+// nonDigits lists (quoted, at most five) the characters of a phone number that are neither
+// digits nor what msisdn.Normalise drops: separators and one leading '+'.
+func nonDigits(s string) string {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "+")
+	var out []string
+	seen := map[rune]bool{}
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9', strings.ContainsRune(" -().\t", r), seen[r]:
+			continue
+		}
+		seen[r] = true
+		if len(out) == 5 {
+			out = append(out, "…")
+			break
+		}
+		out = append(out, strconv.QuoteRune(r))
+	}
+	return strings.Join(out, ", ")
 }

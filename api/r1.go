@@ -32,7 +32,7 @@ func (s *Server) r1(w http.ResponseWriter, r *http.Request, _ vars) {
 		writeError(w, errorf(http.StatusBadRequest, "module=ENC must be given in the query string, with the encrypted payload as the body"))
 		return
 	}
-	a, e := s.authenticate(r, p.get("apikey"))
+	a, e := s.authenticate(w, r, p.get("apikey"))
 	if e != nil {
 		writeError(w, e)
 		return
@@ -84,7 +84,8 @@ func (s *Server) r1Module(r *http.Request, a *account, module string, p params) 
 
 type sendFields struct {
 	to, from, msg, template, sendAt string
-	r1                              bool // read the R1 extras (peid, ctid, campaign, shortening)
+	r1                              bool        // read the R1 extras (peid, ctid, campaign, shortening)
+	names                           *fieldNames // what errors call the fields (nil: R1's)
 }
 
 // sendMany sends one text (or template) to a comma-separated list of numbers: TRANS_SMS,
@@ -92,15 +93,23 @@ type sendFields struct {
 // sent; one bad number refuses the request. It returns the batch id; message i (from 1) of
 // the batch has the id "<batch>-i".
 func (s *Server) sendMany(r *http.Request, a *account, k kind, p params, f sendFields) (string, *apiError) {
+	n := &r1Names
+	if f.names != nil {
+		n = f.names
+	}
 	nums := numberList(p.get(f.to))
 	switch {
 	case len(nums) == 0:
-		return "", msgErr("Phone number (" + f.to + ") is required")
+		return "", msgErr("Phone number (" + n.to + ") is required")
 	case len(nums) > MaxRecipients:
 		return "", msgErr("Too many phone numbers - at most " + strconv.Itoa(MaxRecipients) + " per request")
 	}
 	now := s.o.Now()
-	sendAt, e := parseSchedule(p.get(f.sendAt), now)
+	field := "schedule time" // R1: 2Factor's own wording
+	if f.names != nil {
+		field = n.sendAt
+	}
+	sendAt, e := parseScheduleOf(field, p.get(f.sendAt), now)
 	if e != nil {
 		return "", e
 	}
@@ -112,7 +121,7 @@ func (s *Server) sendMany(r *http.Request, a *account, k kind, p params, f sendF
 		}
 		vars = append(vars, strings.TrimSpace(v))
 	}
-	sp := spec{kind: k, from: p.get(f.from), text: p.get(f.msg), template: p.get(f.template), vars: vars, sendAt: sendAt}
+	sp := spec{kind: k, from: p.get(f.from), text: p.get(f.msg), template: p.get(f.template), vars: vars, sendAt: sendAt, names: f.names}
 	if f.r1 {
 		sp.peid, sp.ctid = p.get("peid"), p.get("ctid")
 		sp.meta = map[string]string{

@@ -3,8 +3,10 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/smppd/smppd/dlt"
 )
@@ -30,6 +32,8 @@ type apiError struct {
 	details string
 	reason  RefusalReason
 	dltCode dlt.Code
+	// retryAfter, on a 429, is when the client may try again (the Retry-After header).
+	retryAfter time.Duration
 }
 
 // refuse is a message-level refusal (msgErr) of a known class.
@@ -88,7 +92,17 @@ func writeRaw(w http.ResponseWriter, code int, ctype string, body []byte) {
 }
 
 func writeError(w http.ResponseWriter, e *apiError) {
+	setRetryAfter(w, e)
 	writeReply(w, e.code, reply{Status: "Error", Details: e.details})
+}
+
+// setRetryAfter gives a 429 its Retry-After: whole seconds, rounded up, at least 1.
+func setRetryAfter(w http.ResponseWriter, e *apiError) {
+	if e.code != http.StatusTooManyRequests {
+		return
+	}
+	secs := max(1, int64(math.Ceil(e.retryAfter.Seconds())))
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 }
 
 // Reply texts. The first group is what real 2Factor clients match on (twofactor-api.md §2);
@@ -100,6 +114,7 @@ const (
 	msgNoSession        = "Invalid API / SessionId Combination - No Entry Exists"
 	msgNoPhoneSession   = "Invalid API / Phone Number Combination - No Entry Exists"
 	msgPhoneLength      = "Invalid Phone Number - Length Mismatch(Expected: 10)"
+	msgPhoneNotDigits   = "Invalid Phone Number - it contains characters other than digits: "
 	msgInvalidKey       = "Invalid API Key - No Account Exists"
 	msgDisabled         = "Access Denied - Account Disabled"
 	msgExpired          = "Access Denied - Account Expired"

@@ -134,7 +134,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeRouteError(w, bulk, http.StatusMethodNotAllowed, "HTTP "+r.Method+" is not supported on this endpoint")
 		return
 	}
-	rt.handler(w, r, v)
+	rt.handler(&apiWriter{ResponseWriter: w}, r, v)
 }
 
 // hasDotSegment reports a "." or ".." segment, escaped or not: such a path names no endpoint

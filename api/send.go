@@ -60,7 +60,8 @@ type spec struct {
 	ctid     string // run-time CT ID
 	sendAt   time.Time
 	meta     map[string]string
-	chain    string // a client aggregator's chain, raw "PE,TM1,…" ("" = none)
+	chain    string      // a client aggregator's chain, raw "PE,TM1,…" ("" = none)
+	names    *fieldNames // the fields and modules errors name (nil: R1's)
 	// front: the message came through a protocol front (Accept), whose meta says where its
 	// receipt goes (or that none goes); the account's HTTP webhook is not stamped on it.
 	front bool
@@ -143,8 +144,11 @@ func (d *draft) fillText() *apiError {
 	case d.sp.kind == kindOTP:
 		return d.fillOTPText()
 	case d.sp.template != "":
-		if d.reg == nil {
-			return msgErr(msgInvalidTemplate + " - template names need the DLT registry, which is not configured; send msg with peid and ctid")
+		if n := d.names(); d.reg == nil {
+			if n.ctid == "" {
+				return msgErr(msgInvalidTemplate + " - template names need the DLT registry, which is not configured")
+			}
+			return msgErr(msgInvalidTemplate + " - template names need the DLT registry, which is not configured; send " + n.msg + " with " + n.peid + " and " + n.ctid)
 		}
 		d.tmpl = findTemplate(d.reg, d.peid, d.sp.template)
 		if d.tmpl == nil {
@@ -193,7 +197,7 @@ func (d *draft) fillOTPText() *apiError {
 func (d *draft) checkText() *apiError {
 	d.body = strings.TrimSpace(d.body)
 	if d.body == "" {
-		return msgErr("Message text is empty - send msg or a template name")
+		return msgErr("Message text is empty - send " + d.names().msg + " or " + d.names().template)
 	}
 	if n := utf8.RuneCountInString(d.body); n > MaxTextRunes {
 		return msgErr(fmt.Sprintf("Message text is %d characters - at most %d are allowed", n, MaxTextRunes))
@@ -209,7 +213,7 @@ func (d *draft) resolveSender() *apiError {
 		d.from = defaultSender(d.a, d.tmpl)
 	}
 	if d.from == "" {
-		return msgErr("Sender Id (from) is required")
+		return msgErr("Sender Id (" + d.names().from + ") is required")
 	}
 	if len(d.a.SenderIDs) > 0 && !slices.Contains(d.a.SenderIDs, d.from) {
 		return refuse(RefusedSender, "Access Denied - Sender Id '"+d.from+"' not approved")
@@ -224,13 +228,20 @@ func (d *draft) resolveSender() *apiError {
 // of refusing. Refusals carry the DLT code a carrier would answer.
 func (d *draft) checkDLT() *apiError {
 	match := d.match
+	n := d.names()
 	if d.peid == "" {
-		return dltErr(dlt.CodeInvalidEntityID, "DLT PE ID missing - the account has no DLT entity; pass peid")
+		if n.peid == "" {
+			return dltErr(dlt.CodeInvalidEntityID, "DLT PE ID missing - the account has no DLT entity")
+		}
+		return dltErr(dlt.CodeInvalidEntityID, "DLT PE ID missing - the account has no DLT entity; pass "+n.peid)
 	}
 	reg := d.reg
 	if reg == nil {
 		if d.ctid == "" {
-			return dltErr(dlt.CodeInvalidTemplateID, "DLT CT ID missing - no DLT registry is configured, so pass ctid")
+			if n.ctid == "" {
+				return dltErr(dlt.CodeInvalidTemplateID, "DLT CT ID missing - no DLT registry is configured, and "+n.trans+"/"+n.promo+" cannot pass one (R1 can: ctid)")
+			}
+			return dltErr(dlt.CodeInvalidTemplateID, "DLT CT ID missing - no DLT registry is configured, so pass "+n.ctid)
 		}
 		return nil
 	}
@@ -258,12 +269,12 @@ func (d *draft) checkCategory() *apiError {
 	if d.tmpl == nil {
 		return nil
 	}
-	cat, id := d.tmpl.Category, d.tmpl.ID
+	cat, id, n := d.tmpl.Category, d.tmpl.ID, d.names()
 	switch {
 	case d.kind == kindPromo && cat != dlt.Promotional && cat != dlt.ServiceExplicit:
-		return dltErr(dlt.CodeSMSTypeTemplateMismatch, fmt.Sprintf("%s - template %s is %s; PROMO_SMS sends promotional and service explicit templates, use TRANS_SMS", msgInvalidTemplate, id, cat))
+		return dltErr(dlt.CodeSMSTypeTemplateMismatch, fmt.Sprintf("%s - template %s is %s; %s sends promotional and service explicit templates, use %s", msgInvalidTemplate, id, cat, n.promo, n.trans))
 	case d.kind != kindPromo && cat == dlt.Promotional:
-		return dltErr(dlt.CodeSMSTypeTemplateMismatch, fmt.Sprintf("%s - template %s is promotional; send it with PROMO_SMS", msgInvalidTemplate, id))
+		return dltErr(dlt.CodeSMSTypeTemplateMismatch, fmt.Sprintf("%s - template %s is promotional; send it with %s", msgInvalidTemplate, id, n.promo))
 	}
 	return nil
 }
@@ -434,6 +445,11 @@ func violationText(err error) string {
 // carries a zone; RFC 3339 also accepted). Empty or past means now (zero). A future time
 // must be at least MinScheduleAhead away.
 func parseSchedule(v string, now time.Time) (time.Time, *apiError) {
+	return parseScheduleOf("schedule time", v, now)
+}
+
+// parseScheduleOf is parseSchedule with the field's name in its errors.
+func parseScheduleOf(field, v string, now time.Time) (time.Time, *apiError) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return time.Time{}, nil
@@ -447,14 +463,14 @@ func parseSchedule(v string, now time.Time) (time.Time, *apiError) {
 	}
 	if err != nil {
 		if t, err = time.Parse(time.RFC3339, v); err != nil {
-			return time.Time{}, msgErr("Invalid schedule time " + strconv.Quote(v) + " - expected YYYY-MM-DD HH:MM:SS (IST)")
+			return time.Time{}, msgErr("Invalid " + field + " " + strconv.Quote(v) + " - expected YYYY-MM-DD HH:MM:SS (IST)")
 		}
 	}
 	if !t.After(now) {
 		return time.Time{}, nil
 	}
 	if t.Sub(now) < MinScheduleAhead {
-		return time.Time{}, msgErr("Schedule time must be at least 5 minutes greater than the current time")
+		return time.Time{}, msgErr(strings.ToUpper(field[:1]) + field[1:] + " must be at least 5 minutes greater than the current time")
 	}
 	return t, nil
 }

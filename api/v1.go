@@ -22,7 +22,7 @@ func writeV1Error(w http.ResponseWriter, e *apiError) {
 
 // v1Auth authenticates the key of a V1 path; on failure it has answered.
 func (s *Server) v1Auth(w http.ResponseWriter, r *http.Request, v vars) *account {
-	a, e := s.authenticate(r, v["api_key"])
+	a, e := s.authenticate(w, r, v["api_key"])
 	if e != nil {
 		writeV1Error(w, e)
 	}
@@ -104,7 +104,11 @@ func (s *Server) sendOTP(r *http.Request, a *account, phone, code string, digits
 	sess, _, err := s.o.OTP.Generate(ctx, otp.Request{Account: a.Name, Phone: phone, Code: code, Expiry: a.OTPExpiry})
 	switch {
 	case errors.Is(err, otp.ErrSendLimit):
-		return "", "", errorf(http.StatusTooManyRequests, msgSendLimit)
+		// The count lives in a fixed window of SendWindow that began with an earlier send:
+		// it ends within SendWindow, the Retry-After given (at the latest).
+		e := errorf(http.StatusTooManyRequests, msgSendLimit)
+		e.retryAfter = s.o.OTP.Options().SendWindow
+		return "", "", e
 	case errors.Is(err, otp.ErrInvalidCode):
 		return "", "", errorf(http.StatusBadRequest, msgInvalidOTPValue)
 	case err != nil:
@@ -236,7 +240,7 @@ func (s *Server) v1Legacy(k kind) func(http.ResponseWriter, *http.Request, vars)
 			writeV1Error(w, bodyError(err))
 			return
 		}
-		id, e := s.sendMany(r, a, k, p, sendFields{to: "to", from: "from", msg: "msg", template: "templatename", sendAt: "sendat"})
+		id, e := s.sendMany(r, a, k, p, sendFields{to: "to", from: "from", msg: "msg", template: "templatename", sendAt: "sendat", names: &v1LegacyNames})
 		if e != nil {
 			writeV1Error(w, e)
 			return

@@ -314,12 +314,12 @@ func TestV1Legacy(t *testing.T) {
 					t.Fatalf("send at %v", ms[0].SendAt)
 				}
 			}},
-		{"TSMS SendAt too soon", "TSMS", form, "From=ACMEIN&To=9812345678&SendAt=2026-11-23+12:02:00&Msg=x", 400, "Error", "Schedule time must be at least 5 minutes", 0, nil},
+		{"TSMS SendAt too soon", "TSMS", form, "From=ACMEIN&To=9812345678&SendAt=2026-11-23+12:02:00&Msg=x", 400, "Error", "SendAt must be at least 5 minutes", 0, nil},
 		{"TSMS text off template", "TSMS", form, "From=ACMEIN&To=9812345678&Msg=hello", 400, "Error", "DLT:", 0, nil},
 		{"TSMS unknown template name", "TSMS", form, "From=ACMEIN&To=9812345678&TemplateName=nope", 400, "Error", msgInvalidTemplate, 0, nil},
 		{"TSMS sender not approved", "TSMS", form, "From=OTHERX&To=9812345678&Msg=x", 400, "Error", "Access Denied - Sender Id 'OTHERX' not approved", 0, nil},
 		{"TSMS bad number in list", "TSMS", form, "From=ACMEIN&To=9812345678,123&Msg=x", 400, "Error", msgPhoneLength, 0, nil},
-		{"TSMS no To", "TSMS", form, "From=ACMEIN&Msg=x", 400, "Error", "Phone number (to) is required", 0, nil},
+		{"TSMS no To", "TSMS", form, "From=ACMEIN&Msg=x", 400, "Error", "Phone number (To) is required", 0, nil},
 		{"TSMS promotional template refused", "TSMS", form, "From=512345&To=9812345678&Msg=" + url.QueryEscape(promoText), 400, "Error", msgInvalidTemplate, 0, nil},
 		{"PSMS promotional", "PSMS", form, "From=512345&To=9812345678&Msg=" + url.QueryEscape(promoText), 200, "Success", "", 1,
 			func(t *testing.T, ms []*store.Message) {
