@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/otp"
 	"github.com/smppd/smppd/store"
@@ -130,6 +131,13 @@ func (s *Server) sendMany(r *http.Request, a *account, k kind, p params, f sendF
 		}
 		if v := p.get("shortenurl"); v == "1" || strings.EqualFold(v, "true") {
 			sp.meta["shorten_url"] = "1"
+		}
+	}
+	if f.r1 {
+		// As on Bulk: echoed in the message's delivery webhook (dlr), in its format.
+		sp.meta[dlr.MetaCallback1], sp.meta[dlr.MetaCallback2] = p.get("callback_value1"), p.get("callback_value2")
+		if cf := strings.ToLower(p.get("callback_format")); (cf == "form" || cf == "urlencoded") && a.WebhookURL != "" {
+			sp.meta[dlr.MetaWebhookMode] = dlr.ModeForm
 		}
 	}
 	tos := make([]string, len(nums))

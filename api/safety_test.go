@@ -146,3 +146,29 @@ func TestSandboxIsHTTP200AndNotRateLimited(t *testing.T) {
 	// Before the key is known nothing is a sandbox's: an unknown key stays 400.
 	expect(t, e.do("GET", "/API/V1/nokey/SMS/98ab345678/AUTOGEN", "", ""), 400, "Error", msgInvalidKey)
 }
+
+// TestR1CallbackValues: single-message sends take callback_value1/2 (and callback_format)
+// as Bulk does, into the message's Meta that dlr echoes in the delivery webhook.
+func TestR1CallbackValues(t *testing.T) {
+	e := newEnv(t, nil)
+	const fu = "application/x-www-form-urlencoded"
+	expect(t, e.do("POST", "/API/R1/", fu, form("module", "TRANS_SMS", "apikey", key1, "to", "9812345678,9812345679", "from", "ACMEIN",
+		"msg", paymentText, "callback_value1", "order_98765", "callback_value2", "cust_1122")), 200, "Success", "")
+	expect(t, e.do("POST", "/API/R1/", fu, form("module", "PROMO_SMS", "apikey", key1, "to", "9812345670", "from", "512345",
+		"msg", promoText, "callback_value1", "promo_1", "callback_format", "form")), 200, "Success", "")
+	ms := e.sender.sent()
+	if len(ms) != 3 {
+		t.Fatalf("%d messages", len(ms))
+	}
+	for i, want := range []map[string]string{
+		{"callback_value1": "order_98765", "callback_value2": "cust_1122", "webhook_mode": "json"},
+		{"callback_value1": "order_98765", "callback_value2": "cust_1122", "webhook_mode": "json"},
+		{"callback_value1": "promo_1", "webhook_mode": "form"},
+	} {
+		for k, v := range want {
+			if ms[i].Meta[k] != v {
+				t.Errorf("message %d: Meta[%s] = %q, want %q (%v)", i, k, ms[i].Meta[k], v, ms[i].Meta)
+			}
+		}
+	}
+}
