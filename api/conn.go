@@ -73,7 +73,9 @@ func (c *jsonErrorConn) Write(p []byte) (int, error) {
 	}
 	c.mu.Lock()
 	head := string(c.head)
-	c.fresh = true // a reply begins: what is read next is another request
+	if !bytes.HasPrefix(p, []byte("HTTP/1.1 100 ")) {
+		c.fresh = true // a reply begins: what is read next is another request
+	}
 	c.mu.Unlock()
 	code, text, ok := serverWrittenError(p)
 	if !ok {
@@ -105,7 +107,7 @@ func serverWrittenError(p []byte) (int, string, bool) {
 	if rest, ok := bytes.CutPrefix(p, []byte("HTTP/1.0 400 Bad Request\r\n\r\n")); ok {
 		return http.StatusBadRequest, strings.TrimSpace(string(rest)), true
 	}
-	line, rest, ok := bytes.Cut(p, []byte("\r\n"))
+	line, _, ok := bytes.Cut(p, []byte("\r\n"))
 	if !ok || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) || len(line) < len("HTTP/1.1 200") {
 		return 0, "", false
 	}
@@ -119,7 +121,7 @@ func serverWrittenError(p []byte) (int, string, bool) {
 		t := strings.TrimPrefix(string(body), strconv.Itoa(code)+" ")
 		return code, t, true
 	}
-	if code == http.StatusExpectationFailed && !bytes.Contains(rest, []byte("\r\nContent-Type:")) {
+	if code == http.StatusExpectationFailed && !bytes.Contains(p, []byte("\r\nContent-Type:")) {
 		return code, "Expectation Failed - only Expect: 100-continue is supported", true
 	}
 	return 0, "", false

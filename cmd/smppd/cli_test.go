@@ -131,6 +131,10 @@ carriers:
 	if resp, err := http.Get("http://" + api + "/admin/webhooks/dead"); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("admin on the API listener: %v %v", resp.StatusCode, err)
 	}
+	// Without accounts the API listener still answers in the API's JSON.
+	if r := get(t, "GET", "http://"+api+"/API/R1/"); !isEnvelope(r, http.StatusNotFound) {
+		t.Fatalf("the API listener without accounts: %+v", r)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

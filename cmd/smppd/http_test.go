@@ -18,7 +18,7 @@ import (
 )
 
 // startWithHTTP runs smppd with the given http section (indented under "http:") and one
-// account, and returns the API's address once /healthz answers on ops ("" = the API's).
+// account, and returns the API's address once /readyz answers 200 on ops ("" = the API's).
 func startWithHTTP(t *testing.T, httpLines, ops string) string {
 	t.Helper()
 	sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1})
@@ -48,8 +48,8 @@ accounts:
 	if ops == "" {
 		ops = api
 	}
-	wait.For(t, 10*time.Second, "healthz", func() bool {
-		resp, err := http.Get("http://" + ops + "/healthz")
+	wait.For(t, 10*time.Second, "ready", func() bool {
+		resp, err := http.Get("http://" + ops + "/readyz")
 		if err != nil {
 			return false
 		}
