@@ -45,16 +45,14 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, key string
 	if !a.ExpiresAt.IsZero() && !s.o.Now().Before(a.ExpiresAt) {
 		return nil, errorf(http.StatusForbidden, msgExpired)
 	}
-	if k.lim != nil && !a.Sandbox {
-		if res := k.lim.Reserve(); res.Delay() > 0 {
-			// Refused: the reservation is given back, and its delay is when a request would
-			// be let through.
-			d := res.Delay()
-			res.Cancel()
-			e := errorf(http.StatusTooManyRequests, msgRateLimited)
-			e.retryAfter = d
-			return nil, e
-		}
+	if k.lim != nil && !a.Sandbox && !k.lim.Allow() {
+		// Refused (Allow took nothing). A reservation, given back at once, says when a
+		// request would be let through: the Retry-After. Only refusals pay for it.
+		res := k.lim.Reserve()
+		e := errorf(http.StatusTooManyRequests, msgRateLimited)
+		e.retryAfter = res.Delay()
+		res.Cancel()
+		return nil, e
 	}
 	return a, nil
 }
