@@ -225,3 +225,36 @@ func FuzzServerWrittenError(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkLoopbackBalance measures a keep-alive request over loopback with and without the
+// JSONErrors wrapper, whose cost is a prefix check per write and a short copy per request:
+//
+//	go test -run '^$' -bench LoopbackBalance ./api/
+func BenchmarkLoopbackBalance(b *testing.B) {
+	e := newEnv(&testing.T{}, func(o *Options) { o.Accounts[0].RateLimit = -1 })
+	for _, wrap := range []bool{false, true} {
+		b.Run(map[bool]string{false: "bare", true: "JSONErrors"}[wrap], func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := NewHTTPServer("", e.h)
+			l := ln
+			if wrap {
+				l = JSONErrors(ln)
+			}
+			go func() { _ = srv.Serve(l) }()
+			defer srv.Close()
+			c := &http.Client{}
+			url := "http://" + ln.Addr().String() + "/API/V1/" + key1 + "/BAL/SMS"
+			for b.Loop() {
+				resp, err := c.Get(url)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+}
