@@ -123,6 +123,9 @@ func TestHostileRequestsGetJSON(t *testing.T) {
 		{"invalid percent-encoding in the query", get("/API/R1/?module=%zz"), 400, false, false, msgMissingModule},
 		{"unknown Expect", post("/API/R1", "module=X", "Expect: teapot\r\n"), 417, false, false, "Invalid HTTP request - Expectation Failed"},
 		{"NUL in the path", get("/API/\x00"), 400, false, false, "Invalid HTTP request"},
+		{"CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 404, false, false, "Invalid URL"},
+		{"TRACE", "TRACE /API/R1 HTTP/1.1\r\nHost: x\r\n\r\n", 405, false, false, "HTTP TRACE is not supported"},
+		{"HTTP/2 preface without h2c", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 404, false, false, "Invalid URL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
