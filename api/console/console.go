@@ -149,13 +149,15 @@ type Options struct {
 	// FailureDelay is waited before answering a failed login. Default: DefaultFailureDelay.
 	FailureDelay time.Duration
 
-	Search   store.MessageSearch
-	Records  interface{ GetRecord(context.Context, string) (*store.Record, error) }
+	Search  store.MessageSearch
+	Records interface {
+		GetRecord(context.Context, string) (*store.Record, error)
+	}
 	Carriers Carriers
 	Webhooks Webhooks
 	Registry Registry
 	Accounts Accounts
-	Now func() time.Time
+	Now      func() time.Time
 	// Log receives security events (failed logins, lockouts, refused forms); nil discards.
 	Log func(event string, kv ...any)
 }
