@@ -98,8 +98,6 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"bad tm id", minimal + "otp:\n  key: 0123456789abcdef0123456789abcdef\naccounts:\n  - name: a\n    api_keys: [0123456789abcdef0]\n    tm_id: 1702-15\n", []string{"m.yaml:13: accounts[0].tm_id: \"1702-15\": a TM id is digits only"}},
 		{"several at once", minimal + "log_level: loud\nstore:\n  type: disk\n", []string{"log_level: \"loud\"", "store.type: \"disk\""}},
 		{"broken yaml", "carriers: [\n", []string{"m.yaml:"}},
-		{"console without internal listener", minimal + "console:\n  operators:\n    - name: ops\n      password_hash: " + testConsoleHash + "\n      role: admin\n",
-			[]string{"m.yaml:8: console: needs http.metrics_listen"}},
 		{"console operator", minimal + "http:\n  metrics_listen: 127.0.0.1:9090\nconsole:\n  session_ttl: 10s\n  operators:\n    - name: ops\n      password_hash: hunter22\n      role: root\n    - password_hash: " + testConsoleHash + "\n      role: viewer\n",
 			[]string{"m.yaml:14: console.operators[0].password_hash: not a hash made by `smppd passwd -console`", "m.yaml:15: console.operators[0].role: \"root\": want admin or viewer",
 				"console.operators[1].name: required", "console.session_ttl: 10s is below 1m"}},

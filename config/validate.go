@@ -458,12 +458,10 @@ func (c *Config) validateSMPPFront(p *problems) {
 }
 
 // validateConsole checks the operators: a name each, a hash from `smppd passwd -console`, a
-// role; and that there is an internal listener to serve the console on.
+// role. Without http.metrics_listen the console stays off (the startup log says so): it
+// is served on the internal listener only, never on the API's.
 func (c *Config) validateConsole(p *problems) {
 	k := c.Console
-	if len(k.Operators) > 0 && c.HTTP.MetricsListen == "" {
-		p.add("console", "needs http.metrics_listen: the console is served on the internal listener only, never on the API's")
-	}
 	names := map[string]bool{}
 	for i, op := range k.Operators {
 		at := fmt.Sprintf("console.operators[%d]", i)
