@@ -30,7 +30,7 @@ func (d *daemon) mountConsole(mux *http.ServeMux, engine *dlt.Engine) error {
 		o.Search = recordSearch{d.store}
 		d.log.Warn().Msg("console: this store keeps no search indexes; messages are found by session id only")
 	}
-	o.Carriers = carriersView{d: d.disp, errs: d.linkErrs}
+	o.Carriers = carriersView{d: d.disp, errs: d.linkErrs, self: d.member.Consumer()}
 	o.Webhooks = webhooksView{s: d.sender, c: d.corr}
 	o.Registry = engine
 	if len(d.cfg.Accounts) > 0 {
@@ -101,6 +101,7 @@ func (l *linkErrors) get(carrier, link string) linkError {
 type carriersView struct {
 	d    *dispatch.Dispatcher
 	errs *linkErrors
+	self string // this instance's member name: the holder of every bind it runs
 }
 
 func (v carriersView) Carriers(ctx context.Context) []console.CarrierView {
@@ -113,6 +114,9 @@ func (v carriersView) Carriers(ctx context.Context) []console.CarrierView {
 		}
 		for _, b := range s.Binds {
 			le := v.errs.get(s.Carrier, b.Name)
+			if b.Leased && b.Holder == "" {
+				b.Holder = v.self
+			}
 			cv.Binds = append(cv.Binds, console.BindView{Name: b.Name, Bound: b.Bound, Leased: b.Leased, Holder: b.Holder,
 				WindowInUse: b.WindowInUse, WindowSize: b.WindowSize, Reconnects: b.Reconnects, LastError: le.msg, LastErrorAt: le.at})
 		}

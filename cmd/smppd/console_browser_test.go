@@ -268,6 +268,24 @@ func TestConsoleInBrowser(t *testing.T) {
 	if verdict := text("#verdict"); !strings.Contains(verdict, "Passes") {
 		t.Fatalf("tester: %q", verdict)
 	}
+	// Upload a portal export: one good row, one naming a header the entity does not have.
+	csvPath := filepath.Join(t.TempDir(), "export.csv")
+	csvData := "TEMPLATE_ID,TEMPLATE_NAME,TEMPLATE_CONTENT,HEADER,TEMPLATE_TYPE,STATUS\n" +
+		"1107161234567899001,refund done,Refund of Rs.{#numeric#} is done. - ACME,ACMEIN,Transactional,Approved\n" +
+		"1107161234567899002,bad header,Hello {#var#} - ACME,NOSUCH,Transactional,Approved\n"
+	if err := os.WriteFile(csvPath, []byte(csvData), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	do("dlt upload", chromedp.SetValue(chromedp.ID("u-entity"), frontPE), chromedp.SetUploadFiles(chromedp.ID("u-file"), []string{csvPath}),
+		chromedp.Submit(chromedp.ID("upload")), chromedp.WaitVisible(chromedp.ID("upload-result")))
+	if res := text("#upload-result"); !strings.Contains(res, "1 template(s) added") || !strings.Contains(res, "line 3") || !strings.Contains(res, "NOSUCH") {
+		t.Fatalf("upload: %q", res)
+	}
+	do("tester with the uploaded template", chromedp.Navigate(opsURL+"/console/dlt?entity="+frontPE+"&header=ACMEIN&text="+url.QueryEscape("Refund of Rs.99 is done. - ACME")),
+		chromedp.WaitVisible(chromedp.ID("verdict")))
+	if verdict := text("#verdict"); !strings.Contains(verdict, "1107161234567899001") {
+		t.Fatalf("tester after the upload: %q", verdict)
+	}
 	do("clients", chromedp.Navigate(opsURL+"/console/clients"), chromedp.WaitVisible(chromedp.ID("accounts")), shot("clients"))
 
 	// Replay the dead letter (admin, through the form and its CSRF token).
