@@ -297,3 +297,59 @@ func TestParseQuery(t *testing.T) {
 		t.Errorf("range: %+v %v", q, err)
 	}
 }
+
+func TestSessionExpiresServerSide(t *testing.T) {
+	h, _ := passwd.HashIter(testPassword, 1000)
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	c, err := New(Options{Operators: []Operator{{Name: "admin", PasswordHash: h, Role: RoleAdmin}}, SessionTTL: time.Hour,
+		SecureCookie: true, FailureDelay: -1, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(Prefix, c.Handler())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	cl := newClient(t, srv.URL)
+	_, _, hd := cl.post("/console/login", url.Values{"name": {"admin"}, "password": {testPassword}}, srv.URL)
+	if !strings.Contains(hd.Get("Set-Cookie"), "Secure") {
+		t.Fatalf("secure_cookie set, cookie %q", hd.Get("Set-Cookie"))
+	}
+	// The jar keeps a Secure cookie off plain HTTP; send it by hand as a proxy's client would.
+	v := strings.TrimPrefix(strings.SplitN(hd.Get("Set-Cookie"), ";", 2)[0], cookieName+"=")
+	get := func() int {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/console/clients", nil)
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: v})
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := get(); st != http.StatusOK {
+		t.Fatalf("fresh session: %d", st)
+	}
+	mu.Lock()
+	now = now.Add(time.Hour + time.Second)
+	mu.Unlock()
+	if st := get(); st != http.StatusSeeOther {
+		t.Fatalf("expired session: %d", st)
+	}
+}
+
+func TestNewRefusesBadOperators(t *testing.T) {
+	h, _ := passwd.HashIter(testPassword, 1000)
+	for _, ops := range [][]Operator{
+		nil,
+		{{Name: "a", PasswordHash: "plain", Role: RoleAdmin}},
+		{{Name: "a", PasswordHash: h, Role: "root"}},
+		{{Name: "a", PasswordHash: h, Role: RoleAdmin}, {Name: "a", PasswordHash: h, Role: RoleViewer}},
+	} {
+		if _, err := New(Options{Operators: ops}); err == nil {
+			t.Errorf("%+v accepted", ops)
+		}
+	}
+}
