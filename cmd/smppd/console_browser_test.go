@@ -89,6 +89,7 @@ accounts:
     sender_ids: [ACMEIN]
     dlt_entity: %q
     webhook_url: http://127.0.0.1:9/hooks/dlr
+    transactional_credits: 1000
 console:
   operators:
     - name: admin
@@ -287,6 +288,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("tester after the upload: %q", verdict)
 	}
 	do("clients", chromedp.Navigate(opsURL+"/console/clients"), chromedp.WaitVisible(chromedp.ID("accounts")), shot("clients"))
+	if accts := text("#accounts"); !strings.Contains(accts, "acme") || !strings.Contains(accts, "999") { // 1000 less the one sent
+		t.Fatalf("clients: %q", accts)
+	}
 
 	// Replay the dead letter (admin, through the form and its CSRF token).
 	do("queues", chromedp.Navigate(opsURL+"/console/queues"), chromedp.WaitVisible(chromedp.CSS(".replay-btn")), shot("queues"),
