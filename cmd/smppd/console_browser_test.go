@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -367,5 +368,93 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.EvalAwaitPromise))
 	if err != nil || code != http.StatusForbidden {
 		t.Fatalf("fetch without token: %d %v", code, err)
+	}
+
+	// Log out; a viewer sees the message with its number masked, and no replay button.
+	do("logout", chromedp.Navigate(opsURL+"/console/messages"), chromedp.Submit(chromedp.CSS("form.logout")), chromedp.WaitVisible(chromedp.ID("password")))
+	login("viewer", consoleViewerPass)
+	do("viewer search", chromedp.WaitVisible(chromedp.ID("q")), chromedp.SetValue(chromedp.ID("q"), id), chromedp.Submit(chromedp.ID("search")))
+	if results := text("#results"); !strings.Contains(results, id) || strings.Contains(results, to) || !strings.Contains(results, "91********42") {
+		t.Fatalf("viewer search: %q", results)
+	}
+	do("viewer queues", chromedp.Navigate(opsURL+"/console/queues"), chromedp.WaitVisible(chromedp.ID("depths")))
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(".replay-btn").length`)); err != nil || n != 0 {
+		t.Fatalf("viewer sees %d replay buttons (%v)", n, err)
+	}
+}
+
+// lockedBuffer is a log sink run's goroutines may write while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Without http.metrics_listen the console stays off — it is never served on the API's
+// port — and the startup log says why.
+func TestConsoleOffWithoutInternalListener(t *testing.T) {
+	sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1})
+	h, err := pwhash.HashIter(consoleAdminPass, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "smppd.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
+log_level: warn
+http:
+  listen: 127.0.0.1:0
+carriers:
+  - name: sim
+    binds:
+      - addrs: [%q]
+        system_id: smppd
+        password: password
+console:
+  operators:
+    - name: admin
+      password_hash: %q
+      role: admin
+`, sim.Addr(), h)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var log lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-config", cfg}, io.Discard, &log, func(a string) { addr <- a }) }()
+	var a string
+	select {
+	case a = <-addr:
+	case err := <-done:
+		cancel()
+		t.Fatalf("smppd did not start: %v", err)
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	if !strings.Contains(log.String(), "console: off: http.metrics_listen is not set") {
+		t.Fatalf("startup log does not say why the console is off:\n%s", log.String())
+	}
+	resp, err := http.Get("http://" + a + "/console/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("console on the API's port: %d", resp.StatusCode)
 	}
 }
