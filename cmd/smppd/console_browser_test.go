@@ -226,6 +226,31 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		return strings.TrimSpace(s)
 	}
+	// navigating runs an action that loads another page (a form's submit, a link's click)
+	// and returns once the new page has replaced the old and loaded: the old document is
+	// marked first, so a query cannot run against it while it is being replaced.
+	navigating := func(a chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
+		mark := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`window.consoleLeaving = true`)(ctx, tg)
+			return err
+		})
+		arrived := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				// Errors are expected while the old document goes away: poll on.
+				if ok, err := chromedp.Evaluate[bool](`window.consoleLeaving !== true && document.readyState === "complete"`)(ctx, tg); err == nil && ok {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return fmt.Errorf("the next page did not load: %w", ctx.Err())
+				case <-tick.C:
+				}
+			}
+		})
+		return chromedp.Steps(mark, a, arrived)
+	}
 	login := func(name, pw string) {
 		t.Helper()
 		do("login as "+name,
@@ -233,7 +258,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.WaitVisible(chromedp.ID("password")),
 			chromedp.SetValue(chromedp.ID("name"), name),
 			chromedp.SetValue(chromedp.ID("password"), pw),
-			chromedp.Submit(chromedp.ID("login")))
+			navigating(chromedp.Submit(chromedp.ID("login"))))
 	}
 
 	// A wrong password is refused; the right one opens the console.
@@ -247,19 +272,19 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Search for the message by its session id (and by its last digits when the store keeps
 	// search indexes), and open it.
-	do("search", chromedp.SetValue(chromedp.ID("q"), id), chromedp.Submit(chromedp.ID("search")))
+	do("search", chromedp.SetValue(chromedp.ID("q"), id), navigating(chromedp.Submit(chromedp.ID("search"))))
 	if results := text("#results"); !strings.Contains(results, id) || !strings.Contains(results, to) {
 		t.Fatalf("search by id: %q", results)
 	}
 	if _, ok := any(memstore.New()).(store.MessageSearch); ok {
 		do("search by digits", chromedp.Navigate(opsURL+"/console/messages"), chromedp.SetValue(chromedp.ID("q"), "0042"),
-			chromedp.Submit(chromedp.ID("search")))
+			navigating(chromedp.Submit(chromedp.ID("search"))))
 		if results := text("#results"); !strings.Contains(results, id) {
 			t.Fatalf("search by the last digits: %q", results)
 		}
 	}
 	do("search page", shot("messages"))
-	do("message page", chromedp.Click(chromedp.CSS("#results a")), chromedp.WaitVisible(chromedp.ID("timeline")), shot("message"))
+	do("message page", navigating(chromedp.Click(chromedp.CSS("#results a"))), chromedp.WaitVisible(chromedp.ID("timeline")), shot("message"))
 	if status, timeline := text("#status"), text("#timeline"); status != "DELIVERED" || !strings.Contains(timeline, "accepted") {
 		t.Fatalf("message page: status %q, timeline %q", status, timeline)
 	}
@@ -279,7 +304,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	do("dlt upload", chromedp.SetValue(chromedp.ID("u-entity"), frontPE), chromedp.SetUploadFiles(chromedp.ID("u-file"), []string{csvPath}),
-		chromedp.Submit(chromedp.ID("upload")), chromedp.WaitVisible(chromedp.ID("upload-result")))
+		navigating(chromedp.Submit(chromedp.ID("upload"))), chromedp.WaitVisible(chromedp.ID("upload-result")))
 	if res := text("#upload-result"); !strings.Contains(res, "1 template(s) added") || !strings.Contains(res, "line 3") || !strings.Contains(res, "NOSUCH") {
 		t.Fatalf("upload: %q", res)
 	}
@@ -295,7 +320,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Replay the dead letter (admin, through the form and its CSRF token).
 	do("queues", chromedp.Navigate(opsURL+"/console/queues"), chromedp.WaitVisible(chromedp.CSS(".replay-btn")), shot("queues"),
-		chromedp.Click(chromedp.CSS(".replay-btn")), chromedp.WaitVisible(chromedp.ID("replayed")))
+		navigating(chromedp.Click(chromedp.CSS(".replay-btn"))), chromedp.WaitVisible(chromedp.ID("replayed")))
 	if notice := text("#replayed"); !strings.Contains(notice, "Replayed 1 dead letter") {
 		t.Fatalf("replay: %q", notice)
 	}
@@ -371,9 +396,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// Log out; a viewer sees the message with its number masked, and no replay button.
-	do("logout", chromedp.Navigate(opsURL+"/console/messages"), chromedp.Submit(chromedp.CSS("form.logout")), chromedp.WaitVisible(chromedp.ID("password")))
+	do("logout", chromedp.Navigate(opsURL+"/console/messages"), navigating(chromedp.Submit(chromedp.CSS("form.logout"))), chromedp.WaitVisible(chromedp.ID("password")))
 	login("viewer", consoleViewerPass)
-	do("viewer search", chromedp.WaitVisible(chromedp.ID("q")), chromedp.SetValue(chromedp.ID("q"), id), chromedp.Submit(chromedp.ID("search")))
+	do("viewer search", chromedp.WaitVisible(chromedp.ID("q")), chromedp.SetValue(chromedp.ID("q"), id), navigating(chromedp.Submit(chromedp.ID("search"))))
 	if results := text("#results"); !strings.Contains(results, id) || strings.Contains(results, to) || !strings.Contains(results, "91********42") {
 		t.Fatalf("viewer search: %q", results)
 	}
