@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build test vet fmt-check fuzz bench flood microbench reliability clean backlog
+.PHONY: all build test vet fmt-check fuzz bench flood microbench reliability clean backlog screenshots
 
 all: build
 
@@ -87,3 +87,10 @@ backlog:
 	$(GO) build -o bin/smppd ./cmd/smppd
 	$(GO) build -o bin/smppbench ./cmd/smppbench
 	bin/smppbench -self -own-redis -scenario backlog -backlog 1000000 -backlog-rate 2000 -d 30s -json bench-backlog.json
+
+# PNG screenshots of every operator console page (docs/console/*.png, shown in
+# docs/operations.md): the console's browser test, run against a real smppd, saves each page
+# it visits. Needs chromium (apt-get install chromium).
+screenshots:
+	mkdir -p docs/console
+	SMPPD_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./cmd/smppd/

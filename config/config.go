@@ -62,6 +62,8 @@ type Config struct {
 	Webhooks   Webhooks   `yaml:"webhooks"`
 	// SMPPFront is the SMPP listener where client accounts bind as ESMEs (accounts[].smpp).
 	SMPPFront SMPPFront `yaml:"smpp_front"`
+	// Console is the operator console on the internal listener (http.metrics_listen).
+	Console Console `yaml:"console"`
 
 	path  string
 	lines map[string]int
@@ -309,6 +311,29 @@ type AccountSMPP struct {
 	Latin1Default bool `yaml:"latin1_default"`
 	// MONumbers are the short codes and long numbers whose MO messages go to this account.
 	MONumbers []string `yaml:"mo_numbers"`
+}
+
+// Console is the browser console for operators (package api/console), served under
+// /console/ on http.metrics_listen only; without operators it is off.
+type Console struct {
+	Operators []ConsoleOperator `yaml:"operators"`
+	// SessionTTL is how long a login lasts. Default: console.DefaultSessionTTL.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// SecureCookie marks the session cookie Secure over plain HTTP too (behind a TLS proxy).
+	SecureCookie bool `yaml:"secure_cookie"`
+	// MaxFailures failed logins of a name or an address lock it for Lockout. Defaults:
+	// console.DefaultMaxFailures, console.DefaultLockout.
+	MaxFailures int           `yaml:"max_failures"`
+	Lockout     time.Duration `yaml:"lockout"`
+}
+
+// ConsoleOperator is one console login.
+type ConsoleOperator struct {
+	Name string `yaml:"name"`
+	// PasswordHash is made by `smppd passwd -console` (pbkdf2-sha256).
+	PasswordHash string `yaml:"password_hash"`
+	// Role is admin or viewer.
+	Role string `yaml:"role"`
 }
 
 // SMPPFront is where client accounts bind over SMPP (package api/smppfront). With neither

@@ -99,6 +99,9 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"several at once", minimal + "log_level: loud\nstore:\n  type: disk\n", []string{"log_level: \"loud\"", "store.type: \"disk\""}},
 		{"broken yaml", "carriers: [\n", []string{"m.yaml:"}},
 		{"pprof without internal listener", minimal + "http:\n  pprof: true\n", []string{"m.yaml:9: http.pprof: needs http.metrics_listen"}},
+		{"console operator", minimal + "http:\n  metrics_listen: 127.0.0.1:9090\nconsole:\n  session_ttl: 10s\n  operators:\n    - name: ops\n      password_hash: hunter22\n      role: root\n    - password_hash: " + testConsoleHash + "\n      role: viewer\n",
+			[]string{"m.yaml:14: console.operators[0].password_hash: not a hash made by `smppd passwd -console`", "m.yaml:15: console.operators[0].role: \"root\": want admin or viewer",
+				"console.operators[1].name: required", "console.session_ttl: 10s is below 1m"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,6 +128,20 @@ func TestPProfNeedsInternalListener(t *testing.T) {
 	c, err = Parse("m.yaml", []byte(minimal+"http:\n  metrics_listen: 127.0.0.1:9090\n  pprof: true\n"), env(nil))
 	if err != nil || !c.HTTP.PProf {
 		t.Fatalf("pprof with metrics_listen: %v, err %v", c.HTTP.PProf, err)
+	}
+}
+
+// testConsoleHash is a well-formed hash (of "correct horse", 1000 iterations).
+const testConsoleHash = "pbkdf2-sha256$1000$c2FsdHNhbHRzYWx0c2FsdA$3q2+796tvu/erb7v3q2+796tvu/erb7v3q2+796tvu8"
+
+func TestConsoleBuilder(t *testing.T) {
+	c, err := Parse("m.yaml", []byte(minimal+"http:\n  metrics_listen: 127.0.0.1:9090\nconsole:\n  session_ttl: 1h\n  lockout: 1m\n  operators:\n    - name: ops\n      password_hash: "+testConsoleHash+"\n      role: viewer\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.ConsoleOptions()
+	if !c.ConsoleEnabled() || o.SessionTTL != time.Hour || o.Lockout != time.Minute || len(o.Operators) != 1 || o.Operators[0].Role != "viewer" || o.Operators[0].PasswordHash != testConsoleHash {
+		t.Fatalf("%+v", o)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/api"
+	"github.com/smppd/smppd/api/console"
 	"github.com/smppd/smppd/api/smppfront"
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dlr"
@@ -99,6 +100,7 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 	acct := api.Options{Accounts: []api.Account{{}}}.WithDefaults().Accounts[0]
 	otpo := otp.Options{}.WithDefaults()
 	corr, send := dlr.CorrelatorOptions{}.WithDefaults(), dlr.SenderOptions{}.WithDefaults()
+	cons := console.Options{}.WithDefaults()
 	front := smppfront.Account{} // its booleans' defaults: smppfront has no WithDefaults, and sets none
 
 	want := map[string]any{
@@ -174,6 +176,10 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 		"accounts[].smpp.rate":                            float64(smppfront.DefaultRate),
 		"accounts[].smpp.receipt_parts":                   front.ReceiptParts,
 		"accounts[].smpp.latin1_default":                  front.Latin1Default,
+		"console.session_ttl":                             cons.SessionTTL,
+		"console.secure_cookie":                           cons.SecureCookie,
+		"console.max_failures":                            cons.MaxFailures,
+		"console.lockout":                                 cons.Lockout,
 	}
 	unchecked := map[string]string{
 		"instance":                                    "computed from the host name and http.listen (InstanceName)",
@@ -208,6 +214,9 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 		"smpp_front.tls_cert":                         "required with tls_listen (validateSMPPFront)",
 		"smpp_front.tls_key":                          "required with tls_listen (validateSMPPFront)",
 		"smpp_front.system_id":                        "smppfront sets \"smppd\" for an empty SystemID; it exports no constant",
+		"console.operators[].name":                    "required",
+		"console.operators[].password_hash":           "required",
+		"console.operators[].role":                    "required",
 		"smpp_front.dlt_status_codes":                 "smppfront sets \"decimal\" for an empty DLTStatusCodes; it exports no constant",
 	}
 	// The ReclaimAfter the issue found documented twice (2 minutes in an old doc comment, 5

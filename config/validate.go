@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smppd/smppd/internal/passwd"
 )
 
 // applyDefaults fills in the defaults that belong to the file itself: the log level, the
@@ -57,6 +59,7 @@ func (c *Config) validate() error {
 	c.validateWebhooks(p)
 	c.validateReceipts(p)
 	c.validateSMPPFront(p)
+	c.validateConsole(p)
 	if len(p.errs) > 0 {
 		return p.errs
 	}
@@ -454,5 +457,37 @@ func (c *Config) validateSMPPFront(p *problems) {
 	}
 	if f.Enabled() && len(ids) == 0 {
 		p.add("smpp_front", "listens but no account has an smpp section")
+	}
+}
+
+// validateConsole checks the operators: a name each, a hash from `smppd passwd -console`, a
+// role. Without http.metrics_listen the console stays off (the startup log says so): it
+// is served on the internal listener only, never on the API's.
+func (c *Config) validateConsole(p *problems) {
+	k := c.Console
+	names := map[string]bool{}
+	for i, op := range k.Operators {
+		at := fmt.Sprintf("console.operators[%d]", i)
+		switch {
+		case op.Name == "":
+			p.add(at+".name", "required")
+		case names[op.Name]:
+			p.add(at+".name", "%q twice", op.Name)
+		}
+		names[op.Name] = true
+		if op.PasswordHash == "" {
+			p.add(at+".password_hash", "required: make one with `smppd passwd -console`")
+		} else if _, err := passwd.Parse(op.PasswordHash); err != nil {
+			p.add(at+".password_hash", "not a hash made by `smppd passwd -console` (a password must never be written here): %v", err)
+		}
+		if op.Role != "admin" && op.Role != "viewer" {
+			p.add(at+".role", "%q: want admin or viewer", op.Role)
+		}
+	}
+	if k.SessionTTL < 0 || k.Lockout < 0 || k.MaxFailures < 0 {
+		p.add("console", "session_ttl, lockout and max_failures must not be negative")
+	}
+	if k.SessionTTL > 0 && k.SessionTTL < time.Minute {
+		p.add("console.session_ttl", "%v is below 1m: operators would be logged out while they read", k.SessionTTL)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync/atomic"
 	"time"
@@ -210,4 +211,36 @@ func (e *Engine) ChainFor(peID string) []string {
 	}
 	c := chains[0]
 	return append(append([]string{}, c.TMAF...), c.TMD)
+}
+
+// ImportCSV adds a portal template export (see LoadTemplatesCSV) for entity to a copy of the
+// current registry and makes that the registry of every instance, as ImportFiles does with
+// the configured files: the operator console's upload. Rows that do not load are reported
+// (each by line) and skipped, as `smppd -dlt-import` skips them in the configured files; when
+// no row loads, nothing changes. It returns how many templates were added.
+func (e *Engine) ImportCSV(ctx context.Context, rd io.Reader, entity string) (int, error) {
+	if _, ok := e.Registry().Entity(entity); !ok {
+		return 0, fmt.Errorf("dlt: entity %q is not registered: add it to the registry file first", entity)
+	}
+	doc, err := e.Registry().ExportYAML()
+	if err != nil {
+		return 0, fmt.Errorf("dlt: export registry: %w", err)
+	}
+	reg, err := LoadYAML(bytes.NewReader(doc))
+	if err != nil {
+		return 0, fmt.Errorf("dlt: copy registry: %w", err)
+	}
+	n, rowErr := reg.LoadTemplatesCSV(rd, entity)
+	if n == 0 {
+		if rowErr == nil {
+			rowErr = errors.New("dlt: templates CSV: no template in the file")
+		}
+		return 0, rowErr
+	}
+	if e.o.Store == nil {
+		e.swap(reg, 0)
+	} else if err := e.publish(ctx, reg); err != nil {
+		return 0, err
+	}
+	return n, rowErr
 }

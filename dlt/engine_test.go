@@ -2,6 +2,7 @@ package dlt
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,5 +102,43 @@ func TestEngineSharesAndReloadsTheRegistry(t *testing.T) {
 	}
 	if a.Version() != 2 || shared.v != 2 {
 		t.Fatalf("versions %d %d", a.Version(), shared.v)
+	}
+}
+
+func TestEngineImportCSVReachesEveryInstance(t *testing.T) {
+	shared := &memRegistryStore{}
+	ctx := context.Background()
+	a, err := NewEngine(ctx, EngineOptions{Store: shared, File: "../testdata/dlt/registry.yaml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open("../testdata/dlt/templates.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	// One row names a header no entity has: reported by line, the others added.
+	bad := "TEMPLATE_ID,TEMPLATE_NAME,TEMPLATE_CONTENT,HEADER,TEMPLATE_TYPE\n1107170000000000001,x,Hello {#var#},NOSUCH,Transactional\n"
+	csvData, _ := io.ReadAll(f)
+	n, err := a.ImportCSV(ctx, strings.NewReader(string(csvData)+strings.SplitN(bad, "\n", 2)[1]), "1101557290000055412")
+	if n != 4 || err == nil || !strings.Contains(err.Error(), "line 8") {
+		t.Fatalf("ImportCSV = %d, %v; want 4 and line 8 reported", n, err)
+	}
+	if a.Version() != 2 {
+		t.Fatalf("version %d; want 2 (published)", a.Version())
+	}
+	b, err := NewEngine(ctx, EngineOptions{Store: shared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.Registry().Template("1107173398907267116"); !ok {
+		t.Fatal("the other instance lacks the uploaded template")
+	}
+	// Nothing loadable, or an unknown entity: nothing changes.
+	if n, err := a.ImportCSV(ctx, strings.NewReader(bad), "1101557290000055412"); n != 0 || err == nil || a.Version() != 2 {
+		t.Fatalf("bad file: %d %v version %d", n, err, a.Version())
+	}
+	if _, err := a.ImportCSV(ctx, strings.NewReader(string(csvData)), "999"); err == nil || a.Version() != 2 {
+		t.Fatalf("unknown entity: %v", err)
 	}
 }

@@ -67,6 +67,7 @@ import (
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
 
+	"github.com/smppd/smppd/internal/passwd"
 	"github.com/smppd/smppd/smpp"
 )
 
@@ -124,6 +125,7 @@ func New(opts Options) (*Front, error) {
 		mo: map[string]string{}, shutdown: make(chan struct{}),
 	}
 	maxWindow := 0
+	haveDummy := false // the first account's hash: unknown system_ids cost what its check does
 	for _, a := range opts.Accounts {
 		h, _ := parseHash(a.PasswordHash) // validated
 		lim := rate.Limit(a.Rate)
@@ -139,12 +141,12 @@ func New(opts Options) (*Front, error) {
 			f.mo[n] = a.Name
 		}
 		maxWindow = max(maxWindow, a.Window)
-		if f.dummy.key == nil {
-			f.dummy = h
+		if !haveDummy {
+			f.dummy, haveDummy = h, true
 		}
 	}
-	if f.dummy.key == nil {
-		f.dummy = parsedHash{iter: DefaultIterations, salt: make([]byte, saltLen), key: make([]byte, keyLen)}
+	if !haveDummy {
+		f.dummy = passwd.Dummy()
 	}
 	f.srv = smpp.NewServer(smpp.ServerOptions{
 		SystemID: opts.SystemID,
@@ -298,13 +300,13 @@ func (f *Front) authenticate(ctx context.Context, s *smpp.Session, b *smpp.Bind)
 // check decides a bind, and reserves the account's bind slot when it accepts.
 func (f *Front) check(acc *account, s *smpp.Session, b *smpp.Bind) (smpp.CommandStatus, string) {
 	if acc == nil {
-		f.dummy.check(b.Password)
+		f.dummy.Check(b.Password)
 		return smpp.ESME_RINVSYSID, "unknown system_id"
 	}
 	if !allowed(acc.cfg.AllowedNetworks, s.RemoteAddr()) {
 		return smpp.ESME_RBINDFAIL, "address not in the account's allowed networks"
 	}
-	if !acc.hash.check(b.Password) {
+	if !acc.hash.Check(b.Password) {
 		return smpp.ESME_RINVPASWD, "wrong password"
 	}
 	acc.mu.Lock()

@@ -38,6 +38,7 @@ import (
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/otp"
+	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/liveness"
 	"github.com/smppd/smppd/store/memstore"
@@ -59,7 +60,7 @@ func main() {
 	defer stop()
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "passwd" {
-		err = passwd(os.Stdin, os.Stdout)
+		err = passwd(os.Args[2:], os.Stdin, os.Stdout)
 	} else {
 		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr, nil)
 	}
@@ -87,6 +88,8 @@ type daemon struct {
 	// smpp:// jobs once it exists.
 	front   *smppfront.Front
 	clients clientDeliverer
+	// linkErrs keeps each bind's last error for the operator console.
+	linkErrs *linkErrors
 }
 
 // run starts smppd and serves until ctx ends, then drains. ready, if set, learns the HTTP
@@ -193,7 +196,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	dopts.Logger = log
 	dopts.OnSubmit = m.observeSubmit
-	dopts.OnLinkEvent = m.observeLink
+	d.linkErrs = &linkErrors{}
+	dopts.OnLinkEvent = func(carrier string, e smpp.Event) { m.observeLink(carrier, e); d.linkErrs.observe(carrier, e) }
 	dopts.ChainFor = engine.ChainFor
 	if d.corr, d.sender, err = startReceipts(cfg, d.store, &dopts, d.member, &d.clients, m, log); err != nil {
 		return err
@@ -244,10 +248,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
 		}
 		opsAddr = apiAddr
+		if cfg.ConsoleEnabled() {
+			log.Warn().Msg("console: off: http.metrics_listen is not set, and the console is served on the internal listener only, never on the API's")
+		}
 	} else {
 		d.adminRoutes(opsMux)
 		if cfg.HTTP.PProf {
 			pprofRoutes(opsMux)
+		}
+		if cfg.ConsoleEnabled() {
+			if err := d.mountConsole(opsMux, engine); err != nil {
+				return err
+			}
 		}
 		if apiAddr, err = serve(cfg.HTTP.Listen, apiRoot, api.JSONErrors); err != nil {
 			return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)

@@ -3,18 +3,26 @@ package main
 import (
 	"bufio"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
 
-	"github.com/smppd/smppd/api/smppfront"
+	pwhash "github.com/smppd/smppd/internal/passwd"
 )
 
-// passwd reads an SMPP client's password from in (one line, e.g. piped from a secret store,
-// so it never appears in argv or the shell history) and writes its hash for the account's
-// smpp.password_hash. SMPP 3.4 passwords are at most 8 characters; longer ones are refused
-// because no client could send them in a bind.
-func passwd(in io.Reader, out io.Writer) error {
+// passwd reads a password from in (one line, e.g. piped from a secret store, so it never
+// appears in argv or the shell history) and writes its hash (internal/passwd's form): for
+// an SMPP client's accounts[].smpp.password_hash, or with -console for an operator's
+// console.operators[].password_hash. SMPP 3.4 passwords are at most 8 characters; longer
+// ones are refused because no client could send them in a bind. Console passwords are
+// typed by people into a browser: at least 12 characters.
+func passwd(args []string, in io.Reader, out io.Writer) error {
+	fs := flag.NewFlagSet("smppd passwd", flag.ContinueOnError)
+	forConsole := fs.Bool("console", false, "hash an operator console password (at least 12 characters) instead of an SMPP one")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	line, err := bufio.NewReader(io.LimitReader(in, 1024)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("passwd: read the password: %w", err)
@@ -23,10 +31,12 @@ func passwd(in io.Reader, out io.Writer) error {
 	switch {
 	case pw == "":
 		return errors.New("passwd: give the password on standard input, e.g. `printf %s \"$PW\" | smppd passwd`")
-	case len(pw) > 8:
-		return fmt.Errorf("passwd: %d characters; an SMPP 3.4 bind carries at most 8", len(pw))
+	case *forConsole && len(pw) < 12:
+		return fmt.Errorf("passwd: %d characters; a console password needs at least 12", len(pw))
+	case !*forConsole && len(pw) > 8:
+		return fmt.Errorf("passwd: %d characters; an SMPP 3.4 bind carries at most 8 (for a console login: smppd passwd -console)", len(pw))
 	}
-	h, err := smppfront.HashPassword(pw)
+	h, err := pwhash.Hash(pw)
 	if err != nil {
 		return err
 	}

@@ -99,6 +99,12 @@ func TestImportRules(t *testing.T) {
 		{"dlr never depends on the HTTP front",
 			func(p string) bool { return under(p, "dlr") },
 			func(_, d string) bool { return d == "api" }},
+		{"the operator console sees the daemon through its own small interfaces: store, dlt and two helpers, never dispatch, dlr, config or Prometheus",
+			func(p string) bool { return under(p, "api/console") },
+			func(_, d string) bool {
+				return !strings.Contains(d, ".") && d != "testing" &&
+					!slices.Contains([]string{"store", "dlt", "internal/msisdn", "internal/passwd"}, d)
+			}},
 		{"libraries take metrics through Stats and hooks; Prometheus is wired in the binaries",
 			func(p string) bool { return !under(p, "cmd") },
 			func(_, d string) bool { return strings.HasPrefix(d, "github.com/prometheus/") }},
