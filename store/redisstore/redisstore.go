@@ -172,6 +172,10 @@ type Options struct {
 	// DeadRetention is how long dead webhook jobs (given up after their retries) are kept
 	// for inspection and replay; older ones are dropped as new ones arrive. Default 30 days.
 	DeadRetention time.Duration
+	// NoSearchIndex switches off the message search indexes (by number and by last digits;
+	// see search.go): Accept then writes four commands fewer per message, and the console
+	// searches by id only. Timelines are kept either way. Default false: indexes on.
+	NoSearchIndex bool
 	// Consumer names this store's reader in the receipt log's and the webhook queue's
 	// consumer groups; entries it reads and does not finish are handed to others after their
 	// idle time. Default: host name, process id and a random suffix.
