@@ -330,10 +330,7 @@ func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) 
 			order = append(order, gk)
 		}
 		g.idx = append(g.idx, i)
-		evs, err := joinEvents(ch.Events)
-		if err != nil {
-			return nil, fmt.Errorf("store: %s: %w", op, err)
-		}
+		evs := s.joinEvents(ch.Events)
 		g.keys = append(g.keys, s.keys.recKey(r.ID), s.keys.whStreamKey(k), s.keys.evKey(r.ID))
 		g.args = append(g.args, b, strconv.FormatInt(r.Rev-1, 10), job, evs)
 	}

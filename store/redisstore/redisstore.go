@@ -176,6 +176,10 @@ type Options struct {
 	// see search.go): Accept then writes four commands fewer per message, and the console
 	// searches by id only. Timelines are kept either way. Default false: indexes on.
 	NoSearchIndex bool
+	// NoTimeline switches off the messages' timelines (search.go): Accept then writes two
+	// commands fewer per message, later steps append nothing, and MessageTimeline shows a
+	// record's acceptance and current status only. Default false: timelines on.
+	NoTimeline bool
 	// Consumer names this store's reader in the receipt log's and the webhook queue's
 	// consumer groups; entries it reads and does not finish are handed to others after their
 	// idle time. Default: host name, process id and a random suffix.

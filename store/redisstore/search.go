@@ -48,20 +48,65 @@ func (ks keyspace) sfxIdxKey(bucket string) string { return string(ks) + ":ix:sf
 // trimEvery: one message in trimEvery trims the index keys it writes.
 const trimEvery = 32
 
-// joinEvents encodes events for the swap script: JSON joined by newlines ("" for none).
-func joinEvents(evs []store.Event) (string, error) {
+// storedEvent is how a timeline event is kept in Redis: short names and the time in Unix
+// milliseconds, about half the bytes of store.Event's JSON (a timeline is kept as long as the
+// record, for every message).
+type storedEvent struct {
+	T int64           `json:"t"`
+	K store.EventKind `json:"k"`
+	C string          `json:"c,omitempty"`
+	B string          `json:"b,omitempty"`
+	I string          `json:"i,omitempty"`
+	P int             `json:"p,omitempty"`
+	S store.Status    `json:"s,omitempty"`
+	R string          `json:"r,omitempty"`
+	E string          `json:"e,omitempty"`
+	U string          `json:"u,omitempty"`
+	H int             `json:"h,omitempty"`
+	A int             `json:"a,omitempty"`
+	D string          `json:"d,omitempty"`
+}
+
+// encodeEvent is an event's stored JSON. An event always encodes (strings, numbers), so
+// there is no error to report.
+func encodeEvent(e *store.Event) string {
+	b, _ := json.Marshal(storedEvent{T: e.At.UnixMilli(), K: e.Kind, C: e.Carrier, B: e.Bind, I: e.CarrierID, P: e.Part,
+		S: e.Status, R: e.Stat, E: e.Err, U: e.URL, H: e.HTTPStatus, A: e.Attempt, D: e.Detail})
+	return string(b)
+}
+
+func decodeEvent(v string) (store.Event, error) {
+	var se storedEvent
+	if err := json.Unmarshal([]byte(v), &se); err != nil {
+		return store.Event{}, err
+	}
+	return store.Event{At: time.UnixMilli(se.T), Kind: se.K, Carrier: se.C, Bind: se.B, CarrierID: se.I, Part: se.P,
+		Status: se.S, Stat: se.R, Err: se.E, URL: se.U, HTTPStatus: se.H, Attempt: se.A, Detail: se.D}, nil
+}
+
+// joinEvents encodes events for the swap script: stored JSON joined by newlines ("" for
+// none, and when the store keeps no timelines).
+func (s *Store) joinEvents(evs []store.Event) string {
+	if s.opts.NoTimeline {
+		return ""
+	}
 	var sb strings.Builder
 	for i := range evs {
-		b, err := json.Marshal(&evs[i])
-		if err != nil {
-			return "", fmt.Errorf("event: %w", err)
-		}
 		if i > 0 {
 			sb.WriteByte('\n')
 		}
-		sb.Write(b)
+		sb.WriteString(encodeEvent(&evs[i]))
 	}
-	return sb.String(), nil
+	return sb.String()
+}
+
+// eventArg is one event's stored JSON for a script ("" for none, and when the store keeps
+// no timelines).
+func (s *Store) eventArg(e *store.Event) string {
+	if e == nil || s.opts.NoTimeline {
+		return ""
+	}
+	return encodeEvent(e)
 }
 
 // acceptSearchOps queues, for each accepted record, its timeline's first events and (unless
@@ -75,14 +120,16 @@ func (s *Store) acceptSearchOps(ctx context.Context, p redis.Pipeliner, recs []*
 	// with a shorter ttl than the store's must not cut its neighbours' entries short.
 	idxTTL := max(ttl, s.opts.RecordTTL)
 	for _, r := range recs {
-		evs := store.AcceptEvents(r, byID[r.ID], now)
-		vals := make([]any, len(evs))
-		for i := range evs {
-			vals[i] = eventArg(&evs[i])
+		if !s.opts.NoTimeline {
+			evs := store.AcceptEvents(r, byID[r.ID], now)
+			vals := make([]any, len(evs))
+			for i := range evs {
+				vals[i] = encodeEvent(&evs[i])
+			}
+			ek := s.keys.evKey(r.ID)
+			p.RPush(ctx, ek, vals...)
+			p.PExpire(ctx, ek, ttl)
 		}
-		ek := s.keys.evKey(r.ID)
-		p.RPush(ctx, ek, vals...)
-		p.PExpire(ctx, ek, ttl)
 		if s.opts.NoSearchIndex || r.To == "" {
 			continue
 		}
@@ -237,24 +284,11 @@ func (s *Store) MessageTimeline(ctx context.Context, id string) ([]store.Event, 
 	}
 	evs := make([]store.Event, 0, len(vals))
 	for _, v := range vals {
-		var e store.Event
-		if err := json.Unmarshal([]byte(v), &e); err != nil {
+		e, err := decodeEvent(v)
+		if err != nil {
 			continue // a malformed entry: shown as absent
 		}
 		evs = append(evs, e)
 	}
 	return evs, nil
-}
-
-// eventArg is one event's JSON ("" for none). An Event always encodes (strings, numbers and
-// a time), so there is no error to report.
-func eventArg(e *store.Event) string {
-	if e == nil {
-		return ""
-	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return ""
-	}
-	return string(b)
 }

@@ -47,9 +47,7 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 			}
 			p.rec, p.id = b, st.Record.ID
 			p.shard = shardOf(st.Record.ID)
-			if p.evs, err = joinEvents(st.Events); err != nil {
-				return fmt.Errorf("store: settle: %w", err)
-			}
+			p.evs = s.joinEvents(st.Events)
 		}
 		for _, e := range st.Index {
 			if err := valid.Carrier(e.Carrier); err != nil {
@@ -233,7 +231,7 @@ func (s *Store) Defer(ctx context.Context, carrier string, c store.Claim, at tim
 	if !s.cluster {
 		keys = append(keys, s.keys.schedSetKey(), s.keys.evKey(m.ID))
 	}
-	ev := eventArg(c.Event)
+	ev := s.eventArg(c.Event)
 	done, err := deferScript.Run(ctx, s.c, keys, s.opts.Group, ref.id, at.UnixMilli(), body, m.Carrier,
 		strconv.FormatInt(ref.deliveries, 10), ref.consumer, ev).Int()
 	if err == nil && done == 1 && s.cluster {

@@ -469,7 +469,7 @@ func (s *Store) AckWebhooks(ctx context.Context, jobs ...*store.WebhookJob) erro
 			sg := streamGroup{s.keys.whStreamKey(k), webhookGroup}
 			acks[sg] = append(acks[sg], id)
 			if j.Event != nil && j.MessageID != "" {
-				evs = append(evs, [2]string{s.keys.evKey(j.MessageID), eventArg(j.Event)})
+				evs = append(evs, [2]string{s.keys.evKey(j.MessageID), s.eventArg(j.Event)})
 			}
 		}
 	}
@@ -540,7 +540,7 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	keys := s.jobEventKeys([]string{s.keys.whStreamKey(k), s.keys.whRetryKey(k)}, k, job)
-	if err := retryJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, b, at.UnixMilli(), eventArg(job.Event)).Err(); err != nil {
+	if err := retryJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, b, at.UnixMilli(), s.eventArg(job.Event)).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
@@ -575,7 +575,7 @@ func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 	}
 	keys := s.jobEventKeys([]string{s.keys.whStreamKey(k), s.keys.deadKey(k), s.keys.deadIdxKey(k)}, k, job)
 	cutoff := time.Now().Add(-s.opts.DeadRetention).UnixMilli()
-	if err := deadJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, job.ID, b, c.DeadAt.UnixMilli(), cutoff, eventArg(job.Event)).Err(); err != nil {
+	if err := deadJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, job.ID, b, c.DeadAt.UnixMilli(), cutoff, s.eventArg(job.Event)).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
