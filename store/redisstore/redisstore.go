@@ -27,6 +27,10 @@
 //	                                   "rev", the compare-and-set revision; in message shard k
 //	                                   (FNV-1a of the id mod 16) beside the shard's webhook
 //	                                   queue P:{m<k>.<j>}:wh… (webhooks.go)
+//	P:{m<k>.<j>}:ev:<id>       list    the message's timeline (search.go), with the record's
+//	                                   TTL; appended in the steps that change the message
+//	P:ix:to:<number>           zset    search index by destination (search.go), with a TTL
+//	P:ix:sfx:<last 4 digits>   zset    search index by the destination's last digits
 //	P:cid:<carrier>:<cmid>     string  carrier message id index: "msgID|part", with a TTL
 //	P:rlog                     stream  the receipt log (receiptlog.go)
 //	P:{dlr}:…                          unmatched receipts (receipts.go)

@@ -468,8 +468,8 @@ func (s *Store) AckWebhooks(ctx context.Context, jobs ...*store.WebhookJob) erro
 		if k, id, _, ok := parseWhToken(j.Token); ok {
 			sg := streamGroup{s.keys.whStreamKey(k), webhookGroup}
 			acks[sg] = append(acks[sg], id)
-			if j.Event != nil && j.MessageID != "" {
-				evs = append(evs, [2]string{s.keys.evKey(j.MessageID), s.eventArg(j.Event)})
+			if ev := s.eventArg(j.Event); ev != "" && j.MessageID != "" {
+				evs = append(evs, [2]string{s.keys.evKey(j.MessageID), ev})
 			}
 		}
 	}
@@ -517,7 +517,7 @@ return 1
 // jobEventKeys appends the timeline key of job's message to keys, when the job has an event
 // and a message in its shard k (so the script stays single-slot on a cluster).
 func (s *Store) jobEventKeys(keys []string, k int, job *store.WebhookJob) []string {
-	if job.Event != nil && job.MessageID != "" && shardOf(job.MessageID) == k {
+	if job.Event != nil && !s.opts.NoTimeline && job.MessageID != "" && shardOf(job.MessageID) == k {
 		return append(keys, s.keys.evKey(job.MessageID))
 	}
 	return keys
