@@ -195,7 +195,7 @@ type Event struct {
 	Carrier    string    `json:"carrier,omitempty"`
 	Bind       string    `json:"bind,omitempty"`
 	CarrierID  string    `json:"carrier_id,omitempty"`
-	Part       int       `json:"part,omitempty"`
+	Part       int       `json:"part,omitempty"` // 0-based, as in the carrier id index: 0 is the first (or only) part
 	Status     Status    `json:"status,omitempty"`
 	Stat       string    `json:"stat,omitempty"` // a receipt's raw stat:
 	Err        string    `json:"err,omitempty"`  // a receipt's raw err:, or a command_status

@@ -80,7 +80,13 @@ func (s *Store) open(ctx context.Context, op string) error {
 func cloneReceipt(r *store.Receipt) *store.Receipt { c := *r; return &c }
 
 // cloneJob copies a job without its Token, which is never stored.
-func cloneJob(j *store.WebhookJob) *store.WebhookJob { c := *j; c.Token = ""; return &c }
+// cloneJob copies a job without what is not stored: its claim's Token and its attempt's
+// timeline Event.
+func cloneJob(j *store.WebhookJob) *store.WebhookJob {
+	c := *j
+	c.Token, c.Event = "", nil
+	return &c
+}
 
 func checkReceipt(r *store.Receipt) error {
 	if r == nil || r.ID == "" {

@@ -307,6 +307,9 @@ func TestTimeline(t *testing.T) {
 			t.Fatal(err)
 		}
 		j = claimJob()
+		if j.Event != nil {
+			t.Fatalf("a claimed job carries the last attempt's event: %+v", j.Event)
+		}
 		j.Attempts = 2
 		j.Event = &store.Event{At: time.Now(), Kind: store.EventWebhook, URL: j.URL, HTTPStatus: 200, Attempt: 2}
 		if err := s.AckWebhooks(ctx, j); err != nil {
