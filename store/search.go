@@ -240,6 +240,24 @@ func RecordEvents(r *Record) []Event {
 	return evs
 }
 
+// CompleteTimeline returns a message's stored events completed from its record: a record
+// without events gets RecordEvents; a final record whose timeline has no final event (its
+// writer wrote none: a cancel, a tool's UpdateRecord) gets one from the record.
+func CompleteTimeline(evs []Event, r *Record) []Event {
+	if len(evs) == 0 {
+		return RecordEvents(r)
+	}
+	if r.Status.Final() {
+		for _, e := range evs {
+			if e.Kind == EventFinal {
+				return evs
+			}
+		}
+		evs = append(evs, Event{At: r.StatusAt, Kind: EventFinal, Status: r.Status, Carrier: r.Carrier, Err: r.ErrorCode, Detail: r.Reason})
+	}
+	return evs
+}
+
 // MessageSearch finds records for the operator console, through indexes the store keeps
 // for that purpose (bounded time and memory per query whatever the number of records).
 //

@@ -65,10 +65,7 @@ func (s *Store) MessageTimeline(ctx context.Context, id string) ([]store.Event, 
 	if e == nil {
 		return nil, fmt.Errorf("store: message timeline %s: %w", id, store.ErrNotFound)
 	}
-	if len(e.events) == 0 {
-		return store.RecordEvents(e.rec), nil
-	}
-	return slices.Clone(e.events), nil
+	return store.CompleteTimeline(slices.Clone(e.events), e.rec), nil
 }
 
 // addEventsLocked appends evs to the timeline of record id, if it is live, keeping the

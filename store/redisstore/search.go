@@ -264,31 +264,38 @@ func splitMember(m string) (id, account, to string) {
 	return id, rest, ""
 }
 
-// MessageTimeline implements store.MessageSearch: one LRANGE; a record without a timeline
-// (written before timelines, or by PutRecord) gets its acceptance and current status.
+// MessageTimeline implements store.MessageSearch: LRANGE of the timeline and GET of the
+// record in one pipeline (one round trip); the record completes the timeline
+// (store.CompleteTimeline) and says whether the message still exists.
 func (s *Store) MessageTimeline(ctx context.Context, id string) ([]store.Event, error) {
 	op := "message timeline " + id
 	if err := s.check(ctx, op); err != nil {
 		return nil, err
 	}
-	vals, err := s.c.LRange(ctx, s.keys.evKey(id), 0, -1).Result()
+	var lr *redis.StringSliceCmd
+	var get *redis.StringCmd
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		lr = p.LRange(ctx, s.keys.evKey(id), 0, -1)
+		get = p.Get(ctx, s.keys.recKey(id))
+		return nil
+	})
+	if errors.Is(get.Err(), redis.Nil) {
+		return nil, fmt.Errorf("store: %s: %w", op, store.ErrNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
-	if len(vals) == 0 {
-		r, err := s.GetRecord(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		return store.RecordEvents(r), nil
+	r, err := decodeRecord([]byte(get.Val()))
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
-	evs := make([]store.Event, 0, len(vals))
-	for _, v := range vals {
+	evs := make([]store.Event, 0, len(lr.Val()))
+	for _, v := range lr.Val() {
 		e, err := decodeEvent(v)
 		if err != nil {
 			continue // a malformed entry: shown as absent
 		}
 		evs = append(evs, e)
 	}
-	return evs, nil
+	return store.CompleteTimeline(evs, r), nil
 }

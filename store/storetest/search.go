@@ -359,9 +359,26 @@ func testTimeline(t *testing.T, s store.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(evs) != store.MaxTimelineEvents || evs[0].Kind != store.EventAccepted || evs[1].Kind != store.EventQueued ||
-			evs[2].Part != 3 || evs[len(evs)-1].Part != store.MaxTimelineEvents {
+		// The final event was trimmed with the oldest: the record's final status is shown
+		// after the kept ones.
+		if len(evs) != store.MaxTimelineEvents+1 || evs[0].Kind != store.EventAccepted || evs[1].Kind != store.EventQueued ||
+			evs[2].Part != 3 || evs[len(evs)-2].Part != store.MaxTimelineEvents || evs[len(evs)-1].Kind != store.EventFinal {
 			t.Fatalf("bounded timeline: %d events, first %v, third %+v, last %+v", len(evs), kinds(evs[:2]), evs[2], evs[len(evs)-1])
+		}
+
+		// A final status written without an event (a cancel's UpdateRecord) still ends the
+		// timeline.
+		acceptAll(t, s, 0, searchMsg{"tl-3", "acme", "919811113334", now})
+		if _, err := s.UpdateRecord(ctx, "tl-3", func(r *store.Record) error {
+			r.Status, r.StatusAt, r.Reason = store.StatusCancelled, time.Now(), "cancelled by the client"
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		evs, err = s.MessageTimeline(ctx, "tl-3")
+		if err != nil || !slices.Equal(kinds(evs), []store.EventKind{store.EventAccepted, store.EventQueued, store.EventFinal}) ||
+			evs[2].Status != store.StatusCancelled {
+			t.Fatalf("timeline of a cancelled message: %v %+v", err, evs)
 		}
 
 		// A record with no timeline of its own (PutRecord) shows its acceptance and status.
