@@ -9,7 +9,9 @@ import (
 // RedisStore returns the Redis URL and redisstore.Options of store.type redis. Fields the
 // file leaves out stay zero: redisstore's defaults.
 func (c *Config) RedisStore() (url string, o redisstore.Options) {
-	return c.Store.RedisURL, redisstore.Options{Prefix: c.Store.Prefix}
+	return c.Store.RedisURL, redisstore.Options{Prefix: c.Store.Prefix,
+		NoSearchIndex: c.Store.SearchIndex != nil && !*c.Store.SearchIndex,
+		NoTimeline:    c.Store.Timeline != nil && !*c.Store.Timeline}
 }
 
 // LivenessOptions returns the instance's name (InstanceName) and heartbeat_ttl as

@@ -116,6 +116,14 @@ type Store struct {
 	// Prefix starts every Redis key, so several deployments can share one Redis. Default:
 	// redisstore.DefaultPrefix.
 	Prefix string `yaml:"prefix"`
+	// SearchIndex keeps the message search indexes (by number and last digits) in Redis, for
+	// the operator console. Default: true (nil). False saves four commands and about a
+	// hundred bytes per message; the console then searches by id only.
+	SearchIndex *bool `yaml:"search_index"`
+	// Timeline keeps each message's timeline (accepted, submitted, receipts, webhook
+	// attempts) in Redis for the operator console. Default: true (nil). False saves two
+	// commands and several hundred bytes per message.
+	Timeline *bool `yaml:"timeline"`
 }
 
 // Dispatch tunes the sending pipeline; a field left out takes dispatch.Options' default

@@ -114,6 +114,8 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 		"bind_leases.ttl":                                 disp.LeaseTTL,
 		"heartbeat_ttl":                                   liveness.DefaultTTL,
 		"store.prefix":                                    redisstore.DefaultPrefix,
+		"store.search_index":                              !(redisstore.Options{}).NoSearchIndex,
+		"store.timeline":                                  !(redisstore.Options{}).NoTimeline,
 		"dispatch.claim_batch":                            disp.ClaimBatch,
 		"dispatch.claim_wait":                             disp.ClaimWait,
 		"dispatch.reclaim_after":                          disp.ReclaimAfter,

@@ -37,6 +37,9 @@ type held struct {
 	// the carrier ids of the parts already accepted. Nil for a message not started.
 	parts []*smpp.SubmitSM
 	done  []string
+	// binds names the bind each accepted part went out on (for the timeline), beside done
+	// and the ids finish gets.
+	binds []string
 }
 
 // carrier runs one carrier's queue: claim, pace, send, settle.
@@ -468,6 +471,8 @@ func (c *carrier) start(ctx context.Context, h held) {
 	if at := dlt.NextSendTime(m.Windowed, now); at.After(now) {
 		// TRAI allows promotional traffic only 10:00–21:00 IST: wait for the next window.
 		<-c.inflight
+		h.claim.Event = &store.Event{At: now, Kind: store.EventQueued, Carrier: c.o.Name,
+			Detail: "outside the 10:00–21:00 IST window for promotional messages; waits until " + at.UTC().Format(time.RFC3339)}
 		if err := c.d.o.Store.Defer(context.Background(), c.o.Name, h.claim, at); err != nil {
 			c.log.Error().Err(err).Str("msg", m.ID).Msg("could not defer to the promotional window; it will be reclaimed")
 			return
@@ -531,6 +536,8 @@ func (c *carrier) send(h held, sess *smpp.Session, parts []*smpp.SubmitSM) {
 	m.Attempts++
 	h.claim.Message = &m
 	ids := append(make([]string, 0, len(parts)), h.done...)
+	binds := append(make([]string, 0, len(parts)), h.binds...)
+	bind := c.pool.linkName(sess)
 	rebinds := 0
 	for i := len(ids); i < len(parts); i++ {
 		start := time.Now()
@@ -544,21 +551,24 @@ func (c *carrier) send(h held, sess *smpp.Session, parts []*smpp.SubmitSM) {
 				if rebinds < maxPartRebinds {
 					if next := c.otherSession(sess); next != nil {
 						sess, rebinds = next, rebinds+1
+						bind = c.pool.linkName(sess)
 						i--
 						continue
 					}
 				}
 				// No other bind now: the rest waits for one, the accepted parts are kept.
-				h.parts, h.done = parts, ids
+				h.parts, h.done, h.binds = parts, ids, binds
 			} else {
-				h.parts, h.done = nil, nil
+				h.parts, h.done, h.binds = nil, nil, nil
 			}
 			c.failed(h, err, i)
 			return
 		}
 		c.segments.Add(1)
 		ids = append(ids, resp.MessageID)
+		binds = append(binds, bind)
 	}
+	h.binds = binds
 	c.finish(h, store.StatusSubmitted, "", "", ids)
 }
 
@@ -657,6 +667,8 @@ func (c *carrier) deferRetry(h held, now time.Time, err error) {
 	if h.duplicate {
 		m.Duplicates++ // the next attempt's record carries it
 	}
+	h.claim.Event = &store.Event{At: now, Kind: store.EventRetry, Carrier: c.o.Name, Attempt: m.Attempts,
+		Err: statusCode(err), Detail: fmt.Sprintf("%v; next attempt after %s", err, now.Add(d).UTC().Format(time.RFC3339))}
 	if e := c.d.o.Store.Defer(context.Background(), c.o.Name, h.claim, now.Add(d)); e != nil {
 		c.log.Error().Err(e).Str("msg", m.ID).Msg("could not schedule a retry; it will be reclaimed")
 		return
@@ -674,7 +686,8 @@ func (c *carrier) finish(h held, st store.Status, code, reason string, ids []str
 	ctx := context.Background()
 	m := h.claim.Message
 	now := c.now()
-	set := store.Settlement{Carrier: c.o.Name, Claim: h.claim, Record: c.record(h, st, code, reason, ids, now)}
+	set := store.Settlement{Carrier: c.o.Name, Claim: h.claim, Record: c.record(h, st, code, reason, ids, now),
+		Events: c.events(h, st, code, reason, ids, now)}
 	for i, id := range ids {
 		if c.d.o.Receipts != nil {
 			set.Index = append(set.Index, c.d.o.Receipts.IndexEntries(c.o.Name, id, m.ID, i)...)
@@ -707,6 +720,35 @@ func (c *carrier) finish(h held, st store.Status, code, reason string, ids []str
 		c.stats.failed.Add(1)
 		c.log.Warn().Str("msg", m.ID).Str("to", msisdn.Mask(m.To)).Str("code", code).Str("reason", reason).Msg("message failed")
 	}
+}
+
+// events are the timeline entries of this settlement: each part the carrier accepted (its
+// bind and carrier message id), or the outcome in words.
+func (c *carrier) events(h held, st store.Status, code, reason string, ids []string, now time.Time) []store.Event {
+	var evs []store.Event
+	for i, id := range ids {
+		e := store.Event{At: now, Kind: store.EventSubmitted, Carrier: c.o.Name, CarrierID: id, Part: i, Status: store.StatusSubmitted}
+		if i < len(h.binds) {
+			e.Bind = h.binds[i]
+		}
+		evs = append(evs, e)
+	}
+	switch {
+	case st == store.StatusUnknown:
+		evs = append(evs, store.Event{At: now, Kind: store.EventSubmitted, Carrier: c.o.Name, Status: st, Detail: reason})
+	case st.Final():
+		evs = append(evs, store.Event{At: now, Kind: store.EventFinal, Carrier: c.o.Name, Status: st, Err: code, Detail: reason})
+	}
+	return evs
+}
+
+// statusCode is err's SMPP command_status in hex, or "" when err is not a carrier's answer.
+func statusCode(err error) string {
+	var se *smpp.StatusError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%#x", uint32(se.Status))
+	}
+	return ""
 }
 
 // record is the message's record after this send: everything the record holds comes from

@@ -181,6 +181,16 @@ func (p *pool) downFor(now time.Time) time.Duration {
 
 // pick returns the bound sending session with the most free window, preferring among equals
 // the one after the last picked so load spreads.
+// linkName is the name of the bind whose session s is ("" when none is: it went away).
+func (p *pool) linkName(s *smpp.Session) string {
+	for _, l := range p.links {
+		if l.sv.Session() == s {
+			return l.name
+		}
+	}
+	return ""
+}
+
 func (p *pool) pick() (*smpp.Session, *link) {
 	var best *smpp.Session
 	var bestLink *link

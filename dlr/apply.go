@@ -356,12 +356,12 @@ func (c *Correlator) applyMatched(ctx context.Context, items []*item, ids []stri
 				delete(current, id)
 				continue
 			}
-			next, jobs, final := c.applyAll(rec, byMsg[id])
+			next, jobs, final, evs := c.applyAll(rec, byMsg[id])
 			if next == nil {
 				delete(current, id) // nothing changes: duplicates, or not submitted yet
 				continue
 			}
-			ch := store.RecordChange{Record: next}
+			ch := store.RecordChange{Record: next, Events: evs}
 			if len(jobs) > 0 {
 				ch.Webhook, ch.MoreWebhooks = jobs[0], jobs[1:]
 			}
@@ -412,15 +412,17 @@ func (c *Correlator) applyMatched(ctx context.Context, items []*item, ids []stri
 // returns the changed record (Rev+1), or nil when nothing changes; the webhook jobs to queue
 // with it: the message's one job once it became final (none when nobody wants one), or, for
 // a ModeSMPP message of several parts that asked for receipts per part (MetaReceiptParts),
-// one job per part that became final; and whether the message became final.
-func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, []*store.WebhookJob, bool) {
+// one job per part that became final; whether the message became final; and the timeline
+// events of the change: each receipt applied, with its raw stat and err, and the final
+// status when it became final.
+func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, []*store.WebhookJob, bool, []store.Event) {
 	if rec.Parts == 0 && len(rec.CarrierIDs) == 0 {
 		// Not settled as submitted (the index entry is stale, or the record was replaced):
 		// leave the receipts waiting; they become unmatched after EarlyWindow.
 		for _, it := range its {
 			it.msgID = ""
 		}
-		return nil, nil, false
+		return nil, nil, false, nil
 	}
 	next := *rec
 	next.Meta = maps.Clone(rec.Meta) // encodeParts makes one if there is none
@@ -428,6 +430,7 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, []
 	_, wasFinal, _ := combine(parts, c.o.Combine)
 	changed := false
 	var partsFinal []int // parts that became final, in the order their receipts came
+	var evs []store.Event
 	for _, it := range its {
 		for len(parts) <= it.part {
 			parts = append(parts, partState{})
@@ -443,9 +446,12 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, []
 		}
 		it.outcome, it.done = OutcomeMatched, true
 		changed = true
+		evs = append(evs, store.Event{At: it.r.ReceivedAt, Kind: store.EventReceipt, Carrier: it.r.Carrier,
+			CarrierID: it.r.MessageID, Part: it.part, Status: store.Status(it.r.State), Stat: it.r.Stat, Err: it.r.Err,
+			Detail: it.r.NetworkError})
 	}
 	if !changed {
-		return nil, nil, false
+		return nil, nil, false, nil
 	}
 	encodeParts(&next, parts)
 	var jobs []*store.WebhookJob
@@ -457,6 +463,8 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, []
 		next.Status = st
 		next.StatusAt = timeMax(time.UnixMilli(parts[i].At), rec.SentAt)
 		next.ErrorCode, next.Reason = errorCode(parts[i]), reason(its[0].carrier.spec, parts[i])
+		evs = append(evs, store.Event{At: c.o.Now(), Kind: store.EventFinal, Status: next.Status,
+			Err: next.ErrorCode, Detail: next.Reason})
 	}
 	target, mode := c.webhookOf(&next)
 	switch {
@@ -475,7 +483,7 @@ func (c *Correlator) applyAll(rec *store.Record, its []*item) (*store.Record, []
 		jobs = append(jobs, BuildJob(&next, target, mode, c.o.Now()))
 	}
 	next.Rev = rec.Rev + 1
-	return &next, jobs, becameFinal
+	return &next, jobs, becameFinal, evs
 }
 
 // queueMO queues the jobs of the routed MO in the batch (one round trip) and marks their

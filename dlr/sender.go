@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -587,7 +588,9 @@ func (s *Sender) settle(host string, j *store.WebhookJob, code int, retryAfter t
 	defer cancel()
 	if err == nil {
 		s.stats.delivered.Add(1)
-		// Acks of every worker share the store's group commit.
+		j.Event = attemptEvent(j, code, nil, s.o.Now())
+		// Acks of every worker share the store's group commit (the attempt's timeline event
+		// goes with the ack).
 		if aerr := s.o.Store.AckWebhooks(ctx, j); aerr != nil {
 			s.stats.storeErrors.Add(1)
 			s.log.Warn().Err(aerr).Str("job", j.ID).Msg("delivered webhook not acknowledged in the store; it will be sent again")
@@ -606,6 +609,7 @@ func (s *Sender) settle(host string, j *store.WebhookJob, code int, retryAfter t
 	s.stats.failed.Add(1)
 	j.LastError, j.LastStatus = err.Error(), code
 	now := s.o.Now()
+	j.Event = attemptEvent(j, code, err, now) // written with the retry or dead letter
 	permanent := errors.Is(err, ErrForbiddenAddress) || errors.Is(err, ErrBadURL)
 	if errors.Is(err, ErrForbiddenAddress) {
 		s.stats.refused.Add(1)
@@ -630,6 +634,30 @@ func (s *Sender) settle(host string, j *store.WebhookJob, code int, retryAfter t
 	s.stats.retried.Add(1)
 	s.log.Debug().Err(err).Str("job", j.ID).Str("host", host).Int("attempt", j.Attempts).Dur("retry_in", delay).Msg("webhook failed; retrying")
 	s.event(j, host, code, err, lat, WebhookRetry)
+}
+
+// attemptEvent is an attempt's entry in the message's timeline: the HTTP status, or the
+// error's words when there was no answer (or the client's delivery failed).
+func attemptEvent(j *store.WebhookJob, code int, err error, now time.Time) *store.Event {
+	if j.MessageID == "" {
+		return nil
+	}
+	e := &store.Event{At: now, Kind: store.EventWebhook, URL: timelineURL(j.URL), HTTPStatus: code, Attempt: j.Attempts}
+	if err != nil {
+		e.Detail = err.Error()
+	}
+	return e
+}
+
+// timelineURL is a webhook URL as the console may show it: without user info, query or
+// fragment, which may carry the client's secrets.
+func timelineURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.User, u.RawQuery, u.Fragment, u.RawFragment = nil, "", "", ""
+	return u.String()
 }
 
 // backoff is the wait after the n-th failed attempt.

@@ -125,6 +125,9 @@ type Claim struct {
 	// included. More than one means an earlier consumer took it and never finished: if that
 	// consumer had written the submit_sm, sending again may deliver it twice.
 	Deliveries int64
+	// Event, if set, is written to the message's timeline by Defer, in the same step (a
+	// retry and its error, or a wait for the promotional window). Not stored in the queue.
+	Event *Event `json:"-"`
 }
 
 // Queue holds the messages waiting to be sent, one queue per carrier and priority, plus the
@@ -321,6 +324,9 @@ type RecordChange struct {
 	// long message). Like Webhook they belong to the record's message (MessageID = its id),
 	// which is where the Redis store queues them.
 	MoreWebhooks []*WebhookJob
+	// Events are appended to the message's timeline in the same step, only if the record
+	// changes (a receipt's raw stat and err, say).
+	Events []Event
 }
 
 // Jobs returns the change's webhook jobs: Webhook, if set, then MoreWebhooks.
@@ -359,6 +365,9 @@ type Settlement struct {
 	Index []IndexEntry
 	// Webhook, if set, is queued in the same step.
 	Webhook *WebhookJob
+	// Events are appended to the message's timeline in the same step (submitted per part,
+	// the final status), only if Record is stored.
+	Events []Event
 }
 
 // Accepter stores new messages: their records and queue entries in one atomic step, many
@@ -391,6 +400,7 @@ type Store interface {
 	BindLeases
 	OTPs
 	Credits
+	MessageSearch
 	// Ping reports whether the store answers; readiness uses it.
 	Ping(ctx context.Context) error
 	Close() error

@@ -36,6 +36,9 @@ type WebhookJob struct {
 	// Token identifies the claim (the store's queue entry); set by ClaimWebhooks, needed by
 	// AckWebhooks, RetryWebhook and DeadWebhook. Not stored.
 	Token string `json:"-"`
+	// Event, if set, is the attempt's outcome for the message's timeline (MessageID's),
+	// written by AckWebhooks, RetryWebhook or DeadWebhook in the same step. Not stored.
+	Event *Event `json:"-"`
 }
 
 // Webhooks is the durable webhook queue: jobs due at a time, leased to one sender at a time,

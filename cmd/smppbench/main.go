@@ -149,6 +149,8 @@ type config struct {
 	redisURL            string
 	redisStats          bool // read INFO of redisURL around each run
 	ownRedis            bool
+	noSearchIndex       bool
+	noTimeline          bool
 	binds, window       int
 	runs                int
 	receiptDelay        time.Duration
@@ -179,6 +181,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.jsonOut, "json", "", "write the result as JSON to this file (an array of results with -runs above 1)")
 	fs.StringVar(&c.smppdBin, "smppd", "", "smppd binary for -self (default: next to smppbench, on PATH, or go build)")
 	fs.StringVar(&c.redisURL, "redis", envOr("REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis for -self; without -self, giving it reports Redis commands and CPU per message of the Redis smppd uses. It must be otherwise idle")
+	fs.BoolVar(&c.noSearchIndex, "no-search-index", false, "with -self: run smppd with store.search_index: false, to measure what the message search indexes cost per message")
+	fs.BoolVar(&c.noTimeline, "no-timeline", false, "with -self: run smppd with store.timeline: false, to measure what message timelines cost per message")
 	fs.BoolVar(&c.ownRedis, "own-redis", false, "with -self: start a redis-server of each run's own (from PATH; append-only, fsync always, as deploy/redis-smppd.conf) instead of -redis, so no other client's commands are counted")
 	fs.IntVar(&c.binds, "binds", 4, "binds to the simulator (-self)")
 	fs.IntVar(&c.window, "window", 100, "window per bind (-self)")
@@ -293,6 +297,12 @@ func runOnce(ctx context.Context, c config, runIndex int, stderr io.Writer) (Res
 	}
 	if c.self {
 		so := selfOptions{smppdBin: c.smppdBin, redisURL: c.redisURL, binds: c.binds, window: c.window, hookURL: hookURL, logOut: stderr}
+		if c.noSearchIndex {
+			so.store += "  search_index: false\n"
+		}
+		if c.noTimeline {
+			so.store += "  timeline: false\n"
+		}
 		if res.SimSettings, err = applyReceiptFlags(&so, c); err != nil {
 			return res, err
 		}

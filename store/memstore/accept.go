@@ -50,8 +50,13 @@ func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Durat
 	}
 	s.rmu.Lock()
 	defer s.rmu.Unlock()
+	byID := make(map[string]*store.Message, len(mcopies))
+	for _, m := range mcopies {
+		byID[m.ID] = m
+	}
 	for _, r := range rcopies {
 		s.putRecordLocked(r, exp)
+		s.records[r.ID].events = store.AcceptEvents(r, byID[r.ID], now)
 	}
 	s.sweepLocked(now.UnixNano(), sweepPerWrite)
 	s.enqueueLocked(mcopies, now)
@@ -65,6 +70,7 @@ type settlement struct {
 	rec     *store.Record
 	index   []store.IndexEntry
 	job     *store.WebhookJob
+	events  []store.Event
 }
 
 // Settle implements store.Settler. Every settlement is checked first (a bad one refuses the
@@ -93,6 +99,7 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 			}
 		}
 		c.index = append([]store.IndexEntry(nil), st.Index...)
+		c.events = append([]store.Event(nil), st.Events...)
 		if st.Webhook != nil {
 			if err := checkJob(st.Webhook); err != nil {
 				return fmt.Errorf("store: settle: %w", err)
@@ -122,6 +129,7 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 			if e := s.liveRecordLocked(st.rec.ID, now.UnixNano()); e != nil && e.rec.Rev == 0 {
 				s.rver++
 				e.rec, e.version = st.rec, s.rver
+				s.addEventsLocked(st.rec.ID, now.UnixNano(), st.events...)
 			}
 		}
 		for _, e := range st.index {

@@ -80,7 +80,13 @@ func (s *Store) open(ctx context.Context, op string) error {
 func cloneReceipt(r *store.Receipt) *store.Receipt { c := *r; return &c }
 
 // cloneJob copies a job without its Token, which is never stored.
-func cloneJob(j *store.WebhookJob) *store.WebhookJob { c := *j; c.Token = ""; return &c }
+// cloneJob copies a job without what is not stored: its claim's Token and its attempt's
+// timeline Event.
+func cloneJob(j *store.WebhookJob) *store.WebhookJob {
+	c := *j
+	c.Token, c.Event = "", nil
+	return &c
+}
 
 func checkReceipt(r *store.Receipt) error {
 	if r == nil || r.ID == "" {
@@ -308,6 +314,8 @@ func (s *Store) AckWebhooks(ctx context.Context, jobs ...*store.WebhookJob) erro
 		return err
 	}
 	d := s.dlr()
+	var acked []*store.WebhookJob
+	defer func() { s.addJobEvents(acked...) }() // after d.mu: the lock order is rmu, d.mu
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, j := range jobs {
@@ -318,6 +326,7 @@ func (s *Store) AckWebhooks(ctx context.Context, jobs ...*store.WebhookJob) erro
 		// attempt is a duplicate the receiver drops by the job's ID): match the entry only.
 		if n, e := d.entryLocked(j.Token); e != nil {
 			delete(d.jobs, n)
+			acked = append(acked, j)
 		}
 	}
 	return nil
@@ -334,12 +343,19 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 	c := cloneJob(job)
 	c.NextAt = at
 	d := s.dlr()
+	held := false
+	defer func() {
+		if held {
+			s.addJobEvents(job) // after d.mu: the lock order is rmu, d.mu
+		}
+	}()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n, e := d.heldLocked(job.Token)
 	if e == nil {
 		return nil
 	}
+	held = true
 	// The claim ends here, and the job becomes a new entry (as in Redis, where it leaves the
 	// stream for the retry set): no token of the old entry finishes it.
 	delete(d.jobs, n)
@@ -363,12 +379,19 @@ func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 		c.DeadAt = s.now()
 	}
 	d := s.dlr()
+	held := false
+	defer func() {
+		if held {
+			s.addJobEvents(job) // after d.mu: the lock order is rmu, d.mu
+		}
+	}()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n, e := d.heldLocked(job.Token)
 	if e == nil {
 		return nil
 	}
+	held = true
 	delete(d.jobs, n)
 	d.dead[c.ID] = c
 	return nil

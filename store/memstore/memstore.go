@@ -330,6 +330,13 @@ func (s *Store) Defer(ctx context.Context, carrier string, c store.Claim, at tim
 		return nil
 	}
 	s.scheduleLocked(m, at, false)
+	if c.Event != nil {
+		s.rmu.Lock()
+		if s.records != nil {
+			s.addEventsLocked(m.ID, s.now().UnixNano(), *c.Event)
+		}
+		s.rmu.Unlock()
+	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ type recEntry struct {
 	rec     *store.Record
 	expires int64 // unix nanoseconds
 	version uint64
+	events  []store.Event // the message's timeline (search.go)
 }
 
 type cidKey struct{ carrier, carrierMsgID string }
@@ -278,6 +279,7 @@ func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) 
 	}
 	recs := make([]*store.Record, len(changes))
 	jobs := make([][]*store.WebhookJob, len(changes))
+	evs := make([][]store.Event, len(changes))
 	for i, ch := range changes {
 		if ch.Record == nil || ch.Record.ID == "" {
 			return nil, errors.New("store: swap records: record without id")
@@ -289,6 +291,7 @@ func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) 
 			jobs[i] = append(jobs[i], cloneJob(j))
 		}
 		recs[i] = cloneRecord(ch.Record)
+		evs[i] = append([]store.Event(nil), ch.Events...)
 	}
 	now := s.now()
 	out := make([]store.SwapResult, len(changes))
@@ -314,6 +317,7 @@ func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) 
 			for _, j := range jobs[i] {
 				d.enqueueLocked(j, now)
 			}
+			s.addEventsLocked(r.ID, now.UnixNano(), evs[i]...)
 		}
 	}
 	return out, nil

@@ -93,11 +93,13 @@ func (g *perStream[T]) add(k streamGroup, owner int, items []T) {
 type streamGroup struct{ stream, group string }
 
 // keyValue is a settled record: its key, its JSON and the webhook stream of its shard (the
-// swap script's key beside it; settlements queue no job through it).
+// swap script's key beside it; settlements queue no job through it), and its timeline.
 type keyValue struct {
 	key string
 	val []byte
 	wh  string
+	ev  string // the message's timeline list, and
+	evs string // the events appended to it if the record is stored (joinEvents)
 }
 
 func newCommitter(c redis.UniversalClient, maxBatch int, cluster bool) *committer {
@@ -189,8 +191,8 @@ func (cm *committer) flushTx(batch []*write) {
 			finishes.add(k, i, refs)
 		}
 		for _, kv := range w.records {
-			recKeys = append(recKeys, kv.key, kv.wh)
-			recVals = append(recVals, kv.val, "0", "")
+			recKeys = append(recKeys, kv.key, kv.wh, kv.ev)
+			recVals = append(recVals, kv.val, "0", "", kv.evs)
 		}
 		for k, ids := range w.acks {
 			acks.add(k, i, ids)
@@ -410,8 +412,8 @@ func (g *swapGroup) add(w int, kv keyValue) {
 	if len(g.owners) == 0 || g.owners[len(g.owners)-1] != w {
 		g.owners = append(g.owners, w)
 	}
-	g.keys = append(g.keys, kv.key, kv.wh)
-	g.vals = append(g.vals, kv.val, "0", "")
+	g.keys = append(g.keys, kv.key, kv.wh, kv.ev)
+	g.vals = append(g.vals, kv.val, "0", "", kv.evs)
 }
 
 // ackSource acknowledges and deletes entries of one stream in one step (on a cluster, where

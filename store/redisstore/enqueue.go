@@ -173,6 +173,9 @@ func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Durat
 			for i, r := range recs {
 				cmds = append(cmds, p.Set(bg, s.keys.recKey(r.ID), recBodies[i], time.Duration(ms(ttl))*time.Millisecond))
 			}
+			n := p.Len()
+			s.acceptSearchOps(bg, p, recs, msgs, now, time.Duration(ms(ttl))*time.Millisecond)
+			cmds = append(cmds, p.Cmds()[n:]...)
 		},
 		then: func(p redis.Pipeliner) {
 			n := p.Len()

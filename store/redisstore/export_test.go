@@ -38,3 +38,8 @@ var (
 	ShardTags = shardTags[:]
 	KeySlot   = keySlot
 )
+
+// TimelineKey, NumberIndexKey and SuffixIndexKey are the message search keys (search.go).
+func (s *Store) TimelineKey(id string) string        { return s.keys.evKey(id) }
+func (s *Store) NumberIndexKey(to string) string     { return s.keys.toIdxKey(to) }
+func (s *Store) SuffixIndexKey(bucket string) string { return s.keys.sfxIdxKey(bucket) }

@@ -234,30 +234,44 @@ func (s *Store) LookupCarrierIDs(ctx context.Context, keys ...store.IndexKey) ([
 }
 
 // swapSource is the compare-and-set of SwapRecords (and, expecting revision 0 and queueing
-// no job, of Settle's records). KEYS: per change its record key and the webhook stream of
-// the record's shard (so on a cluster a call whose records share a shard is single-slot);
-// ARGV: per change its JSON, the revision it expects stored, and its webhook jobs (” for
-// none; several are joined by newlines, which JSON never contains unescaped, and each is
-// one XADD: a change with one job costs what it always did). SET … XX KEEPTTL GET writes the record and returns the old one in one command; when
-// the old one's revision is not the expected one, the old value is put back (the script is
-// atomic, so nobody sees the wrong one). The common case costs one command per change.
-// It returns per change 1 (stored), 0 (gone) or the current JSON.
-const swapSource = `
+// no job, of Settle's records). KEYS: per change its record key, the webhook stream of the
+// record's shard (so on a cluster a call whose records share a shard is single-slot) and the
+// message's timeline list (same shard); ARGV: per change its JSON, the revision it expects
+// stored, its webhook jobs (” for none; several are joined by newlines, which JSON never
+// contains unescaped, and each is one XADD: a change with one job costs what it always did)
+// and its timeline events (” for none; joined the same way: one RPUSHX for all, which
+// never creates a list without the TTL Accept gave it; past store.MaxTimelineEvents an
+// LTRIM keeps the newest, and the first two, accepted and queued, go with the oldest). SET …
+// XX KEEPTTL GET writes the record and returns the old one in one command; when the old
+// one's revision is not the expected one, the old value is put back (the script is atomic,
+// so nobody sees the wrong one). The common case costs one command per change, plus one
+// per change with events. It returns per change 1 (stored), 0 (gone) or the current JSON.
+var swapSource = `
 local out = {}
-for i = 1, #KEYS / 2 do
-  local new, want, job = ARGV[3*i-2], ARGV[3*i-1], ARGV[3*i]
-  local old = redis.call('SET', KEYS[2*i-1], new, 'XX', 'KEEPTTL', 'GET')
+for i = 1, #KEYS / 3 do
+  local new, want, job, evs = ARGV[4*i-3], ARGV[4*i-2], ARGV[4*i-1], ARGV[4*i]
+  local old = redis.call('SET', KEYS[3*i-2], new, 'XX', 'KEEPTTL', 'GET')
   if not old then
     out[i] = 0
   else
     local rev = string.match(old, '^{"rev":(%d+)') or '0'
     if rev == want then
       if job ~= '' then
-        for j in string.gmatch(job, '[^\n]+') do redis.call('XADD', KEYS[2*i], '*', 'j', j) end
+        for j in string.gmatch(job, '[^\n]+') do redis.call('XADD', KEYS[3*i-1], '*', 'j', j) end
+      end
+      if evs ~= '' then
+        local e = {}
+        for v in string.gmatch(evs, '[^\n]+') do e[#e+1] = v end
+        local n = redis.call('RPUSHX', KEYS[3*i], unpack(e))
+        while n > ` + strconv.Itoa(store.MaxTimelineEvents) + ` do
+          redis.call('LSET', KEYS[3*i], 2, '-')
+          redis.call('LREM', KEYS[3*i], 1, '-')
+          n = n - 1
+        end
       end
       out[i] = 1
     else
-      redis.call('SET', KEYS[2*i-1], old, 'XX', 'KEEPTTL')
+      redis.call('SET', KEYS[3*i-2], old, 'XX', 'KEEPTTL')
       out[i] = old
     end
   end
@@ -316,8 +330,9 @@ func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) 
 			order = append(order, gk)
 		}
 		g.idx = append(g.idx, i)
-		g.keys = append(g.keys, s.keys.recKey(r.ID), s.keys.whStreamKey(k))
-		g.args = append(g.args, b, strconv.FormatInt(r.Rev-1, 10), job)
+		evs := s.joinEvents(ch.Events)
+		g.keys = append(g.keys, s.keys.recKey(r.ID), s.keys.whStreamKey(k), s.keys.evKey(r.ID))
+		g.args = append(g.args, b, strconv.FormatInt(r.Rev-1, 10), job, evs)
 	}
 	calls := make([]*scriptCall, len(order))
 	for i, gk := range order {

@@ -27,6 +27,10 @@
 //	                                   "rev", the compare-and-set revision; in message shard k
 //	                                   (FNV-1a of the id mod 16) beside the shard's webhook
 //	                                   queue P:{m<k>.<j>}:wh… (webhooks.go)
+//	P:{m<k>.<j>}:ev:<id>       list    the message's timeline (search.go), with the record's
+//	                                   TTL; appended in the steps that change the message
+//	P:ix:to:<number>           zset    search index by destination (search.go), with a TTL
+//	P:ix:sfx:<last 4 digits>   zset    search index by the destination's last digits
 //	P:cid:<carrier>:<cmid>     string  carrier message id index: "msgID|part", with a TTL
 //	P:rlog                     stream  the receipt log (receiptlog.go)
 //	P:{dlr}:…                          unmatched receipts (receipts.go)
@@ -172,6 +176,14 @@ type Options struct {
 	// DeadRetention is how long dead webhook jobs (given up after their retries) are kept
 	// for inspection and replay; older ones are dropped as new ones arrive. Default 30 days.
 	DeadRetention time.Duration
+	// NoSearchIndex switches off the message search indexes (by number and by last digits;
+	// see search.go): Accept then writes four commands fewer per message, and the console
+	// searches by id only. Timelines are kept either way. Default false: indexes on.
+	NoSearchIndex bool
+	// NoTimeline switches off the messages' timelines (search.go): Accept then writes two
+	// commands fewer per message, later steps append nothing, and MessageTimeline shows a
+	// record's acceptance and current status only. Default false: timelines on.
+	NoTimeline bool
 	// Consumer names this store's reader in the receipt log's and the webhook queue's
 	// consumer groups; entries it reads and does not finish are handed to others after their
 	// idle time. Default: host name, process id and a random suffix.

@@ -33,7 +33,8 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 		id    string
 		idx   []store.IndexEntry
 		job   []byte
-		shard int // of the record, else of the job: where the job is queued
+		evs   string // timeline events (joinEvents), appended if the record is stored
+		shard int    // of the record, else of the job: where the job is queued
 	}
 	preps := make([]prepared, len(ss))
 	finishes := map[streamGroup][]claimRef{}
@@ -46,6 +47,7 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 			}
 			p.rec, p.id = b, st.Record.ID
 			p.shard = shardOf(st.Record.ID)
+			p.evs = s.joinEvents(st.Events)
 		}
 		for _, e := range st.Index {
 			if err := valid.Carrier(e.Carrier); err != nil {
@@ -77,7 +79,7 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 	w := &write{finishes: finishes}
 	for _, p := range preps {
 		if p.rec != nil {
-			w.records = append(w.records, keyValue{s.keys.recKey(p.id), p.rec, s.keys.whStreamKey(p.shard)})
+			w.records = append(w.records, keyValue{s.keys.recKey(p.id), p.rec, s.keys.whStreamKey(p.shard), s.keys.evKey(p.id), p.evs})
 		}
 	}
 	w.add = func(pl redis.Pipeliner) {
@@ -186,14 +188,16 @@ func (s *Store) Ack(ctx context.Context, carrier string, claims ...store.Claim) 
 // deferScript finishes entry ARGV[2] of stream KEYS[1] (group ARGV[1]) if the claim
 // (delivery ARGV[6] to consumer ARGV[7]) still owns it, and then adds message ARGV[4] to the
 // scheduled zset KEYS[2] with score ARGV[3] and, given KEYS[3] (not on a cluster: another
-// slot), its carrier ARGV[5] to the set KEYS[3]. Returns 1 if it did, 0 if the claim did not
-// own the entry.
+// slot), its carrier ARGV[5] to the set KEYS[3] and timeline event ARGV[8] (if not empty)
+// to the message's timeline KEYS[4]. Returns 1 if it did, 0 if the claim did not own the
+// entry.
 var deferScript = redis.NewScript(ownedLua + `
 if not owned(KEYS[1], ARGV[1], ARGV[2], ARGV[6], ARGV[7]) then return 0 end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 if KEYS[3] then redis.call('SADD', KEYS[3], ARGV[5]) end
+if KEYS[4] and ARGV[8] ~= '' then redis.call('RPUSHX', KEYS[4], ARGV[8]) end
 return 1
 `)
 
@@ -225,12 +229,20 @@ func (s *Store) Defer(ctx context.Context, carrier string, c store.Claim, at tim
 	}
 	keys := []string{s.keys.streamKey(carrier, ref.prio), s.keys.schedKey(m.Carrier)}
 	if !s.cluster {
-		keys = append(keys, s.keys.schedSetKey())
+		keys = append(keys, s.keys.schedSetKey(), s.keys.evKey(m.ID))
 	}
+	ev := s.eventArg(c.Event)
 	done, err := deferScript.Run(ctx, s.c, keys, s.opts.Group, ref.id, at.UnixMilli(), body, m.Carrier,
-		strconv.FormatInt(ref.deliveries, 10), ref.consumer).Int()
+		strconv.FormatInt(ref.deliveries, 10), ref.consumer, ev).Int()
 	if err == nil && done == 1 && s.cluster {
-		err = s.c.SAdd(ctx, s.keys.schedSetKey(), m.Carrier).Err()
+		// The set and the timeline are other slots: one pipeline after the script.
+		_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.SAdd(ctx, s.keys.schedSetKey(), m.Carrier)
+			if ev != "" {
+				p.RPushX(ctx, s.keys.evKey(m.ID), ev)
+			}
+			return nil
+		})
 	}
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)

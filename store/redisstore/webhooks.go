@@ -460,6 +460,7 @@ func (s *Store) AckWebhooks(ctx context.Context, jobs ...*store.WebhookJob) erro
 		return err
 	}
 	acks := map[streamGroup][]string{}
+	var evs [][2]string // timeline key, event: RPUSHX in the same batch
 	for _, j := range jobs {
 		if j == nil {
 			continue
@@ -467,12 +468,23 @@ func (s *Store) AckWebhooks(ctx context.Context, jobs ...*store.WebhookJob) erro
 		if k, id, _, ok := parseWhToken(j.Token); ok {
 			sg := streamGroup{s.keys.whStreamKey(k), webhookGroup}
 			acks[sg] = append(acks[sg], id)
+			if ev := s.eventArg(j.Event); ev != "" && j.MessageID != "" {
+				evs = append(evs, [2]string{s.keys.evKey(j.MessageID), ev})
+			}
 		}
 	}
 	if len(acks) == 0 {
 		return nil
 	}
-	if err := s.commit.do(ctx, &write{acks: acks}); err != nil {
+	w := &write{acks: acks}
+	if len(evs) > 0 {
+		w.add = func(p redis.Pipeliner) {
+			for _, e := range evs {
+				p.RPushX(context.Background(), e[0], e[1])
+			}
+		}
+	}
+	if err := s.commit.do(ctx, w); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
@@ -488,11 +500,28 @@ redis.call('XACK', KEYS[1], ARGV[3], ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
 `
 
-// retryJobScript: KEYS stream, retry zset; ARGV entry id, deliveries, group, JSON, due ms.
+// timelineEvent is the Lua tail of RetryWebhook and DeadWebhook: given the message's
+// timeline key (KEYS[n], in the job's shard) the attempt's event ARGV[m] is appended.
+func timelineEvent(n, m int) string {
+	return fmt.Sprintf("if KEYS[%d] and ARGV[%d] ~= '' then redis.call('RPUSHX', KEYS[%d], ARGV[%d]) end\n", n, m, n, m)
+}
+
+// retryJobScript: KEYS stream, retry zset, [timeline]; ARGV entry id, deliveries, group,
+// JSON, due ms, event.
 var retryJobScript = redis.NewScript(heldCheck + `
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+` + timelineEvent(3, 6) + `
 return 1
 `)
+
+// jobEventKeys appends the timeline key of job's message to keys, when the job has an event
+// and a message in its shard k (so the script stays single-slot on a cluster).
+func (s *Store) jobEventKeys(keys []string, k int, job *store.WebhookJob) []string {
+	if job.Event != nil && !s.opts.NoTimeline && job.MessageID != "" && shardOf(job.MessageID) == k {
+		return append(keys, s.keys.evKey(job.MessageID))
+	}
+	return keys
+}
 
 // RetryWebhook implements store.Webhooks: the job waits in its shard's retry set.
 func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time.Time) error {
@@ -510,8 +539,8 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	keys := []string{s.keys.whStreamKey(k), s.keys.whRetryKey(k)}
-	if err := retryJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, b, at.UnixMilli()).Err(); err != nil {
+	keys := s.jobEventKeys([]string{s.keys.whStreamKey(k), s.keys.whRetryKey(k)}, k, job)
+	if err := retryJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, b, at.UnixMilli(), s.eventArg(job.Event)).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
@@ -522,6 +551,7 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 // go in each call, so the dead-letter store keeps Options.DeadRetention of history.
 var deadJobScript = redis.NewScript(fileAndTrim + heldCheck + `
 fileAndTrim(KEYS[3], KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+` + timelineEvent(4, 8) + `
 return 1
 `)
 
@@ -543,9 +573,9 @@ func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	keys := []string{s.keys.whStreamKey(k), s.keys.deadKey(k), s.keys.deadIdxKey(k)}
+	keys := s.jobEventKeys([]string{s.keys.whStreamKey(k), s.keys.deadKey(k), s.keys.deadIdxKey(k)}, k, job)
 	cutoff := time.Now().Add(-s.opts.DeadRetention).UnixMilli()
-	if err := deadJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, job.ID, b, c.DeadAt.UnixMilli(), cutoff).Err(); err != nil {
+	if err := deadJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, job.ID, b, c.DeadAt.UnixMilli(), cutoff, s.eventArg(job.Event)).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil
