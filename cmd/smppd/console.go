@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -24,12 +23,7 @@ import (
 func (d *daemon) mountConsole(mux *http.ServeMux, engine *dlt.Engine) error {
 	o := d.cfg.ConsoleOptions()
 	o.Records = d.store
-	if s, ok := d.store.(store.MessageSearch); ok {
-		o.Search = s
-	} else {
-		o.Search = recordSearch{d.store}
-		d.log.Warn().Msg("console: this store keeps no search indexes; messages are found by session id only")
-	}
+	o.Search = d.store
 	o.Carriers = carriersView{d: d.disp, errs: d.linkErrs, self: d.member.Consumer()}
 	o.Webhooks = webhooksView{s: d.sender, c: d.corr}
 	o.Registry = engine
@@ -183,40 +177,4 @@ func (v accountsView) Accounts(ctx context.Context) []console.AccountView {
 		out = append(out, av)
 	}
 	return out
-}
-
-// recordSearch finds messages by session id alone, for a store without search indexes; its
-// timeline is what the record itself says (accepted, sent, last status).
-type recordSearch struct{ r store.Records }
-
-var errNoIndexes = errors.New("this store keeps no search indexes: search by session id")
-
-func (s recordSearch) SearchMessages(ctx context.Context, q store.MessageQuery) (store.MessagePage, error) {
-	if q.ID == "" {
-		return store.MessagePage{}, errNoIndexes
-	}
-	r, err := s.r.GetRecord(ctx, q.ID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && q.Account != "" && r.Account != q.Account) {
-		return store.MessagePage{}, nil
-	}
-	if err != nil {
-		return store.MessagePage{}, err
-	}
-	return store.MessagePage{Records: []*store.Record{r}}, nil
-}
-
-func (s recordSearch) MessageTimeline(ctx context.Context, id string) ([]store.Event, error) {
-	r, err := s.r.GetRecord(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	evs := []store.Event{{At: r.AcceptedAt, Kind: store.EventAccepted}}
-	if !r.SentAt.IsZero() {
-		evs = append(evs, store.Event{At: r.SentAt, Kind: store.EventSubmitted, Carrier: r.Carrier, Part: r.Parts,
-			Detail: fmt.Sprintf("%d part(s), %d attempt(s)", max(r.Parts, 1), max(r.Attempts, 1))})
-	}
-	if r.Status.Final() {
-		evs = append(evs, store.Event{At: r.StatusAt, Kind: store.EventFinal, Status: r.Status, Err: r.ErrorCode, Detail: r.Reason})
-	}
-	return evs, nil
 }

@@ -22,8 +22,6 @@ import (
 	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smsc"
 	"github.com/smppd/smppd/smsc/smsctest"
-	"github.com/smppd/smppd/store"
-	"github.com/smppd/smppd/store/memstore"
 )
 
 // chromium returns the browser the console tests drive: Debian's chromium (apt-get install
@@ -270,17 +268,17 @@ func TestConsoleInBrowser(t *testing.T) {
 	login("admin", consoleAdminPass)
 	do("logged in", chromedp.WaitVisible(chromedp.ID("q")))
 
-	// Search for the message by its session id (and by its last digits when the store keeps
-	// search indexes), and open it.
+	// Search for the message by its session id, by its last digits and by its full number,
+	// and open it.
 	do("search", chromedp.SetValue(chromedp.ID("q"), id), navigating(chromedp.Submit(chromedp.ID("search"))))
 	if results := text("#results"); !strings.Contains(results, id) || !strings.Contains(results, to) {
 		t.Fatalf("search by id: %q", results)
 	}
-	if _, ok := any(memstore.New()).(store.MessageSearch); ok {
-		do("search by digits", chromedp.Navigate(opsURL+"/console/messages"), chromedp.SetValue(chromedp.ID("q"), "0042"),
+	for _, q := range []string{"0042", to} {
+		do("search by number "+q, chromedp.Navigate(opsURL+"/console/messages"), chromedp.SetValue(chromedp.ID("q"), q),
 			navigating(chromedp.Submit(chromedp.ID("search"))))
 		if results := text("#results"); !strings.Contains(results, id) {
-			t.Fatalf("search by the last digits: %q", results)
+			t.Fatalf("search by number %s: %q", q, results)
 		}
 	}
 	do("search page", shot("messages"))
