@@ -53,10 +53,18 @@ func decodeJSON[T any](vals []any) []*T {
 // entry with: the value in a hash, its id in a sorted set scored by time, and up to 100
 // entries scored at or before cutoff dropped from both, so that the collection trims itself a
 // little on every write instead of needing a sweeper.
+// Both keys then live at least until keep (unix ms), and no longer than the last write
+// needs: an idle collection expires whole (it holds phone numbers; see sweep.go).
 const fileAndTrim = `
-local function fileAndTrim(zset, hash, id, value, score, cutoff)
+local function keepUntil(key, at)
+  if redis.call('PTTL', key) < 0 then redis.call('PEXPIREAT', key, at)
+  else redis.call('PEXPIREAT', key, at, 'GT') end
+end
+local function fileAndTrim(zset, hash, id, value, score, cutoff, keep)
   redis.call('HSET', hash, id, value)
   redis.call('ZADD', zset, score, id)
+  keepUntil(zset, keep)
+  keepUntil(hash, keep)
   local old = redis.call('ZRANGE', zset, '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, 100)
   for _, o in ipairs(old) do
     redis.call('ZREM', zset, o)
@@ -66,9 +74,9 @@ end
 `
 
 // unmatchScript: KEYS unmatched zset, unmatched data; ARGV id, JSON, expiry ms, now ms.
-// Files the receipt and drops up to 100 expired entries.
+// Files the receipt and drops up to 100 expired entries; the keys live until the expiry.
 var unmatchScript = redis.NewScript(fileAndTrim + `
-fileAndTrim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+fileAndTrim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[3])
 return 0
 `)
 

@@ -147,6 +147,12 @@ import (
 // DefaultPrefix is Options.Prefix's default.
 const DefaultPrefix = "smppd"
 
+// DefaultDeadRetention is Options.DeadRetention's default: 90 days, as long as delivery logs.
+const DefaultDeadRetention = 90 * 24 * time.Hour
+
+// DefaultQuarantineRetention is Options.QuarantineRetention's default.
+const DefaultQuarantineRetention = 30 * 24 * time.Hour
+
 // Options configure a Store. The zero value gives the documented defaults.
 type Options struct {
 	// Prefix starts every key, followed by ':'. Instances that share queues and records use
@@ -170,8 +176,22 @@ type Options struct {
 	// AppendReceipts). Default 1024.
 	MaxBatch int
 	// DeadRetention is how long dead webhook jobs (given up after their retries) are kept
-	// for inspection and replay; older ones are dropped as new ones arrive. Default 30 days.
+	// for inspection and replay: older ones are dropped as new ones arrive and by the
+	// periodic sweep (sweep.go), and the dead letters' keys expire DeadRetention after the
+	// last one. Default DefaultDeadRetention.
 	DeadRetention time.Duration
+	// QuarantineRetention is how long undecodable queue entries are kept in P:bad (they
+	// hold message bodies, texts sealed): older ones are swept, and the list expires this
+	// long after its last entry. Default DefaultQuarantineRetention.
+	QuarantineRetention time.Duration
+	// TextKey seals message texts at rest (AES-256-GCM; TextKeySize bytes): every queue
+	// entry, scheduled message, cancel index entry and quarantined entry holds its text
+	// sealed with it (codec.go). Default: none, texts in plaintext; smppd always sets one
+	// (store.text_key, or derived from otp.key).
+	TextKey []byte
+	// TextKeysOld are earlier text keys: texts sealed with them still open, nothing new is
+	// sealed with them (key rotation, docs/operations.md). Default: none.
+	TextKeysOld [][]byte
 	// Consumer names this store's reader in the receipt log's and the webhook queue's
 	// consumer groups; entries it reads and does not finish are handed to others after their
 	// idle time. Default: host name, process id and a random suffix.
@@ -204,7 +224,10 @@ func (o *Options) setDefaults() error {
 		o.Consumer = store.ConsumerName()
 	}
 	if o.DeadRetention <= 0 {
-		o.DeadRetention = 30 * 24 * time.Hour
+		o.DeadRetention = DefaultDeadRetention
+	}
+	if o.QuarantineRetention <= 0 {
+		o.QuarantineRetention = DefaultQuarantineRetention
 	}
 	switch {
 	case strings.ContainsAny(o.Prefix, " \t\r\n"):
@@ -235,7 +258,8 @@ type Store struct {
 	opts      Options
 	keys      keyspace // every key name (layout.go)
 	ownClient bool
-	cluster   bool // c is a *redis.ClusterClient
+	cluster   bool      // c is a *redis.ClusterClient
+	text      *textRing // seals message texts (codec.go); nil: plaintext
 	closed    atomic.Bool
 
 	groups sync.Map // stream key → struct{}: consumer groups known to exist
@@ -246,10 +270,20 @@ type Store struct {
 
 	lastPromote  atomic.Int64  // unix ms of the last move of due webhook retries
 	lastTakeover atomic.Int64  // unix ms of the last takeover of expired webhook leases
+	lastSweep    atomic.Int64  // unix ms of the last sweep of aged entries (sweep.go)
 	whRotor      atomic.Uint64 // the shard a webhook claim starts at, turned by every claim
 	healed       sync.Map      // carrier → time of its last healDue (cluster only)
 
 	stash claimStash // claims read beyond n, kept for the consumer's next Claim (claim.go)
+}
+
+// TextKeyID is the id of the key new texts are sealed with, "" when texts are kept in
+// plaintext (no Options.TextKey).
+func (s *Store) TextKeyID() string {
+	if s.text == nil {
+		return ""
+	}
+	return s.text.cur
 }
 
 var (
@@ -266,7 +300,11 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Store{c: client, opts: opts, keys: keyspace(opts.Prefix)}
+	text, err := newTextRing(opts.TextKey, opts.TextKeysOld)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{c: client, opts: opts, keys: keyspace(opts.Prefix), text: text}
 	_, s.cluster = client.(*redis.ClusterClient)
 	s.commit = newCommitter(client, opts.MaxBatch, s.cluster)
 	return s, nil

@@ -219,7 +219,7 @@ func (s *Store) Defer(ctx context.Context, carrier string, c store.Claim, at tim
 	if !ok {
 		return nil // not a pending claim of this carrier: nothing to finish
 	}
-	body, err := marshalMsg(&m)
+	body, err := s.marshalMsg(&m)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -278,7 +278,7 @@ func (s *Store) Move(ctx context.Context, from string, c store.Claim, to string)
 	if !ok {
 		return nil
 	}
-	body, err := marshalMsg(&m)
+	body, err := s.marshalMsg(&m)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}

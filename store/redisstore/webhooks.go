@@ -243,6 +243,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 			calls[k] = &scriptCall{script: promoteJobsScript, keys: []string{s.keys.whRetryKey(k), s.keys.whStreamKey(k)},
 				args: []any{now.UnixMilli(), 1000}}
 		}
+		calls = append(calls, s.sweepCalls(now, &s.lastSweep)...) // every sweepEvery (sweep.go)
 		if err := s.runScripts(ctx, calls); err != nil {
 			return nil, fmt.Errorf("store: %s: %w", op, err)
 		}
@@ -518,10 +519,11 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 }
 
 // deadJobScript: KEYS stream, dead, deadidx; ARGV entry id, deliveries, group, job id,
-// JSON, dead ms, and the cutoff (ms) before which dead jobs are dropped: up to 100 of those
-// go in each call, so the dead-letter store keeps Options.DeadRetention of history.
+// JSON, dead ms, the cutoff (ms) before which dead jobs are dropped (up to 100 of those go
+// in each call, so the dead-letter store keeps Options.DeadRetention of history), and the
+// time (ms) until which the keys must live: now + DeadRetention.
 var deadJobScript = redis.NewScript(fileAndTrim + heldCheck + `
-fileAndTrim(KEYS[3], KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
+fileAndTrim(KEYS[3], KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 return 1
 `)
 
@@ -544,8 +546,9 @@ func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	keys := []string{s.keys.whStreamKey(k), s.keys.deadKey(k), s.keys.deadIdxKey(k)}
-	cutoff := time.Now().Add(-s.opts.DeadRetention).UnixMilli()
-	if err := deadJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, job.ID, b, c.DeadAt.UnixMilli(), cutoff).Err(); err != nil {
+	now := time.Now()
+	cutoff, until := now.Add(-s.opts.DeadRetention).UnixMilli(), now.Add(s.opts.DeadRetention).UnixMilli()
+	if err := deadJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, job.ID, b, c.DeadAt.UnixMilli(), cutoff, until).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil

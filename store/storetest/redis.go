@@ -20,6 +20,15 @@ func RedisURL() string {
 	return "redis://127.0.0.1:6379/0"
 }
 
+// TextKey is the key the tests' Redis stores seal message texts with, as smppd's always do.
+var TextKey = func() []byte {
+	k, err := redisstore.DeriveTextKey([]byte("storetest text key"))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
 // UniquePrefix returns a key prefix no other test uses.
 func UniquePrefix(t testing.TB) string {
 	var b [6]byte
@@ -33,7 +42,7 @@ func UniquePrefix(t testing.TB) string {
 // instances); each cleans up after itself. A Redis that does not answer fails the test.
 func OpenRedis(t testing.TB, prefix string) *redisstore.Store {
 	t.Helper()
-	st, err := redisstore.Open(context.Background(), RedisURL(), redisstore.Options{Prefix: prefix})
+	st, err := redisstore.Open(context.Background(), RedisURL(), redisstore.Options{Prefix: prefix, TextKey: TextKey})
 	if err != nil {
 		t.Fatalf("Redis at %s: %v", RedisURL(), err)
 	}
