@@ -134,3 +134,85 @@ func TestNoTextAtRest(t *testing.T) {
 		t.Fatalf("cancel: %+v, %v", got, err)
 	}
 }
+
+// TestNoBodyAtRest: the receipt log's PDUs and the webhook jobs' bodies (queued, retried,
+// dead) are sealed, and come back whole; dead letters expire with their retention.
+func TestNoBodyAtRest(t *testing.T) {
+	c := newClient(t)
+	p := uniquePrefix()
+	deleteKeys(t, c, p)
+	ctx := context.Background()
+	s := storeWithKeys(t, c, p, keyOf(9))
+	pdu := []byte("id:abc stat:DELIVRD text:Your OTP is 612345")
+	if err := s.AppendReceipts(ctx, &store.LoggedPDU{Carrier: "jio", Bind: "b1", Body: pdu}); err != nil {
+		t.Fatal(err)
+	}
+	jobs := []*store.WebhookJob{
+		{ID: "j1", URL: "https://example.com/a", ContentType: "application/json", Body: `{"SmsTo":"9812345678","text":"code 612346"}`, CreatedAt: time.Now()},
+		{ID: "j2", URL: "https://example.com/b", ContentType: "application/json", Body: `{"text":"code 612347"}`, CreatedAt: time.Now()},
+	}
+	if _, err := s.EnqueueWebhooks(ctx, jobs...); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := s.ClaimWebhooks(ctx, time.Now(), time.Minute, 10)
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("claim webhooks: %v, %v", claimed, err)
+	}
+	for _, j := range claimed {
+		want := jobs[0].Body
+		if j.ID == "j2" {
+			want = jobs[1].Body
+			if err := s.DeadWebhook(ctx, j); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := s.RetryWebhook(ctx, j, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if j.Body != want {
+			t.Fatalf("job %s body %q, want %q", j.ID, j.Body, want)
+		}
+	}
+	dump := storetest.DumpRedis(t, c, p)
+	for _, secret := range []string{"612345", "612346", "612347", "9812345678"} {
+		if strings.Contains(dump, secret) {
+			t.Fatalf("%s at rest in plaintext:\n%s", secret, dump)
+		}
+	}
+	got, err := s.ReadReceiptLog(ctx, "r1", 10, time.Second)
+	if err != nil || len(got) != 1 || string(got[0].Body) != string(pdu) {
+		t.Fatalf("receipt log: %v, %v", got, err)
+	}
+	dead, err := s.DeadWebhooks(ctx, 10)
+	if err != nil || len(dead) != 1 || dead[0].Body != jobs[1].Body {
+		t.Fatalf("dead letters: %v, %v", dead, err)
+	}
+	// The dead letters' keys expire by themselves, at most the retention after the last one.
+	deadKeys := dumpKeys(dump, ":wh:dead")
+	if len(deadKeys) != 2 {
+		t.Fatalf("dead letter keys %q, want the hash and its index", deadKeys)
+	}
+	for _, k := range deadKeys {
+		if ttl := c.PTTL(ctx, k).Val(); ttl <= 0 || ttl > redisstore.DefaultDeadRetention {
+			t.Fatalf("%s TTL %v, want at most %v", k, ttl, redisstore.DefaultDeadRetention)
+		}
+	}
+	// The sweep drops a dead letter past its retention even when no new one arrives.
+	if err := s.Sweep(ctx, time.Now().Add(redisstore.DefaultDeadRetention+time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if dead, err := s.DeadWebhooks(ctx, 10); err != nil || len(dead) != 0 {
+		t.Fatalf("dead letters after their retention: %v, %v", dead, err)
+	}
+}
+
+// dumpKeys returns the keys of a DumpRedis output that contain part.
+func dumpKeys(dump, part string) []string {
+	var out []string
+	for _, line := range strings.Split(dump, "\n") {
+		k, _, _ := strings.Cut(line, " (")
+		if strings.Contains(k, part) {
+			out = append(out, k)
+		}
+	}
+	return out
+}

@@ -222,3 +222,51 @@ func (s *Store) sealRaw(entryID, body string) string {
 	b, _ := json.Marshal(map[string]string{"sealed_raw": s.text.seal(entryID, body)})
 	return string(b)
 }
+
+// wireJob is a webhook job as stored: its body (a delivery report: phone number, callback
+// values; or an MO: a subscriber's words) is sealed like message texts, with "wh:" and the
+// job id as the additional data. Jobs written before sealing have "body": they still decode.
+type wireJob struct {
+	store.WebhookJob
+	Body       string `json:"body,omitempty"`
+	SealedBody string `json:"sealed_body,omitempty"`
+}
+
+func jobAAD(id string) string { return "wh:" + id }
+
+// marshalJob encodes a webhook job for its queue, retry set or dead letters: the one writer.
+func (s *Store) marshalJob(j *store.WebhookJob) ([]byte, error) {
+	if j == nil || j.ID == "" || j.URL == "" {
+		return nil, errors.New("webhook job without id or url")
+	}
+	w := wireJob{WebhookJob: *j}
+	if s.text == nil {
+		w.Body = j.Body
+	} else if j.Body != "" {
+		w.SealedBody = s.text.seal(jobAAD(j.ID), j.Body)
+	}
+	w.WebhookJob.Body = ""
+	b, err := json.Marshal(&w)
+	if err != nil {
+		return nil, fmt.Errorf("webhook job %s: %w", j.ID, err)
+	}
+	return b, nil
+}
+
+// unmarshalJob decodes what marshalJob wrote (or a job written before sealing).
+func (s *Store) unmarshalJob(b []byte) (*store.WebhookJob, error) {
+	var w wireJob
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, err
+	}
+	j := &w.WebhookJob
+	j.Body = w.Body
+	if w.SealedBody != "" {
+		body, err := s.text.open(jobAAD(j.ID), w.SealedBody)
+		if err != nil {
+			return nil, fmt.Errorf("webhook job %s: %w", j.ID, err)
+		}
+		j.Body = body
+	}
+	return j, nil
+}

@@ -57,7 +57,7 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 		}
 		p.idx = st.Index
 		if st.Webhook != nil {
-			b, err := marshalJob(st.Webhook)
+			b, err := s.marshalJob(st.Webhook)
 			if err != nil {
 				return fmt.Errorf("store: settle: %w", err)
 			}

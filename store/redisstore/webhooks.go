@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -37,17 +36,6 @@ var _ store.Webhooks = (*Store)(nil)
 // webhookGroup is the consumer group of the webhook stream.
 const webhookGroup = "webhooks"
 
-func marshalJob(j *store.WebhookJob) ([]byte, error) {
-	if j == nil || j.ID == "" || j.URL == "" {
-		return nil, errors.New("webhook job without id or url")
-	}
-	b, err := json.Marshal(j)
-	if err != nil {
-		return nil, fmt.Errorf("webhook job %s: %w", j.ID, err)
-	}
-	return b, nil
-}
-
 // jobShard is the message shard whose webhook queue takes a job queued on its own: its
 // message's shard (so that a message's jobs share a queue however they were queued), else
 // its id's.
@@ -73,7 +61,7 @@ func (s *Store) EnqueueWebhooks(ctx context.Context, jobs ...*store.WebhookJob) 
 	byShard := map[int][]int{}
 	bodies := make([][]byte, len(jobs))
 	for i, j := range jobs {
-		b, err := marshalJob(j)
+		b, err := s.marshalJob(j)
 		if err != nil {
 			return 0, fmt.Errorf("store: %s: %w", op, err)
 		}
@@ -441,8 +429,8 @@ func (s *Store) decodeJobs(ctx context.Context, vals []any, shard func(keyIndex 
 // decodeJob decodes a claimed job entry of shard k; one that does not decode is no job
 // anyone can send: it is dropped rather than left to block the queue.
 func (s *Store) decodeJob(ctx context.Context, k int, id, body string, deliveries int64) *store.WebhookJob {
-	j := new(store.WebhookJob)
-	if body == "" || json.Unmarshal([]byte(body), j) != nil || j.ID == "" {
+	j, err := s.unmarshalJob([]byte(body))
+	if body == "" || err != nil || j.ID == "" {
 		key := s.keys.whStreamKey(k)
 		s.c.XAck(ctx, key, webhookGroup, id)
 		s.c.XDel(ctx, key, id)
@@ -507,7 +495,7 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 	}
 	c := *job
 	c.NextAt = at
-	b, err := json.Marshal(&c)
+	b, err := s.marshalJob(&c)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -541,7 +529,7 @@ func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 	if c.DeadAt.IsZero() {
 		c.DeadAt = time.Now()
 	}
-	b, err := json.Marshal(&c)
+	b, err := s.marshalJob(&c)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
