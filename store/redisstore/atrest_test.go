@@ -216,3 +216,30 @@ func dumpKeys(dump, part string) []string {
 	}
 	return out
 }
+
+// TestUnmatchedReceiptTextSealed: an unmatched receipt's text (the start of its message)
+// rests sealed and reads back whole; its keys expire with the receipt.
+func TestUnmatchedReceiptTextSealed(t *testing.T) {
+	c := newClient(t)
+	p := uniquePrefix()
+	deleteKeys(t, c, p)
+	ctx := context.Background()
+	s := storeWithKeys(t, c, p, keyOf(9))
+	r := &store.Receipt{ID: "r1", Carrier: "jio", Key: "k1", Text: "id:1 stat:DELIVRD text:Your OTP is 644321", ReceivedAt: time.Now()}
+	if err := s.Unmatch(ctx, r, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	dump := storetest.DumpRedis(t, c, p)
+	if strings.Contains(dump, "644321") {
+		t.Fatalf("receipt text at rest in plaintext:\n%s", dump)
+	}
+	for _, k := range dumpKeys(dump, "unmatched") {
+		if ttl := c.PTTL(ctx, k).Val(); ttl <= 0 || ttl > time.Hour {
+			t.Fatalf("%s TTL %v, want at most 1h", k, ttl)
+		}
+	}
+	got, err := s.Unmatched(ctx, 10)
+	if err != nil || len(got) != 1 || got[0].Text != r.Text {
+		t.Fatalf("unmatched: %+v, %v", got, err)
+	}
+}

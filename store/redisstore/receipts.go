@@ -91,7 +91,14 @@ func (s *Store) Unmatch(ctx context.Context, r *store.Receipt, ttl time.Duration
 	if ttl <= 0 {
 		ttl = store.DefaultUnmatchedTTL
 	}
-	b, err := json.Marshal(r)
+	w := wireReceipt{Receipt: *r}
+	if s.text == nil {
+		w.Text = r.Text
+	} else if r.Text != "" {
+		w.SealedText = s.text.seal(receiptAAD(r.ID), r.Text)
+	}
+	w.Receipt.Text = ""
+	b, err := json.Marshal(&w)
 	if err != nil {
 		return fmt.Errorf("store: unmatch receipt: %w", err)
 	}
@@ -115,8 +122,32 @@ func (s *Store) Unmatched(ctx context.Context, n int) ([]*store.Receipt, error) 
 	}
 	ids, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.keys.unmatchedKey(), Start: "+inf",
 		Stop: strconv.FormatInt(time.Now().UnixMilli(), 10), ByScore: true, Rev: true, Count: int64(n)}).Result()
-	return hashValues[store.Receipt](ctx, s, op, s.keys.unmatchedDataKey(), ids, err)
+	rs, err := hashValues[wireReceipt](ctx, s, op, s.keys.unmatchedDataKey(), ids, err)
+	out := make([]*store.Receipt, 0, len(rs))
+	for _, w := range rs {
+		r := &w.Receipt
+		r.Text = w.Text
+		if w.SealedText != "" {
+			t, oerr := s.text.open(receiptAAD(r.ID), w.SealedText)
+			if oerr != nil {
+				t = "(" + oerr.Error() + ")" // shown to the operator; the rest of the receipt stands
+			}
+			r.Text = t
+		}
+		out = append(out, r)
+	}
+	return out, err
 }
+
+// wireReceipt is an unmatched receipt as stored: its text (a receipt's text: field is the
+// start of its message, an OTP code fits in it) sealed like message texts (codec.go).
+type wireReceipt struct {
+	store.Receipt
+	Text       string `json:"text,omitempty"`
+	SealedText string `json:"sealed_text,omitempty"`
+}
+
+func receiptAAD(id string) string { return "rcpt:" + id }
 
 // hashValues reads the JSON values of ids (found by an index query that returned err) from
 // the hash at key, in the ids' order: the lists of unmatched receipts and dead letters are a
