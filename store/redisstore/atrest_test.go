@@ -52,7 +52,8 @@ func TestTextKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := before.Enqueue(ctx, m2); err != nil {
+	rec := &store.Record{ID: m2.ID, Account: "a", Carrier: "jio", To: m2.To, Status: store.StatusAccepted, AcceptedAt: time.Now()}
+	if err := before.Accept(ctx, []*store.Record{rec}, time.Hour, m2); err != nil {
 		t.Fatal(err)
 	}
 	dropped := storeWithKeys(t, c, p, newKey) // the old key dropped too soon
@@ -81,6 +82,11 @@ func TestTextKeyRotation(t *testing.T) {
 	if ttl := c.PTTL(ctx, p+":bad").Val(); ttl <= 0 || ttl > redisstore.DefaultQuarantineRetention {
 		t.Fatalf("P:bad TTL %v, want at most %v", ttl, redisstore.DefaultQuarantineRetention)
 	}
+	// The client's status query says why it was never sent.
+	if got, err := dropped.GetRecord(ctx, m2.ID); err != nil || got.Status != store.StatusFailed || !strings.Contains(got.Reason, redisstore.TextKeyID(oldKey)) {
+		t.Fatalf("record of the unopenable message: %+v, %v", got, err)
+	}
+
 	// The sweep drops quarantined entries past their age.
 	if err := dropped.Sweep(ctx, time.Now().Add(redisstore.DefaultQuarantineRetention-time.Hour)); err != nil {
 		t.Fatal(err)

@@ -339,8 +339,39 @@ func (s *Store) decode(ctx context.Context, carrier, consumer string, raw []rawE
 		if err := s.quarantine(ctx, carrier, bad); err != nil {
 			return claims, err
 		}
+		s.failUnsealable(ctx, bad)
 	}
 	return claims, nil
+}
+
+// errNotFailed leaves a record that is already final as it is.
+var errNotFailed = errors.New("record already final")
+
+// failUnsealable marks the records of quarantined messages whose text could not be opened
+// (an *UnknownTextKeyError: the key was dropped from the ring too soon) FAILED with that
+// reason, so that the client's status query says why the message was never sent. Best
+// effort, off the hot path: the quarantine entry is the durable trace.
+func (s *Store) failUnsealable(ctx context.Context, bad []rawEntry) {
+	for _, r := range bad {
+		var uk *UnknownTextKeyError
+		if !errors.As(r.err, &uk) {
+			continue
+		}
+		var env struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal([]byte(r.body), &env) != nil || env.ID == "" {
+			continue
+		}
+		now := time.Now()
+		_, _ = s.UpdateRecord(ctx, env.ID, func(rec *store.Record) error {
+			if rec.Status.Final() {
+				return errNotFailed
+			}
+			rec.Status, rec.Reason, rec.StatusAt = store.StatusFailed, "not sent: "+uk.Error(), now
+			return nil
+		})
+	}
 }
 
 // maxQuarantined bounds the quarantine list: the newest entries are kept for inspection.
