@@ -31,7 +31,8 @@ func (c *Config) TextKeySource() string {
 	return "none"
 }
 
-// textKeys decodes the text keys (validateStore has checked them).
+// textKeys decodes the text keys (validateTextKeys has checked them); with a text_key, the
+// key derived from otp.key is the last old key.
 func (c *Config) textKeys() (cur []byte, old [][]byte) {
 	switch {
 	case c.Store.TextKey != "":
@@ -42,6 +43,12 @@ func (c *Config) textKeys() (cur []byte, old [][]byte) {
 	for _, k := range c.Store.TextKeysOld {
 		b, _ := base64.StdEncoding.DecodeString(k)
 		old = append(old, b)
+	}
+	if c.Store.TextKey != "" && c.OTP.Key != "" {
+		// The key derived from otp.key opens too, so that moving from it to a text_key
+		// needs no text_keys_old entry (whoever has otp.key can derive it anyway).
+		d, _ := redisstore.DeriveTextKey([]byte(c.OTP.Key))
+		old = append(old, d)
 	}
 	return cur, old
 }

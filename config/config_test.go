@@ -256,6 +256,14 @@ func TestTextKeys(t *testing.T) {
 		t.Fatalf("text_key: %+v from %s", o, c.TextKeySource())
 	}
 
+	c, err = Parse("m.yaml", []byte(minimal+"otp:\n  key: "+otpKey+"\nstore:\n  text_key: "+key+"\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, o := c.RedisStore(); len(o.TextKeysOld) != 1 || !bytes.Equal(o.TextKeysOld[0], derived) {
+		t.Fatalf("text_key with otp.key: old keys %x, want the derived key", o.TextKeysOld)
+	}
+
 	for _, tc := range []struct{ yaml, want string }{
 		{"store:\n  text_key: c2hvcnQ=\n", "store.text_key: want the base64 of 32 random bytes"},
 		{"store:\n  text_key: " + key + "\n  text_keys_old: [nope]\n", "store.text_keys_old[0]: want the base64 of 32 random bytes"},
