@@ -10,7 +10,8 @@
 //
 //	P:{q:<carrier>}:<prio>     stream  ready and pending messages of one carrier and priority
 //	                                   (prio 0 OTP, 1 transactional, 2 promotional); field "m"
-//	                                   holds the Message as JSON; consumer group Options.Group
+//	                                   holds the Message as JSON, its text sealed (codec.go);
+//	                                   consumer group Options.Group
 //	P:{q:<carrier>}:<prio>:handed  string  "1" for fenceWindow (15m) after claims of the
 //	                                   stream were handed over (TakeOver, Reclaim): while it
 //	                                   exists, finishing a claim checks its ownership
@@ -35,7 +36,8 @@
 //	P:{live}, P:{lease}:…              liveness (liveness.go) and bind leases (lease.go)
 //	P:bad                      list    queue entries that could not be decoded (quarantined
 //	                                   instead of blocking their queue); JSON with the stream,
-//	                                   entry id and raw payload
+//	                                   entry id, reason, time and payload (text sealed); swept
+//	                                   after Options.QuarantineRetention (sweep.go)
 //
 // Carrier names may not contain ':' (store/internal/valid enforces it), so keys never collide.
 // This layout replaced an earlier one without hash tags (P:q:<carrier>:<prio>,
@@ -118,7 +120,10 @@
 //
 // # Files
 //
-// redisstore.go opens the store; layout.go names the keys. The send queues (store.Queue,
+// redisstore.go opens the store; layout.go names the keys; codec.go is the one encoding of
+// queue entries and webhook jobs, and seals their texts at rest (AES-256-GCM, a key ring
+// for rotation); sweep.go drops aged dead letters, unmatched receipts and quarantined
+// entries. The send queues (store.Queue,
 // Accepter, Settler) are enqueue.go, claim.go, settle.go, takeover.go, schedule.go and
 // queue.go; records.go keeps the status records and the carrier id index; committer.go and
 // exec.go run the group commit. What dlr keeps is in receiptlog.go, receipts.go,
