@@ -150,9 +150,10 @@ accounts:
 	}
 
 	// Everything waits in Redis: the OTP stream holds the three, the scheduled set the fourth.
-	wait.For(t, 10*time.Second, "the messages waiting in Redis", func() bool {
-		d := storetest.DumpRedis(t, rc, prefix)
-		return strings.Count(d, `"priority":0,"from":"ACMEIN","to":"9197`) >= 3+2 // three in the stream, the scheduled one twice
+	wait.For(t, 30*time.Second, "the messages waiting in Redis", func() bool {
+		c := context.Background()
+		return rc.XLen(c, prefix+":{q:sim}:0").Val() == 3 && rc.ZCard(c, prefix+":{q:sim}:sched").Val() == 1 &&
+			rc.HLen(c, prefix+":{q:sim}:schedidx").Val() == 1
 	})
 	dump := storetest.DumpRedis(t, rc, prefix)
 	// (The DLT registry in Redis holds the templates' text, "Your OTP for login is
@@ -167,7 +168,7 @@ accounts:
 	sim := smsctest.Start(t, smsc.Options{SMPPAddr: carrier, EnquireLinkInterval: -1,
 		Accounts: []smsc.Account{{SystemID: "smppd", Password: "password"}}})
 	got := map[string]string{}
-	wait.For(t, 30*time.Second, "the three OTPs at the carrier", func() bool {
+	wait.For(t, 60*time.Second, "the three OTPs at the carrier", func() bool {
 		for _, m := range sim.Messages(smsc.Filter{SystemID: "smppd"}) {
 			got[m.Dest.Addr] = m.Text
 		}

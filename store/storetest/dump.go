@@ -19,7 +19,7 @@ func DumpRedis(t testing.TB, c redis.UniversalClient, prefix string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var keys []string
-	iter := c.Scan(ctx, 0, prefix+":*", 1000).Iterator()
+	iter := c.Scan(ctx, 0, prefix+":*", 10000).Iterator()
 	for iter.Next(ctx) {
 		keys = append(keys, iter.Val())
 	}
