@@ -124,6 +124,13 @@ type Store struct {
 	// attempts) in Redis for the operator console. Default: true (nil). False saves two
 	// commands and several hundred bytes per message.
 	Timeline *bool `yaml:"timeline"`
+	// TextKey seals message texts at rest in Redis (AES-256-GCM): the base64 of 32 random
+	// bytes, the same on every instance, from the environment. Default: derived from
+	// otp.key (HKDF-SHA256), so texts are never stored in plaintext when accounts exist.
+	TextKey string `yaml:"text_key"`
+	// TextKeysOld are earlier text keys (base64), kept while texts sealed with them may
+	// still wait in Redis: they open texts, nothing new is sealed with them.
+	TextKeysOld []string `yaml:"text_keys_old"`
 }
 
 // Dispatch tunes the sending pipeline; a field left out takes dispatch.Options' default
@@ -426,6 +433,10 @@ type Webhooks struct {
 	// PerHostConcurrency bounds requests in flight to one host, so one slow client never
 	// delays the others.
 	PerHostConcurrency int `yaml:"per_host_concurrency"`
+	// DeadLetterTTL is how long a dead webhook job (it holds the delivery report: phone
+	// number, callback values) is kept for inspection and replay. Default:
+	// redisstore.DefaultDeadRetention.
+	DeadLetterTTL time.Duration `yaml:"dead_letter_ttl"`
 }
 
 // Error is a configuration error at a place in the file.

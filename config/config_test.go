@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
 	"net/netip"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/smpp"
 	"github.com/smppd/smppd/smpp/text"
+	"github.com/smppd/smppd/store/redisstore"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -256,6 +259,50 @@ func TestParseCIDR(t *testing.T) {
 			t.Errorf("%s: error %v, want %s", tc.in, err, tc.err)
 		case tc.err == "" && (err != nil || p.String() != tc.want):
 			t.Errorf("%s: %v %v, want %s", tc.in, p, err, tc.want)
+		}
+	}
+}
+
+func TestTextKeys(t *testing.T) {
+	const otpKey = "0123456789abcdef0123456789abcdef"
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	old := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))
+	vars := map[string]string{"SMPPD_TEXT_KEY": key}
+
+	c, err := Parse("m.yaml", []byte(minimal+"otp:\n  key: "+otpKey+"\n"), env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	derived, _ := redisstore.DeriveTextKey([]byte(otpKey))
+	if _, o := c.RedisStore(); !bytes.Equal(o.TextKey, derived) || c.TextKeySource() != "derived from otp.key" {
+		t.Fatalf("no text_key: %x from %s, want the key derived from otp.key", o.TextKey, c.TextKeySource())
+	}
+
+	c, err = Parse("m.yaml", []byte(minimal+"store:\n  text_key: ${SMPPD_TEXT_KEY}\n  text_keys_old: ["+old+"]\nwebhooks:\n  dead_letter_ttl: 240h\n"), env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, o := c.RedisStore(); !bytes.Equal(o.TextKey, bytes.Repeat([]byte{1}, 32)) || len(o.TextKeysOld) != 1 ||
+		o.TextKeysOld[0][0] != 2 || c.TextKeySource() != "store.text_key" || o.DeadRetention != 240*time.Hour {
+		t.Fatalf("text_key: %+v from %s", o, c.TextKeySource())
+	}
+
+	c, err = Parse("m.yaml", []byte(minimal+"otp:\n  key: "+otpKey+"\nstore:\n  text_key: "+key+"\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, o := c.RedisStore(); len(o.TextKeysOld) != 1 || !bytes.Equal(o.TextKeysOld[0], derived) {
+		t.Fatalf("text_key with otp.key: old keys %x, want the derived key", o.TextKeysOld)
+	}
+
+	for _, tc := range []struct{ yaml, want string }{
+		{"store:\n  text_key: c2hvcnQ=\n", "store.text_key: want the base64 of 32 random bytes"},
+		{"store:\n  text_key: " + key + "\n  text_keys_old: [nope]\n", "store.text_keys_old[0]: want the base64 of 32 random bytes"},
+		{"store:\n  text_keys_old: [" + old + "]\n", "store.text_keys_old: set with no store.text_key"},
+		{"webhooks:\n  dead_letter_ttl: -1h\n", "dead_letter_ttl must not be negative"},
+	} {
+		if _, err := Parse("m.yaml", []byte(minimal+tc.yaml), env(nil)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.yaml, err, tc.want)
 		}
 	}
 }

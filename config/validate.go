@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/internal/passwd"
+	"github.com/smppd/smppd/store/redisstore"
 )
 
 // applyDefaults fills in the defaults that belong to the file itself: the log level, the
@@ -56,6 +57,7 @@ func (c *Config) validate() error {
 	c.validateRoutes(p, carriers)
 	c.validateAccounts(p)
 	c.validateOTP(p)
+	c.validateTextKeys(p)
 	c.validateWebhooks(p)
 	c.validateReceipts(p)
 	c.validateSMPPFront(p)
@@ -348,6 +350,24 @@ func (c *Config) validateAccount(p *problems, k string, a Account) {
 	}
 }
 
+// validateTextKeys checks the keys that seal message texts at rest.
+func (c *Config) validateTextKeys(p *problems) {
+	check := func(k, v string) {
+		if b, err := base64.StdEncoding.DecodeString(v); err != nil || len(b) != redisstore.TextKeySize {
+			p.add(k, "want the base64 of 32 random bytes, the same on every instance (openssl rand -base64 32)")
+		}
+	}
+	if c.Store.TextKey != "" {
+		check("store.text_key", c.Store.TextKey)
+	}
+	if len(c.Store.TextKeysOld) > 0 && c.Store.TextKey == "" {
+		p.add("store.text_keys_old", "set with no store.text_key: rotation needs the new key as text_key (docs/operations.md)")
+	}
+	for i, k := range c.Store.TextKeysOld {
+		check(fmt.Sprintf("store.text_keys_old[%d]", i), k)
+	}
+}
+
 // validateOTP checks the OTP key, required as soon as there is an account.
 func (c *Config) validateOTP(p *problems) {
 	if len(c.Accounts) > 0 && len(c.OTP.Key) < 32 {
@@ -361,8 +381,8 @@ func (c *Config) validateWebhooks(p *problems) {
 	if c.Webhooks.Lease > 0 && c.Webhooks.Lease <= timeout {
 		p.add("webhooks.lease", "%s must exceed the webhook timeout (%s), or a slow request is sent twice", c.Webhooks.Lease, timeout)
 	}
-	if c.Webhooks.PerHostConcurrency < 0 || c.Webhooks.Timeout < 0 || c.Webhooks.RetryFor < 0 {
-		p.add("webhooks", "timeout, lease, retry_for and per_host_concurrency must not be negative")
+	if c.Webhooks.PerHostConcurrency < 0 || c.Webhooks.Timeout < 0 || c.Webhooks.RetryFor < 0 || c.Webhooks.DeadLetterTTL < 0 {
+		p.add("webhooks", "timeout, lease, retry_for, per_host_concurrency and dead_letter_ttl must not be negative")
 	}
 }
 

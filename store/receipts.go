@@ -32,7 +32,8 @@ type Receipt struct {
 	Final        bool      `json:"final,omitempty"`
 	DoneAt       time.Time `json:"done_at,omitzero"`
 	// Text is the receipt text as received (for inspection; it holds the first characters of
-	// the message, so it lives only as long as the unmatched entry).
+	// the message, so it lives only as long as the unmatched entry, and the Redis store
+	// keeps it sealed).
 	Text string `json:"text,omitempty"`
 	// ReceivedAt is when smppd got it; Note says why it is unmatched.
 	ReceivedAt time.Time `json:"received_at"`

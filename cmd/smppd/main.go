@@ -309,6 +309,11 @@ func openStore(ctx context.Context, cfg *config.Config, log zerolog.Logger) (sto
 		if err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
+		if id := s.TextKeyID(); id != "" {
+			log.Info().Str("key_id", id).Str("source", cfg.TextKeySource()).Int("old_keys", len(opts.TextKeysOld)).Msg("message texts sealed at rest")
+		} else {
+			log.Warn().Msg("message texts stored in plaintext: no store.text_key and no otp.key")
+		}
 		return s, nil
 	default:
 		log.Warn().Msg("in-memory store: nothing is kept across restarts; use store.type redis in production")

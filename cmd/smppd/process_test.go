@@ -61,6 +61,7 @@ store:
   type: redis
   redis_url: %s
   prefix: %s
+  text_key: %s # the key storetest.OpenRedis seals with: the test writes, smppd reads
 dispatch:
   claim_wait: 100ms
   hold_limit: 1s
@@ -79,7 +80,7 @@ carriers:
         window: 20
         response_timeout: 1s
         reconnect_min: 20ms
-`, storetest.RedisURL(), prefix, sim.Addr())
+`, storetest.RedisURL(), prefix, storetest.TextKeyBase64(), sim.Addr())
 	path := filepath.Join(t.TempDir(), "smppd.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

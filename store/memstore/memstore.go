@@ -16,6 +16,10 @@
 // expired entry is never returned, and every write also removes a few expired entries, so
 // nothing runs in the background and New starts no goroutine.
 //
+// Message texts stay in plaintext here: they live only in this process's memory and nothing
+// rests on disk or in another process, so there is nothing to seal (the Redis store seals
+// them; docs/security.md, "Data at rest").
+//
 // Messages, records, receipts and webhook jobs are copied on the way in and on the way out,
 // so callers may change what they pass or get without touching the stored state. All methods
 // are safe for concurrent use.

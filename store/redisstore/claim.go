@@ -114,6 +114,7 @@ type rawEntry struct {
 	id         string
 	body       string
 	deliveries int64 // 0 means 1: a first delivery
+	err        error // why it did not decode (quarantine keeps the reason)
 }
 
 // Claim implements store.Queue. It first reads without blocking (OTP stream first, then
@@ -325,8 +326,9 @@ func (s *Store) decode(ctx context.Context, carrier, consumer string, raw []rawE
 	claims := make([]store.Claim, 0, len(raw))
 	var bad []rawEntry
 	for _, r := range raw {
-		m, err := decodeMsg(r.body)
+		m, err := s.decodeMsg(r.body)
 		if err != nil {
+			r.err = err
 			bad = append(bad, r)
 			continue
 		}
@@ -337,38 +339,63 @@ func (s *Store) decode(ctx context.Context, carrier, consumer string, raw []rawE
 		if err := s.quarantine(ctx, carrier, bad); err != nil {
 			return claims, err
 		}
+		s.failUnsealable(ctx, bad)
 	}
 	return claims, nil
 }
 
-func decodeMsg(body string) (*store.Message, error) {
-	if body == "" {
-		return nil, errors.New("entry without message")
+// errNotFailed leaves a record that is already final as it is.
+var errNotFailed = errors.New("record already final")
+
+// failUnsealable marks the records of quarantined messages whose text could not be opened
+// (an *UnknownTextKeyError: the key was dropped from the ring too soon) FAILED with that
+// reason, so that the client's status query says why the message was never sent. Best
+// effort, off the hot path: the quarantine entry is the durable trace.
+func (s *Store) failUnsealable(ctx context.Context, bad []rawEntry) {
+	for _, r := range bad {
+		var uk *UnknownTextKeyError
+		if !errors.As(r.err, &uk) {
+			continue
+		}
+		var env struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal([]byte(r.body), &env) != nil || env.ID == "" {
+			continue
+		}
+		now := time.Now()
+		_, _ = s.UpdateRecord(ctx, env.ID, func(rec *store.Record) error {
+			if rec.Status.Final() {
+				return errNotFailed
+			}
+			rec.Status, rec.Reason, rec.StatusAt = store.StatusFailed, "not sent: "+uk.Error(), now
+			return nil
+		})
 	}
-	m := new(store.Message)
-	if err := json.Unmarshal([]byte(body), m); err != nil {
-		return nil, err
-	}
-	if err := valid.Message(m); err != nil {
-		return nil, err
-	}
-	return m, nil
 }
 
 // maxQuarantined bounds the quarantine list: the newest entries are kept for inspection.
 const maxQuarantined = 10000
 
-// quarantine moves undecodable entries to P:bad and finishes them: one MULTI, or on a
+// quarantine moves undecodable entries to P:bad, with the reason and the body's text sealed
+// (sealRaw), and finishes them: one MULTI, or on a
 // cluster (P:bad is another slot than the carrier's) first the list, then the entries' acks
 // (a failure between leaves the entry to be read, and quarantined, again).
 func (s *Store) quarantine(ctx context.Context, carrier string, bad []rawEntry) error {
 	keep := func(p redis.Pipeliner) {
 		for _, r := range bad {
 			k := s.keys.streamKey(carrier, r.prio)
-			b, _ := json.Marshal(map[string]any{"stream": k, "id": r.id, "m": r.body, "at": time.Now().UTC()})
+			now := time.Now()
+			q := map[string]any{"stream": k, "id": r.id, "m": s.sealRaw(r.id, r.body), "at": now.UTC(), "at_ms": now.UnixMilli()}
+			if r.err != nil {
+				q["err"] = r.err.Error()
+			}
+			b, _ := json.Marshal(q)
 			p.RPush(ctx, s.keys.badKey(), b)
 			p.LTrim(ctx, s.keys.badKey(), -maxQuarantined, -1)
 		}
+		// An idle list expires whole; older entries go with the sweep (sweep.go).
+		p.PExpire(ctx, s.keys.badKey(), s.opts.QuarantineRetention)
 	}
 	finish := func(p redis.Pipeliner) {
 		for _, r := range bad {

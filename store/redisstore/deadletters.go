@@ -3,7 +3,6 @@ package redisstore
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -76,7 +75,15 @@ func (s *Store) DeadWebhooks(ctx context.Context, n int) ([]*store.WebhookJob, e
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", op, err)
 	}
-	return decodeJSON[store.WebhookJob](vals), nil
+	out := make([]*store.WebhookJob, 0, len(vals))
+	for _, v := range vals {
+		if sv, ok := v.(string); ok {
+			if j, err := s.unmarshalJob([]byte(sv)); err == nil {
+				out = append(out, j)
+			}
+		}
+	}
+	return out, nil
 }
 
 // deadValues reads the dead letters' JSON (nil for one gone meanwhile), one HMGET per shard.
@@ -153,12 +160,12 @@ func (s *Store) ReplayWebhooks(ctx context.Context, now time.Time, ids ...string
 		if !ok {
 			continue
 		}
-		j := new(store.WebhookJob)
-		if err := json.Unmarshal([]byte(v), j); err != nil {
+		j, err := s.unmarshalJob([]byte(v))
+		if err != nil {
 			return 0, fmt.Errorf("store: %s %s: %w", op, d.id, err)
 		}
 		j.DeadAt, j.Since, j.NextAt = time.Time{}, now, now
-		b, err := json.Marshal(j)
+		b, err := s.marshalJob(j)
 		if err != nil {
 			return 0, fmt.Errorf("store: %s: %w", op, err)
 		}

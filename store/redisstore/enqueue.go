@@ -6,7 +6,6 @@ package redisstore
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -19,14 +18,6 @@ import (
 
 var _ store.Accepter = (*Store)(nil)
 
-func marshalMsg(m *store.Message) (string, error) {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", fmt.Errorf("message %s: %w", m.ID, err)
-	}
-	return string(b), nil
-}
-
 // Enqueue implements store.Queue: one MULTI/EXEC, so a batch is stored whole or not at all.
 // On a cluster each carrier's messages are one MULTI (their keys share a slot), the
 // carriers' concurrently; then the carriers with scheduled messages join the set that
@@ -38,7 +29,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...*store.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	bodies, err := marshalMsgs(msgs)
+	bodies, err := s.marshalMsgs(msgs)
 	if err != nil {
 		return fmt.Errorf("store: enqueue: %w", err)
 	}
@@ -81,13 +72,13 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...*store.Message) error {
 }
 
 // marshalMsgs checks and encodes messages for the queue.
-func marshalMsgs(msgs []*store.Message) ([]string, error) {
+func (s *Store) marshalMsgs(msgs []*store.Message) ([]string, error) {
 	bodies := make([]string, len(msgs))
 	for i, m := range msgs {
 		if err := valid.Message(m); err != nil {
 			return nil, err
 		}
-		b, err := marshalMsg(m)
+		b, err := s.marshalMsg(m)
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +151,7 @@ func (s *Store) Accept(ctx context.Context, recs []*store.Record, ttl time.Durat
 		}
 		recBodies[i] = b
 	}
-	bodies, err := marshalMsgs(msgs)
+	bodies, err := s.marshalMsgs(msgs)
 	if err != nil {
 		return fmt.Errorf("store: accept: %w", err)
 	}

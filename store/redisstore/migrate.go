@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -113,9 +112,18 @@ func (s *Store) scan(ctx context.Context, pattern string, fn func(string) error)
 
 // migrateJobs moves the old webhook queue, retry set and dead letters into the shards.
 func (s *Store) migrateJobs(ctx context.Context, p string, r *MigrationReport) error {
-	decode := func(body string) (*store.WebhookJob, bool) {
-		j := new(store.WebhookJob)
-		return j, json.Unmarshal([]byte(body), j) == nil && j.ID != ""
+	// The old layout's jobs hold their bodies in plaintext: they move sealed (the codec's
+	// marshalJob), so the migration leaves no body at rest in the clear.
+	decode := func(body string) (*store.WebhookJob, string, bool) {
+		j, err := s.unmarshalJob([]byte(body))
+		if err != nil || j.ID == "" {
+			return nil, "", false
+		}
+		b, err := s.marshalJob(j)
+		if err != nil {
+			return nil, "", false
+		}
+		return j, string(b), true
 	}
 	// The queue: every entry (pending or not) to its shard's stream.
 	old := p + "wh:q"
@@ -125,7 +133,7 @@ func (s *Store) migrateJobs(ctx context.Context, p string, r *MigrationReport) e
 	}
 	for _, e := range entries {
 		body, _ := e.Values["j"].(string)
-		if j, ok := decode(body); ok {
+		if j, body, ok := decode(body); ok {
 			if err := s.c.XAdd(ctx, &redis.XAddArgs{Stream: s.keys.whStreamKey(jobShard(j)), Values: []any{"j", body}}).Err(); err != nil {
 				return err
 			}
@@ -139,7 +147,7 @@ func (s *Store) migrateJobs(ctx context.Context, p string, r *MigrationReport) e
 	}
 	for _, z := range retry {
 		body, _ := z.Member.(string)
-		if j, ok := decode(body); ok {
+		if j, body, ok := decode(body); ok {
 			if err := s.c.ZAdd(ctx, s.keys.whRetryKey(jobShard(j)), redis.Z{Score: z.Score, Member: body}).Err(); err != nil {
 				return err
 			}
@@ -152,7 +160,7 @@ func (s *Store) migrateJobs(ctx context.Context, p string, r *MigrationReport) e
 		return err
 	}
 	for id, body := range dead {
-		j, ok := decode(body)
+		j, body, ok := decode(body)
 		if !ok {
 			continue
 		}

@@ -66,8 +66,15 @@ func (s *Store) AppendReceipts(ctx context.Context, ps ...*store.LoggedPDU) erro
 				if at.IsZero() {
 					at = time.Now()
 				}
+				// The PDU as received: a receipt's text: field is the start of the message
+				// (an OTP code fits in it), an MO's its subscriber's words; sealed like
+				// message texts (codec.go), the carrier as the additional data.
+				body, field := any(p.Body), "p"
+				if s.text != nil {
+					body, field = s.text.seal(rlogAAD(p.Carrier), string(p.Body)), "s"
+				}
 				cmds = append(cmds, pl.XAdd(context.Background(), &redis.XAddArgs{Stream: key,
-					Values: []any{"c", p.Carrier, "b", p.Bind, "p", p.Body, "t", at.UnixMilli()}}))
+					Values: []any{"c", p.Carrier, "b", p.Bind, field, body, "t", at.UnixMilli()}}))
 			}
 		},
 		check: func() error { return cmdErrs(cmds...) },
@@ -78,12 +85,21 @@ func (s *Store) AppendReceipts(ctx context.Context, ps ...*store.LoggedPDU) erro
 	return nil
 }
 
-func decodeLogged(m redis.XMessage, deliveries int64) *store.LoggedPDU {
+func rlogAAD(carrier string) string { return "rlog:" + carrier }
+
+// decodeLogged reads a log entry: "p" the PDU in plaintext (entries written before sealing,
+// or by a store without keys), "s" the PDU sealed. One that does not open (a key dropped too
+// soon) has no Body: the correlator files it as an unreadable receipt.
+func (s *Store) decodeLogged(m redis.XMessage, deliveries int64) *store.LoggedPDU {
 	p := &store.LoggedPDU{Token: m.ID, Deliveries: deliveries}
 	p.Carrier, _ = m.Values["c"].(string)
 	p.Bind, _ = m.Values["b"].(string)
 	if body, ok := m.Values["p"].(string); ok {
 		p.Body = []byte(body)
+	} else if sealed, ok := m.Values["s"].(string); ok {
+		if body, err := s.text.open(rlogAAD(p.Carrier), sealed); err == nil {
+			p.Body = []byte(body)
+		}
 	}
 	if t, ok := m.Values["t"].(string); ok {
 		if n, err := strconv.ParseInt(t, 10, 64); err == nil {
@@ -129,7 +145,7 @@ func (s *Store) ReadReceiptLog(ctx context.Context, consumer string, n int, wait
 			var out []*store.LoggedPDU
 			for _, st := range res {
 				for _, m := range st.Messages {
-					out = append(out, decodeLogged(m, 1))
+					out = append(out, s.decodeLogged(m, 1))
 				}
 			}
 			if len(out) > 0 {
@@ -171,7 +187,7 @@ func (s *Store) ReclaimReceiptLog(ctx context.Context, consumer string, minIdle 
 		for k, v := range t.fields {
 			vals[k] = v
 		}
-		out = append(out, decodeLogged(redis.XMessage{ID: t.id, Values: vals}, t.deliveries))
+		out = append(out, s.decodeLogged(redis.XMessage{ID: t.id, Values: vals}, t.deliveries))
 	}
 	if n -= len(taken); n <= 0 {
 		return out, nil
@@ -204,7 +220,7 @@ func (s *Store) ReclaimReceiptLog(ctx context.Context, consumer string, minIdle 
 		if !ok {
 			d = 2 // beyond the range query's reach: at least the second delivery
 		}
-		out = append(out, decodeLogged(m, d))
+		out = append(out, s.decodeLogged(m, d))
 	}
 	return out, nil
 }

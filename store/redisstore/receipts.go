@@ -53,10 +53,18 @@ func decodeJSON[T any](vals []any) []*T {
 // entry with: the value in a hash, its id in a sorted set scored by time, and up to 100
 // entries scored at or before cutoff dropped from both, so that the collection trims itself a
 // little on every write instead of needing a sweeper.
+// Both keys then live at least until keep (unix ms), and no longer than the last write
+// needs: an idle collection expires whole (it holds phone numbers; see sweep.go).
 const fileAndTrim = `
-local function fileAndTrim(zset, hash, id, value, score, cutoff)
+local function keepUntil(key, at)
+  if redis.call('PTTL', key) < 0 then redis.call('PEXPIREAT', key, at)
+  else redis.call('PEXPIREAT', key, at, 'GT') end
+end
+local function fileAndTrim(zset, hash, id, value, score, cutoff, keep)
   redis.call('HSET', hash, id, value)
   redis.call('ZADD', zset, score, id)
+  keepUntil(zset, keep)
+  keepUntil(hash, keep)
   local old = redis.call('ZRANGE', zset, '-inf', cutoff, 'BYSCORE', 'LIMIT', 0, 100)
   for _, o in ipairs(old) do
     redis.call('ZREM', zset, o)
@@ -66,9 +74,9 @@ end
 `
 
 // unmatchScript: KEYS unmatched zset, unmatched data; ARGV id, JSON, expiry ms, now ms.
-// Files the receipt and drops up to 100 expired entries.
+// Files the receipt and drops up to 100 expired entries; the keys live until the expiry.
 var unmatchScript = redis.NewScript(fileAndTrim + `
-fileAndTrim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+fileAndTrim(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[3])
 return 0
 `)
 
@@ -83,7 +91,14 @@ func (s *Store) Unmatch(ctx context.Context, r *store.Receipt, ttl time.Duration
 	if ttl <= 0 {
 		ttl = store.DefaultUnmatchedTTL
 	}
-	b, err := json.Marshal(r)
+	w := wireReceipt{Receipt: *r}
+	if s.text == nil {
+		w.Text = r.Text
+	} else if r.Text != "" {
+		w.SealedText = s.text.seal(receiptAAD(r.ID), r.Text)
+	}
+	w.Receipt.Text = ""
+	b, err := json.Marshal(&w)
 	if err != nil {
 		return fmt.Errorf("store: unmatch receipt: %w", err)
 	}
@@ -107,8 +122,32 @@ func (s *Store) Unmatched(ctx context.Context, n int) ([]*store.Receipt, error) 
 	}
 	ids, err := s.c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.keys.unmatchedKey(), Start: "+inf",
 		Stop: strconv.FormatInt(time.Now().UnixMilli(), 10), ByScore: true, Rev: true, Count: int64(n)}).Result()
-	return hashValues[store.Receipt](ctx, s, op, s.keys.unmatchedDataKey(), ids, err)
+	rs, err := hashValues[wireReceipt](ctx, s, op, s.keys.unmatchedDataKey(), ids, err)
+	out := make([]*store.Receipt, 0, len(rs))
+	for _, w := range rs {
+		r := &w.Receipt
+		r.Text = w.Text
+		if w.SealedText != "" {
+			t, oerr := s.text.open(receiptAAD(r.ID), w.SealedText)
+			if oerr != nil {
+				t = "(" + oerr.Error() + ")" // shown to the operator; the rest of the receipt stands
+			}
+			r.Text = t
+		}
+		out = append(out, r)
+	}
+	return out, err
 }
+
+// wireReceipt is an unmatched receipt as stored: its text (a receipt's text: field is the
+// start of its message, an OTP code fits in it) sealed like message texts (codec.go).
+type wireReceipt struct {
+	store.Receipt
+	Text       string `json:"text,omitempty"`
+	SealedText string `json:"sealed_text,omitempty"`
+}
+
+func receiptAAD(id string) string { return "rcpt:" + id }
 
 // hashValues reads the JSON values of ids (found by an index query that returned err) from
 // the hash at key, in the ids' order: the lists of unmatched receipts and dead letters are a

@@ -309,7 +309,7 @@ func (s *Store) SwapRecords(ctx context.Context, changes ...store.RecordChange) 
 		}
 		var job []byte
 		for n, j := range ch.Jobs() {
-			b, err := marshalJob(j)
+			b, err := s.marshalJob(j)
 			if err != nil {
 				return nil, fmt.Errorf("store: %s: %w", op, err)
 			}

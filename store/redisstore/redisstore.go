@@ -10,7 +10,8 @@
 //
 //	P:{q:<carrier>}:<prio>     stream  ready and pending messages of one carrier and priority
 //	                                   (prio 0 OTP, 1 transactional, 2 promotional); field "m"
-//	                                   holds the Message as JSON; consumer group Options.Group
+//	                                   holds the Message as JSON, its text sealed (codec.go);
+//	                                   consumer group Options.Group
 //	P:{q:<carrier>}:<prio>:handed  string  "1" for fenceWindow (15m) after claims of the
 //	                                   stream were handed over (TakeOver, Reclaim): while it
 //	                                   exists, finishing a claim checks its ownership
@@ -39,7 +40,8 @@
 //	P:{live}, P:{lease}:…              liveness (liveness.go) and bind leases (lease.go)
 //	P:bad                      list    queue entries that could not be decoded (quarantined
 //	                                   instead of blocking their queue); JSON with the stream,
-//	                                   entry id and raw payload
+//	                                   entry id, reason, time and payload (text sealed); swept
+//	                                   after Options.QuarantineRetention (sweep.go)
 //
 // Carrier names may not contain ':' (store/internal/valid enforces it), so keys never collide.
 // This layout replaced an earlier one without hash tags (P:q:<carrier>:<prio>,
@@ -122,7 +124,10 @@
 //
 // # Files
 //
-// redisstore.go opens the store; layout.go names the keys. The send queues (store.Queue,
+// redisstore.go opens the store; layout.go names the keys; codec.go is the one encoding of
+// queue entries and webhook jobs, and seals their texts at rest (AES-256-GCM, a key ring
+// for rotation); sweep.go drops aged dead letters, unmatched receipts and quarantined
+// entries. The send queues (store.Queue,
 // Accepter, Settler) are enqueue.go, claim.go, settle.go, takeover.go, schedule.go and
 // queue.go; records.go keeps the status records and the carrier id index; committer.go and
 // exec.go run the group commit. What dlr keeps is in receiptlog.go, receipts.go,
@@ -151,6 +156,12 @@ import (
 // DefaultPrefix is Options.Prefix's default.
 const DefaultPrefix = "smppd"
 
+// DefaultDeadRetention is Options.DeadRetention's default: 90 days, as long as delivery logs.
+const DefaultDeadRetention = 90 * 24 * time.Hour
+
+// DefaultQuarantineRetention is Options.QuarantineRetention's default.
+const DefaultQuarantineRetention = 30 * 24 * time.Hour
+
 // Options configure a Store. The zero value gives the documented defaults.
 type Options struct {
 	// Prefix starts every key, followed by ':'. Instances that share queues and records use
@@ -174,7 +185,9 @@ type Options struct {
 	// AppendReceipts). Default 1024.
 	MaxBatch int
 	// DeadRetention is how long dead webhook jobs (given up after their retries) are kept
-	// for inspection and replay; older ones are dropped as new ones arrive. Default 30 days.
+	// for inspection and replay: older ones are dropped as new ones arrive and by the
+	// periodic sweep (sweep.go), and the dead letters' keys expire DeadRetention after the
+	// last one. Default DefaultDeadRetention.
 	DeadRetention time.Duration
 	// NoSearchIndex switches off the message search indexes (by number and by last digits;
 	// see search.go): Accept then writes four commands fewer per message, and the console
@@ -184,6 +197,18 @@ type Options struct {
 	// commands fewer per message, later steps append nothing, and MessageTimeline shows a
 	// record's acceptance and current status only. Default false: timelines on.
 	NoTimeline bool
+	// QuarantineRetention is how long undecodable queue entries are kept in P:bad (they
+	// hold message bodies, texts sealed): older ones are swept, and the list expires this
+	// long after its last entry. Default DefaultQuarantineRetention.
+	QuarantineRetention time.Duration
+	// TextKey seals message texts at rest (AES-256-GCM; TextKeySize bytes): every queue
+	// entry, scheduled message, cancel index entry and quarantined entry holds its text
+	// sealed with it (codec.go). Default: none, texts in plaintext; smppd always sets one
+	// (store.text_key, or derived from otp.key).
+	TextKey []byte
+	// TextKeysOld are earlier text keys: texts sealed with them still open, nothing new is
+	// sealed with them (key rotation, docs/operations.md). Default: none.
+	TextKeysOld [][]byte
 	// Consumer names this store's reader in the receipt log's and the webhook queue's
 	// consumer groups; entries it reads and does not finish are handed to others after their
 	// idle time. Default: host name, process id and a random suffix.
@@ -216,7 +241,10 @@ func (o *Options) setDefaults() error {
 		o.Consumer = store.ConsumerName()
 	}
 	if o.DeadRetention <= 0 {
-		o.DeadRetention = 30 * 24 * time.Hour
+		o.DeadRetention = DefaultDeadRetention
+	}
+	if o.QuarantineRetention <= 0 {
+		o.QuarantineRetention = DefaultQuarantineRetention
 	}
 	switch {
 	case strings.ContainsAny(o.Prefix, " \t\r\n"):
@@ -247,7 +275,8 @@ type Store struct {
 	opts      Options
 	keys      keyspace // every key name (layout.go)
 	ownClient bool
-	cluster   bool // c is a *redis.ClusterClient
+	cluster   bool      // c is a *redis.ClusterClient
+	text      *textRing // seals message texts (codec.go); nil: plaintext
 	closed    atomic.Bool
 
 	groups sync.Map // stream key → struct{}: consumer groups known to exist
@@ -258,10 +287,20 @@ type Store struct {
 
 	lastPromote  atomic.Int64  // unix ms of the last move of due webhook retries
 	lastTakeover atomic.Int64  // unix ms of the last takeover of expired webhook leases
+	lastSweep    atomic.Int64  // unix ms of the last sweep of aged entries (sweep.go)
 	whRotor      atomic.Uint64 // the shard a webhook claim starts at, turned by every claim
 	healed       sync.Map      // carrier → time of its last healDue (cluster only)
 
 	stash claimStash // claims read beyond n, kept for the consumer's next Claim (claim.go)
+}
+
+// TextKeyID is the id of the key new texts are sealed with, "" when texts are kept in
+// plaintext (no Options.TextKey).
+func (s *Store) TextKeyID() string {
+	if s.text == nil {
+		return ""
+	}
+	return s.text.cur
 }
 
 var (
@@ -278,7 +317,11 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	s := &Store{c: client, opts: opts, keys: keyspace(opts.Prefix)}
+	text, err := newTextRing(opts.TextKey, opts.TextKeysOld)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{c: client, opts: opts, keys: keyspace(opts.Prefix), text: text}
 	_, s.cluster = client.(*redis.ClusterClient)
 	s.commit = newCommitter(client, opts.MaxBatch, s.cluster)
 	return s, nil

@@ -77,7 +77,7 @@ func deleteKeys(tb testing.TB, c *redis.Client, prefix string) {
 
 func newStore(tb testing.TB, c *redis.Client, prefix string) *redisstore.Store {
 	tb.Helper()
-	s, err := redisstore.New(c, redisstore.Options{Prefix: prefix, MaxBlock: 100 * time.Millisecond})
+	s, err := redisstore.New(c, redisstore.Options{Prefix: prefix, MaxBlock: 100 * time.Millisecond, TextKey: storetest.TextKey})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -166,7 +166,7 @@ func (s *Store) CancelScheduled(ctx context.Context, carrier, id string) (*store
 	if err != nil {
 		return nil, fmt.Errorf("store: cancel %s: %w", id, err)
 	}
-	m, err := decodeMsg(body)
+	m, err := s.decodeMsg(body)
 	if err != nil {
 		// Withdrawn all the same: it will not be sent.
 		return &store.Message{ID: id, Carrier: carrier}, nil

@@ -59,7 +59,7 @@ func (s *Store) Settle(ctx context.Context, ss ...store.Settlement) error {
 		}
 		p.idx = st.Index
 		if st.Webhook != nil {
-			b, err := marshalJob(st.Webhook)
+			b, err := s.marshalJob(st.Webhook)
 			if err != nil {
 				return fmt.Errorf("store: settle: %w", err)
 			}
@@ -223,7 +223,7 @@ func (s *Store) Defer(ctx context.Context, carrier string, c store.Claim, at tim
 	if !ok {
 		return nil // not a pending claim of this carrier: nothing to finish
 	}
-	body, err := marshalMsg(&m)
+	body, err := s.marshalMsg(&m)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -290,7 +290,7 @@ func (s *Store) Move(ctx context.Context, from string, c store.Claim, to string)
 	if !ok {
 		return nil
 	}
-	body, err := marshalMsg(&m)
+	body, err := s.marshalMsg(&m)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}

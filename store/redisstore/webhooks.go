@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -37,17 +36,6 @@ var _ store.Webhooks = (*Store)(nil)
 // webhookGroup is the consumer group of the webhook stream.
 const webhookGroup = "webhooks"
 
-func marshalJob(j *store.WebhookJob) ([]byte, error) {
-	if j == nil || j.ID == "" || j.URL == "" {
-		return nil, errors.New("webhook job without id or url")
-	}
-	b, err := json.Marshal(j)
-	if err != nil {
-		return nil, fmt.Errorf("webhook job %s: %w", j.ID, err)
-	}
-	return b, nil
-}
-
 // jobShard is the message shard whose webhook queue takes a job queued on its own: its
 // message's shard (so that a message's jobs share a queue however they were queued), else
 // its id's.
@@ -73,7 +61,7 @@ func (s *Store) EnqueueWebhooks(ctx context.Context, jobs ...*store.WebhookJob) 
 	byShard := map[int][]int{}
 	bodies := make([][]byte, len(jobs))
 	for i, j := range jobs {
-		b, err := marshalJob(j)
+		b, err := s.marshalJob(j)
 		if err != nil {
 			return 0, fmt.Errorf("store: %s: %w", op, err)
 		}
@@ -243,6 +231,7 @@ func (s *Store) ClaimWebhooks(ctx context.Context, now time.Time, lease time.Dur
 			calls[k] = &scriptCall{script: promoteJobsScript, keys: []string{s.keys.whRetryKey(k), s.keys.whStreamKey(k)},
 				args: []any{now.UnixMilli(), 1000}}
 		}
+		calls = append(calls, s.sweepCalls(now, &s.lastSweep)...) // every sweepEvery (sweep.go)
 		if err := s.runScripts(ctx, calls); err != nil {
 			return nil, fmt.Errorf("store: %s: %w", op, err)
 		}
@@ -440,8 +429,8 @@ func (s *Store) decodeJobs(ctx context.Context, vals []any, shard func(keyIndex 
 // decodeJob decodes a claimed job entry of shard k; one that does not decode is no job
 // anyone can send: it is dropped rather than left to block the queue.
 func (s *Store) decodeJob(ctx context.Context, k int, id, body string, deliveries int64) *store.WebhookJob {
-	j := new(store.WebhookJob)
-	if body == "" || json.Unmarshal([]byte(body), j) != nil || j.ID == "" {
+	j, err := s.unmarshalJob([]byte(body))
+	if body == "" || err != nil || j.ID == "" {
 		key := s.keys.whStreamKey(k)
 		s.c.XAck(ctx, key, webhookGroup, id)
 		s.c.XDel(ctx, key, id)
@@ -535,7 +524,7 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 	}
 	c := *job
 	c.NextAt = at
-	b, err := json.Marshal(&c)
+	b, err := s.marshalJob(&c)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -546,12 +535,13 @@ func (s *Store) RetryWebhook(ctx context.Context, job *store.WebhookJob, at time
 	return nil
 }
 
-// deadJobScript: KEYS stream, dead, deadidx; ARGV entry id, deliveries, group, job id,
-// JSON, dead ms, and the cutoff (ms) before which dead jobs are dropped: up to 100 of those
-// go in each call, so the dead-letter store keeps Options.DeadRetention of history.
+// deadJobScript: KEYS stream, dead, deadidx, [timeline]; ARGV entry id, deliveries, group, job id,
+// JSON, dead ms, the cutoff (ms) before which dead jobs are dropped (up to 100 of those go
+// in each call, so the dead-letter store keeps Options.DeadRetention of history), and the
+// time (ms) until which the keys must live (now + DeadRetention), and the timeline event.
 var deadJobScript = redis.NewScript(fileAndTrim + heldCheck + `
-fileAndTrim(KEYS[3], KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7])
-` + timelineEvent(4, 8) + `
+fileAndTrim(KEYS[3], KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+` + timelineEvent(4, 9) + `
 return 1
 `)
 
@@ -569,13 +559,14 @@ func (s *Store) DeadWebhook(ctx context.Context, job *store.WebhookJob) error {
 	if c.DeadAt.IsZero() {
 		c.DeadAt = time.Now()
 	}
-	b, err := json.Marshal(&c)
+	b, err := s.marshalJob(&c)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	keys := s.jobEventKeys([]string{s.keys.whStreamKey(k), s.keys.deadKey(k), s.keys.deadIdxKey(k)}, k, job)
-	cutoff := time.Now().Add(-s.opts.DeadRetention).UnixMilli()
-	if err := deadJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, job.ID, b, c.DeadAt.UnixMilli(), cutoff, s.eventArg(job.Event)).Err(); err != nil {
+	now := time.Now()
+	cutoff, until := now.Add(-s.opts.DeadRetention).UnixMilli(), now.Add(s.opts.DeadRetention).UnixMilli()
+	if err := deadJobScript.Run(ctx, s.c, keys, id, d, webhookGroup, job.ID, b, c.DeadAt.UnixMilli(), cutoff, until, s.eventArg(job.Event)).Err(); err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"os"
 	"strings"
@@ -20,6 +21,19 @@ func RedisURL() string {
 	return "redis://127.0.0.1:6379/0"
 }
 
+// TextKey is the key the tests' Redis stores seal message texts with, as smppd's always do.
+var TextKey = func() []byte {
+	k, err := redisstore.DeriveTextKey([]byte("storetest text key"))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// TextKeyBase64 is TextKey as store.text_key takes it: a daemon configured with it reads
+// what OpenRedis's stores write, and the other way round.
+func TextKeyBase64() string { return base64.StdEncoding.EncodeToString(TextKey) }
+
 // UniquePrefix returns a key prefix no other test uses.
 func UniquePrefix(t testing.TB) string {
 	var b [6]byte
@@ -28,12 +42,12 @@ func UniquePrefix(t testing.TB) string {
 	return "smppdtest-" + name + "-" + hex.EncodeToString(b[:])
 }
 
-// OpenRedis opens the test Redis under prefix and, when the test ends, closes the store
+// OpenRedis opens the test Redis under prefix, sealing texts with TextKey, and, when the test ends, closes the store
 // and deletes every key under the prefix. Several stores may share a prefix (two smppd
 // instances); each cleans up after itself. A Redis that does not answer fails the test.
 func OpenRedis(t testing.TB, prefix string) *redisstore.Store {
 	t.Helper()
-	st, err := redisstore.Open(context.Background(), RedisURL(), redisstore.Options{Prefix: prefix})
+	st, err := redisstore.Open(context.Background(), RedisURL(), redisstore.Options{Prefix: prefix, TextKey: TextKey})
 	if err != nil {
 		t.Fatalf("Redis at %s: %v", RedisURL(), err)
 	}
