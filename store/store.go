@@ -391,6 +391,7 @@ type Store interface {
 	BindLeases
 	OTPs
 	Credits
+	Links
 	// Ping reports whether the store answers; readiness uses it.
 	Ping(ctx context.Context) error
 	Close() error

@@ -57,6 +57,9 @@ func TestClusterConformance(t *testing.T) {
 	t.Run("OTP", func(t *testing.T) {
 		storetest.RunOTP(t, func(t *testing.T) storetest.OTPStore { return openCluster(t, cl) })
 	})
+	t.Run("Links", func(t *testing.T) {
+		storetest.RunLinks(t, func(t *testing.T) storetest.LinkStore { return openCluster(t, cl) })
+	})
 }
 
 func TestClusterOpen(t *testing.T) {
