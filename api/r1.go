@@ -85,6 +85,7 @@ func (s *Server) r1Module(r *http.Request, a *account, module string, p params) 
 type sendFields struct {
 	to, from, msg, template, sendAt string
 	r1                              bool // read the R1 extras (peid, ctid, campaign, shortening)
+	links                           bool // read the short-link parameters (TSMS, PSMS)
 }
 
 // sendMany sends one text (or template) to a comma-separated list of numbers: TRANS_SMS,
@@ -122,6 +123,9 @@ func (s *Server) sendMany(r *http.Request, a *account, k kind, p params, f sendF
 		if v := p.get("shortenurl"); v == "1" || strings.EqualFold(v, "true") {
 			sp.meta["shorten_url"] = "1"
 		}
+	}
+	if f.r1 || f.links {
+		sp.links = linkParams(p.get)
 	}
 	tos := make([]string, len(nums))
 	for i, n := range nums {
