@@ -11,12 +11,14 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/api"
+	"github.com/smppd/smppd/api/shortlink"
 	"github.com/smppd/smppd/api/smppfront"
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/otp"
 	"github.com/smppd/smppd/smpp"
+	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/liveness"
 	"github.com/smppd/smppd/store/redisstore"
 )
@@ -100,6 +102,10 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 	otpo := otp.Options{}.WithDefaults()
 	corr, send := dlr.CorrelatorOptions{}.WithDefaults(), dlr.SenderOptions{}.WithDefaults()
 	front := smppfront.Account{} // its booleans' defaults: smppfront has no WithDefaults, and sets none
+	slo := shortlink.Options{}.WithDefaults()
+	if slo.TTL != store.DefaultLinkTTL {
+		t.Errorf("shortlink's default TTL %v is not the store's %v", slo.TTL, store.DefaultLinkTTL)
+	}
 
 	want := map[string]any{
 		// The file's own.
@@ -173,6 +179,11 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 		"accounts[].smpp.rate":                            float64(smppfront.DefaultRate),
 		"accounts[].smpp.receipt_parts":                   front.ReceiptParts,
 		"accounts[].smpp.latin1_default":                  front.Latin1Default,
+		"dlt.max_var_len":                                 dlt.DefaultMaxVarLen,
+		"shortlinks.ttl":                                  store.DefaultLinkTTL,
+		"shortlinks.linger":                               shortlink.DefaultLinger,
+		"shortlinks.preview_webhooks":                     slo.PreviewWebhooks,
+		"shortlinks.durable_clicks":                       slo.Durable,
 	}
 	unchecked := map[string]string{
 		"instance":                                    "computed from the host name and http.listen (InstanceName)",
@@ -208,6 +219,9 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 		"smpp_front.tls_key":                          "required with tls_listen (validateSMPPFront)",
 		"smpp_front.system_id":                        "smppfront sets \"smppd\" for an empty SystemID; it exports no constant",
 		"smpp_front.dlt_status_codes":                 "smppfront sets \"decimal\" for an empty DLTStatusCodes; it exports no constant",
+		"shortlinks.base_url":                         "none: no value (short links are off)",
+		"shortlinks.listen":                           "none: no value (required with base_url)",
+		"shortlinks.trusted_proxies":                  "none: no value",
 	}
 	// The ReclaimAfter the issue found documented twice (2 minutes in an old doc comment, 5
 	// in the code): 5 minutes is right, because dispatch.New refuses a ReclaimAfter that
