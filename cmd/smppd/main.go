@@ -209,6 +209,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	// unless http.metrics_listen gives the latter their own, so they can stay internal.
 	apiMux, opsMux := http.NewServeMux(), http.NewServeMux()
 	d.routes(opsMux)
+	if d.demo != nil { // the simulated operator's inspection API: what it was sent
+		opsMux.Handle("/demo/operator/", http.StripPrefix("/demo/operator", d.demo.sim.HTTPHandler()))
+	}
 	var frontAddrs []string
 	if len(cfg.Accounts) > 0 {
 		srv, h, err := d.apiHandler(engine)
@@ -232,6 +235,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		servers = append(servers, srv)
 		go func() { _ = srv.Serve(ln) }()
 		return ln.Addr(), nil
+	}
+	short, err := d.startShortlinks()
+	if err != nil {
+		return err
+	}
+	var shortAddr net.Addr
+	if short != nil {
+		if shortAddr, err = serve(cfg.Shortlinks.Listen, short); err != nil {
+			return fmt.Errorf("shortlinks.listen %s: %w", cfg.Shortlinks.Listen, err)
+		}
+		log.Info().Str("shortlinks", shortAddr.String()).Str("base_url", short.Base()).Msg("short-link redirector listening")
 	}
 	var apiAddr, opsAddr net.Addr
 	if cfg.HTTP.MetricsListen == "" {
@@ -266,6 +280,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		_ = srv.Shutdown(sctx)
 	}
 	d.stopFront(sctx)
+	d.stopShortlinks(sctx, short)
 	if err := d.disp.Shutdown(sctx); err != nil {
 		log.Warn().Err(err).Msg("shutdown incomplete; what was not sent stays in the store")
 	}
@@ -313,6 +328,9 @@ func (d *daemon) apiHandler(engine *dlt.Engine) (*api.Server, http.Handler, erro
 	}
 	aopts.Sender, aopts.OTP, aopts.Credits, aopts.Records = d.disp, svc, d.store, d.store
 	aopts.Withdrawer = d.store
+	if aopts.Shortlinks.Base != "" {
+		aopts.Shortlinks.Store = d.store
+	}
 	aopts.Registry = engine.Registry
 	aopts.Logger = d.log.With().Str("component", "api").Logger()
 	srv, err := api.New(aopts)
