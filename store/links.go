@@ -77,6 +77,11 @@ type Links interface {
 	// ResolveLink returns the link of a code, or ErrNotFound (unknown or expired).
 	ResolveLink(ctx context.Context, code string) (*Link, error)
 
+	// ResolveLinks returns the links of many codes at once (one round trip for Redis), in
+	// the codes' order; an unknown or expired code gets nil. The redirector gathers the
+	// lookups of concurrent requests into one call.
+	ResolveLinks(ctx context.Context, codes ...string) ([]*Link, error)
+
 	// RecordClicks counts each click on its link and in its campaign (a person's click, or
 	// a preview), and queues its webhook job in the same atomic step. Many clicks go
 	// together (one round trip for Redis).

@@ -36,9 +36,10 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultLinger   = 2 * time.Millisecond
-	DefaultMaxBatch = 512
-	DefaultQueue    = 65536
+	DefaultLinger    = 2 * time.Millisecond
+	DefaultMaxBatch  = 512
+	DefaultQueue     = 65536
+	DefaultResolvers = 4
 )
 
 // Result is what a request for a short link got, for metrics.
@@ -76,6 +77,10 @@ type Options struct {
 	Linger   time.Duration
 	MaxBatch int
 	Queue    int
+	// Resolvers is how many code lookups may be in flight to the store at once
+	// (DefaultResolvers); each takes every lookup waiting when it starts, so under load a
+	// round trip resolves many requests (a group read, with no linger).
+	Resolvers int
 	// OnRedirect, if set, is called once per request with its result (metrics).
 	OnRedirect func(Result)
 	// Logger receives store errors; phone numbers are masked.
@@ -98,6 +103,9 @@ func (o Options) WithDefaults() Options {
 	if o.Queue <= 0 {
 		o.Queue = DefaultQueue
 	}
+	if o.Resolvers <= 0 {
+		o.Resolvers = DefaultResolvers
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -115,6 +123,7 @@ type Server struct {
 	path string // BaseURL's path without a trailing slash ("" for none)
 
 	clicks   chan pending
+	lookups  chan lookup
 	stopped  chan struct{}
 	finished chan struct{} // closed by the writer once it has drained the queue
 	stop     sync.Once
@@ -140,8 +149,12 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("shortlink: Store is required")
 	}
 	s := &Server{o: o, base: strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"),
-		path: strings.TrimRight(u.EscapedPath(), "/"), clicks: make(chan pending, o.Queue), stopped: make(chan struct{}), finished: make(chan struct{})}
+		path: strings.TrimRight(u.EscapedPath(), "/"), clicks: make(chan pending, o.Queue), stopped: make(chan struct{}), finished: make(chan struct{}),
+		lookups: make(chan lookup, o.Queue)}
 	go s.writer()
+	for range o.Resolvers {
+		go s.resolver()
+	}
 	return s, nil
 }
 
@@ -235,7 +248,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, "Not found - a short link is "+s.base+"/<HEADER>/<code>")
 		return
 	}
-	l, err := s.o.Store.ResolveLink(r.Context(), code)
+	l, err := s.resolve(r.Context(), code)
 	if errors.Is(err, store.ErrNotFound) || err == nil && header != "" && !strings.EqualFold(url.PathEscape(l.Header), header) {
 		s.result(ResultUnknown)
 		writeJSON(w, http.StatusNotFound, "Link not found or expired")
@@ -281,6 +294,80 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Robots-Tag", "noindex, nofollow")
 	w.WriteHeader(http.StatusFound)
+}
+
+type lookup struct {
+	code string
+	done chan lookupResult
+}
+
+type lookupResult struct {
+	l   *store.Link
+	err error
+}
+
+var donePool = sync.Pool{New: func() any { return make(chan lookupResult, 1) }}
+
+// resolve looks code up through the resolvers: store.ErrNotFound when it has no link.
+func (s *Server) resolve(ctx context.Context, code string) (*store.Link, error) {
+	done := donePool.Get().(chan lookupResult)
+	select {
+	case s.lookups <- lookup{code: code, done: done}:
+	case <-s.stopped:
+		return nil, errors.New("shortlink: shutting down")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	r := <-done // always answered: a resolver that took the lookup replies
+	donePool.Put(done)
+	if r.err == nil && r.l == nil {
+		r.err = store.ErrNotFound
+	}
+	return r.l, r.err
+}
+
+// resolver answers lookups, each round trip with every lookup waiting when it starts.
+func (s *Server) resolver() {
+	batch := make([]lookup, 0, s.o.MaxBatch)
+	codes := make([]string, 0, s.o.MaxBatch)
+	for {
+		select {
+		case l := <-s.lookups:
+			batch = append(batch[:0], l)
+		case <-s.stopped:
+			for {
+				select {
+				case l := <-s.lookups:
+					l.done <- lookupResult{err: errors.New("shortlink: shutting down")}
+				default:
+					return
+				}
+			}
+		}
+	more:
+		for len(batch) < s.o.MaxBatch {
+			select {
+			case l := <-s.lookups:
+				batch = append(batch, l)
+			default:
+				break more
+			}
+		}
+		codes = codes[:0]
+		for _, l := range batch {
+			codes = append(codes, l.code)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		links, err := s.o.Store.ResolveLinks(ctx, codes...)
+		cancel()
+		for i, l := range batch {
+			r := lookupResult{err: err}
+			if err == nil {
+				r.l = links[i]
+			}
+			l.done <- r
+		}
+	}
 }
 
 // writer gathers clicks into batches: the first click waits at most Linger for company.

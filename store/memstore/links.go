@@ -120,6 +120,25 @@ func (s *Store) ResolveLink(ctx context.Context, code string) (*store.Link, erro
 	return &l, nil
 }
 
+// ResolveLinks implements store.Links.
+func (s *Store) ResolveLinks(ctx context.Context, codes ...string) ([]*store.Link, error) {
+	if err := s.open(ctx, "resolve links"); err != nil {
+		return nil, err
+	}
+	d := &s.linkSt
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := s.now()
+	out := make([]*store.Link, len(codes))
+	for i, c := range codes {
+		if e := d.liveLocked(c, now); e != nil {
+			l := e.l
+			out[i] = &l
+		}
+	}
+	return out, nil
+}
+
 // RecordClicks implements store.Links: each click is counted and its job queued under the
 // links' lock, so a click is never counted without its job.
 func (s *Store) RecordClicks(ctx context.Context, clicks ...*store.Click) ([]store.ClickResult, error) {

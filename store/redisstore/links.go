@@ -97,6 +97,37 @@ func (s *Store) ResolveLink(ctx context.Context, code string) (*store.Link, erro
 	return &l, nil
 }
 
+// ResolveLinks implements store.Links: one HGET per code in one pipeline.
+func (s *Store) ResolveLinks(ctx context.Context, codes ...string) ([]*store.Link, error) {
+	op := "resolve links"
+	if err := s.check(ctx, op); err != nil {
+		return nil, err
+	}
+	cmds := make([]*redis.StringCmd, len(codes))
+	_, _ = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, c := range codes {
+			cmds[i] = p.HGet(ctx, s.keys.linkKey(c), "d")
+		}
+		return nil
+	})
+	out := make([]*store.Link, len(codes))
+	for i, c := range cmds {
+		b, err := c.Bytes()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", op, err)
+		}
+		var l store.Link
+		if err := json.Unmarshal(b, &l); err != nil {
+			return nil, fmt.Errorf("store: %s %s: %w", op, codes[i], err)
+		}
+		out[i] = &l
+	}
+	return out, nil
+}
+
 // clickScript: KEYS link hash, campaign hash, webhook stream (one shard); ARGV "1" for a
 // preview, the webhook job JSON ("" = none), the campaign's fallback TTL in ms. Returns -1
 // when the link is gone, 1 for its first click by a person, else 0. The campaign hash gets

@@ -67,6 +67,14 @@ func testLinkPutResolve(t *testing.T, s LinkStore) {
 	if _, err := s.ResolveLink(ctx, "Zzzzzzzzzz99"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown code: %v, want ErrNotFound", err)
 	}
+	many, err := s.ResolveLinks(ctx, b.Code, "Zzzzzzzzzz99", a.Code)
+	linkOK(t, err)
+	if len(many) != 3 || js(many[0]) != js(b) || many[1] != nil || js(many[2]) != js(a) {
+		t.Fatalf("ResolveLinks: %s", js(many))
+	}
+	if none, err := s.ResolveLinks(ctx); err != nil || len(none) != 0 {
+		t.Fatalf("ResolveLinks of nothing: %v %v", none, err)
+	}
 	st, err := s.CampaignStats(ctx, "acct", "diwali")
 	linkOK(t, err)
 	if st != (store.LinkStats{Links: 2}) {
