@@ -46,7 +46,8 @@ type Click struct {
 	// Preview marks a link-preview fetcher (a messenger or a crawler), counted apart from
 	// clicks by people.
 	Preview bool
-	// Webhook, if set, is queued in the same atomic step as the click is counted.
+	// Webhook, if set, is queued in the same atomic step as the click is counted (the
+	// redirector sets none for previews unless told to).
 	Webhook *WebhookJob
 }
 

@@ -155,3 +155,25 @@ func TestNewRefusesBadBase(t *testing.T) {
 		}
 	}
 }
+
+func TestPreviewWebhooksWhenAsked(t *testing.T) {
+	s, st := newTestServer(t, Options{PreviewWebhooks: true, Durable: true})
+	l := &store.Link{Code: NewCode(), URL: "https://example.com/", Header: "ACMEIN", Phone: "919812345678", Account: "a",
+		Campaign: "c", Webhook: "https://hooks.example.com/c"}
+	if err := st.PutLinks(context.Background(), []*store.Link{l}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if w := do(s, http.MethodGet, "/ACMEIN/"+l.Code, map[string]string{"User-Agent": "Slackbot-LinkExpanding 1.0"}); w.Code != http.StatusFound {
+		t.Fatal(w.Code)
+	}
+	jobs, err := st.ClaimWebhooks(context.Background(), time.Now(), time.Minute, 10)
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("%d jobs, %v", len(jobs), err)
+	}
+	if v, _ := url.ParseQuery(jobs[0].Body); v.Get("preview") != "1" {
+		t.Fatalf("body %q", jobs[0].Body)
+	}
+	if cs, _ := st.CampaignStats(context.Background(), "a", "c"); cs.Previews != 1 || cs.Clicks != 0 {
+		t.Fatalf("stats %+v", cs)
+	}
+}

@@ -171,17 +171,18 @@ func (s *Store) RecordClicks(ctx context.Context, clicks ...*store.Click) ([]sto
 			camp = &campaignEntry{expires: e.expires}
 			d.campaigns[campaignKey(e.l.Account, e.l.Campaign)] = camp
 		}
-		if c.Preview {
+		switch {
+		case c.Preview:
 			e.stats.Previews++
 			camp.stats.Previews++
-			continue
-		}
-		e.stats.Clicks++
-		camp.stats.Clicks++
-		if e.stats.Clicks == 1 {
-			out[i].Unique = true
-			e.stats.UniqueClicks = 1
-			camp.stats.UniqueClicks++
+		default:
+			e.stats.Clicks++
+			camp.stats.Clicks++
+			if e.stats.Clicks == 1 {
+				out[i].Unique = true
+				e.stats.UniqueClicks = 1
+				camp.stats.UniqueClicks++
+			}
 		}
 		if c.Webhook != nil {
 			dl := s.dlr()

@@ -144,8 +144,8 @@ else
     redis.call('HINCRBY', KEYS[2], 'unique_clicks', 1)
   end
   redis.call('HINCRBY', KEYS[2], 'clicks', 1)
-  if ARGV[2] ~= '' then redis.call('XADD', KEYS[3], '*', 'j', ARGV[2]) end
 end
+if ARGV[2] ~= '' then redis.call('XADD', KEYS[3], '*', 'j', ARGV[2]) end
 if redis.call('PTTL', KEYS[2]) < 0 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 return r
 `)
@@ -163,7 +163,7 @@ func (s *Store) RecordClicks(ctx context.Context, clicks ...*store.Click) ([]sto
 			return nil, fmt.Errorf("store: %s: click without a link", op)
 		}
 		job := ""
-		if c.Webhook != nil && !c.Preview {
+		if c.Webhook != nil {
 			b, err := marshalJob(c.Webhook)
 			if err != nil {
 				return nil, fmt.Errorf("store: %s: %w", op, err)

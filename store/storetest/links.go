@@ -92,12 +92,13 @@ func testLinkClicks(t *testing.T, s LinkStore) {
 	}
 	now := time.Now()
 	res, err := s.RecordClicks(ctx,
-		&store.Click{Link: a, At: now, Preview: true, Webhook: job("p1")}, // a preview queues nothing
+		&store.Click{Link: a, At: now, Preview: true}, // a preview without a job queues nothing
 		&store.Click{Link: a, At: now, Webhook: job("k1")},
 		&store.Click{Link: a, At: now, Webhook: job("k2")},
 		&store.Click{Link: b, At: now})
 	linkOK(t, err)
 	want := []store.ClickResult{{}, {Unique: true}, {}, {Unique: true}}
+	// (the preview above queued no job; one with a job queues it, below)
 	for i := range want {
 		if res[i] != want[i] {
 			t.Fatalf("click %d: %+v, want %+v", i, res[i], want[i])
@@ -126,6 +127,18 @@ func testLinkClicks(t *testing.T, s LinkStore) {
 		t.Fatalf("claimed jobs %v, want k1 and k2 (no preview job)", got)
 	}
 	linkOK(t, s.AckWebhooks(ctx, jobs...))
+	// A preview with a job (shortlinks.preview_webhooks) queues it, counted as a preview.
+	_, err = s.RecordClicks(ctx, &store.Click{Link: b, At: now, Preview: true, Webhook: job("p2")})
+	linkOK(t, err)
+	jobs, err = s.ClaimWebhooks(ctx, time.Now(), time.Minute, 10)
+	linkOK(t, err)
+	if len(jobs) != 1 || jobs[0].ID != "p2" {
+		t.Fatalf("preview job: %d claimed", len(jobs))
+	}
+	linkOK(t, s.AckWebhooks(ctx, jobs...))
+	if st, _ := s.LinkStats(ctx, b.Code); st.Previews != 1 || st.Clicks != 1 {
+		t.Fatalf("link b stats %+v", st)
+	}
 }
 
 func testLinkCampaignsIsolated(t *testing.T, s LinkStore) {
