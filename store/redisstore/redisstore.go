@@ -27,6 +27,9 @@
 //	                                   "rev", the compare-and-set revision; in message shard k
 //	                                   (FNV-1a of the id mod 16) beside the shard's webhook
 //	                                   queue P:{m<k>.<j>}:wh… (webhooks.go)
+//	P:{m<k>.<j>}:ln:<code>, P:{m<k>.<j>}:lc:…  short links and their campaigns' counts, in
+//	                                   the shard of the link's code, with the links' TTL
+//	                                   (links.go)
 //	P:cid:<carrier>:<cmid>     string  carrier message id index: "msgID|part", with a TTL
 //	P:rlog                     stream  the receipt log (receiptlog.go)
 //	P:{dlr}:…                          unmatched receipts (receipts.go)
