@@ -54,13 +54,13 @@ func linkParams(get func(string) string) linkSpec {
 
 // shorten replaces the URLs of the text by short links when the request asks for it, so
 // that the DLT check, the length check and the credits see the text as it will be sent.
-// It refuses when shortening is not configured, when a webhook is not an http(s) URL, and
+// It refuses when the text has links but shortening is not configured, when a webhook is not an http(s) URL, and
 // when the entity's URL whitelist (if it has one) does not admit the short links of the
 // message's header, saying what to whitelist.
 func (d *draft) shorten() *apiError {
 	ls := d.sp.links
-	if !ls.shorten {
-		return nil
+	if !ls.shorten || len(shortlink.FindURLs(d.body)) == 0 {
+		return nil // nothing to shorten: a campaign name on a text without links is no error
 	}
 	if !d.short.enabled() {
 		return msgErr("URL shortening (shortenurl=1 or campaignname) is not available - this server has no short link domain configured (shortlinks.base_url)")

@@ -96,6 +96,9 @@ func TestShortenRefusals(t *testing.T) {
 	}
 	off := newEnv(t, func(o *Options) { withTracking(t)(o); o.Shortlinks = ShortlinkOptions{} })
 	expect(t, send(off), 200, "Error", "URL shortening (shortenurl=1 or campaignname) is not available")
+	// A campaign name on a text without links has nothing to shorten: sent as before.
+	expect(t, off.do("POST", "/API/R1/", "application/x-www-form-urlencoded", form("module", "TRANS_SMS", "apikey", key1,
+		"to", "9812345678", "from", "ACMEIN", "msg", paymentText, "campaignname", "x", "shortenurl", "1")), 200, "Success", "")
 	if w := off.do("GET", "/API/V1/"+key1+"/SHORTLINK/STATS/x", "", ""); w.code != http.StatusNotFound {
 		t.Fatalf("stats without shortlinks: %d", w.code)
 	}
