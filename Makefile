@@ -28,6 +28,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzDecodePDU -fuzztime=$(FUZZTIME) ./smpp/
 	$(GO) test -run='^$$' -fuzz=FuzzFrameReader -fuzztime=$(FUZZTIME) ./smpp/
 	$(GO) test -run='^$$' -fuzz=FuzzParseReceiptText -fuzztime=$(FUZZTIME) ./smpp/
+	$(GO) test -run='^$$' -fuzz=FuzzRewrite -fuzztime=$(FUZZTIME) ./api/shortlink/
 
 # The standard end-to-end scenarios on this machine (Redis store): smppbench starts the
 # simulator and smppd and drives OTP, R1 single and Bulk load over HTTP, and the R1 text over
