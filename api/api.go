@@ -17,6 +17,7 @@
 //	/API/V1/{api_key}/ADDON_SERVICES/SEND/TSMS|PSMS                legacy sends
 //	/API/R1[/]   module=TRANS_SMS|PROMO_SMS|SMS_OTP|TRANS_SMS_DLR|ENC
 //	/API/R1/Bulk[/]                                                JSON bulk
+//	/API/V1/{api_key}/SHORTLINK/STATS/{campaign_name}              click counts of a campaign
 package api
 
 import (
@@ -95,6 +96,9 @@ type Options struct {
 	Logger zerolog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Shortlinks turns on dynamic short links (shortenurl=1, campaignname); without a Base
+	// and a Store such requests are refused. See ShortlinkOptions.
+	Shortlinks ShortlinkOptions
 }
 
 // Account is one API client.

@@ -144,7 +144,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, _ vars) {
 				meta[dlr.MetaWebhookMode] = mode
 			}
 			var be *apiError
-			b, be = s.build(a, spec{kind: kindTrans, to: phone, from: from, text: txt, meta: meta}, now)
+			b, be = s.build(a, spec{kind: kindTrans, to: phone, from: from, text: txt, meta: meta, links: linkParams(get)}, now)
 			if be != nil {
 				field, reason = "smsText", be.details
 			}

@@ -136,7 +136,8 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 	}
 	f := &fakeSender{}
 	o := Options{Accounts: testAccounts(), Sender: f, OTP: svc, Credits: st, Records: st,
-		Registry: func() *dlt.Registry { return reg }, Now: c.now, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")}}
+		Registry: func() *dlt.Registry { return reg }, Now: c.now, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.1/32")},
+		Shortlinks: ShortlinkOptions{Base: shortBase, Store: st}}
 	if mod != nil {
 		mod(&o)
 	}

@@ -87,6 +87,7 @@ type sendFields struct {
 	to, from, msg, template, sendAt string
 	r1                              bool        // read the R1 extras (peid, ctid, campaign, shortening)
 	names                           *fieldNames // what errors call the fields (nil: R1's)
+	links                           bool        // read the short-link parameters (TSMS, PSMS)
 }
 
 // sendMany sends one text (or template) to a comma-separated list of numbers: TRANS_SMS,
@@ -132,13 +133,14 @@ func (s *Server) sendMany(r *http.Request, a *account, k kind, p params, f sendF
 		if v := p.get("shortenurl"); v == "1" || strings.EqualFold(v, "true") {
 			sp.meta["shorten_url"] = "1"
 		}
-	}
-	if f.r1 {
 		// As on Bulk: echoed in the message's delivery webhook (dlr), in its format.
 		sp.meta[dlr.MetaCallback1], sp.meta[dlr.MetaCallback2] = p.get("callback_value1"), p.get("callback_value2")
 		if cf := strings.ToLower(p.get("callback_format")); (cf == "form" || cf == "urlencoded") && a.WebhookURL != "" {
 			sp.meta[dlr.MetaWebhookMode] = dlr.ModeForm
 		}
+	}
+	if f.r1 || f.links {
+		sp.links = linkParams(p.get)
 	}
 	tos := make([]string, len(nums))
 	for i, n := range nums {

@@ -57,6 +57,7 @@ func (s *Server) routeTable() []route {
 	add(getPost, v1+"/ADDON_SERVICES/BAL/{service_name}", s.v1Balance(true))
 	add(getPost, v1+"/ADDON_SERVICES/SEND/TSMS", s.v1Legacy(kindTrans))
 	add(getPost, v1+"/ADDON_SERVICES/SEND/PSMS", s.v1Legacy(kindPromo))
+	add([]string{http.MethodGet}, v1+"/SHORTLINK/STATS/{campaign_name}", s.v1LinkStats)
 	add(getPost, "/API/R1", s.r1)
 	add(getPost, "/API/R1/", s.r1)
 	add([]string{http.MethodPost}, "/API/R1/Bulk", s.bulk)

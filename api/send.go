@@ -62,6 +62,7 @@ type spec struct {
 	meta     map[string]string
 	chain    string      // a client aggregator's chain, raw "PE,TM1,…" ("" = none)
 	names    *fieldNames // the fields and modules errors name (nil: R1's)
+	links    linkSpec    // dynamic short links (shortenurl=1, campaignname)
 	// front: the message came through a protocol front (Accept), whose meta says where its
 	// receipt goes (or that none goes); the account's HTTP webhook is not stamped on it.
 	front bool
@@ -71,6 +72,7 @@ type spec struct {
 type built struct {
 	msg      *store.Message
 	segments int64
+	links    []*store.Link // the short links of its text, stored before it is submitted
 }
 
 // findTemplate resolves a template name or CT ID among the entity's templates.
@@ -95,11 +97,11 @@ func msgErr(details string) *apiError { return errorf(http.StatusOK, details) }
 // a message with several faults gets, so it is part of the API's behaviour.
 func (s *Server) build(a *account, sp spec, now time.Time) (*built, *apiError) {
 	d := s.newDraft(a, sp, now)
-	return d.run(d.fillText, d.checkText, d.resolveSender, d.checkDLT, d.checkCategory, d.resolveChain, d.decideWindow)
+	return d.run(d.fillText, d.checkText, d.resolveSender, d.shorten, d.checkDLTAsSent, d.checkCategory, d.resolveChain, d.decideWindow)
 }
 
 func (s *Server) newDraft(a *account, sp spec, now time.Time) *draft {
-	d := &draft{a: a, sp: sp, kind: sp.kind, reg: s.o.Registry(), match: s.o.Match, now: now,
+	d := &draft{a: a, sp: sp, kind: sp.kind, reg: s.o.Registry(), match: s.o.Match, now: now, short: s.o.Shortlinks,
 		peid: sp.peid, ctid: sp.ctid, body: sp.text, sendAt: sp.sendAt}
 	if d.peid == "" {
 		d.peid = a.DLTEntity
@@ -134,6 +136,9 @@ type draft struct {
 	windowed   bool          // the template's category only goes out inside the window
 	sendAt     time.Time     // when to send; zero or past means now
 	tms        []string      // the TM-AF ids before smppd in the chain (resolveChain)
+	short      ShortlinkOptions
+	links      []*store.Link // the short links put in body (shorten)
+	linkPrefix string        // <base>/<HEADER>/ of those links
 }
 
 // fillText makes the text from a template when the request names one: an OTP's code goes
@@ -384,7 +389,7 @@ func (d *draft) message() (*built, *apiError) {
 	if d.sendAt.After(d.now) {
 		m.SendAt = d.sendAt
 	}
-	return &built{msg: m, segments: int64(info.Parts)}, nil
+	return &built{msg: m, segments: int64(info.Parts), links: d.links}, nil
 }
 
 // meta is the message's metadata: the account's webhook (not for a front's message, whose
@@ -479,6 +484,9 @@ func parseScheduleOf(field, v string, now time.Time) (time.Time, *apiError) {
 func (s *Server) commit(ctx context.Context, a *account, bs []*built) *apiError {
 	if len(bs) == 0 {
 		return nil
+	}
+	if e := s.putLinks(ctx, a, bs); e != nil {
+		return e
 	}
 	need := map[store.CreditCategory]int64{}
 	for _, b := range bs {

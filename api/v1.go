@@ -240,7 +240,7 @@ func (s *Server) v1Legacy(k kind) func(http.ResponseWriter, *http.Request, vars)
 			writeV1Error(w, bodyError(err))
 			return
 		}
-		id, e := s.sendMany(r, a, k, p, sendFields{to: "to", from: "from", msg: "msg", template: "templatename", sendAt: "sendat", names: &v1LegacyNames})
+		id, e := s.sendMany(r, a, k, p, sendFields{to: "to", from: "from", msg: "msg", template: "templatename", sendAt: "sendat", names: &v1LegacyNames, links: true})
 		if e != nil {
 			writeV1Error(w, e)
 			return

@@ -8,15 +8,21 @@ import (
 	"time"
 
 	"github.com/smppd/smppd/api"
+	"github.com/smppd/smppd/api/shortlink"
 	"github.com/smppd/smppd/otp"
 )
 
-// APIOptions returns the accounts and the trusted proxies as api.Options, with every CIDR
-// parsed, keys decoded and times read; the caller adds the sender, the OTP service, the
+// APIOptions returns the accounts, the trusted proxies, the DLT variable limit and the short
+// links' base and TTL as api.Options, with every CIDR parsed, keys decoded and times read;
+// the caller adds the short links' store, the sender, the OTP service, the
 // store's credits and records, the DLT registry and the logger. Fields the file leaves out
 // stay zero, which api.Options documents as its defaults.
 func (c *Config) APIOptions() (api.Options, error) {
 	var o api.Options
+	o.Match.MaxVarLen = c.DLT.MaxVarLen
+	if c.Shortlinks.Enabled() {
+		o.Shortlinks = api.ShortlinkOptions{Base: c.Shortlinks.BaseURL, TTL: c.Shortlinks.TTL}
+	}
 	for i, s := range c.HTTP.TrustedProxies {
 		p, err := ParseCIDR(s)
 		if err != nil {
@@ -93,4 +99,24 @@ func ParseCIDR(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR", s)
 	}
 	return p.Masked(), nil
+}
+
+// ShortlinkOptions returns the short-link redirector's options (base, TTL, proxies, click
+// writing) as shortlink.Options, and ok false when short links are off; the caller adds the
+// store, the logger and the metrics hook. APIOptions' Shortlinks takes Base and TTL from
+// the same section.
+func (c *Config) ShortlinkOptions() (o shortlink.Options, ok bool, err error) {
+	sl := c.Shortlinks
+	if !sl.Enabled() {
+		return o, false, nil
+	}
+	o = shortlink.Options{BaseURL: sl.BaseURL, TTL: sl.TTL, PreviewWebhooks: sl.PreviewWebhooks, Durable: sl.DurableClicks, Linger: sl.Linger}
+	for i, s := range sl.TrustedProxies {
+		p, err := ParseCIDR(s)
+		if err != nil {
+			return o, false, c.errAt(fmt.Sprintf("shortlinks.trusted_proxies[%d]", i), "%v", err)
+		}
+		o.TrustedProxies = append(o.TrustedProxies, p)
+	}
+	return o, true, nil
 }

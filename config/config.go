@@ -64,6 +64,8 @@ type Config struct {
 	SMPPFront SMPPFront `yaml:"smpp_front"`
 	// Console is the operator console on the internal listener (http.metrics_listen).
 	Console Console `yaml:"console"`
+	// Shortlinks is the short-link redirector (shortenurl=1, campaignname: click tracking).
+	Shortlinks Shortlinks `yaml:"shortlinks"`
 
 	path  string
 	lines map[string]int
@@ -399,7 +401,38 @@ type DLTFiles struct {
 		File   string `yaml:"file"`
 		Entity string `yaml:"entity"`
 	} `yaml:"templates_csv"`
+	// MaxVarLen is the longest value a template variable may take, in characters
+	// (dlt.MatchOptions.MaxVarLen): 0 is DLT's 30; raise it only when every DLT on the
+	// routes accepts longer values (a short link is one {#url#} value).
+	MaxVarLen int `yaml:"max_var_len"`
 }
+
+// Shortlinks turns dynamic short links on: the URLs of messages sent with shortenurl=1 or a
+// campaignname become <base_url>/<HEADER>/<code>, served by a redirect listener of their own
+// (package api/shortlink). Off while base_url is empty.
+type Shortlinks struct {
+	// BaseURL is the short domain as recipients see it, e.g. https://e.1rp.in (a CDN or TLS
+	// terminator in front of Listen). Required to turn short links on.
+	BaseURL string `yaml:"base_url"`
+	// Listen is the redirect listener's address, e.g. 0.0.0.0:8090. Required with base_url.
+	Listen string `yaml:"listen"`
+	// TTL is how long a link (and its counts) lives. Default: store.DefaultLinkTTL (2160h).
+	TTL time.Duration `yaml:"ttl"`
+	// TrustedProxies are CIDRs (the CDN, the TLS terminator) whose X-Forwarded-For is
+	// believed for the clicker's address.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// PreviewWebhooks also posts the click webhook for link-preview fetchers (preview=1).
+	PreviewWebhooks bool `yaml:"preview_webhooks"`
+	// DurableClicks answers a redirect only once its click is stored. Default: false (the
+	// click is stored within linger after the 302).
+	DurableClicks bool `yaml:"durable_clicks"`
+	// Linger is how long a batch of clicks waits for more before it is written. Default:
+	// shortlink.DefaultLinger.
+	Linger time.Duration `yaml:"linger"`
+}
+
+// Enabled says whether short links are on.
+func (s Shortlinks) Enabled() bool { return s.BaseURL != "" }
 
 // Receipts tunes the receipt log and correlation (dlr.CorrelatorOptions; zero values take
 // its defaults).

@@ -105,6 +105,11 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"console operator", minimal + "http:\n  metrics_listen: 127.0.0.1:9090\nconsole:\n  session_ttl: 10s\n  operators:\n    - name: ops\n      password_hash: hunter22\n      role: root\n    - password_hash: " + testConsoleHash + "\n      role: viewer\n",
 			[]string{"m.yaml:14: console.operators[0].password_hash: not a hash made by `smppd passwd -console`", "m.yaml:15: console.operators[0].role: \"root\": want admin or viewer",
 				"console.operators[1].name: required", "console.session_ttl: 10s is below 1m"}},
+		{"shortlinks without listen", minimal + "shortlinks:\n  base_url: https://e.1rp.in\n", []string{"shortlinks.listen: required with shortlinks.base_url"}},
+		{"shortlinks bad base", minimal + "shortlinks:\n  base_url: e.1rp.in\n  listen: 0.0.0.0:8090\n  ttl: 1m\n  trusted_proxies: [1.2.3.4/40]\n",
+			[]string{"shortlinks.base_url: \"e.1rp.in\" is not an absolute http:// or https:// URL", "shortlinks.ttl: 1m0s is below 1h", "shortlinks.trusted_proxies[0]"}},
+		{"shortlinks on the API port", minimal + "shortlinks:\n  base_url: https://e.1rp.in\n  listen: 127.0.0.1:8080\n", []string{"shortlinks.listen: \"127.0.0.1:8080\" is already http.listen"}},
+		{"shortlinks listen without base", minimal + "shortlinks:\n  listen: 0.0.0.0:8090\n", []string{"shortlinks.base_url: required with shortlinks.listen"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -228,6 +233,25 @@ func TestBuildersHandOptionsDown(t *testing.T) {
 
 // An aggregator account's TM id reaches api's account, which carries it on every message
 // for the chain.
+func TestShortlinkOptions(t *testing.T) {
+	c, err := Parse("m.yaml", []byte(minimal+"dlt:\n  max_var_len: 40\nshortlinks:\n  base_url: https://e.1rp.in\n  listen: 0.0.0.0:8090\n  ttl: 720h\n  trusted_proxies: [10.0.0.0/8]\n  durable_clicks: true\n"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok, err := c.ShortlinkOptions()
+	if err != nil || !ok || o.BaseURL != "https://e.1rp.in" || o.TTL != 720*time.Hour || len(o.TrustedProxies) != 1 || !o.Durable {
+		t.Fatalf("%+v %v %v", o, ok, err)
+	}
+	ao, err := c.APIOptions()
+	if err != nil || ao.Shortlinks.Base != "https://e.1rp.in" || ao.Shortlinks.TTL != 720*time.Hour || ao.Match.MaxVarLen != 40 {
+		t.Fatalf("%+v %v", ao.Shortlinks, err)
+	}
+	off, _ := Parse("m.yaml", []byte(minimal), env(nil))
+	if _, ok, _ := off.ShortlinkOptions(); ok {
+		t.Fatal("short links on without base_url")
+	}
+}
+
 func TestAccountTMID(t *testing.T) {
 	c, err := Parse("m.yaml", []byte(minimal+"otp:\n  key: 0123456789abcdef0123456789abcdef\naccounts:\n  - name: agg\n    api_keys: [0123456789abcdef0]\n    tm_id: \"1702157571346669272\"\n"), env(nil))
 	if err != nil {

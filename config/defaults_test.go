@@ -12,12 +12,14 @@ import (
 
 	"github.com/smppd/smppd/api"
 	"github.com/smppd/smppd/api/console"
+	"github.com/smppd/smppd/api/shortlink"
 	"github.com/smppd/smppd/api/smppfront"
 	"github.com/smppd/smppd/dispatch"
 	"github.com/smppd/smppd/dlr"
 	"github.com/smppd/smppd/dlt"
 	"github.com/smppd/smppd/otp"
 	"github.com/smppd/smppd/smpp"
+	"github.com/smppd/smppd/store"
 	"github.com/smppd/smppd/store/liveness"
 	"github.com/smppd/smppd/store/redisstore"
 )
@@ -102,6 +104,10 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 	corr, send := dlr.CorrelatorOptions{}.WithDefaults(), dlr.SenderOptions{}.WithDefaults()
 	cons := console.Options{}.WithDefaults()
 	front := smppfront.Account{} // its booleans' defaults: smppfront has no WithDefaults, and sets none
+	slo := shortlink.Options{}.WithDefaults()
+	if slo.TTL != store.DefaultLinkTTL {
+		t.Errorf("shortlink's default TTL %v is not the store's %v", slo.TTL, store.DefaultLinkTTL)
+	}
 
 	want := map[string]any{
 		// The file's own.
@@ -183,6 +189,11 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 		"console.secure_cookie":                           cons.SecureCookie,
 		"console.max_failures":                            cons.MaxFailures,
 		"console.lockout":                                 cons.Lockout,
+		"dlt.max_var_len":                                 dlt.DefaultMaxVarLen,
+		"shortlinks.ttl":                                  store.DefaultLinkTTL,
+		"shortlinks.linger":                               shortlink.DefaultLinger,
+		"shortlinks.preview_webhooks":                     slo.PreviewWebhooks,
+		"shortlinks.durable_clicks":                       slo.Durable,
 	}
 	unchecked := map[string]string{
 		"instance":                                    "computed from the host name and http.listen (InstanceName)",
@@ -223,6 +234,9 @@ func TestDocumentedDefaultsAreTheComponents(t *testing.T) {
 		"console.operators[].password_hash":           "required",
 		"console.operators[].role":                    "required",
 		"smpp_front.dlt_status_codes":                 "smppfront sets \"decimal\" for an empty DLTStatusCodes; it exports no constant",
+		"shortlinks.base_url":                         "none: no value (short links are off)",
+		"shortlinks.listen":                           "none: no value (required with base_url)",
+		"shortlinks.trusted_proxies":                  "none: no value",
 	}
 	// The ReclaimAfter the issue found documented twice (2 minutes in an old doc comment, 5
 	// in the code): 5 minutes is right, because dispatch.New refuses a ReclaimAfter that

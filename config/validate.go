@@ -62,6 +62,10 @@ func (c *Config) validate() error {
 	c.validateReceipts(p)
 	c.validateSMPPFront(p)
 	c.validateConsole(p)
+	c.validateShortlinks(p)
+	if c.DLT.MaxVarLen < 0 {
+		p.add("dlt.max_var_len", "%d: want 0 (DLT's 30) or more", c.DLT.MaxVarLen)
+	}
 	if len(p.errs) > 0 {
 		return p.errs
 	}
@@ -383,6 +387,41 @@ func (c *Config) validateWebhooks(p *problems) {
 	}
 	if c.Webhooks.PerHostConcurrency < 0 || c.Webhooks.Timeout < 0 || c.Webhooks.RetryFor < 0 || c.Webhooks.DeadLetterTTL < 0 {
 		p.add("webhooks", "timeout, lease, retry_for, per_host_concurrency and dead_letter_ttl must not be negative")
+	}
+}
+
+// validateShortlinks checks the short-link section: an absolute http(s) base without query
+// or fragment, a listen address, a TTL of at least an hour, the proxies' CIDRs.
+func (c *Config) validateShortlinks(p *problems) {
+	sl := c.Shortlinks
+	if !sl.Enabled() {
+		if sl.Listen != "" {
+			p.add("shortlinks.base_url", "required with shortlinks.listen: the short domain recipients see, e.g. https://e.1rp.in")
+		}
+		return
+	}
+	u, err := url.Parse(sl.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		p.add("shortlinks.base_url", "%q is not an absolute http:// or https:// URL without query or fragment, e.g. https://e.1rp.in", sl.BaseURL)
+	}
+	if sl.Listen == "" {
+		p.add("shortlinks.listen", "required with shortlinks.base_url: the redirect listener's address, e.g. 0.0.0.0:8090")
+	} else {
+		checkHostPort(p.add, "shortlinks.listen", sl.Listen)
+		if sl.Listen == c.HTTP.Listen || sl.Listen == c.HTTP.MetricsListen {
+			p.add("shortlinks.listen", "%q is already http.listen or http.metrics_listen: the redirector needs its own address", sl.Listen)
+		}
+	}
+	if sl.TTL != 0 && sl.TTL < time.Hour {
+		p.add("shortlinks.ttl", "%v is below 1h: a link must outlive its message's delivery", sl.TTL)
+	}
+	if sl.Linger < 0 || sl.Linger > time.Second {
+		p.add("shortlinks.linger", "%v: want 0 (the default) to 1s", sl.Linger)
+	}
+	for i, s := range sl.TrustedProxies {
+		if _, err := ParseCIDR(s); err != nil {
+			p.add(fmt.Sprintf("shortlinks.trusted_proxies[%d]", i), "%v", err)
+		}
 	}
 }
 

@@ -227,7 +227,8 @@ type MatchOptions struct {
 	// URLWhitelist, if not empty, lists the links {#url#} and {#urlott#} values must match:
 	// a bare domain ("acme.in") admits that host and its subdomains; an entry with a path or
 	// query ("https://acme.in/track?") admits links on exactly that host whose path starts
-	// with the entry's. Scheme and host compare case-insensitively, the path exactly.
+	// with the entry's (trailing '*'s, as in the portal's "https://e.1rp.in/HEADER/**", are
+	// dropped). Scheme and host compare case-insensitively, the path exactly.
 	// Registry methods use the entity's whitelist when this is nil.
 	URLWhitelist []string
 

@@ -223,7 +223,7 @@ func TestMatchPathological(t *testing.T) {
 }
 
 func TestWhitelisted(t *testing.T) {
-	wl := []string{"acme.in", "https://l.ex.in/acme?", "http://Shop.Example.org/deals/"}
+	wl := []string{"acme.in", "https://l.ex.in/acme?", "http://Shop.Example.org/deals/", "https://e.1rp.in/ACMEIN/**"}
 	tests := []struct {
 		url string
 		ok  bool
@@ -238,6 +238,8 @@ func TestWhitelisted(t *testing.T) {
 		{"https://l.ex.in/acme", false},
 		{"https://shop.example.org/deals/diwali", true},
 		{"https://shop.example.org/Deals/diwali", false},
+		{"https://e.1rp.in/ACMEIN/h6fgsf5K2pQx", true},
+		{"https://e.1rp.in/OTHERH/h6fgsf5K2pQx", false},
 	}
 	for _, tt := range tests {
 		if got := whitelisted(tt.url, wl); got != tt.ok {

@@ -177,11 +177,18 @@ func validURL(v string) bool {
 	return validHost(host)
 }
 
+// URLWhitelisted reports whether link matches an entry of wl, as {#url#} values are checked
+// (see MatchOptions.URLWhitelist): the shortlinks check their domain with it before a text
+// with short links goes to the template match.
+func URLWhitelisted(link string, wl []string) bool { return whitelisted(link, wl) }
+
 // whitelisted reports whether link v matches an entry of wl (see MatchOptions.URLWhitelist).
+// An entry's trailing '*'s (the portal's "https://e.1rp.in/HEADER/**" form) are a prefix
+// match, as an entry with a path always is.
 func whitelisted(v string, wl []string) bool {
 	host, rest := splitURL(v)
 	for _, e := range wl {
-		eh, er := splitURL(strings.TrimSpace(e))
+		eh, er := splitURL(strings.TrimRight(strings.TrimSpace(e), "*"))
 		if eh == "" {
 			continue
 		}

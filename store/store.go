@@ -401,6 +401,7 @@ type Store interface {
 	OTPs
 	Credits
 	MessageSearch
+	Links
 	// Ping reports whether the store answers; readiness uses it.
 	Ping(ctx context.Context) error
 	Close() error

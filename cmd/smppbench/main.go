@@ -9,6 +9,7 @@
 //	smppbench -self -scenario flood -flood-rate 20000 -flood-duration 60s
 //	smppbench -self -own-redis -scenario backlog -backlog 1000000 -backlog-rate 2000 -d 30s
 //	smppbench -self -own-redis -scenario smpp -c 64 -front-binds 4
+//	smppbench -own-redis -scenario clicks -links 10000 -c 64 -d 10s   # short-link redirects
 //
 // With -self smppd runs as a child process, so its CPU time and peak RSS are reported, and
 // its CPU per end-to-end message (a message that got its webhook). The stages of a message
@@ -160,6 +161,8 @@ type config struct {
 	floodDuration       time.Duration
 	frontBinds          int
 	cpuProfile          string
+	links               int  // clicks: links stored and requested
+	clickDurable        bool // clicks: answer each redirect once its click is stored
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -170,7 +173,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.target, "target", "http://127.0.0.1:8080", "smppd's HTTP address (without -self)")
 	fs.StringVar(&c.key, "key", "", "API key (without -self)")
 	fs.StringVar(&c.simURL, "sim", "", "smscsim HTTP API, to measure submit_sm and receipts (without -self)")
-	fs.StringVar(&c.scenario, "scenario", "otp", "otp (V1 AUTOGEN), r1 (TRANS_SMS single), bulk (R1 Bulk), smpp (R1's text as submit_sm over smppd's SMPP front, receipts back as deliver_sm; -self only), flood (R1 single, then receipts replayed at -flood-rate; -self only) or backlog (-self only)")
+	fs.StringVar(&c.scenario, "scenario", "otp", "otp (V1 AUTOGEN), r1 (TRANS_SMS single), bulk (R1 Bulk), smpp (R1's text as submit_sm over smppd's SMPP front, receipts back as deliver_sm; -self only), flood (R1 single, then receipts replayed at -flood-rate; -self only), backlog (-self only) or clicks (the short-link redirector on Redis, in-process: -links, -c, -d, -own-redis or -redis)")
 	fs.IntVar(&c.concurrency, "c", 50, "concurrent requests (smpp: submit_sm outstanding over all binds)")
 	fs.Float64Var(&c.rate, "rate", 0, "requests per second (0: as fast as -c allows)")
 	fs.DurationVar(&c.duration, "d", 10*time.Second, "how long to send (flood: how long to send R1 before the flood)")
@@ -194,8 +197,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&c.floodDuration, "flood-duration", 60*time.Second, "flood: how long the simulator replays receipts")
 	fs.IntVar(&c.frontBinds, "front-binds", 4, "smpp: transceiver binds to smppd's SMPP front, over which -c is spread")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "with -self: write a CPU profile of smppd during the sending (-d) to this file (-run<n> before the extension with -runs above 1); read it with go tool pprof. Profiling costs smppd some CPU, counted in its CPU per message")
+	fs.IntVar(&c.links, "links", 10000, "clicks: links stored, then requested at random")
+	fs.BoolVar(&c.clickDurable, "click-durable", false, "clicks: answer each redirect only once its click is stored (shortlinks.durable_clicks)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.scenario == "clicks" { // in-process: the redirector on the Redis store, no smppd child
+		return runClicks(ctx, c, stdout, stderr)
 	}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "redis" {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -24,10 +25,11 @@ var demoRegistry []byte
 // demo is smppd's self-contained mode: a simulated operator in the same process as the
 // only carrier, the in-memory store, and one account with a fresh API key.
 type demo struct {
-	sim    *smsc.Server
-	cfg    *config.Config
-	apiKey string
-	dir    string
+	sim       *smsc.Server
+	cfg       *config.Config
+	apiKey    string
+	dir       string
+	shortAddr string // the short-link listener's address
 }
 
 func startDemo(log zerolog.Logger) (*demo, error) {
@@ -44,7 +46,7 @@ func startDemo(log zerolog.Logger) (*demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo operator: %w", err)
 	}
-	d := &demo{sim: sim, apiKey: randomHex(16)}
+	d := &demo{sim: sim, apiKey: randomHex(16), shortAddr: demoAddr("127.0.0.1:8090")}
 	if d.dir, err = os.MkdirTemp("", "smppd-demo"); err != nil {
 		sim.Close()
 		return nil, err
@@ -59,8 +61,6 @@ http:
   listen: 127.0.0.1:8080
 store:
   type: memory
-dlt:
-  registry: registry.yaml
 carriers:
   - name: demo
     binds:
@@ -78,12 +78,37 @@ accounts:
     otp_templates: {OTP1: "1107161234567890001"}
 otp:
   key: %q
-`, sim.Addr(), d.apiKey, randomHex(32))
+shortlinks:
+  base_url: %[5]s   # *.localhost is the loopback for browsers and curl; DLT wants a host name
+  listen: %[4]s
+dlt:
+  registry: registry.yaml
+  max_var_len: 45   # the demo's short links (http://sl.localhost:8090/ACMEIN/<code>) are 42 characters
+`, sim.Addr(), d.apiKey, randomHex(32), d.shortAddr, d.shortBase())
 	if d.cfg, err = config.Parse(filepath.Join(d.dir, "demo.yaml"), []byte(yaml), func(string) (string, bool) { return "", false }); err != nil {
 		d.close()
 		return nil, err
 	}
 	return d, nil
+}
+
+// shortBase is the demo's short-link base: sl.localhost on the listener's port.
+func (d *demo) shortBase() string {
+	_, port, _ := net.SplitHostPort(d.shortAddr)
+	return "http://sl.localhost:" + port
+}
+
+// demoAddr is addr if nothing listens there, else a free port of its host.
+func demoAddr(addr string) string {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+			return addr
+		}
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 func randomHex(n int) string {
@@ -111,8 +136,14 @@ Try it:
   curl -d module=TRANS_SMS_DLR -d apikey=%[2]s -d sessionid=<session id> %[1]s/API/R1/
   # a message off its template is refused before sending, with the reason
   curl -d module=TRANS_SMS -d apikey=%[2]s -d to=919812345678 -d from=ACMEIN -d 'msg=Hello' %[1]s/API/R1/
+  # short links and click tracking: the SMS carries %[4]s/ACMEIN/<code> instead
+  # of the URL (the operator's copy: %[1]s/demo/operator/api/messages); open it, then
+  # read the campaign's counts
+  curl -d module=TRANS_SMS -d apikey=%[2]s -d to=919812345678 -d from=ACMEIN -d shortenurl=1 -d campaignname=demo \
+       -d 'msg=Your ACME order A123 is on its way. Track it at https://example.com/track/A123 - ACME' %[1]s/API/R1/
+  curl %[1]s/API/V1/%[2]s/SHORTLINK/STATS/demo
 Stop with Ctrl-C.
-`, base, d.apiKey, d.sim.Addr())
+`, base, d.apiKey, d.sim.Addr(), d.shortBase())
 }
 
 func (d *demo) close() {

@@ -216,6 +216,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	// (http.pprof) live on that internal listener only.
 	opsMux := http.NewServeMux()
 	d.routes(opsMux)
+	if d.demo != nil { // the simulated operator's inspection API: what it was sent
+		opsMux.Handle("/demo/operator/", http.StripPrefix("/demo/operator", d.demo.sim.HTTPHandler()))
+	}
 	var frontAddrs []string
 	apiRoot := api.NotFoundHandler()
 	if len(cfg.Accounts) > 0 {
@@ -242,6 +245,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return ln.Addr(), nil
 	}
 	bare := func(ln net.Listener) net.Listener { return ln }
+	short, err := d.startShortlinks()
+	if err != nil {
+		return err
+	}
+	var shortAddr net.Addr
+	if short != nil {
+		if shortAddr, err = serve(cfg.Shortlinks.Listen, short, api.JSONErrors); err != nil {
+			return fmt.Errorf("shortlinks.listen %s: %w", cfg.Shortlinks.Listen, err)
+		}
+		log.Info().Str("shortlinks", shortAddr.String()).Str("base_url", short.Base()).Msg("short-link redirector listening")
+	}
 	var apiAddr, opsAddr net.Addr
 	if cfg.HTTP.MetricsListen == "" {
 		if apiAddr, err = serve(cfg.HTTP.Listen, opsOnAPI(opsMux, apiRoot), api.JSONErrors); err != nil {
@@ -285,6 +299,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		_ = srv.Shutdown(sctx)
 	}
 	d.stopFront(sctx)
+	d.stopShortlinks(sctx, short)
 	if err := d.disp.Shutdown(sctx); err != nil {
 		log.Warn().Err(err).Msg("shutdown incomplete; what was not sent stays in the store")
 	}
@@ -337,6 +352,9 @@ func (d *daemon) apiHandler(engine *dlt.Engine) (*api.Server, http.Handler, erro
 	}
 	aopts.Sender, aopts.OTP, aopts.Credits, aopts.Records = d.disp, svc, d.store, d.store
 	aopts.Withdrawer = d.store
+	if aopts.Shortlinks.Base != "" {
+		aopts.Shortlinks.Store = d.store
+	}
 	aopts.Registry = engine.Registry
 	aopts.Logger = d.log.With().Str("component", "api").Logger()
 	srv, err := api.New(aopts)

@@ -62,6 +62,7 @@ type Store struct {
 	otpSt   *otpState   // OTP sessions and credits (otp.go)
 	leaseSt *leaseState // bind leases (lease.go)
 	liveSt  liveState   // heartbeats (liveness.go)
+	linkSt  linkState   // short links and their counts (links.go)
 
 	now func() time.Time
 }

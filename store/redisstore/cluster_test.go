@@ -60,6 +60,9 @@ func TestClusterConformance(t *testing.T) {
 	t.Run("Search", func(t *testing.T) {
 		storetest.RunSearch(t, func(t *testing.T) store.Store { return openCluster(t, cl) })
 	})
+	t.Run("Links", func(t *testing.T) {
+		storetest.RunLinks(t, func(t *testing.T) storetest.LinkStore { return openCluster(t, cl) })
+	})
 }
 
 func TestClusterOpen(t *testing.T) {

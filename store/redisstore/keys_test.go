@@ -13,7 +13,7 @@ import (
 
 // TestEveryKeyHasTTLOrOwner drives every part of the store (messages from accept to
 // settlement, scheduling, receipts, webhooks through retry and death, unmatched receipts,
-// OTP sessions, credits, liveness, bind leases, the DLT registry, a quarantined entry) and
+// OTP sessions, credits, short links and their clicks, liveness, bind leases, the DLT registry, a quarantined entry) and
 // then checks each key under the prefix: it has a TTL, or the package names its owner.
 func TestEveryKeyHasTTLOrOwner(t *testing.T) {
 	prefix := storetest.UniquePrefix(t)
@@ -72,6 +72,10 @@ func TestEveryKeyHasTTLOrOwner(t *testing.T) {
 		CreatedAt: now, ExpiresAt: now.Add(time.Minute)}, time.Hour, 5, time.Hour))
 	must(s.SetCredits(ctx, "acct", store.CreditsTransactional, 100))
 	_, err = s.SaveRegistry(ctx, []byte("entities: []"))
+	must(err)
+	lk := &store.Link{Code: "Kkkkkkkkkk01", URL: "https://example.com/", Phone: "919812345678", Account: "acct", Campaign: "c"}
+	must(s.PutLinks(ctx, []*store.Link{lk}, time.Hour))
+	_, err = s.RecordClicks(ctx, &store.Click{Link: lk, At: now}, &store.Click{Link: lk, At: now, Preview: true})
 	must(err)
 	_, err = s.Claim(ctx, "jio", "alpha~1", 10, 0) // reads (and quarantines) the bad entry
 	must(err)

@@ -138,6 +138,18 @@ func (ks keyspace) creditsKey(account string, cat store.CreditCategory) string {
 	return string(ks) + ":credits:" + account + ":" + string(cat)
 }
 
+// Short links (links.go) live in the message shards, by their code: a link, the counts of
+// its campaign in that shard and the shard's webhook queue share a tag, so a click is
+// counted and its webhook queued in one script. A campaign's counts are the sum over the
+// shards (CampaignStats reads all sixteen).
+func (ks keyspace) linkKey(code string) string { return ks.shardKey(shardOf(code), "ln:"+code) }
+
+// campaignKey is the counts of an account's campaign in shard k; account and campaign are
+// length-prefixed, so no two pairs share a key whatever characters they contain.
+func (ks keyspace) campaignKey(k int, account, campaign string) string {
+	return ks.shardKey(k, "lc:"+strconv.Itoa(len(account))+":"+account+":"+campaign)
+}
+
 // clusterSlots is the number of Redis Cluster hash slots.
 const clusterSlots = 16384
 
