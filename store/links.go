@@ -94,4 +94,21 @@ type Links interface {
 	// CampaignStats sums the account's links of a campaign and their clicks; an unknown
 	// campaign counts zero. Counts live as long as the campaign's newest link.
 	CampaignStats(ctx context.Context, account, campaign string) (LinkStats, error)
+
+	// Campaigns lists the account's campaigns with their counts, newest first (by the
+	// time of their newest link), at most limit (limit <= 0: 50). The links without a
+	// campaign name count as the campaign "". A campaign drops out of the list when its
+	// newest link expires. The operator console's clients page shows it.
+	Campaigns(ctx context.Context, account string, limit int) ([]CampaignStats, error)
+}
+
+// DefaultCampaignsLimit is Campaigns' limit when given limit <= 0.
+const DefaultCampaignsLimit = 50
+
+// CampaignStats is one campaign of an account and its counts (Links.Campaigns).
+type CampaignStats struct {
+	Name string `json:"name"`
+	LinkStats
+	// Last is when the campaign's newest link was stored.
+	Last time.Time `json:"last"`
 }

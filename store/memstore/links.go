@@ -1,9 +1,11 @@
 package memstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,8 +31,10 @@ type linkEntry struct {
 }
 
 type campaignEntry struct {
-	stats   store.LinkStats
-	expires time.Time
+	account, name string
+	stats         store.LinkStats
+	last          time.Time // when its newest link was stored
+	expires       time.Time
 }
 
 func campaignKey(account, campaign string) string { return account + "\x00" + campaign }
@@ -86,10 +90,11 @@ func (s *Store) PutLinks(ctx context.Context, links []*store.Link, ttl time.Dura
 		k := campaignKey(l.Account, l.Campaign)
 		c := d.campaigns[k]
 		if c == nil || !now.Before(c.expires) {
-			c = &campaignEntry{}
+			c = &campaignEntry{account: l.Account, name: l.Campaign}
 			d.campaigns[k] = c
 		}
 		c.stats.Links++
+		c.last = now
 		c.expires = now.Add(ttl)
 	}
 	return nil
@@ -168,7 +173,7 @@ func (s *Store) RecordClicks(ctx context.Context, clicks ...*store.Click) ([]sto
 		}
 		camp := d.campaigns[campaignKey(e.l.Account, e.l.Campaign)]
 		if camp == nil {
-			camp = &campaignEntry{expires: e.expires}
+			camp = &campaignEntry{account: e.l.Account, name: e.l.Campaign, expires: e.expires}
 			d.campaigns[campaignKey(e.l.Account, e.l.Campaign)] = camp
 		}
 		switch {
@@ -222,4 +227,35 @@ func (s *Store) CampaignStats(ctx context.Context, account, campaign string) (st
 		return store.LinkStats{}, nil
 	}
 	return c.stats, nil
+}
+
+// Campaigns implements store.Links: a scan of the campaigns (the memory store serves one
+// process and small sets; the Redis store keeps an index per account).
+func (s *Store) Campaigns(ctx context.Context, account string, limit int) ([]store.CampaignStats, error) {
+	if err := s.open(ctx, "campaigns"); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = store.DefaultCampaignsLimit
+	}
+	d := &s.linkSt
+	d.mu.Lock()
+	now := s.now()
+	var out []store.CampaignStats
+	for _, c := range d.campaigns {
+		if c.account == account && now.Before(c.expires) && !c.last.IsZero() {
+			out = append(out, store.CampaignStats{Name: c.name, LinkStats: c.stats, Last: c.last})
+		}
+	}
+	d.mu.Unlock()
+	slices.SortFunc(out, func(a, b store.CampaignStats) int {
+		if c := b.Last.Compare(a.Last); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }

@@ -150,6 +150,14 @@ func (ks keyspace) campaignKey(k int, account, campaign string) string {
 	return ks.shardKey(k, "lc:"+strconv.Itoa(len(account))+":"+account+":"+campaign)
 }
 
+// campaignsKey indexes an account's campaigns in shard k (Links.Campaigns): a zset of
+// campaign names scored by the time (ms) of their newest link in the shard, written in
+// PutLinks' MULTI beside the counts, with the links' TTL and trimmed of campaigns whose
+// links have all expired.
+func (ks keyspace) campaignsKey(k int, account string) string {
+	return ks.shardKey(k, "lz:"+strconv.Itoa(len(account))+":"+account)
+}
+
 // clusterSlots is the number of Redis Cluster hash slots.
 const clusterSlots = 16384
 

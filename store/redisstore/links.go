@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,6 +22,9 @@ import (
 //	P:S:lc:<n>:<account>:<name>   hash  "links", "clicks", "unique_clicks", "previews" of
 //	                                    the campaign's links in shard S; its TTL is renewed
 //	                                    by every PutLinks to the newest link's
+//	P:S:lz:<n>:<account>          zset  the account's campaigns with links in shard S,
+//	                                    scored by their newest link's time (ms); same TTL,
+//	                                    trimmed of campaigns older than it by every PutLinks
 //
 // A click's count and its webhook job (XADD to the shard's stream P:S:wh) are one script,
 // so a click is never counted without its webhook queued nor the reverse.
@@ -53,10 +58,13 @@ func (s *Store) PutLinks(ctx context.Context, links []*store.Link, ttl time.Dura
 		k := shardOf(l.Code)
 		byShard[k] = append(byShard[k], i)
 	}
+	now := time.Now().UnixMilli()
+	oldest := strconv.FormatInt(now-ttl.Milliseconds(), 10)
 	groups := map[string]func(redis.Pipeliner){}
 	for k, idx := range byShard {
 		groups[shardTags[k]] = func(p redis.Pipeliner) {
 			camps := map[string]bool{}
+			index := map[string]map[string]bool{} // campaigns index key → campaign names
 			for _, i := range idx {
 				l := links[i]
 				key := s.keys.linkKey(l.Code)
@@ -65,9 +73,21 @@ func (s *Store) PutLinks(ctx context.Context, links []*store.Link, ttl time.Dura
 				ck := s.keys.campaignKey(k, l.Account, l.Campaign)
 				p.HIncrBy(ctx, ck, "links", 1)
 				camps[ck] = true
+				zk := s.keys.campaignsKey(k, l.Account)
+				if index[zk] == nil {
+					index[zk] = map[string]bool{}
+				}
+				index[zk][l.Campaign] = true
 			}
 			for ck := range camps {
 				p.PExpire(ctx, ck, ttl)
+			}
+			for zk, names := range index {
+				for name := range names {
+					p.ZAddGT(ctx, zk, redis.Z{Score: float64(now), Member: name})
+				}
+				p.ZRemRangeByScore(ctx, zk, "-inf", "("+oldest)
+				p.PExpire(ctx, zk, ttl)
 			}
 		}
 	}
@@ -241,4 +261,75 @@ func (s *Store) CampaignStats(ctx context.Context, account, campaign string) (st
 		st.Previews += anyInt(m["previews"])
 	}
 	return st, nil
+}
+
+// Campaigns implements store.Links: two round trips whatever the limit — the account's
+// campaign index of every shard (ZREVRANGE, one pipeline), then the counts of the newest
+// limit campaigns in every shard (HGETALL, one pipeline).
+func (s *Store) Campaigns(ctx context.Context, account string, limit int) ([]store.CampaignStats, error) {
+	op := "campaigns"
+	if err := s.check(ctx, op); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = store.DefaultCampaignsLimit
+	}
+	zcmds := make([]*redis.ZSliceCmd, messageShards)
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for k := range zcmds {
+			zcmds[k] = p.ZRevRangeWithScores(ctx, s.keys.campaignsKey(k, account), 0, int64(limit-1))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	last := map[string]float64{}
+	for _, c := range zcmds {
+		for _, z := range c.Val() {
+			name, _ := z.Member.(string)
+			if z.Score > last[name] {
+				last[name] = z.Score
+			}
+		}
+	}
+	out := make([]store.CampaignStats, 0, len(last))
+	for name, ms := range last {
+		out = append(out, store.CampaignStats{Name: name, Last: time.UnixMilli(int64(ms)).UTC()})
+	}
+	slices.SortFunc(out, func(a, b store.CampaignStats) int {
+		if c := b.Last.Compare(a.Last); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	hcmds := make([][]*redis.MapStringStringCmd, len(out))
+	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := range out {
+			hcmds[i] = make([]*redis.MapStringStringCmd, messageShards)
+			for k := range hcmds[i] {
+				hcmds[i][k] = p.HGetAll(ctx, s.keys.campaignKey(k, account, out[i].Name))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	for i := range out {
+		for _, c := range hcmds[i] {
+			m := c.Val()
+			out[i].Links += anyInt(m["links"])
+			out[i].Clicks += anyInt(m["clicks"])
+			out[i].UniqueClicks += anyInt(m["unique_clicks"])
+			out[i].Previews += anyInt(m["previews"])
+		}
+	}
+	// A campaign whose counts expired before its index entry was trimmed (its links had
+	// a shorter TTL than a later PutLinks') is gone.
+	out = slices.DeleteFunc(out, func(c store.CampaignStats) bool { return c.Links == 0 })
+	return out, nil
 }

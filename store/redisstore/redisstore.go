@@ -34,7 +34,8 @@
 //	P:ix:sfx:<last 4 digits>   zset    search index by the destination's last digits
 //	P:{m<k>.<j>}:ln:<code>, P:{m<k>.<j>}:lc:…  short links and their campaigns' counts, in
 //	                                   the shard of the link's code, with the links' TTL
-//	                                   (links.go)
+//	                                   (links.go); P:{m<k>.<j>}:lz:… per account, its
+//	                                   campaigns by newest link (zset, same TTL)
 //	P:cid:<carrier>:<cmid>     string  carrier message id index: "msgID|part", with a TTL
 //	P:rlog                     stream  the receipt log (receiptlog.go)
 //	P:{dlr}:…                          unmatched receipts (receipts.go)

@@ -31,6 +31,7 @@ func RunLinks(t *testing.T, newStore func(t *testing.T) LinkStore) {
 		{"Expiry", testLinkExpiry},
 		{"ConcurrentClicks", testLinkConcurrentClicks},
 		{"Invalid", testLinkInvalid},
+		{"CampaignsNewestFirst", testLinkCampaigns},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -221,4 +222,62 @@ func testLinkInvalid(t *testing.T, s LinkStore) {
 	if _, err := s.RecordClicks(ctx, &store.Click{}); err == nil {
 		t.Fatal("a click without a link was recorded")
 	}
+}
+
+func testLinkCampaigns(t *testing.T, s LinkStore) {
+	ctx := context.Background()
+	const acct = "lister"
+	none, err := s.Campaigns(ctx, acct, 10)
+	linkOK(t, err)
+	if len(none) != 0 {
+		t.Fatalf("campaigns of an account without links: %+v", none)
+	}
+	// Three campaigns, stored in turn (the newest last), one with links in many shards, one
+	// link of another account, one of no campaign.
+	var first []*store.Link
+	for i := range 6 {
+		first = append(first, link("Lista"+string(rune('a'+i))+"aaaaa1", acct, "old"))
+	}
+	linkOK(t, s.PutLinks(ctx, first, time.Hour))
+	time.Sleep(5 * time.Millisecond) // distinct store times (ms) for the order
+	linkOK(t, s.PutLinks(ctx, []*store.Link{link("Listbbbbbbb2", acct, ""), link("Listccccccc3", "other", "mid")}, time.Hour))
+	time.Sleep(5 * time.Millisecond)
+	nw := link("Listddddddd4", acct, "new")
+	linkOK(t, s.PutLinks(ctx, []*store.Link{nw}, time.Hour))
+	_, err = s.RecordClicks(ctx, &store.Click{Link: nw, At: time.Now()}, &store.Click{Link: nw, At: time.Now()},
+		&store.Click{Link: first[2], At: time.Now(), Preview: true})
+	linkOK(t, err)
+
+	got, err := s.Campaigns(ctx, acct, 10)
+	linkOK(t, err)
+	want := []store.CampaignStats{
+		{Name: "new", LinkStats: store.LinkStats{Links: 1, Clicks: 2, UniqueClicks: 1}},
+		{Name: "", LinkStats: store.LinkStats{Links: 1}},
+		{Name: "old", LinkStats: store.LinkStats{Links: 6, Previews: 1}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("campaigns %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i].Name != want[i].Name || got[i].LinkStats != want[i].LinkStats {
+			t.Fatalf("campaign %d: %+v, want %+v", i, got[i], want[i])
+		}
+		if time.Since(got[i].Last) > time.Minute || got[i].Last.After(time.Now().Add(time.Second)) {
+			t.Fatalf("campaign %d: last %v", i, got[i].Last)
+		}
+	}
+	if !got[0].Last.After(got[2].Last) {
+		t.Fatalf("newest %v not after oldest %v", got[0].Last, got[2].Last)
+	}
+	top, err := s.Campaigns(ctx, acct, 1)
+	linkOK(t, err)
+	if len(top) != 1 || top[0].Name != "new" {
+		t.Fatalf("limit 1: %+v", top)
+	}
+	// A campaign leaves the list when its links expire.
+	linkOK(t, s.PutLinks(ctx, []*store.Link{link("Listeeeeeee5", "brief", "flash")}, 300*time.Millisecond))
+	wait.For(t, 5*time.Second, "the expired campaign to leave the list", func() bool {
+		l, err := s.Campaigns(ctx, "brief", 0)
+		return err == nil && len(l) == 0
+	})
 }
