@@ -132,6 +132,12 @@ type Accounts interface {
 	Accounts(ctx context.Context) []AccountView
 }
 
+// Links reports an account's short-link campaigns and their counts (store.Links satisfies
+// it); nil when short links are off.
+type Links interface {
+	Campaigns(ctx context.Context, account string, limit int) ([]store.CampaignStats, error)
+}
+
 // Options configure a Console. Operators and the sources it shows are the caller's; a nil
 // source leaves its page saying what is not available.
 type Options struct {
@@ -157,6 +163,7 @@ type Options struct {
 	Webhooks Webhooks
 	Registry Registry
 	Accounts Accounts
+	Links    Links
 	Now      func() time.Time
 	// Log receives security events (failed logins, lockouts, refused forms); nil discards.
 	Log func(event string, kv ...any)

@@ -58,6 +58,18 @@ func (f *fakes) Replay(_ context.Context, ids ...string) (int, error) {
 	return len(ids), nil
 }
 func (f *fakes) Unmatched(context.Context, int) ([]*store.Receipt, error) { return nil, nil }
+func (f *fakes) Accounts(context.Context) []AccountView {
+	return []AccountView{{Name: "acme", RateLimit: "unlimited"}, {Name: "quiet", RateLimit: "unlimited"}}
+}
+func (f *fakes) Campaigns(_ context.Context, account string, _ int) ([]store.CampaignStats, error) {
+	if account != "acme" {
+		return nil, nil
+	}
+	return []store.CampaignStats{
+		{Name: "diwali", LinkStats: store.LinkStats{Links: 10, Clicks: 7, UniqueClicks: 5, Previews: 2}, Last: time.Now()},
+		{Name: "", LinkStats: store.LinkStats{Links: 3, Clicks: 1, UniqueClicks: 1}, Last: time.Now().Add(-time.Hour)},
+	}, nil
+}
 func (f *fakes) Stats() WebhookStats                                      { return WebhookStats{Dead: 1} }
 func (f *fakes) Registry() *dlt.Registry                                  { return f.reg }
 func (f *fakes) ImportCSV(context.Context, io.Reader, string) (int, error) {
@@ -84,7 +96,7 @@ func newTestConsole(t *testing.T) (*httptest.Server, *fakes) {
 	c, err := New(Options{
 		Operators:    []Operator{{Name: "admin", PasswordHash: h, Role: RoleAdmin}, {Name: "viewer", PasswordHash: h, Role: RoleViewer}},
 		FailureDelay: -1, MaxFailures: 3, Lockout: time.Minute,
-		Search: f, Records: f, Carriers: f, Webhooks: f, Registry: f,
+		Search: f, Records: f, Carriers: f, Webhooks: f, Registry: f, Accounts: f, Links: f,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -351,5 +363,28 @@ func TestNewRefusesBadOperators(t *testing.T) {
 		if _, err := New(Options{Operators: ops}); err == nil {
 			t.Errorf("%+v accepted", ops)
 		}
+	}
+}
+
+func TestClientsShowCampaigns(t *testing.T) {
+	srv, _ := newTestConsole(t)
+	c := newClient(t, srv.URL)
+	c.login("viewer")
+	st, body, _ := c.get("/console/clients")
+	if st != http.StatusOK {
+		t.Fatalf("clients: %d", st)
+	}
+	for _, want := range []string{
+		"8 <small>(6 unique, 2 previews, 13 links)</small>", // acme's totals
+		`<tr data-campaign="diwali"><td>diwali</td><td>10</td><td class="clicks">7</td><td>5</td><td>2</td>`,
+		`<tr data-campaign=""><td><em>(no campaign)</em></td><td>3</td><td class="clicks">1</td>`,
+		"0 <small>(0 unique, 0 previews, 0 links)</small>", // quiet has none
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("clients page lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, `data-account="quiet"`) {
+		t.Error("a table of campaigns for an account without any")
 	}
 }

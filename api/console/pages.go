@@ -42,6 +42,7 @@ var funcs = template.FuncMap{
 		}
 		return strconv.FormatFloat(r, 'f', 1, 64) + "/s"
 	},
+	"campaignsShown": func() int { return campaignsShown },
 	"credits": func(n *int64) string {
 		if n == nil {
 			return "unlimited"
@@ -645,18 +646,48 @@ func (c *Console) dltUpload(w http.ResponseWriter, r *http.Request, s *session) 
 // --- clients ---
 
 type clientsData struct {
-	Accounts []AccountView
+	Accounts []clientRow
 	Webhooks *WebhookStats
 	Unavail  bool
+	NoLinks  bool // short links are off
 }
+
+// clientRow is an account with its short links: the totals over its newest campaigns
+// (at most campaignsShown) and those campaigns, newest first.
+type clientRow struct {
+	AccountView
+	Links     store.LinkStats
+	Campaigns []store.CampaignStats
+	LinksErr  string
+}
+
+// campaignsShown is how many campaigns of an account the clients page reads and shows.
+const campaignsShown = 20
 
 func (c *Console) clients(w http.ResponseWriter, r *http.Request, s *session) {
 	d := &clientsData{Unavail: c.o.Accounts == nil}
 	if c.o.Accounts != nil {
 		ctx, cancel := ctxTimeout(r)
 		defer cancel()
-		d.Accounts = c.o.Accounts.Accounts(ctx)
+		for _, a := range c.o.Accounts.Accounts(ctx) {
+			row := clientRow{AccountView: a}
+			if c.o.Links != nil {
+				camps, err := c.o.Links.Campaigns(ctx, a.Name, campaignsShown)
+				if err != nil {
+					row.LinksErr = err.Error()
+				}
+				row.Campaigns = camps
+				for _, cs := range camps {
+					row.Links.Links += cs.Links
+					row.Links.Clicks += cs.Clicks
+					row.Links.UniqueClicks += cs.UniqueClicks
+					row.Links.Previews += cs.Previews
+				}
+			}
+			d.Accounts = append(d.Accounts, row)
+		}
 	}
+	d.NoLinks = c.o.Links == nil
 	if c.o.Webhooks != nil {
 		st := c.o.Webhooks.Stats()
 		d.Webhooks = &st

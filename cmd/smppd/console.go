@@ -27,6 +27,9 @@ func (d *daemon) mountConsole(mux *http.ServeMux, engine *dlt.Engine) error {
 	o.Carriers = carriersView{d: d.disp, errs: d.linkErrs, self: d.member.Consumer()}
 	o.Webhooks = webhooksView{s: d.sender, c: d.corr}
 	o.Registry = engine
+	if _, on, err := d.cfg.ShortlinkOptions(); err == nil && on {
+		o.Links = d.store // the clients page's campaigns and click counts
+	}
 	if len(d.cfg.Accounts) > 0 {
 		aopts, err := d.cfg.APIOptions()
 		if err != nil {
