@@ -70,8 +70,8 @@ func (f *fakes) Campaigns(_ context.Context, account string, _ int) ([]store.Cam
 		{Name: "", LinkStats: store.LinkStats{Links: 3, Clicks: 1, UniqueClicks: 1}, Last: time.Now().Add(-time.Hour)},
 	}, nil
 }
-func (f *fakes) Stats() WebhookStats                                      { return WebhookStats{Dead: 1} }
-func (f *fakes) Registry() *dlt.Registry                                  { return f.reg }
+func (f *fakes) Stats() WebhookStats     { return WebhookStats{Dead: 1} }
+func (f *fakes) Registry() *dlt.Registry { return f.reg }
 func (f *fakes) ImportCSV(context.Context, io.Reader, string) (int, error) {
 	return 1, errors.New("dlt: templates CSV: line 3: header NOSUCH is not registered")
 }
