@@ -202,6 +202,15 @@ type Depth struct {
 	Ready     int64
 	Pending   int64
 	Scheduled int64
+	// ByPriority splits Ready and Pending by priority, indexed by Priority (OTP,
+	// transactional, promotional): it sums to them. Scheduled messages have no queue yet.
+	ByPriority [3]PriorityDepth
+}
+
+// PriorityDepth is the ready and pending messages of one priority of a carrier's queue.
+type PriorityDepth struct {
+	Ready   int64
+	Pending int64
 }
 
 // Status is where a message is in its life.

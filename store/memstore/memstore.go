@@ -520,7 +520,11 @@ func (s *Store) Depth(ctx context.Context, carrier string) (store.Depth, error) 
 	}
 	var d store.Depth
 	for p := range cq.ready {
-		d.Ready += int64(cq.ready[p].len())
+		d.ByPriority[p].Ready = int64(cq.ready[p].len())
+		d.Ready += d.ByPriority[p].Ready
+	}
+	for _, e := range cq.pending {
+		d.ByPriority[e.prio].Pending++
 	}
 	d.Pending = int64(len(cq.pending))
 	d.Scheduled = cq.scheduled

@@ -15,7 +15,7 @@ import (
 
 // Depth implements store.Queue from one MULTI/EXEC snapshot: XLEN and the XPENDING summary
 // of each stream (ready = XLEN - pending, exact because finished entries are deleted in the
-// same step), and ZCARD of the carrier's scheduled zset.
+// same step), per priority (one stream each), and ZCARD of the carrier's scheduled zset.
 func (s *Store) Depth(ctx context.Context, carrier string) (store.Depth, error) {
 	op := "depth " + carrier
 	if err := s.check(ctx, op); err != nil {
@@ -46,8 +46,9 @@ func (s *Store) Depth(ctx context.Context, carrier string) (store.Depth, error) 
 		} else if !isNoGroup(err) {
 			return store.Depth{}, fmt.Errorf("store: %s: %w", op, err)
 		}
+		d.ByPriority[i] = store.PriorityDepth{Ready: max(0, lens[i].Val()-pn), Pending: pn}
 		d.Pending += pn
-		d.Ready += max(0, lens[i].Val()-pn)
+		d.Ready += d.ByPriority[i].Ready
 	}
 	if err := sched.Err(); err != nil {
 		return store.Depth{}, fmt.Errorf("store: %s: %w", op, err)

@@ -240,7 +240,7 @@ func TestQuarantine(t *testing.T) {
 		t.Fatalf("quarantine holds %d", n)
 	}
 	d, _ := s.Depth(ctx, "jio")
-	if d != (store.Depth{Pending: 1}) {
+	if d != (store.Depth{Pending: 1, ByPriority: [3]store.PriorityDepth{{Pending: 1}}}) {
 		t.Fatalf("Depth %+v", d)
 	}
 }

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		fn   func(t *testing.T, s store.Store)
 	}{
 		{"EnqueueClaimOrder", testEnqueueClaimOrder},
+		{"DepthByPriority", testDepthByPriority},
 		{"ClaimRespectsN", testClaimRespectsN},
 		{"ClaimEmpty", testClaimEmpty},
 		{"ClaimWakesOnEnqueue", testClaimWakesOnEnqueue},
@@ -187,6 +188,17 @@ func wantDepth(t *testing.T, s store.Store, carrier string, want store.Depth) {
 	if err != nil {
 		t.Fatalf("Depth(%s): %v", carrier, err)
 	}
+	var sum store.PriorityDepth
+	for _, p := range got.ByPriority {
+		sum.Ready += p.Ready
+		sum.Pending += p.Pending
+	}
+	if sum.Ready != got.Ready || sum.Pending != got.Pending {
+		t.Fatalf("Depth(%s) = %+v: the priorities do not sum to the totals", carrier, got)
+	}
+	if want.ByPriority == ([3]store.PriorityDepth{}) {
+		got.ByPriority = want.ByPriority // the caller checks the totals only
+	}
 	if got != want {
 		t.Fatalf("Depth(%s) = %+v, want %+v", carrier, got, want)
 	}
@@ -218,6 +230,20 @@ func ids(claims []store.Claim) []string {
 		out[i] = c.Message.ID
 	}
 	return out
+}
+
+func testDepthByPriority(t *testing.T, s store.Store) {
+	var msgs []*store.Message
+	for _, p := range []store.Priority{2, 0, 1, 0, 2, 1, 1, 2} {
+		msgs = append(msgs, msg("jio", p))
+	}
+	mustEnqueue(t, s, msgs...)
+	wantDepth(t, s, "jio", store.Depth{Ready: 8, ByPriority: [3]store.PriorityDepth{{Ready: 2}, {Ready: 3}, {Ready: 3}}})
+	// Claim takes the highest priority first: both OTPs and two of the transactional.
+	mustClaim(t, s, "jio", "c1", 4, 0)
+	wantDepth(t, s, "jio", store.Depth{Ready: 4, Pending: 4,
+		ByPriority: [3]store.PriorityDepth{{Pending: 2}, {Ready: 1, Pending: 2}, {Ready: 3}}})
+	wantDepth(t, s, "airtel", store.Depth{ByPriority: [3]store.PriorityDepth{}})
 }
 
 func testEnqueueClaimOrder(t *testing.T, s store.Store) {
