@@ -44,7 +44,8 @@ func (f *fakes) GetRecord(_ context.Context, id string) (*store.Record, error) {
 	return f.rec, nil
 }
 func (f *fakes) Carriers(context.Context) []CarrierView {
-	return []CarrierView{{Name: "sim", Up: true, Binds: []BindView{{Name: "trx-0.0", Bound: true, Leased: true, WindowSize: 10}}}}
+	return []CarrierView{{Name: "sim", Up: true, Binds: []BindView{{Name: "trx-0.0", Bound: true, Leased: true, WindowSize: 10}},
+		Depth: store.Depth{Ready: 5, Pending: 2, Scheduled: 1, ByPriority: [3]store.PriorityDepth{{Ready: 1, Pending: 1}, {Ready: 4, Pending: 1}}}}}
 }
 func (f *fakes) DeadLetters(context.Context, int) ([]*store.WebhookJob, error) {
 	f.mu.Lock()
@@ -386,5 +387,22 @@ func TestClientsShowCampaigns(t *testing.T) {
 	}
 	if strings.Contains(body, `data-account="quiet"`) {
 		t.Error("a table of campaigns for an account without any")
+	}
+}
+
+func TestQueuesDepthPerPriority(t *testing.T) {
+	srv, _ := newTestConsole(t)
+	c := newClient(t, srv.URL)
+	c.login("viewer")
+	_, body, _ := c.get("/console/queues")
+	for _, want := range []string{
+		`<tr data-carrier="sim" data-priority="otp"><td rowspan="4">sim</td><td>otp</td><td>1</td><td>1</td>`,
+		`<tr data-carrier="sim" data-priority="transactional"><td>transactional</td><td>4</td><td>1</td></tr>`,
+		`<tr data-carrier="sim" data-priority="promotional"><td>promotional</td><td>0</td><td>0</td></tr>`,
+		`data-priority="all"><td><strong>all</strong></td><td><strong>5</strong></td><td><strong>2</strong></td><td><strong>1</strong>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("queues page lacks %q:\n%s", want, body)
+		}
 	}
 }

@@ -43,6 +43,7 @@ var funcs = template.FuncMap{
 		return strconv.FormatFloat(r, 'f', 1, 64) + "/s"
 	},
 	"campaignsShown": func() int { return campaignsShown },
+	"priority":       func(i int) string { return store.Priority(i).String() },
 	"credits": func(n *int64) string {
 		if n == nil {
 			return "unlimited"

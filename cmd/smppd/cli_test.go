@@ -105,8 +105,12 @@ carriers:
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), `smppd_bind_up{bind="trx-0.0",carrier="sim"} 1`) {
-		t.Fatalf("metrics:\n%s", body)
+	for _, want := range []string{`smppd_bind_up{bind="trx-0.0",carrier="sim"} 1`,
+		`smppd_queue_depth_priority{carrier="sim",priority="otp",state="ready"} 0`,
+		`smppd_queue_depth_priority{carrier="sim",priority="promotional",state="pending"} 0`} {
+		if !strings.Contains(string(body), want) {
+			t.Fatalf("metrics lack %s:\n%s", want, body)
+		}
 	}
 	if resp, err := http.Get("http://" + api + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("metrics on the API listener: %v %v", resp.StatusCode, err)

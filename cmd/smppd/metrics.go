@@ -167,6 +167,9 @@ var (
 	descReconnects = prometheus.NewDesc("smppd_reconnects_total", "Binds re-established after a loss.", []string{"carrier", "bind"}, nil)
 	descReadPaused = prometheus.NewDesc("smppd_bind_read_paused_seconds_total", "Time the bind's current session stopped reading because deliver_sm were waiting for the receipt handler (resets with the session).", []string{"carrier", "bind"}, nil)
 	descQueue      = prometheus.NewDesc("smppd_queue_depth", "Messages in the carrier's queue by state (ready, pending = claimed and not finished, scheduled = later or retry).", []string{"carrier", "state"}, nil)
+	// A gauge of its own rather than a priority label on smppd_queue_depth: the existing
+	// series (and the alert on state="ready" per carrier) keep their meaning.
+	descQueuePrio  = prometheus.NewDesc("smppd_queue_depth_priority", "Messages in the carrier's queue of one priority (otp, transactional, promotional) by state (ready, pending); they sum to smppd_queue_depth's.", []string{"carrier", "priority", "state"}, nil)
 	descPace       = prometheus.NewDesc("smppd_pace_segments_per_second", "The carrier's current pace; +Inf when unpaced.", []string{"carrier"}, nil)
 	descThrottle   = prometheus.NewDesc("smppd_throttle_pauses_total", "Pauses of the whole carrier after ESME_RTHROTTLED or ESME_RMSGQFUL.", []string{"carrier"}, nil)
 	descMessages   = prometheus.NewDesc("smppd_messages_total", "Messages by carrier and outcome: submitted, failed, unknown (no response, policy unknown), deferred (retry later), moved (failover), reclaimed (taken over from a dead instance), fenced (claims dropped unsent because this instance's heartbeat had lapsed).", []string{"carrier", "outcome"}, nil)
@@ -196,6 +199,11 @@ func (c *dispatchCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(s.Depth.Ready), s.Carrier, "ready")
 			ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(s.Depth.Pending), s.Carrier, "pending")
 			ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(s.Depth.Scheduled), s.Carrier, "scheduled")
+			for i, pd := range s.Depth.ByPriority {
+				prio := store.Priority(i).String()
+				ch <- prometheus.MustNewConstMetric(descQueuePrio, prometheus.GaugeValue, float64(pd.Ready), s.Carrier, prio, "ready")
+				ch <- prometheus.MustNewConstMetric(descQueuePrio, prometheus.GaugeValue, float64(pd.Pending), s.Carrier, prio, "pending")
+			}
 		}
 		ch <- prometheus.MustNewConstMetric(descPace, prometheus.GaugeValue, s.Rate, s.Carrier)
 		ch <- prometheus.MustNewConstMetric(descThrottle, prometheus.CounterValue, float64(s.ThrottlePauses), s.Carrier)
