@@ -728,6 +728,9 @@ func (c *carrier) events(h held, st store.Status, code, reason string, ids []str
 	var evs []store.Event
 	for i, id := range ids {
 		e := store.Event{At: now, Kind: store.EventSubmitted, Carrier: c.o.Name, CarrierID: id, Part: i, Status: store.StatusSubmitted}
+		if i == 0 {
+			e.Chain = chainTLV(h.claim.Message, c.o.DLT, c.d.o.ChainFor)
+		}
 		if i < len(h.binds) {
 			e.Bind = h.binds[i]
 		}
@@ -758,7 +761,7 @@ func (c *carrier) record(h held, st store.Status, code, reason string, ids []str
 	m := h.claim.Message
 	r := &store.Record{ID: m.ID, Account: m.Account, Carrier: c.o.Name, From: m.From, To: m.To,
 		Status: st, Attempts: m.Attempts, Duplicates: m.Duplicates, ErrorCode: code, Reason: reason,
-		AcceptedAt: m.AcceptedAt, StatusAt: now, Meta: m.Meta}
+		AcceptedAt: m.AcceptedAt, StatusAt: now, Meta: m.Meta, PEID: m.PEID, TemplateID: m.TemplateID, TMIDs: m.TMIDs}
 	if h.duplicate {
 		r.Duplicates++
 	}

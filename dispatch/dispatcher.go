@@ -180,7 +180,7 @@ func (d *Dispatcher) Submit(ctx context.Context, msgs ...*store.Message) error {
 			st = store.StatusScheduled
 		}
 		recs[i] = &store.Record{ID: m.ID, Account: m.Account, Carrier: m.Carrier, From: m.From, To: m.To,
-			Status: st, AcceptedAt: m.AcceptedAt, StatusAt: now, Meta: m.Meta}
+			Status: st, AcceptedAt: m.AcceptedAt, StatusAt: now, Meta: m.Meta, PEID: m.PEID, TemplateID: m.TemplateID, TMIDs: m.TMIDs}
 	}
 	// Records and queue entries in one step (never one without the other), in the store's
 	// group commit with every other request's.

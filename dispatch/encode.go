@@ -43,6 +43,22 @@ func dltTLVs(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []str
 	return t
 }
 
+// chainTLV returns the value of the chain TLV the message is sent with on a carrier (the
+// PE-TM chain hash, or the raw chain in chain_mode raw), "" when it has none: the
+// timeline's submitted event keeps it, so the console shows what the carrier got.
+func chainTLV(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []string) string {
+	tag := spec.ChainTag
+	if tag == 0 {
+		tag = dlt.DefaultChainTag
+	}
+	for _, p := range spec.Params(m.PEID, m.TemplateID, chainOf(m, spec, chainFor)) {
+		if p.Tag == tag {
+			return p.Value
+		}
+	}
+	return ""
+}
+
 // chainOf returns the telemarketer ids after the PE for a message's chain TLV (PE, TM-AF
 // ids, TM-D). A message without TM-AF ids of its own gets the entity's registered chain
 // (chainFor), else nil so that Params uses the carrier's TMChain, as before. A message that

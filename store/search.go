@@ -203,6 +203,9 @@ type Event struct {
 	HTTPStatus int       `json:"http_status,omitempty"`
 	Attempt    int       `json:"attempt,omitempty"`
 	Detail     string    `json:"detail,omitempty"` // words a person can act on
+	// Chain is the chain TLV's value the message went out with (the PE-TM chain hash in
+	// hex, or the raw chain), on the submitted event of its first part.
+	Chain string `json:"chain,omitempty"`
 }
 
 // MaxTimelineEvents bounds a message's timeline: the stores keep the accepting events and

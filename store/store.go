@@ -264,6 +264,11 @@ type Record struct {
 	SentAt     time.Time         `json:"sent_at,omitzero"`
 	StatusAt   time.Time         `json:"status_at,omitzero"`
 	Meta       map[string]string `json:"meta,omitempty"`
+	// The message's DLT data (Message's PEID, TemplateID and TMIDs), for the operator
+	// console's message page: some 70 bytes of JSON a record when set.
+	PEID       string   `json:"pe_id,omitempty"`
+	TemplateID string   `json:"template_id,omitempty"`
+	TMIDs      []string `json:"tm_ids,omitempty"`
 }
 
 // Records stores status records and the carrier message id index.

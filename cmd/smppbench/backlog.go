@@ -55,7 +55,7 @@ func runBacklog(ctx context.Context, c config, sr *selfRun, stderr io.Writer) (B
 						Text: "Rs.500 received for order A123. Thank you for shopping with ACME."}
 					msgs = append(msgs, m)
 					recs = append(recs, &store.Record{ID: m.ID, Account: m.Account, Carrier: m.Carrier, From: m.From, To: m.To,
-						Status: store.StatusAccepted, AcceptedAt: now, StatusAt: now})
+						Status: store.StatusAccepted, AcceptedAt: now, StatusAt: now, PEID: m.PEID, TemplateID: m.TemplateID, TMIDs: m.TMIDs})
 				}
 				if err := st.Accept(ctx, recs, 0, msgs...); err != nil {
 					errs <- err

@@ -328,6 +328,9 @@ func cloneRecord(r *store.Record) *store.Record {
 	if r.CarrierIDs != nil {
 		c.CarrierIDs = append([]string(nil), r.CarrierIDs...)
 	}
+	if r.TMIDs != nil {
+		c.TMIDs = append([]string(nil), r.TMIDs...)
+	}
 	if r.Meta != nil {
 		c.Meta = make(map[string]string, len(r.Meta))
 		for k, v := range r.Meta {

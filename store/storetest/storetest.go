@@ -800,6 +800,7 @@ func record(id string) *store.Record {
 		Status: store.StatusSubmitted, Parts: 2, CarrierIDs: []string{"a1", "a2"},
 		AcceptedAt: time.Now().Truncate(time.Millisecond), SentAt: time.Now(),
 		Meta: map[string]string{"webhook": "https://example.com/h"},
+		PEID: "1101234567890123456", TemplateID: "1107161234567890123", TMIDs: []string{"1702123456789012345"},
 	}
 }
 
