@@ -3,6 +3,7 @@ package dispatch_test
 import (
 	"context"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,12 +62,14 @@ func testTMIDsInTheChainTLV(t *testing.T, st store.Store) {
 		{"raw, registered chain, none from the message", regPE, "918000000006", nil, regPE + "," + af1 + "," + tmd},
 		{"raw, registered chain through another aggregator", otherPE, "918000000007", []string{af1}, otherPE + "," + af1 + "," + tmd},
 	}
-	for _, c := range cases {
+	ids := make([]string, len(cases))
+	for i, c := range cases {
 		m := &store.Message{Account: "agg", From: "ACMEIN", To: c.to, Priority: store.PriorityTransactional,
 			Text: "chain " + c.name, PEID: c.pe, TemplateID: ctid, TMIDs: c.tms}
 		if err := d.Submit(context.Background(), m); err != nil {
 			t.Fatal(err)
 		}
+		ids[i] = m.ID
 	}
 	wait.For(t, 10*time.Second, "every message at the simulator", func() bool { return sim.Received() >= len(cases) })
 	for _, c := range cases {
@@ -80,6 +83,32 @@ func testTMIDsInTheChainTLV(t *testing.T, st store.Store) {
 		}
 		if pe, _ := ms[0].RawTLV.String(smpp.TagDLTPEID); pe != c.pe {
 			t.Errorf("%s: PE TLV %q", c.name, pe)
+		}
+	}
+	// The record keeps the message's DLT data and the timeline the chain TLV it went out
+	// with, for the console's message page.
+	ctx := context.Background()
+	for i, c := range cases {
+		wait.For(t, 10*time.Second, c.name+" submitted", func() bool {
+			r, err := st.GetRecord(ctx, ids[i])
+			return err == nil && r.Status == store.StatusSubmitted
+		})
+		r, _ := st.GetRecord(ctx, ids[i])
+		if r.PEID != c.pe || r.TemplateID != ctid || strings.Join(r.TMIDs, ",") != strings.Join(c.tms, ",") {
+			t.Errorf("%s: record DLT data %q %q %q", c.name, r.PEID, r.TemplateID, r.TMIDs)
+		}
+		evs, err := st.MessageTimeline(ctx, ids[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain := ""
+		for _, e := range evs {
+			if e.Kind == store.EventSubmitted && e.Chain != "" {
+				chain = e.Chain
+			}
+		}
+		if chain != c.want {
+			t.Errorf("%s: submitted event's chain %q, want %q", c.name, chain, c.want)
 		}
 	}
 }

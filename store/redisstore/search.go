@@ -65,13 +65,14 @@ type storedEvent struct {
 	H int             `json:"h,omitempty"`
 	A int             `json:"a,omitempty"`
 	D string          `json:"d,omitempty"`
+	X string          `json:"x,omitempty"` // the chain TLV (Event.Chain)
 }
 
 // encodeEvent is an event's stored JSON. An event always encodes (strings, numbers), so
 // there is no error to report.
 func encodeEvent(e *store.Event) string {
 	b, _ := json.Marshal(storedEvent{T: e.At.UnixMilli(), K: e.Kind, C: e.Carrier, B: e.Bind, I: e.CarrierID, P: e.Part,
-		S: e.Status, R: e.Stat, E: e.Err, U: e.URL, H: e.HTTPStatus, A: e.Attempt, D: e.Detail})
+		S: e.Status, R: e.Stat, E: e.Err, U: e.URL, H: e.HTTPStatus, A: e.Attempt, D: e.Detail, X: e.Chain})
 	return string(b)
 }
 
@@ -81,7 +82,7 @@ func decodeEvent(v string) (store.Event, error) {
 		return store.Event{}, err
 	}
 	return store.Event{At: time.UnixMilli(se.T), Kind: se.K, Carrier: se.C, Bind: se.B, CarrierID: se.I, Part: se.P,
-		Status: se.S, Stat: se.R, Err: se.E, URL: se.U, HTTPStatus: se.H, Attempt: se.A, Detail: se.D}, nil
+		Status: se.S, Stat: se.R, Err: se.E, URL: se.U, HTTPStatus: se.H, Attempt: se.A, Detail: se.D, Chain: se.X}, nil
 }
 
 // joinEvents encodes events for the swap script: stored JSON joined by newlines ("" for
