@@ -35,7 +35,9 @@ func (f *fakes) SearchMessages(_ context.Context, q store.MessageQuery) (store.M
 	return store.MessagePage{}, nil
 }
 func (f *fakes) MessageTimeline(_ context.Context, id string) ([]store.Event, error) {
-	return []store.Event{{At: f.rec.AcceptedAt, Kind: store.EventAccepted}, {At: f.rec.StatusAt, Kind: store.EventFinal, Status: f.rec.Status, Detail: f.rec.Reason}}, nil
+	return []store.Event{{At: f.rec.AcceptedAt, Kind: store.EventAccepted},
+		{At: f.rec.AcceptedAt, Kind: store.EventSubmitted, Carrier: "sim", CarrierID: "C1", Chain: "c0c951afca257c5b87c3da535c09112080483f35b7e6faf35e2428b3b526b694"},
+		{At: f.rec.StatusAt, Kind: store.EventFinal, Status: f.rec.Status, Detail: f.rec.Reason}}, nil
 }
 func (f *fakes) GetRecord(_ context.Context, id string) (*store.Record, error) {
 	if id != f.rec.ID {
@@ -92,7 +94,8 @@ func newTestConsole(t *testing.T) (*httptest.Server, *fakes) {
 	now := time.Now()
 	f := &fakes{reg: reg,
 		rec: &store.Record{ID: "5f1c0e4e-0000-4000-8000-000000000001", Account: "acme", From: "ACMEIN", To: "919812345678",
-			Status: store.StatusRejected, ErrorCode: "633", Reason: "text does not match template 1107", AcceptedAt: now, StatusAt: now},
+			Status: store.StatusRejected, ErrorCode: "633", Reason: "text does not match template 1107", AcceptedAt: now, StatusAt: now,
+			PEID: "1101234567890123456", TemplateID: "1107161234567890123", TMIDs: []string{"1702000000000000001", "1702000000000000002"}},
 		dead: []*store.WebhookJob{{ID: "job-1", MessageID: "m1", Account: "acme", URL: "https://hooks.example/x", Attempts: 3, DeadAt: now}}}
 	c, err := New(Options{
 		Operators:    []Operator{{Name: "admin", PasswordHash: h, Role: RoleAdmin}, {Name: "viewer", PasswordHash: h, Role: RoleViewer}},
@@ -265,7 +268,10 @@ func TestCSRFAndRoles(t *testing.T) {
 		t.Fatalf("viewer search shows the full number, or not the message:\n%s", body)
 	}
 	_, body, _ = admin.get("/console/messages/5f1c0e4e-0000-4000-8000-000000000001")
-	if !strings.Contains(body, "919812345678") || !strings.Contains(body, "REJECTED: text does not match template 1107") || !strings.Contains(body, "DLT:") {
+	if !strings.Contains(body, "919812345678") || !strings.Contains(body, "REJECTED: text does not match template 1107") || !strings.Contains(body, "DLT:") ||
+		!strings.Contains(body, "<code>1101234567890123456</code>") || !strings.Contains(body, "<code>1107161234567890123</code>") ||
+		!strings.Contains(body, "<code>1702000000000000001 → 1702000000000000002</code>") ||
+		!strings.Contains(body, "<code>c0c951afca257c5b87c3da535c09112080483f35b7e6faf35e2428b3b526b694</code>") {
 		t.Fatalf("admin message page:\n%s", body)
 	}
 	if st, _, _ := admin.get("/console/messages/nope"); st != http.StatusNotFound {

@@ -234,8 +234,21 @@ type eventView struct {
 	Words string
 }
 
-// Meta keys that carry a message's DLT data when the accepting side recorded it.
-var dltMeta = [][2]string{{"pe_id", "PE (entity)"}, {"template_id", "Template (CT ID)"}, {"tm_ids", "TM chain"}, {"chain_hash", "Chain hash"}, {"peid", "PE (entity)"}, {"dlt_template_id", "Template (CT ID)"}}
+// dltRows is the message's DLT data: the record's PE, template and the TM-AF ids it came
+// through (store.Record), and the chain TLV it went out with (its submitted event).
+func dltRows(rec *store.Record, chain string) [][2]string {
+	var out [][2]string
+	add := func(label, v string) {
+		if v != "" {
+			out = append(out, [2]string{label, v})
+		}
+	}
+	add("PE (entity)", rec.PEID)
+	add("Template (CT ID)", rec.TemplateID)
+	add("TM chain (from the client)", strings.Join(rec.TMIDs, " → "))
+	add("Chain TLV sent", chain)
+	return out
+}
 
 func (c *Console) message(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
@@ -258,11 +271,7 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	d := messageData{Record: view(s, rec)}
-	for _, kv := range dltMeta {
-		if v := rec.Meta[kv[0]]; v != "" {
-			d.DLT = append(d.DLT, [2]string{kv[1], v})
-		}
-	}
+	var chain string
 	d.Refusal = refusal(rec)
 	if c.o.Search != nil {
 		evs, err := c.o.Search.MessageTimeline(ctx, id)
@@ -271,8 +280,12 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		for _, e := range evs {
 			d.Events = append(d.Events, eventView{Event: e, Words: eventWords(e)})
+			if e.Kind == store.EventSubmitted && e.Chain != "" {
+				chain = e.Chain // the latest send's
+			}
 		}
 	}
+	d.DLT = dltRows(rec, chain)
 	c.render(w, http.StatusOK, "message", c.page(s, "messages", "Message "+id, &d))
 }
 
