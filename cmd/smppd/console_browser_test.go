@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/smppd/smppd/dlt"
 	pwhash "github.com/smppd/smppd/internal/passwd"
 	"github.com/smppd/smppd/internal/wait"
 	"github.com/smppd/smppd/smsc"
@@ -49,9 +51,10 @@ const (
 
 // consoleDaemon runs smppd in-process (memory store) with the API, one simulator carrier,
 // an account whose webhook URL is on loopback (refused: its reports become dead letters),
-// the internal listener and two console operators. It returns the API's and the internal
-// listener's base URLs.
-func consoleDaemon(t *testing.T, sim *smsc.Server) (apiURL, opsURL string) {
+// short links (their listener at shortAddr, durable clicks so that a click is counted when
+// its 302 arrives), the internal listener and two console operators. It returns the API's
+// and the internal listener's base URLs and the short-link listener's address.
+func consoleDaemon(t *testing.T, sim *smsc.Server) (apiURL, opsURL, shortAddr string) {
 	t.Helper()
 	admin, err := pwhash.HashIter(consoleAdminPass, 1000)
 	if err != nil {
@@ -62,6 +65,8 @@ func consoleDaemon(t *testing.T, sim *smsc.Server) (apiURL, opsURL string) {
 		t.Fatal(err)
 	}
 	ops := freeAddr(t)
+	shortAddr = freeAddr(t)
+	_, shortPort, _ := strings.Cut(shortAddr, ":")
 	yaml := fmt.Sprintf(`
 log_level: error
 http:
@@ -71,6 +76,11 @@ otp:
   key: 0123456789abcdef0123456789abcdef
 dlt:
   registry: registry.yaml
+  max_var_len: 45
+shortlinks:
+  base_url: http://sl.localhost:%s
+  listen: %s
+  durable_clicks: true
 dispatch:
   claim_wait: 100ms
 carriers:
@@ -97,7 +107,7 @@ console:
     - name: viewer
       password_hash: %q
       role: viewer
-`, ops, sim.Addr(), consoleKey, frontPE, admin, viewer)
+`, ops, shortPort, shortAddr, sim.Addr(), consoleKey, frontPE, admin, viewer)
 	dir := t.TempDir()
 	reg, err := os.ReadFile("demo_registry.yaml")
 	if err != nil {
@@ -129,14 +139,18 @@ console:
 			t.Errorf("smppd: %v", err)
 		}
 	})
-	return apiURL, "http://" + ops
+	return apiURL, "http://" + ops, shortAddr
 }
 
-// sendR1 sends one transactional message through the real HTTP API and returns its id.
-func sendR1(t *testing.T, apiURL, to string) string {
+// sendR1 sends one transactional message through the real HTTP API and returns its id;
+// extra form values (a campaign, shortenurl) are added to the request.
+func sendR1(t *testing.T, apiURL, to, text string, extra ...string) string {
 	t.Helper()
-	resp, err := http.PostForm(apiURL+"/API/R1/", url.Values{"module": {"TRANS_SMS"}, "apikey": {consoleKey}, "to": {to},
-		"from": {"ACMEIN"}, "msg": {"Rs.500 received for order A123. Thank you for shopping with ACME."}})
+	form := url.Values{"module": {"TRANS_SMS"}, "apikey": {consoleKey}, "to": {to}, "from": {"ACMEIN"}, "msg": {text}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		form.Set(extra[i], extra[i+1])
+	}
+	resp, err := http.PostForm(apiURL+"/API/R1/", form)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +185,7 @@ func shot(name string) chromedp.Action[chromedp.Void] {
 func TestConsoleInBrowser(t *testing.T) {
 	browser := chromium(t)
 	sim := smsctest.Start(t, smsc.Options{EnquireLinkInterval: -1})
-	apiURL, opsURL := consoleDaemon(t, sim)
+	apiURL, opsURL, shortAddr := consoleDaemon(t, sim)
 	wait.For(t, 10*time.Second, "binds up", func() bool {
 		resp, err := http.Get(opsURL + "/readyz")
 		if err != nil {
@@ -185,16 +199,40 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("console on the API's port: %v %v", resp.StatusCode, err)
 	}
 	const to = "919812340042"
-	id := sendR1(t, apiURL, to)
-	// Its receipt's webhook goes to a loopback address, which is refused: a dead letter.
-	wait.For(t, 15*time.Second, "the webhook in the dead letters", func() bool {
+	id := sendR1(t, apiURL, to, "Rs.500 received for order A123. Thank you for shopping with ACME.")
+	// A message of a campaign with its link shortened; the recipient clicks the short link.
+	const linkTo = "919812340043"
+	linkID := sendR1(t, apiURL, linkTo, "Your ACME order A123 is on its way. Track it at https://acme.in/t/A123 - ACME",
+		"shortenurl", "1", "campaignname", "browser-diwali")
+	var shortLink []string
+	shortRE := regexp.MustCompile(`http://sl\.localhost:[0-9]+(/ACMEIN/[0-9A-Za-z]{10})`)
+	wait.For(t, 10*time.Second, "the short link at the simulator", func() bool {
+		for _, m := range sim.Messages(smsc.Filter{Dest: linkTo}) {
+			if shortLink = shortRE.FindStringSubmatch(m.Text); shortLink != nil {
+				return true
+			}
+		}
+		return false
+	})
+	req, _ := http.NewRequest(http.MethodGet, "http://"+shortAddr+shortLink[1], nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36")
+	resp, err := http.DefaultTransport.RoundTrip(req) // no redirect followed
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "https://acme.in/t/A123" {
+		t.Fatalf("short link %s: %d → %q", shortLink[0], resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// Their receipts' webhooks go to a loopback address, which is refused: dead letters.
+	wait.For(t, 15*time.Second, "the webhooks in the dead letters", func() bool {
 		resp, err := http.Get(opsURL + "/admin/webhooks/dead")
 		if err != nil {
 			return false
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return strings.Contains(string(b), id)
+		return strings.Contains(string(b), id) && strings.Contains(string(b), linkID)
 	})
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(browser), chromedp.NoSandbox,
@@ -286,6 +324,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	if status, timeline := text("#status"), text("#timeline"); status != "DELIVERED" || !strings.Contains(timeline, "accepted") {
 		t.Fatalf("message page: status %q, timeline %q", status, timeline)
 	}
+	// Its DLT data: the entity and template the API matched, and the chain hash it was sent
+	// with (direct: PE → this smppd's TM-D).
+	if d := text("#dlt"); !strings.Contains(d, frontPE) || !strings.Contains(d, "1107161234567890") ||
+		!strings.Contains(d, dlt.ChainHash(frontPE, "1702157571346669272")) {
+		t.Fatalf("message page DLT: %q", d)
+	}
 
 	// The DLT tester: a text that matches.
 	do("dlt tester", chromedp.Navigate(opsURL+"/console/dlt?entity="+frontPE+"&text="+url.QueryEscape("Rs.750 received for order B9. Thank you for shopping with ACME.")),
@@ -312,14 +356,21 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("tester after the upload: %q", verdict)
 	}
 	do("clients", chromedp.Navigate(opsURL+"/console/clients"), chromedp.WaitVisible(chromedp.ID("accounts")), shot("clients"))
-	if accts := text("#accounts"); !strings.Contains(accts, "acme") || !strings.Contains(accts, "999") { // 1000 less the one sent
+	if accts := text("#accounts"); !strings.Contains(accts, "acme") || !strings.Contains(accts, "998") { // 1000 less the two sent
 		t.Fatalf("clients: %q", accts)
+	}
+	// The campaign's click, counted by the redirector, on the clients page.
+	if clicks := text(`table[data-account="acme"] tr[data-campaign="browser-diwali"] .clicks`); clicks != "1" {
+		t.Fatalf("clicks of the campaign: %q\n%s", clicks, text("#shortlinks"))
+	}
+	if accts := text("#accounts"); !strings.Contains(accts, "1 (1 unique, 0 previews, 1 links)") {
+		t.Fatalf("clients' short-link totals: %q", accts)
 	}
 
 	// Replay the dead letter (admin, through the form and its CSRF token).
 	do("queues", chromedp.Navigate(opsURL+"/console/queues"), chromedp.WaitVisible(chromedp.CSS(".replay-btn")), shot("queues"),
 		navigating(chromedp.Click(chromedp.CSS(".replay-btn"))), chromedp.WaitVisible(chromedp.ID("replayed")))
-	if notice := text("#replayed"); !strings.Contains(notice, "Replayed 1 dead letter") {
+	if notice := text("#replayed"); !strings.Contains(notice, "Replayed 2 dead letter") {
 		t.Fatalf("replay: %q", notice)
 	}
 
