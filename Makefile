@@ -47,7 +47,7 @@ bench:
 	bin/smppbench -self -own-redis -runs $(RUNS) -scenario r1 -c 64 -d 10s -json bench-r1.json
 	bin/smppbench -self -own-redis -runs $(RUNS) -scenario smpp -c 64 -d 10s -json bench-smpp.json
 	bin/smppbench -self -own-redis -runs $(RUNS) -scenario bulk -c 4 -bulk 100 -d 10s -json bench-bulk.json
-	bin/smppbench -own-redis -scenario clicks -links 10000 -c 32 -d 10s -json bench-clicks.json
+	bin/smppbench -own-redis -scenario clicks -links 10000 -c 16 -d 10s -json bench-clicks.json
 	bin/smppbench -self -own-redis -scenario flood -receipt-window -1 -receipt-retries 3 -c 100 -d 5s -flood-duration 20s -settle 2m -json bench-flood.json
 
 # Receipt flood: R1 single at concurrency 100 for 5s (so the simulator knows message ids),
