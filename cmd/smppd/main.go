@@ -285,7 +285,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	log.Info().Str("http", apiAddr.String()).Str("metrics", opsAddr.String()).Strs("smpp_front", frontAddrs).
 		Strs("carriers", d.disp.Carriers()).Str("store", cfg.Store.Type).Msg("smppd started")
 	if d.demo != nil {
-		d.demo.announce(stdout, apiAddr.String())
+		d.demo.announce(stdout, apiAddr.String(), opsAddr.String())
 	}
 	if ready != nil {
 		ready(apiAddr.String())
