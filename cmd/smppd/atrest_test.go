@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -73,18 +70,7 @@ accounts:
       password_hash: %q
       rate: -1
 `, storetest.RedisURL(), prefix, front, carrier, apiKey, frontPE, frontTMAF, frontCT, hash)
-	dir := t.TempDir()
-	reg, err := os.ReadFile("demo_registry.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "smppd.yaml")
-	if err := os.WriteFile(filepath.Join(dir, "registry.yaml"), reg, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := writeConfig(t, yaml)
 	// Registered first, so it runs after smppd has stopped.
 	rc := redis.NewClient(mustRedisOpts(t))
 	t.Cleanup(func() {
@@ -96,25 +82,7 @@ accounts:
 		_ = rc.Close()
 	})
 
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-config", path}, io.Discard, os.Stderr, func(a string) { ready <- a })
-	}()
-	var httpAddr string
-	select {
-	case httpAddr = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("smppd did not start: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("smppd: %v", err)
-		}
-	})
+	httpAddr := startDaemonInProcess(t, path)
 	// OTPs through the 2Factor API: two custom codes, one generated.
 	send := func(p string) string {
 		t.Helper()

@@ -108,37 +108,8 @@ console:
       password_hash: %q
       role: viewer
 `, ops, shortPort, shortAddr, sim.Addr(), consoleKey, frontPE, admin, viewer)
-	dir := t.TempDir()
-	reg, err := os.ReadFile("demo_registry.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "registry.yaml"), reg, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "smppd.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-config", path}, io.Discard, os.Stderr, func(a string) { ready <- a })
-	}()
-	select {
-	case a := <-ready:
-		apiURL = "http://" + a
-	case err := <-done:
-		cancel()
-		t.Fatalf("smppd did not start: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("smppd: %v", err)
-		}
-	})
+	path := writeConfig(t, yaml)
+	apiURL = "http://" + startDaemonInProcess(t, path)
 	return apiURL, "http://" + ops, shortAddr
 }
 

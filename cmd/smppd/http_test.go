@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -57,31 +56,6 @@ accounts:
 		return resp.StatusCode == http.StatusOK
 	})
 	return api
-}
-
-// startDaemonInProcess runs smppd (run) with the configuration file until the test ends and
-// returns the API's address.
-func startDaemonInProcess(t *testing.T, cfg string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	apiAddr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-config", cfg}, io.Discard, io.Discard, func(a string) { apiAddr <- a })
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	select {
-	case api := <-apiAddr:
-		return api
-	case err := <-done:
-		t.Fatalf("smppd: %v", err)
-	}
-	return ""
 }
 
 type httpResult struct {
