@@ -29,6 +29,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzFrameReader -fuzztime=$(FUZZTIME) ./smpp/
 	$(GO) test -run='^$$' -fuzz=FuzzParseReceiptText -fuzztime=$(FUZZTIME) ./smpp/
 	$(GO) test -run='^$$' -fuzz=FuzzRewrite -fuzztime=$(FUZZTIME) ./api/shortlink/
+	$(GO) test -run='^$$' -fuzz=FuzzServerWrittenError -fuzztime=$(FUZZTIME) ./api/
+	$(GO) test -run='^$$' -fuzz=FuzzSession -fuzztime=$(FUZZTIME) ./api/smppfront/
+	$(GO) test -run='^$$' -fuzz=FuzzMatch -fuzztime=$(FUZZTIME) ./dlt/
+	$(GO) test -run='^$$' -fuzz=FuzzDecodeMsg -fuzztime=$(FUZZTIME) ./store/redisstore/
+	$(GO) test -run='^$$' -fuzz=FuzzDecode -fuzztime=$(FUZZTIME) ./smpp/text/
+	$(GO) test -run='^$$' -fuzz=FuzzEncodeGSM7 -fuzztime=$(FUZZTIME) ./smpp/text/
+	$(GO) test -run='^$$' -fuzz=FuzzSplit -fuzztime=$(FUZZTIME) ./smpp/text/
 
 # The standard end-to-end scenarios on this machine (Redis store): smppbench starts the
 # simulator and smppd and drives OTP, R1 single and Bulk load over HTTP, and the R1 text over

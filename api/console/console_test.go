@@ -312,8 +312,13 @@ func TestParseQuery(t *testing.T) {
 			t.Errorf("%q: %+v %v", tc.q, got, err)
 		}
 	}
-	if q, err := parseQuery("5678", "2026-01-02T10:00", "2026-01-03T10:00"); err != nil || q.Since.IsZero() || !q.Until.After(q.Since) {
+	// The form's times are India's, as every time the console shows.
+	if q, err := parseQuery("5678", "2026-01-02T10:00", "2026-01-03T10:00"); err != nil ||
+		!q.Since.Equal(time.Date(2026, 1, 2, 4, 30, 0, 0, time.UTC)) || !q.Until.Equal(time.Date(2026, 1, 3, 4, 30, 0, 0, time.UTC)) {
 		t.Errorf("range: %+v %v", q, err)
+	}
+	if got := funcs["when"].(func(time.Time) string)(time.Date(2026, 1, 2, 4, 30, 0, 0, time.UTC)); got != "2026-01-02 10:00:00 IST" {
+		t.Errorf("shown as %q", got)
 	}
 }
 

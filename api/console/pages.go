@@ -34,7 +34,7 @@ var funcs = template.FuncMap{
 		if t.IsZero() {
 			return "—"
 		}
-		return t.UTC().Format("2006-01-02 15:04:05Z")
+		return t.In(dlt.IST).Format("2006-01-02 15:04:05 IST")
 	},
 	"rate": func(r float64) string {
 		if math.IsInf(r, 1) {
@@ -152,6 +152,8 @@ type searchData struct {
 	Unavailable              bool
 }
 
+// formTime is the search form's datetime-local value, read in India's time like every time
+// the console shows: the operators' clock, the DLT send window's and the receipts'.
 const formTime = "2006-01-02T15:04"
 
 // parseQuery turns the search form into a store.MessageQuery: a UUID-looking value is a
@@ -179,12 +181,12 @@ func parseQuery(q, since, until string) (store.MessageQuery, error) {
 	}
 	var err error
 	if since != "" {
-		if mq.Since, err = time.ParseInLocation(formTime, since, time.UTC); err != nil {
+		if mq.Since, err = time.ParseInLocation(formTime, since, dlt.IST); err != nil {
 			return mq, errors.New("from: not a date and time")
 		}
 	}
 	if until != "" {
-		if mq.Until, err = time.ParseInLocation(formTime, until, time.UTC); err != nil {
+		if mq.Until, err = time.ParseInLocation(formTime, until, dlt.IST); err != nil {
 			return mq, errors.New("until: not a date and time")
 		}
 	}
