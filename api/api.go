@@ -34,6 +34,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/clientip"
 	"github.com/smppd/smppd/otp"
 	"github.com/smppd/smppd/store"
 )
@@ -161,7 +162,7 @@ type Server struct {
 	byName   map[string]*account // Accept's lookup
 	keys     map[[32]byte]*apiKey
 	encKeys  map[string]*account // key id → account
-	proxies  []*net.IPNet
+	proxies  clientip.Proxies
 	routes   []route
 }
 
@@ -184,12 +185,9 @@ func New(o Options) (*Server, error) {
 	}
 	o = o.WithDefaults()
 	s := &Server{o: o, keys: map[[32]byte]*apiKey{}, encKeys: map[string]*account{}, byName: map[string]*account{}}
-	for i, p := range o.TrustedProxies {
-		n, err := ipNet(p)
-		if err != nil {
-			return nil, fmt.Errorf("api: TrustedProxies[%d]: %w", i, err)
-		}
-		s.proxies = append(s.proxies, n)
+	var err error
+	if s.proxies, err = clientip.New(o.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("api: TrustedProxies: %w", err)
 	}
 	names := map[string]bool{}
 	for i := range o.Accounts {

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
-	"strings"
 )
 
 // authenticate finds the account of key and checks, in order: the key (compared in
@@ -83,47 +81,12 @@ func bodyLimit(w http.ResponseWriter, body io.ReadCloser, n int64) io.ReadCloser
 	return http.MaxBytesReader(w, body, n)
 }
 
-// clientIP is the peer address, or, when the peer is a trusted proxy, the right-most
-// X-Forwarded-For address that is not itself a trusted proxy.
+// clientIP is the request's client (internal/clientip: the peer, or behind trusted proxies
+// the right-most X-Forwarded-For hop that is not one); nil when the peer is unreadable.
 func (s *Server) clientIP(r *http.Request) net.IP {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip := parseIP(host)
-	if ip == nil || !s.trusted(ip) {
-		return ip
-	}
-	var hops []string
-	for _, h := range r.Header.Values("X-Forwarded-For") {
-		hops = append(hops, strings.Split(h, ",")...)
-	}
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop := parseIP(strings.TrimSpace(hops[i]))
-		if hop == nil {
-			return ip // a malformed hop: believe no further
-		}
-		ip = hop
-		if !s.trusted(hop) {
-			return hop
-		}
-	}
-	return ip
-}
-
-func parseIP(s string) net.IP {
-	a, err := netip.ParseAddr(s)
-	if err != nil {
+	a, ok := s.proxies.Client(r)
+	if !ok {
 		return nil
 	}
-	return net.IP(a.Unmap().AsSlice())
-}
-
-func (s *Server) trusted(ip net.IP) bool {
-	for _, n := range s.proxies {
-		if n.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return net.IP(a.AsSlice())
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/smppd/smppd/dlt"
+	"github.com/smppd/smppd/internal/clientip"
 	"github.com/smppd/smppd/internal/msisdn"
 	"github.com/smppd/smppd/store"
 )
@@ -118,9 +119,10 @@ var ErrNoBase = errors.New("shortlink: BaseURL must be an absolute http:// or ht
 // Server serves the redirects and records the clicks. Start its click writer with Start
 // (New does) and stop it with Shutdown after the HTTP server's Shutdown.
 type Server struct {
-	o    Options
-	base string // BaseURL without a trailing slash
-	path string // BaseURL's path without a trailing slash ("" for none)
+	o       Options
+	proxies clientip.Proxies
+	base    string // BaseURL without a trailing slash
+	path    string // BaseURL's path without a trailing slash ("" for none)
 
 	clicks   chan pending
 	lookups  chan lookup
@@ -148,7 +150,11 @@ func New(o Options) (*Server, error) {
 	if o.Store == nil {
 		return nil, errors.New("shortlink: Store is required")
 	}
-	s := &Server{o: o, base: strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"),
+	proxies, err := clientip.New(o.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("shortlink: TrustedProxies: %w", err)
+	}
+	s := &Server{o: o, proxies: proxies, base: strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"),
 		path: strings.TrimRight(u.EscapedPath(), "/"), clicks: make(chan pending, o.Queue), stopped: make(chan struct{}), finished: make(chan struct{}),
 		lookups: make(chan lookup, o.Queue)}
 	go s.writer()
@@ -473,45 +479,18 @@ func ClickJob(l *store.Link, at time.Time, ip string, preview bool) *store.Webho
 		CreatedAt: at, Since: at, NextAt: at}
 }
 
-// clientIP is the clicker's address: the TCP peer, or when that is a trusted proxy the
-// last X-Forwarded-For hop that is not one (a malformed hop stops the walk).
+// clientIP is the clicker's address (internal/clientip: the TCP peer, or behind trusted
+// proxies the right-most X-Forwarded-For hop that is not one); the peer as written when it
+// cannot be read as an address.
 func (s *Server) clientIP(r *http.Request) string {
+	if a, ok := s.proxies.Client(r); ok {
+		return a.String()
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
+		return r.RemoteAddr
 	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	ip = ip.Unmap()
-	if !s.trusted(ip) {
-		return ip.String()
-	}
-	var hops []string
-	for _, h := range r.Header.Values("X-Forwarded-For") {
-		hops = append(hops, strings.Split(h, ",")...)
-	}
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break
-		}
-		ip = hop.Unmap()
-		if !s.trusted(ip) {
-			break
-		}
-	}
-	return ip.String()
-}
-
-func (s *Server) trusted(ip netip.Addr) bool {
-	for _, p := range s.o.TrustedProxies {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return host
 }
 
 // String describes the server for logs.
