@@ -13,7 +13,7 @@ func TestClient(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, peer, xff, want string
-		ok                   bool
+		ok                    bool
 	}{
 		{"untrusted peer: its own address, the header ignored", "203.0.113.7:1", "1.1.1.1", "203.0.113.7", true},
 		{"trusted peer: the right-most untrusted hop", "10.0.0.1:1", "9.9.9.9, 1.1.1.1, 10.0.0.2", "1.1.1.1", true},
