@@ -142,6 +142,28 @@ func (r *textRing) open(id, sealed string) (string, error) {
 	return string(pt), nil
 }
 
+// sealField is how a text field goes on the wire: as it is without a ring (plain), sealed
+// with one (sealed); an empty text stays empty either way. Every sealed field of the store
+// (queue entries' texts, webhook bodies, unmatched receipts' texts) is written through it.
+func (r *textRing) sealField(aad, text string) (plain, sealed string) {
+	switch {
+	case r == nil:
+		return text, ""
+	case text == "":
+		return "", ""
+	}
+	return "", r.seal(aad, text)
+}
+
+// openField reverses sealField: the sealed form when there is one, else the plain one
+// (written without a ring, or before sealing).
+func (r *textRing) openField(aad, plain, sealed string) (string, error) {
+	if sealed == "" {
+		return plain, nil
+	}
+	return r.open(aad, sealed)
+}
+
 func prefix(s string, n int) string {
 	if len(s) > n {
 		return s[:n] + "…"
@@ -162,11 +184,7 @@ type wireMsg struct {
 // marshalMsg encodes m for the queue: the one writer of a queue entry.
 func (s *Store) marshalMsg(m *store.Message) (string, error) {
 	w := wireMsg{Message: *m}
-	if s.text == nil {
-		w.Text = m.Text
-	} else if m.Text != "" {
-		w.Sealed = s.text.seal(m.ID, m.Text)
-	}
+	w.Text, w.Sealed = s.text.sealField(m.ID, m.Text)
 	w.Message.Text = ""
 	b, err := json.Marshal(&w)
 	if err != nil {
@@ -186,14 +204,11 @@ func (s *Store) decodeMsg(body string) (*store.Message, error) {
 		return nil, err
 	}
 	m := &w.Message
-	m.Text = w.Text
-	if w.Sealed != "" {
-		t, err := s.text.open(m.ID, w.Sealed)
-		if err != nil {
-			return nil, fmt.Errorf("message %s: %w", m.ID, err)
-		}
-		m.Text = t
+	t, err := s.text.openField(m.ID, w.Text, w.Sealed)
+	if err != nil {
+		return nil, fmt.Errorf("message %s: %w", m.ID, err)
 	}
+	m.Text = t
 	if err := valid.Message(m); err != nil {
 		return nil, err
 	}
@@ -240,11 +255,7 @@ func (s *Store) marshalJob(j *store.WebhookJob) ([]byte, error) {
 		return nil, errors.New("webhook job without id or url")
 	}
 	w := wireJob{WebhookJob: *j}
-	if s.text == nil {
-		w.Body = j.Body
-	} else if j.Body != "" {
-		w.SealedBody = s.text.seal(jobAAD(j.ID), j.Body)
-	}
+	w.Body, w.SealedBody = s.text.sealField(jobAAD(j.ID), j.Body)
 	w.WebhookJob.Body = ""
 	b, err := json.Marshal(&w)
 	if err != nil {
@@ -260,13 +271,10 @@ func (s *Store) unmarshalJob(b []byte) (*store.WebhookJob, error) {
 		return nil, err
 	}
 	j := &w.WebhookJob
-	j.Body = w.Body
-	if w.SealedBody != "" {
-		body, err := s.text.open(jobAAD(j.ID), w.SealedBody)
-		if err != nil {
-			return nil, fmt.Errorf("webhook job %s: %w", j.ID, err)
-		}
-		j.Body = body
+	body, err := s.text.openField(jobAAD(j.ID), w.Body, w.SealedBody)
+	if err != nil {
+		return nil, fmt.Errorf("webhook job %s: %w", j.ID, err)
 	}
+	j.Body = body
 	return j, nil
 }

@@ -92,11 +92,7 @@ func (s *Store) Unmatch(ctx context.Context, r *store.Receipt, ttl time.Duration
 		ttl = store.DefaultUnmatchedTTL
 	}
 	w := wireReceipt{Receipt: *r}
-	if s.text == nil {
-		w.Text = r.Text
-	} else if r.Text != "" {
-		w.SealedText = s.text.seal(receiptAAD(r.ID), r.Text)
-	}
+	w.Text, w.SealedText = s.text.sealField(receiptAAD(r.ID), r.Text)
 	w.Receipt.Text = ""
 	b, err := json.Marshal(&w)
 	if err != nil {
@@ -126,14 +122,11 @@ func (s *Store) Unmatched(ctx context.Context, n int) ([]*store.Receipt, error) 
 	out := make([]*store.Receipt, 0, len(rs))
 	for _, w := range rs {
 		r := &w.Receipt
-		r.Text = w.Text
-		if w.SealedText != "" {
-			t, oerr := s.text.open(receiptAAD(r.ID), w.SealedText)
-			if oerr != nil {
-				t = "(" + oerr.Error() + ")" // shown to the operator; the rest of the receipt stands
-			}
-			r.Text = t
+		t, oerr := s.text.openField(receiptAAD(r.ID), w.Text, w.SealedText)
+		if oerr != nil {
+			t = "(" + oerr.Error() + ")" // shown to the operator; the rest of the receipt stands
 		}
+		r.Text = t
 		out = append(out, r)
 	}
 	return out, err
