@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -104,6 +106,25 @@ type Links interface {
 
 // DefaultCampaignsLimit is Campaigns' limit when given limit <= 0.
 const DefaultCampaignsLimit = 50
+
+// NewestCampaigns puts campaigns in the order Campaigns answers (newest link first, by name
+// among equals) and keeps the first limit of them (limit <= 0: DefaultCampaignsLimit); both
+// stores list through it.
+func NewestCampaigns(cs []CampaignStats, limit int) []CampaignStats {
+	if limit <= 0 {
+		limit = DefaultCampaignsLimit
+	}
+	slices.SortFunc(cs, func(a, b CampaignStats) int {
+		if c := b.Last.Compare(a.Last); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	if len(cs) > limit {
+		cs = cs[:limit]
+	}
+	return cs
+}
 
 // CampaignStats is one campaign of an account and its counts (Links.Campaigns).
 type CampaignStats struct {

@@ -1,11 +1,9 @@
 package memstore
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -235,9 +233,6 @@ func (s *Store) Campaigns(ctx context.Context, account string, limit int) ([]sto
 	if err := s.open(ctx, "campaigns"); err != nil {
 		return nil, err
 	}
-	if limit <= 0 {
-		limit = store.DefaultCampaignsLimit
-	}
 	d := &s.linkSt
 	d.mu.Lock()
 	now := s.now()
@@ -248,14 +243,5 @@ func (s *Store) Campaigns(ctx context.Context, account string, limit int) ([]sto
 		}
 	}
 	d.mu.Unlock()
-	slices.SortFunc(out, func(a, b store.CampaignStats) int {
-		if c := b.Last.Compare(a.Last); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Name, b.Name)
-	})
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return store.NewestCampaigns(out, limit), nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -297,15 +296,7 @@ func (s *Store) Campaigns(ctx context.Context, account string, limit int) ([]sto
 	for name, ms := range last {
 		out = append(out, store.CampaignStats{Name: name, Last: time.UnixMilli(int64(ms)).UTC()})
 	}
-	slices.SortFunc(out, func(a, b store.CampaignStats) int {
-		if c := b.Last.Compare(a.Last); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	if len(out) > limit {
-		out = out[:limit]
-	}
+	out = store.NewestCampaigns(out, limit)
 	hcmds := make([][]*redis.MapStringStringCmd, len(out))
 	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := range out {
