@@ -34,7 +34,8 @@ type held struct {
 	duplicate bool
 	// parts and done resume a long message whose later part was refused unsent (its bind
 	// was unbinding): the encoded parts (their concatenation reference must not change) and
-	// the carrier ids of the parts already accepted. Nil for a message not started.
+	// the carrier ids of the parts already accepted. Nil for a message not started. A sent
+	// message settles with its parts, whose chain TLV the timeline keeps.
 	parts []*smpp.SubmitSM
 	done  []string
 	// binds names the bind each accepted part went out on (for the timeline), beside done
@@ -568,7 +569,7 @@ func (c *carrier) send(h held, sess *smpp.Session, parts []*smpp.SubmitSM) {
 		ids = append(ids, resp.MessageID)
 		binds = append(binds, bind)
 	}
-	h.binds = binds
+	h.parts, h.binds = parts, binds // the timeline reads the chain TLV sent off the parts
 	c.finish(h, store.StatusSubmitted, "", "", ids)
 }
 
@@ -729,7 +730,7 @@ func (c *carrier) events(h held, st store.Status, code, reason string, ids []str
 	for i, id := range ids {
 		e := store.Event{At: now, Kind: store.EventSubmitted, Carrier: c.o.Name, CarrierID: id, Part: i, Status: store.StatusSubmitted}
 		if i == 0 {
-			e.Chain = chainTLV(h.claim.Message, c.o.DLT, c.d.o.ChainFor)
+			e.Chain = chainTLV(h.parts, c.o.DLT)
 		}
 		if i < len(h.binds) {
 			e.Bind = h.binds[i]

@@ -43,20 +43,19 @@ func dltTLVs(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []str
 	return t
 }
 
-// chainTLV returns the value of the chain TLV the message is sent with on a carrier (the
-// PE-TM chain hash, or the raw chain in chain_mode raw), "" when it has none: the
-// timeline's submitted event keeps it, so the console shows what the carrier got.
-func chainTLV(m *store.Message, spec dlt.CarrierSpec, chainFor func(string) []string) string {
+// chainTLV returns the value of the chain TLV a message went out with (the PE-TM chain hash,
+// or the raw chain in chain_mode raw), "" when it had none, read off its first part as
+// encoded: the timeline's submitted event keeps it, so the console shows what the carrier got.
+func chainTLV(parts []*smpp.SubmitSM, spec dlt.CarrierSpec) string {
+	if len(parts) == 0 {
+		return ""
+	}
 	tag := spec.ChainTag
 	if tag == 0 {
 		tag = dlt.DefaultChainTag
 	}
-	for _, p := range spec.Params(m.PEID, m.TemplateID, chainOf(m, spec, chainFor)) {
-		if p.Tag == tag {
-			return p.Value
-		}
-	}
-	return ""
+	v, _ := parts[0].TLVs.String(smpp.Tag(tag))
+	return v
 }
 
 // chainOf returns the telemarketer ids after the PE for a message's chain TLV (PE, TM-AF
