@@ -562,13 +562,9 @@ func (s *Sender) hold(target string, j *store.WebhookJob, why error, lat time.Du
 	now := s.o.Now()
 	j.LastError, j.LastStatus = why.Error(), 0
 	if now.After(j.Since.Add(s.o.HoldFor)) {
-		j.DeadAt = now
-		if err := s.o.Store.DeadWebhook(ctx, j); err != nil {
-			s.stats.storeErrors.Add(1)
-			s.log.Error().Err(err).Str("job", j.ID).Msg("could not move a held job to the dead-letter list; it will be tried again")
+		if !s.bury(ctx, j, now) {
 			return
 		}
-		s.stats.dead.Add(1)
 		s.log.Warn().Err(why).Str("job", j.ID).Str("target", target).Dur("held_for", now.Sub(j.Since)).Msg("client never bound: job given up, dead letter")
 		s.event(j, target, 0, why, lat, WebhookDead)
 		return
@@ -616,13 +612,9 @@ func (s *Sender) settle(host string, j *store.WebhookJob, code int, retryAfter t
 	}
 	delay := s.backoff(j.Attempts, retryAfter)
 	if permanent || now.Add(delay).After(j.Since.Add(s.o.RetryFor)) {
-		j.DeadAt = now
-		if derr := s.o.Store.DeadWebhook(ctx, j); derr != nil {
-			s.stats.storeErrors.Add(1)
-			s.log.Error().Err(derr).Str("job", j.ID).Msg("could not move a webhook to the dead-letter list; it will be tried again")
+		if !s.bury(ctx, j, now) {
 			return
 		}
-		s.stats.dead.Add(1)
 		s.log.Warn().Err(err).Str("job", j.ID).Str("host", host).Int("attempts", j.Attempts).Msg("webhook given up: dead letter")
 		s.event(j, host, code, err, lat, WebhookDead)
 		return
@@ -658,6 +650,20 @@ func timelineURL(raw string) string {
 	}
 	u.User, u.RawQuery, u.Fragment, u.RawFragment = nil, "", "", ""
 	return u.String()
+}
+
+// bury moves a job that is given up (retries spent, a permanent refusal, or a client that
+// never bound) to the dead letters, false when the store refused: the job then stays where
+// it is and is tried again.
+func (s *Sender) bury(ctx context.Context, j *store.WebhookJob, now time.Time) bool {
+	j.DeadAt = now
+	if err := s.o.Store.DeadWebhook(ctx, j); err != nil {
+		s.stats.storeErrors.Add(1)
+		s.log.Error().Err(err).Str("job", j.ID).Msg("could not move a webhook job to the dead-letter list; it will be tried again")
+		return false
+	}
+	s.stats.dead.Add(1)
+	return true
 }
 
 // backoff is the wait after the n-th failed attempt.
