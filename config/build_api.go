@@ -23,12 +23,9 @@ func (c *Config) APIOptions() (api.Options, error) {
 	if c.Shortlinks.Enabled() {
 		o.Shortlinks = api.ShortlinkOptions{Base: c.Shortlinks.BaseURL, TTL: c.Shortlinks.TTL}
 	}
-	for i, s := range c.HTTP.TrustedProxies {
-		p, err := ParseCIDR(s)
-		if err != nil {
-			return o, c.errAt(fmt.Sprintf("http.trusted_proxies[%d]", i), "%v", err)
-		}
-		o.TrustedProxies = append(o.TrustedProxies, p)
+	var err error
+	if o.TrustedProxies, err = c.cidrs("http.trusted_proxies", c.HTTP.TrustedProxies); err != nil {
+		return o, err
 	}
 	for i, a := range c.Accounts {
 		acct, err := c.apiAccount(i, a)
@@ -50,12 +47,9 @@ func (c *Config) apiAccount(i int, a Account) (api.Account, error) {
 		OTPTemplates: a.OTPTemplates, OTPText: a.OTPText, DeferPromotional: a.DeferPromotional,
 		LegacyExpiredSuccess: a.LegacyExpiredSuccess,
 	}
-	for j, s := range a.IPAllow {
-		p, err := ParseCIDR(s)
-		if err != nil {
-			return out, c.errAt(fmt.Sprintf("%s.ip_allow[%d]", k, j), "%v", err)
-		}
-		out.IPAllow = append(out.IPAllow, p)
+	var err error
+	if out.IPAllow, err = c.cidrs(k+".ip_allow", a.IPAllow); err != nil {
+		return out, err
 	}
 	if a.EncKey != "" {
 		key, err := base64.StdEncoding.DecodeString(a.EncKey)
@@ -81,6 +75,20 @@ func (c *Config) OTPOptions() otp.Options {
 		Key: []byte(c.OTP.Key), MaxAttempts: c.OTP.MaxAttempts,
 		SendLimit: c.OTP.SendLimit, SendWindow: c.OTP.SendWindow,
 	}
+}
+
+// cidrs parses a list of CIDRs (ParseCIDR), the error naming the element's key path
+// (key[i]).
+func (c *Config) cidrs(key string, list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, s := range list {
+		p, err := ParseCIDR(s)
+		if err != nil {
+			return nil, c.errAt(fmt.Sprintf("%s[%d]", key, i), "%v", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // ParseCIDR reads a CIDR, or a single address as a /32 or /128 prefix. An IPv4-mapped IPv6
@@ -111,12 +119,8 @@ func (c *Config) ShortlinkOptions() (o shortlink.Options, ok bool, err error) {
 		return o, false, nil
 	}
 	o = shortlink.Options{BaseURL: sl.BaseURL, TTL: sl.TTL, PreviewWebhooks: sl.PreviewWebhooks, Durable: sl.DurableClicks, Linger: sl.Linger}
-	for i, s := range sl.TrustedProxies {
-		p, err := ParseCIDR(s)
-		if err != nil {
-			return o, false, c.errAt(fmt.Sprintf("shortlinks.trusted_proxies[%d]", i), "%v", err)
-		}
-		o.TrustedProxies = append(o.TrustedProxies, p)
+	if o.TrustedProxies, err = c.cidrs("shortlinks.trusted_proxies", sl.TrustedProxies); err != nil {
+		return o, false, err
 	}
 	return o, true, nil
 }

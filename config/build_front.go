@@ -30,12 +30,9 @@ func (c *Config) SMPPFrontOptions() (smppfront.Options, error) {
 			MaxBinds: s.MaxBinds, Window: s.Window, Rate: s.Rate, Burst: s.Burst,
 			ReceiptParts: s.ReceiptParts, Latin1Default: s.Latin1Default, MONumbers: s.MONumbers,
 		}
-		for j, cidr := range a.IPAllow {
-			p, err := ParseCIDR(cidr)
-			if err != nil {
-				return o, c.errAt(fmt.Sprintf("accounts[%d].ip_allow[%d]", i, j), "%v", err)
-			}
-			acct.AllowedNetworks = append(acct.AllowedNetworks, p)
+		var err error
+		if acct.AllowedNetworks, err = c.cidrs(fmt.Sprintf("accounts[%d].ip_allow", i), a.IPAllow); err != nil {
+			return o, err
 		}
 		o.Accounts = append(o.Accounts, acct)
 	}
