@@ -33,7 +33,8 @@ func (o ShortlinkOptions) enabled() bool { return o.Base != "" && o.Store != nil
 
 // linkSpec is what a request asks of the short links of its message(s).
 type linkSpec struct {
-	shorten  bool   // shortenurl=1, or a campaign name (which turns shortening on)
+	asked    bool   // shortenurl=1 (or true)
+	shorten  bool   // asked, or a campaign name (which turns shortening on)
 	campaign string // campaignname
 	webhook  string // campaignwebhook, else shortenurlwebhook: where clicks are posted
 	callback string // shortenurlcallback, echoed in the click webhook as callback
@@ -45,7 +46,8 @@ type linkSpec struct {
 func linkParams(get func(string) string) linkSpec {
 	v := strings.ToLower(get("shortenurl"))
 	ls := linkSpec{campaign: get("campaignname"), webhook: get("campaignwebhook"), callback: get("shortenurlcallback")}
-	ls.shorten = v == "1" || v == "true" || ls.campaign != ""
+	ls.asked = v == "1" || v == "true"
+	ls.shorten = ls.asked || ls.campaign != ""
 	if ls.webhook == "" {
 		ls.webhook = get("shortenurlwebhook")
 	}

@@ -124,13 +124,17 @@ func (s *Server) sendMany(r *http.Request, a *account, k kind, p params, f sendF
 		vars = append(vars, strings.TrimSpace(v))
 	}
 	sp := spec{kind: k, from: p.get(f.from), text: p.get(f.msg), template: p.get(f.template), vars: vars, sendAt: sendAt, names: f.names}
+	if f.r1 || f.links {
+		sp.links = linkParams(p.get)
+	}
 	if f.r1 {
 		sp.peid, sp.ctid = p.get("peid"), p.get("ctid")
+		// The short-link parameters as given, also kept on the messages.
 		sp.meta = map[string]string{
-			"campaign": p.get("campaignname"), "campaign_webhook": p.get("campaignwebhook"),
-			"shorten_url_webhook": p.get("shortenurlwebhook"), "shorten_url_callback": p.get("shortenurlcallback"),
+			"campaign": sp.links.campaign, "campaign_webhook": p.get("campaignwebhook"),
+			"shorten_url_webhook": p.get("shortenurlwebhook"), "shorten_url_callback": sp.links.callback,
 		}
-		if v := p.get("shortenurl"); v == "1" || strings.EqualFold(v, "true") {
+		if sp.links.asked {
 			sp.meta["shorten_url"] = "1"
 		}
 		// As on Bulk: echoed in the message's delivery webhook (dlr), in its format.
@@ -138,9 +142,6 @@ func (s *Server) sendMany(r *http.Request, a *account, k kind, p params, f sendF
 		if cf := strings.ToLower(p.get("callback_format")); (cf == "form" || cf == "urlencoded") && a.WebhookURL != "" {
 			sp.meta[dlr.MetaWebhookMode] = dlr.ModeForm
 		}
-	}
-	if f.r1 || f.links {
-		sp.links = linkParams(p.get)
 	}
 	tos := make([]string, len(nums))
 	for i, n := range nums {
